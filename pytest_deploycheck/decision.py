@@ -1,0 +1,132 @@
+"""The go-live verdict: GO, GO WITH RISKS or NO-GO, the rule that decided it, and the exit gate.
+
+A pure function of the results, so the serial and the xdist run decide alike.  It fails closed:
+an interrupted run, an internal error or a check that never ran cannot produce GO.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_deploycheck.markers import CheckMeta, Severity
+from pytest_deploycheck.outcomes import Outcome
+
+
+class Level(str, enum.Enum):
+    GO = "GO"
+    GO_WITH_RISKS = "GO WITH RISKS"
+    NO_GO = "NO-GO"
+
+
+FAIL_ON = ("high", "medium", "low", "never")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One (check, target) as every report sees it."""
+
+    nodeid: str
+    check: CheckMeta | None  # None only for an item that never ran under xdist
+    target: str | None
+    target_kind: str | None
+    outcome: Outcome
+    message: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+    attestation: dict[str, Any] | None = None
+    waiver: dict[str, Any] | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return self.check.severity if self.check else Severity.CRITICAL
+
+    @property
+    def check_id(self) -> str:
+        return self.check.id if self.check else "?"
+
+    @property
+    def where(self) -> str:
+        return f"{self.check_id} on {self.target}" if self.target else self.check_id
+
+    @property
+    def is_problem(self) -> bool:
+        """Failed, could not be checked, or pending a person: something a decision must weigh."""
+        return self.outcome in (Outcome.FAILED, Outcome.ERROR, Outcome.MANUAL, Outcome.NOT_RUN)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    level: Level
+    rule: str
+    blocking: tuple[Result, ...] = ()
+    risks: tuple[Result, ...] = ()
+
+    @property
+    def go(self) -> bool:
+        return self.level is Level.GO
+
+
+def _blocks(result: Result) -> bool:
+    return result.is_problem and result.severity.at_least(Severity.HIGH)
+
+
+def _risk(result: Result) -> bool:
+    if result.outcome is Outcome.WAIVED:
+        return True
+    return result.is_problem and result.severity in (Severity.MEDIUM, Severity.LOW)
+
+
+def decide(results: Sequence[Result], *, interrupted: bool = False, internal_error: bool = False) -> Verdict:
+    """GO only when every critical/high item passed (or is attested) and the run completed."""
+    blocking = tuple(r for r in results if _blocks(r))
+    risks = tuple(r for r in results if _risk(r))
+    not_run = [r for r in results if r.outcome is Outcome.NOT_RUN]
+    if internal_error:
+        return Verdict(Level.NO_GO, "NO-GO: the run ended with an internal error; no verdict can be trusted", blocking, risks)
+    if interrupted:
+        return Verdict(Level.NO_GO, f"NO-GO: the run was interrupted; {len(not_run)} check(s) did not finish", blocking, risks)
+    if not results:
+        return Verdict(Level.NO_GO, "NO-GO: no checks ran; a go-live decision needs evidence", (), ())
+    if not_run:
+        return Verdict(Level.NO_GO, f"NO-GO: {len(not_run)} check(s) never ran", blocking, risks)
+    if blocking:
+        kinds = Counter(r.outcome for r in blocking)
+        parts = []
+        if kinds[Outcome.FAILED]:
+            parts.append(f"{kinds[Outcome.FAILED]} failed")
+        if kinds[Outcome.ERROR]:
+            parts.append(f"{kinds[Outcome.ERROR]} could not be checked")
+        if kinds[Outcome.MANUAL]:
+            parts.append(f"{kinds[Outcome.MANUAL]} manual item(s) pending attestation")
+        return Verdict(Level.NO_GO, f"NO-GO: critical/high items not met: {', '.join(parts)}", blocking, risks)
+    if risks:
+        kinds = Counter(r.outcome for r in risks)
+        parts = []
+        if kinds[Outcome.FAILED] + kinds[Outcome.ERROR]:
+            parts.append(f"{kinds[Outcome.FAILED] + kinds[Outcome.ERROR]} medium/low failure(s)")
+        if kinds[Outcome.MANUAL]:
+            parts.append(f"{kinds[Outcome.MANUAL]} medium/low manual item(s) pending")
+        if kinds[Outcome.WAIVED]:
+            parts.append(f"{kinds[Outcome.WAIVED]} waived")
+        return Verdict(Level.GO_WITH_RISKS, f"GO WITH RISKS: every critical/high item met; {', '.join(parts)}", (), risks)
+    return Verdict(Level.GO, "GO: every critical/high item met, nothing waived, nothing pending", (), ())
+
+
+def gate_fails(verdict: Verdict, results: Iterable[Result], fail_on: str) -> bool:
+    """Whether the exit status signals failure under ``--deploycheck-fail-on``.
+
+    high (default): only NO-GO fails.  medium / low: also any unwaived problem of at least
+    that severity.  never: the gate always passes (the verdict is still printed).
+    """
+    if fail_on == "never":
+        return False
+    if verdict.level is Level.NO_GO:
+        return True
+    if fail_on == "high":
+        return False
+    floor = Severity.parse(fail_on)
+    return any(r.is_problem and r.severity.at_least(floor) for r in results)

@@ -1,0 +1,147 @@
+"""Keep secrets out of everything pytest and the plugin print.
+
+Every value the inventory took from the environment, every value under a secret-like key and
+every password inside a URL's userinfo is registered here; ``Redactor.redact`` replaces each
+with ``***``.  The plugin runs reports, captured output and log records through it before
+anything is written, so terminal, tracebacks, HTML, JUnit and JSON all see the scrubbed text.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "***"
+
+#: Inventory keys whose values are secrets wherever they appear.
+SECRET_KEY = re.compile(
+    r"(^|_)(password|passwd|pass|pwd|token|secret|secrets|api_?key|private_?key|credentials?|key)($|_)",
+    re.IGNORECASE,
+)
+
+# Interpolated values shorter than this are treated as configuration (ports, flags) unless
+# they sit under a secret-like key: masking every "5432" or "on" would make output unreadable.
+MIN_INTERPOLATED_SECRET = 4
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_KEY.search(key)) and not key.endswith(("_file", "_path", "_env"))
+
+
+class Redactor:
+    """A thread-safe set of secrets and the function that masks them in text."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, secret: str) -> None:
+        """Register a secret and the encodings it commonly travels in (URL-quoted, repr-escaped)."""
+        if not secret:
+            return
+        variants = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+                    secret.encode("unicode_escape").decode("ascii")}
+        if len(secret) >= 6:
+            variants.add(base64.b64encode(secret.encode()).decode())
+        with self._lock:
+            before = len(self._secrets)
+            self._secrets.update(v for v in variants if v)
+            if len(self._secrets) != before:
+                self._pattern = None
+
+    def add_url_userinfo(self, value: str) -> None:
+        """Register the password of every ``scheme://user:password@host`` found in ``value``."""
+        for match in re.finditer(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s]*)@", value):
+            user, sep, password = match.group(1).partition(":")
+            if sep and password:
+                self.add(urllib.parse.unquote(password))
+                self.add(password)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(self._secrets)
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._pattern is None and self._secrets:
+                # Longest first, so a secret containing another is masked whole.
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            return self._pattern
+
+    def redact(self, text: str) -> str:
+        pattern = self._compiled()
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    def redact_obj(self, obj: Any) -> Any:
+        """Mask secrets in strings anywhere inside dicts, lists, tuples and dataclasses (in place
+        for dataclasses, which is how pytest's traceback representations are built)."""
+        if self._compiled() is None:
+            return obj
+        return self._walk(obj, set())
+
+    def _walk(self, obj: Any, seen: set[int]) -> Any:
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, (int, float, bool)) or obj is None:
+            return obj
+        if id(obj) in seen:
+            return obj
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            return {self._walk(k, seen): self._walk(v, seen) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._walk(v, seen) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self._walk(v, seen) for v in obj)
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            for field in dataclasses.fields(obj):
+                value = getattr(obj, field.name)
+                new = self._walk(value, seen)
+                if new is not value:
+                    object.__setattr__(obj, field.name, new)
+            return obj
+        return obj
+
+    def contains_secret(self, text: str) -> bool:
+        pattern = self._compiled()
+        return bool(pattern and pattern.search(text))
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter: the record's final message is masked before any handler formats it."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string is the caller's bug; keep the raw msg
+            message = str(record.msg)
+        masked = self.redactor.redact(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Format now, masked, so handlers print the scrubbed traceback text.
+            formatter = logging.Formatter()
+            record.exc_text = self.redactor.redact(formatter.formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def install_log_filter(redactor: Redactor, handlers: Iterable[logging.Handler]) -> RedactingFilter:
+    flt = RedactingFilter(redactor)
+    for handler in handlers:
+        handler.addFilter(flt)
+    return flt

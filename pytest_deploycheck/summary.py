@@ -1,0 +1,235 @@
+"""The go-live summary: collects every result on the controller, decides, prints, gates the exit.
+
+``GoLiveSummary`` is registered only where reports arrive whole (the serial process or the xdist
+controller), like pytest's ``LogXML``.  It folds the setup/call/teardown reports of each item
+into one ``Result``, marks items that never finished as *not run*, decides the verdict, hands a
+``RunSummary`` to the report writers (``pytest_deploycheck_summary``) and sets the exit status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_deploycheck import __version__
+from pytest_deploycheck.decision import Level, Result, Verdict, decide, gate_fails
+from pytest_deploycheck.inventory import Inventory
+from pytest_deploycheck.markers import CheckMeta, Severity
+from pytest_deploycheck.outcomes import Outcome
+
+OUTCOME_ORDER = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.MANUAL, Outcome.WAIVED, Outcome.NOT_APPLICABLE, Outcome.NOT_RUN)
+
+
+def meta_from_dict(data: dict[str, Any]) -> CheckMeta:
+    return CheckMeta(
+        id=data["id"], title=data["title"], severity=Severity.parse(data["severity"]),
+        section=data["section"], section_title=data["section_title"], rationale=data.get("rationale", ""),
+        refs=tuple(data.get("refs", ())), manual=bool(data.get("manual")),
+        instructions=data.get("instructions", ""), active_probe=bool(data.get("active_probe")),
+    )
+
+
+@dataclass
+class RunSummary:
+    """Everything a report writer needs, identical for a serial and an xdist run."""
+
+    inventory_name: str | None
+    inventory_path: str | None
+    inventory_sha256: str | None
+    started: dt.datetime
+    finished: dt.datetime
+    results: list[Result]
+    verdict: Verdict
+    fail_on: str
+    exit_status: int
+    interrupted: bool
+    plugin_version: str = __version__
+    extra: dict[str, Any] = field(default_factory=dict)  # report writers may add (waivers, attestations)
+
+    @property
+    def catalog_digest(self) -> str:
+        """A short digest of the checks that ran (id, title, severity): two runs with the same
+        digest applied the same checklist."""
+        rows = sorted({(r.check.id, r.check.title, r.check.severity.value) for r in self.results if r.check})
+        return hashlib.sha256(repr(rows).encode()).hexdigest()[:12]
+
+    def counts(self) -> Counter[Outcome]:
+        return Counter(r.outcome for r in self.results)
+
+    def by_section(self) -> dict[str, Counter[Outcome]]:
+        table: dict[str, Counter[Outcome]] = defaultdict(Counter)
+        for r in self.results:
+            table[r.check.section_title if r.check else "(unknown)"][r.outcome] += 1
+        return dict(sorted(table.items()))
+
+    def by_severity(self) -> dict[Severity, Counter[Outcome]]:
+        table: dict[Severity, Counter[Outcome]] = {s: Counter() for s in Severity}
+        for r in self.results:
+            table[r.severity][r.outcome] += 1
+        return table
+
+
+@dataclass
+class _Pending:
+    data: dict[str, Any]
+    outcome: Outcome = Outcome.PASSED
+    message: str = ""
+    duration: float = 0.0
+    done: bool = False
+
+
+class GoLiveSummary:
+    def __init__(self, config: pytest.Config, inventory: Inventory | None, fail_on: str) -> None:
+        self.config = config
+        self.inventory = inventory
+        self.fail_on = fail_on
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self.expected: dict[str, CheckMeta | None] = {}
+        self.items: dict[str, _Pending] = {}
+        self.summary: RunSummary | None = None
+        self.internal_error = False
+
+    # -- collection: what should run -------------------------------------------------
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from pytest_deploycheck.plugin import META_KEY
+
+        for item in session.items:
+            meta = item.stash.get(META_KEY, None)
+            if meta is not None:
+                self.expected[item.nodeid] = meta
+
+    def xdist_collected(self, ids: list[str]) -> None:
+        for nodeid in ids:
+            self.expected.setdefault(nodeid, None)
+
+    # -- results ------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "deploycheck", None)
+        if not isinstance(data, dict):
+            self.expected.pop(report.nodeid, None)  # not a check: a user's own test
+            return
+        pending = self.items.setdefault(report.nodeid, _Pending(data))
+        outcome = Outcome(data["outcome"])
+        pending.duration += float(getattr(report, "duration", 0.0) or 0.0)
+        if report.when == "call" or (outcome is not Outcome.PASSED and pending.outcome is Outcome.PASSED):
+            pending.data = data
+            pending.outcome = outcome
+            pending.message = data.get("message", "")
+        elif report.when == "teardown" and outcome is Outcome.ERROR and pending.outcome is Outcome.PASSED:
+            pending.outcome, pending.message = Outcome.ERROR, data.get("message", "")
+        if report.when == "teardown":
+            pending.done = True
+
+    def pytest_internalerror(self) -> None:
+        self.internal_error = True
+
+    def results(self) -> list[Result]:
+        out: list[Result] = []
+        for nodeid, pending in self.items.items():
+            data = pending.data
+            out.append(Result(
+                nodeid=nodeid, check=meta_from_dict(data["check"]), target=data.get("target"),
+                target_kind=data.get("target_kind"),
+                outcome=pending.outcome if pending.done else Outcome.NOT_RUN,
+                message=pending.message if pending.done else "the run ended before this check finished",
+                evidence=data.get("evidence") or {}, duration=round(pending.duration, 3),
+                attestation=data.get("attestation"), waiver=data.get("waiver"),
+            ))
+        for nodeid, meta in self.expected.items():
+            if nodeid not in self.items:
+                out.append(Result(nodeid=nodeid, check=meta, target=_target_from_nodeid(nodeid), target_kind=None,
+                                  outcome=Outcome.NOT_RUN, message="never ran"))
+        section_order = {m.section: i for i, m in enumerate(r.check for r in out if r.check)}
+        return sorted(out, key=lambda r: (section_order.get(r.check.section if r.check else "", 99), r.check_id, r.target or ""))
+
+    # -- the end ------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
+        internal = self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            return
+        results = self.results()
+        if not results and not self.expected and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not self._catalog_run():
+            return  # not a go-live run at all (e.g. the plugin's own tests)
+        verdict = decide(results, interrupted=interrupted, internal_error=internal)
+        summary = RunSummary(
+            inventory_name=self.inventory.name if self.inventory else None,
+            inventory_path=str(self.inventory.path) if self.inventory else None,
+            inventory_sha256=self.inventory.sha256 if self.inventory else None,
+            started=self.started, finished=dt.datetime.now(dt.timezone.utc),
+            results=results, verdict=verdict, fail_on=self.fail_on, exit_status=int(exitstatus), interrupted=interrupted,
+        )
+        override = self.config.hook.pytest_deploycheck_verdict(config=self.config, summary=summary)
+        if isinstance(override, Verdict):
+            summary.verdict = verdict = override
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if gate_fails(verdict, results, self.fail_on) else pytest.ExitCode.OK
+            if not results and self.fail_on != "never":
+                session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        summary.exit_status = int(session.exitstatus)
+        self.summary = summary
+        self.config.hook.pytest_deploycheck_summary(config=self.config, summary=summary)
+
+    def _catalog_run(self) -> bool:
+        return self.inventory is not None
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.summary is None:
+            return
+        write_terminal_summary(terminalreporter, self.summary)
+
+
+def _target_from_nodeid(nodeid: str) -> str | None:
+    if nodeid.endswith("]") and "[" in nodeid:
+        return nodeid.rsplit("[", 1)[1][:-1]
+    return None
+
+
+_COLOURS = {Level.GO: {"green": True, "bold": True}, Level.GO_WITH_RISKS: {"yellow": True, "bold": True}, Level.NO_GO: {"red": True, "bold": True}}
+
+
+def write_terminal_summary(tr: Any, summary: RunSummary) -> None:
+    tr.write_sep("=", "go-live summary")
+    name = summary.inventory_name or "(no inventory)"
+    tr.write_line(f"inventory: {name}" + (f" (sha256 {summary.inventory_sha256[:12]})" if summary.inventory_sha256 else "")
+                  + f"; catalog {summary.catalog_digest}; pytest-deploycheck {summary.plugin_version}")
+    sections = summary.by_section()
+    if sections:
+        width = max(len(s) for s in sections)
+        cols = [o for o in OUTCOME_ORDER if any(c[o] for c in sections.values())]
+        tr.write_line(f"{'section'.ljust(width)}  " + "  ".join(f"{o.value:>7}" for o in cols))
+        for section, counts in sections.items():
+            tr.write_line(f"{section.ljust(width)}  " + "  ".join(f"{counts[o] or '':>7}" for o in cols))
+    verdict = summary.verdict
+    if verdict.blocking:
+        tr.write_line("")
+        tr.write_line("blocking:", red=True, bold=True)
+        for r in verdict.blocking[:50]:
+            tr.write_line(f"  {r.check_id} [{r.severity.value}] {r.target or '-'}: {r.outcome.value}: {_short(r.message)}")
+        if len(verdict.blocking) > 50:
+            tr.write_line(f"  ... and {len(verdict.blocking) - 50} more (see the HTML or JSON report)")
+    if verdict.risks:
+        tr.write_line("")
+        tr.write_line("risks:", yellow=True, bold=True)
+        for r in verdict.risks[:30]:
+            tr.write_line(f"  {r.check_id} [{r.severity.value}] {r.target or '-'}: {r.outcome.value}: {_short(r.message)}")
+        if len(verdict.risks) > 30:
+            tr.write_line(f"  ... and {len(verdict.risks) - 30} more")
+    tr.write_line("")
+    tr.write_line(f"VERDICT: {verdict.level.value}", **_COLOURS[verdict.level])
+    tr.write_line(f"rule: {verdict.rule}")
+    tr.write_line(f"gate (--deploycheck-fail-on={summary.fail_on}): exit status {summary.exit_status}")
+
+
+def _short(message: str, limit: int = 200) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
