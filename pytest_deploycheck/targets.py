@@ -175,7 +175,8 @@ class TargetHandle:
     def threshold(self, name: str) -> Any:
         return self.target.threshold(name)
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def setting(self, key: str, default: Any = None) -> Any:
+        """An inventory key of this target (``http_endpoint.setting("auth")``)."""
         return self.target.get(key, default)
 
     def close(self) -> None:
@@ -246,7 +247,7 @@ class HttpTarget(TargetHandle):
                 # A certificate problem is the TLS checks' finding, not a dead target.
                 raise TargetError(f"{self.label}: TLS verification failed ({first_line(exc)}); see the tls checks") from None
 
-    def get(self, path: str = "/", **kwargs: Any) -> Any:  # type: ignore[override]
+    def get(self, path: str = "/", **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
 
     def head(self, path: str = "/", **kwargs: Any) -> Any:
