@@ -158,8 +158,8 @@ class GoLiveSummary:
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             return
         results = self.results()
-        if not results and not self.expected and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not self._catalog_run():
-            return  # not a go-live run at all (e.g. the plugin's own tests)
+        if not results and self.inventory is None:
+            return  # not a go-live run at all (a project's own tests, with no inventory and no checks)
         verdict = decide(results, interrupted=interrupted, internal_error=internal)
         summary = RunSummary(
             inventory_name=self.inventory.name if self.inventory else None,
@@ -178,9 +178,6 @@ class GoLiveSummary:
         summary.exit_status = int(session.exitstatus)
         self.summary = summary
         self.config.hook.pytest_deploycheck_summary(config=self.config, summary=summary)
-
-    def _catalog_run(self) -> bool:
-        return self.inventory is not None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is None:
