@@ -260,11 +260,14 @@ class _Loader:
                 key = loader.construct_object(key_node, deep=True)
                 sub = f"{keypath}.{key}" if keypath else str(key)
                 if not isinstance(key, str):
-                    self.problem(key_node.start_mark.line + 1, sub, f"keys must be strings, got {type(key).__name__}")
+                    hint = "; YAML reads yes/no/on/off as booleans: quote the name" if isinstance(key, bool) else ""
+                    self.problem(key_node.start_mark.line + 1, sub, f"keys must be strings, got {type(key).__name__}{hint}")
                     continue
                 if key in out:
                     self.problem(key_node.start_mark.line + 1, sub, "duplicate key; remove one of them")
-                out[key] = self._node(value_node, loader, sub)
+                child = self._node(value_node, loader, sub)
+                child.line = key_node.start_mark.line + 1  # messages point at the key, not the value
+                out[key] = child
             return _Node(out, line)
         if isinstance(node, yaml.SequenceNode):
             return _Node([self._node(v, loader, f"{keypath}[{i}]") for i, v in enumerate(node.value)], line)
@@ -354,10 +357,10 @@ def _build(ld: _Loader, tree: Any, digest: str, timeout_override: float | None) 
                 ld.problem(node.line, keypath, f"expected a mapping of settings, got {_typename(node.value)}")
                 continue
             spec = _record(ld, node.value, {**COMMON, **SCHEMA[kind]}, keypath, skip={"thresholds"})
-            missing = [k for k, f in SCHEMA[kind].items() if f.required and k not in spec]
+            missing = [k for k, f in SCHEMA[kind].items() if f.required and k not in node.value]
             for key in missing:
                 ld.problem(node.line, f"{keypath}.{key}", f"required key missing: {SCHEMA[kind][key].doc}")
-            if missing:
+            if any(f.required and k not in spec for k, f in SCHEMA[kind].items()):
                 continue
             _check_kind(ld, kind, spec, node.value, keypath)
             merged = {**defaults(), **global_thresholds, **_thresholds(ld, node.value.get("thresholds"), f"{keypath}.thresholds")}
@@ -433,12 +436,13 @@ def _value(ld: _Loader, node: _Node, spec: Field, keypath: str, secret: bool) ->
         return _bad(ld, node, keypath, _expected(kind), raw)
     interpolated = False
     if isinstance(raw, str):
-        text, interpolated = _interpolate(ld, node, keypath, raw)
+        text, values = _interpolate(ld, node, keypath, raw)
         if text is None:
             return _INVALID
-        raw = text
-        if interpolated and (secret or len(raw) >= MIN_INTERPOLATED_SECRET):
-            ld.redactor.add(raw)
+        raw, interpolated = text, "${" in raw
+        for value in values:
+            if secret or len(value) >= MIN_INTERPOLATED_SECRET:
+                ld.redactor.add(value)
         ld.redactor.add_url_userinfo(raw)
     if secret and isinstance(raw, str):
         ld.redactor.add(raw)
@@ -531,29 +535,29 @@ def _check_kind(ld: _Loader, kind: str, spec: dict[str, Any], raw: dict[str, _No
             ld.problem(raw["address"].line, f"{keypath}.address", f"expected host:port, got {spec['address']!r}")
 
 
-def _interpolate(ld: _Loader, node: _Node, keypath: str, text: str) -> tuple[str | None, bool]:
-    found = False
+def _interpolate(ld: _Loader, node: _Node, keypath: str, text: str) -> tuple[str | None, list[str]]:
+    """The string with variables substituted (None if one is missing) and the values taken
+    from the environment (defaults written in the file are not secrets)."""
+    taken: list[str] = []
     failed = False
 
     def replace(match: re.Match[str]) -> str:
-        nonlocal found, failed
+        nonlocal failed
         if match.group(0) == "$$":
             return "$"
-        found = True
         var, op, default = match.group(1), match.group(2), match.group(3)
         value = ld.environ.get(var)
-        if op == ":-" and not value:
-            return default or ""
-        if op == "-" and value is None:
+        if (op == ":-" and not value) or (op == "-" and value is None):
             return default or ""
         if value is None:
             failed = True
             ld.problem(node.line, keypath, f"environment variable {var} is not set; export it or write ${{{var}:-default}}")
             return ""
+        taken.append(value)
         return value
 
     result = _VAR.sub(replace, text)
-    return (None if failed else result), found
+    return (None if failed else result), taken
 
 
 def _bad(ld: _Loader, node: _Node, keypath: str, expected: str, got: Any) -> Any:

@@ -101,8 +101,9 @@ def pytest_configure(config: pytest.Config) -> None:
     redactor = Redactor()
     path = resolve(config, "deploycheck_inventory")
     timeout = resolve(config, "deploycheck_timeout")
-    inventory = load_inventory(path, redactor=redactor, timeout=timeout) if path else None
     severity = resolve(config, "deploycheck_severity")
+    fail_on = resolve(config, "deploycheck_fail_on")
+    inventory = load_inventory(path, redactor=redactor, timeout=timeout) if path else None
     worker_input = getattr(config, "workerinput", None)
     state_dir, owns = None, False
     if worker_input is not None and worker_input.get("deploycheck_state_dir"):
@@ -112,7 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
     reach = Reachability(state_dir)
     state = DeploycheckState(
         inventory=inventory, redactor=redactor, reach=reach, pool=TargetPool(reach),
-        fail_on=resolve(config, "deploycheck_fail_on"),
+        fail_on=fail_on,
         min_severity=Severity.parse(severity) if severity else None, state_dir=state_dir, owns_state_dir=owns,
     )
     config.stash[STATE_KEY] = state
@@ -204,7 +205,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if fixture not in metafunc.fixturenames:
             continue
         if state.inventory is None:
-            state.needs_inventory = True
+            # A project's own testinfra tests (no check marker) keep testinfra's ``host``.
+            state.needs_inventory = state.needs_inventory or is_check(metafunc.definition)
             continue
         targets = sorted(
             (t for kind in kinds for t in state.inventory.of_kind(kind)
@@ -238,9 +240,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     problems: list[str] = []
     by_function: dict[tuple[str, str], CheckMeta] = {}
     for item in items:
-        uses_target = any(f in getattr(item, "fixturenames", ()) for f in TARGET_FIXTURES)
-        if not (is_check(item) or uses_target):
-            continue
+        if not is_check(item):
+            continue  # a project's own test: no metadata, no verdict
         meta = check_meta(item, problems)
         if meta is None:
             continue
@@ -248,6 +249,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         by_function[(os.path.relpath(item.path), getattr(item, "originalname", item.name))] = meta
         item.add_marker(meta.severity.value)
         item.extra_keyword_matches.update({meta.id, meta.section, meta.severity.value})
+    problems = list(dict.fromkeys(problems))  # a parametrized check reports its problem once
     problems += duplicate_ids(by_function)
     if problems:
         head = f"{len(problems)} problems in the check catalog:\n" if len(problems) > 1 else ""

@@ -182,7 +182,9 @@ class GoLiveSummary:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is None:
             return
-        write_terminal_summary(terminalreporter, self.summary)
+        chars = str(getattr(self.config.option, "reportchars", "") or "")
+        show_na = self.config.get_verbosity() > 0 or any(c in chars for c in "saA")
+        write_terminal_summary(terminalreporter, self.summary, show_not_applicable=show_na)
 
 
 def _target_from_nodeid(nodeid: str) -> str | None:
@@ -194,7 +196,7 @@ def _target_from_nodeid(nodeid: str) -> str | None:
 _COLOURS = {Level.GO: {"green": True, "bold": True}, Level.GO_WITH_RISKS: {"yellow": True, "bold": True}, Level.NO_GO: {"red": True, "bold": True}}
 
 
-def write_terminal_summary(tr: Any, summary: RunSummary) -> None:
+def write_terminal_summary(tr: Any, summary: RunSummary, show_not_applicable: bool = False) -> None:
     tr.write_sep("=", "go-live summary")
     name = summary.inventory_name or "(no inventory)"
     tr.write_line(f"inventory: {name}" + (f" (sha256 {summary.inventory_sha256[:12]})" if summary.inventory_sha256 else "")
@@ -221,6 +223,12 @@ def write_terminal_summary(tr: Any, summary: RunSummary) -> None:
             tr.write_line(f"  {r.check_id} [{r.severity.value}] {r.target or '-'}: {r.outcome.value}: {_short(r.message)}")
         if len(verdict.risks) > 30:
             tr.write_line(f"  ... and {len(verdict.risks) - 30} more")
+    not_applicable = [r for r in summary.results if r.outcome is Outcome.NOT_APPLICABLE]
+    if not_applicable and show_not_applicable:
+        tr.write_line("")
+        tr.write_line("not applicable (not examined):", bold=True)
+        for r in not_applicable:
+            tr.write_line(f"  {r.check_id} {r.target or '-'}: {_short(r.message)}")
     tr.write_line("")
     tr.write_line(f"VERDICT: {verdict.level.value}", **_COLOURS[verdict.level])
     tr.write_line(f"rule: {verdict.rule}")
