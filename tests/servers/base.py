@@ -238,3 +238,24 @@ def env_name(instance: str, what: str) -> str:
     return "DC_" + "".join(c if c.isalnum() else "_" for c in f"{instance}_{what}").upper()
 
 
+
+
+@dataclass
+class Instance:
+    """What a launcher hands to tests: how to name it in an inventory, and how to stop it.
+
+    ``entry`` is the inventory entry for this server (YAML-able), with every secret written as
+    a ``${VAR}`` reference; ``env`` holds those variables' values.  ``admin`` carries what a test
+    needs beyond the inventory (a superuser DSN to inspect the server, the CA file, ...).
+    """
+
+    name: str
+    kind: str
+    entry: dict[str, Any]
+    env: dict[str, str]
+    server: ServerProcess | None
+    admin: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
