@@ -29,6 +29,9 @@ SECRET_KEY = re.compile(
 # they sit under a secret-like key: masking every "5432" or "on" would make output unreadable.
 MIN_INTERPOLATED_SECRET = 4
 
+# The shortest piece of a truncated secret that is still masked.
+MIN_FRAGMENT = 3
+
 
 def is_secret_key(key: str) -> bool:
     return bool(SECRET_KEY.search(key)) and not key.endswith(("_file", "_path", "_env"))
@@ -80,7 +83,22 @@ class Redactor:
         pattern = self._compiled()
         if pattern is None or not text:
             return text
-        return pattern.sub(MASK, text)
+        text = pattern.sub(MASK, text)
+        if "..." in text:
+            text = self._mask_truncated(text)
+        return text
+
+    def _mask_truncated(self, text: str) -> str:
+        """pytest shortens long reprs to ``'redis://:canary-Zq8w...@host'``: a secret cut by the
+        ellipsis no longer matches whole, so its remaining prefix or suffix is masked too."""
+        for secret in self._secrets:
+            for k in range(len(secret) - 1, MIN_FRAGMENT - 1, -1):
+                head, tail = secret[:k] + "...", "..." + secret[-k:]
+                if head in text:
+                    text = text.replace(head, MASK + "...")
+                if tail in text:
+                    text = text.replace(tail, "..." + MASK)
+        return text
 
     def redact_obj(self, obj: Any) -> Any:
         """Mask secrets in strings anywhere inside dicts, lists, tuples and dataclasses (in place
