@@ -76,6 +76,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "secret_files": Field("list[str]", "files holding secrets: mode 600 or stricter, owned by app_user"),
         "directories": Field("map[record]", "path: {mode: '0750', owner: app} expected for each directory"),
         "log_dir": Field("str", "the application's log directory (log rotation must cover it)"),
+        "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
+        "container": Field("bool", "the host is a container: firewall, fail2ban, time sync and automatic updates are then not applicable (default: detected)"),
     },
     "http": {
         "url": Field("url", "base URL, https:// in production", required=True),
@@ -108,11 +110,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "head": Field("str", "the revision/version the database must be at"),
             "table": Field("str", "the migrations table (default: the tool's)"),
         }),
+        "app_role": Field("str", "the application's role, when the DSN logs in as a separate monitoring role (default: the DSN's user)"),
+        "expect_replica": Field("bool", "the target is a streaming replica: pg-16 fails when it is not in recovery (default: pg-16 checks only replicas)"),
+        "expect_archiving": Field("bool", "WAL archiving must be on: pg-15 fails when archive_mode is off (default: checked only where it is on)"),
     },
     "mysql": {
-        "dsn": Field("url", "mysql://user@host:port/db, without the password", required=True),
+        "dsn": Field("url", "mysql://user@host:port/db, without the password; ?ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY", required=True),
         "password": Field("str", "the user's password (use ${VAR})"),
         "ca_bundle": Field("path", "CA bundle to verify the server certificate", must_exist=True),
+        "app_user": Field("str", "the application's account as user@host, when the DSN logs in as a separate audit account (default: the DSN's account)"),
     },
     "redis": {
         "url": Field("url", "redis:// or rediss:// URL, without the password", required=True),
@@ -120,6 +126,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "password": Field("str", "password (use ${VAR})"),
         "role": Field("choice", "what the instance is for: decides the eviction and persistence checks", choices=("cache", "broker", "session", "queue")),
         "ca_bundle": Field("path", "CA bundle for rediss://", must_exist=True),
+        "app_user": Field("str", "ACL user the application connects as, for the dangerous-commands check (default: the user the checks log in as)"),
+        "supported_until": Field("str", "YYYY-MM-DD until which the vendor (e.g. a distribution's security team) supports this build; replaces the upstream end-of-life date"),
     },
     "files": {
         "path": Field("path", "local directory holding the deployed application's source or configuration", required=True, must_exist=True),
@@ -297,27 +305,54 @@ def load_inventory(path: str | os.PathLike[str], *, environ: Mapping[str, str] |
     ``timeout`` (from --deploycheck-timeout) replaces the inventory's global timeout.
     """
     path = Path(path)
+    loader, tree, raw = read_yaml(
+        path, what="inventory", environ=environ, redactor=redactor,
+        missing="inventory file not found; check the path given to --inventory (see inventories/example.yml)",
+        directory="is a directory; --inventory takes a YAML file such as inventories/localhost.yml",
+    )
+    inventory = _build(loader, tree, hashlib.sha256(raw).hexdigest(), timeout)
+    raise_problems(loader, "inventory", _display_path(path))
+    assert inventory is not None
+    return inventory
+
+
+# The strict reading below is shared with the attestation and waiver files (attestations.py,
+# waivers.py): one YAML reader, so every file's problems read alike: file:line: key.path: problem.
+YamlLoader = _Loader
+YamlNode = _Node
+
+
+def read_yaml(path: Path, *, what: str, missing: str, directory: str, environ: Mapping[str, str] | None = None,
+              redactor: Redactor | None = None) -> tuple[_Loader, Any, bytes]:
+    """Read a YAML file into ``(value, line)`` trees: ``(loader, tree, raw bytes)``.
+
+    A missing file, a directory or non-UTF-8 text is a ``UsageError`` at once (``missing`` and
+    ``directory`` say what to do); everything else, syntax errors included, is collected on
+    ``loader.problems`` for ``raise_problems``.
+    """
     environ = os.environ if environ is None else environ
-    redactor = redactor if redactor is not None else Redactor()
-    loader = _Loader(path.resolve(), environ, redactor)
+    loader = _Loader(path.resolve(), environ, redactor if redactor is not None else Redactor())
     display = _display_path(path)
     if not path.exists():
-        raise pytest.UsageError(f"{display}: inventory file not found; check the path given to --inventory (see inventories/example.yml)")
+        raise pytest.UsageError(f"{display}: {missing}")
     if path.is_dir():
-        raise pytest.UsageError(f"{display}: is a directory; --inventory takes a YAML file such as inventories/localhost.yml")
+        raise pytest.UsageError(f"{display}: {directory}")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise pytest.UsageError(f"{display}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the inventory as UTF-8") from None
-    tree = loader.parse(text)
-    inventory = _build(loader, tree, hashlib.sha256(raw).hexdigest(), timeout)
-    if loader.problems:
-        lines = [f"{display}:{p.line}: {p.path + ': ' if p.path else ''}{p.message}" for p in sorted(loader.problems, key=lambda p: (p.line, p.path))]
-        header = f"{len(lines)} problems in inventory {display}:\n" if len(lines) > 1 else ""
-        raise pytest.UsageError(header + "\n".join(lines))
-    assert inventory is not None
-    return inventory
+        raise pytest.UsageError(f"{display}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the {what} as UTF-8") from None
+    return loader, loader.parse(text), raw
+
+
+def raise_problems(loader: _Loader, what: str, display: str | None = None) -> None:
+    """Raise one ``UsageError`` listing every problem collected on ``loader``, by line; nothing if none."""
+    if not loader.problems:
+        return
+    display = display or loader.display
+    lines = [f"{display}:{p.line}: {p.path + ': ' if p.path else ''}{p.message}" for p in sorted(loader.problems, key=lambda p: (p.line, p.path))]
+    header = f"{len(lines)} problems in {what} {display}:\n" if len(lines) > 1 else ""
+    raise pytest.UsageError(header + "\n".join(lines))
 
 
 def _build(ld: _Loader, tree: Any, digest: str, timeout_override: float | None) -> Inventory | None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.cookiejar
 import json
 import os
 import socket
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
+from pytest_deploycheck import tlsprobe
 from pytest_deploycheck.inventory import Target, host_port
 from pytest_deploycheck.outcomes import NotApplicable, TargetError, TargetUnreachable
 
@@ -142,6 +145,15 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def ssl_reason(exc: BaseException) -> str:
+    """``certificate has expired`` out of requests' ``HTTPSConnectionPool(...): Max retries ... (Caused by SSLError(...))``."""
+    text = str(exc)
+    for marker in ("certificate verify failed: ", "] "):
+        if marker in text:
+            return text.split(marker, 1)[1].split(" (_ssl.c", 1)[0].split("')", 1)[0].strip()
+    return first_line(exc)
+
+
 def describe_oserror(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return f"timed out after {timeout:g}s"
@@ -197,10 +209,23 @@ class HttpTarget(TargetHandle):
         super().__init__(target, reach)
         self._session: Any = None
         self._lock = threading.Lock()
+        self._sign_in: Any = None  # the login response, or the message of why it failed
+        self._sign_in_lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return str(self.target.spec["url"]).rstrip("/")
+
+    @property
+    def http_url(self) -> str:
+        """The plain-HTTP URL that must redirect to HTTPS: ``http_url``, else ``url`` on http:// and port 80."""
+        if self.target.get("http_url"):
+            return str(self.target.get("http_url")).rstrip("/")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme == "http":
+            return self.url
+        host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else str(parts.hostname or "")
+        return urllib.parse.urlunsplit(("http", host, parts.path, parts.query, "")).rstrip("/")
 
     @property
     def verify(self) -> str | bool:
@@ -229,6 +254,9 @@ class HttpTarget(TargetHandle):
                 session = requests.Session()
                 session.headers["User-Agent"] = "pytest-deploycheck"
                 session.verify = self.verify
+                # Every request is anonymous: cookies a response sets (a login's session cookie)
+                # are read from the response, never stored and sent by a later check.
+                session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
                 self._session = session
             return self._session
 
@@ -240,12 +268,14 @@ class HttpTarget(TargetHandle):
         if method not in self.SAFE_METHODS:
             raise ValueError(f"{method} is not a read-only method; use login() for the one POST a check may send")
         kwargs.setdefault("timeout", self.timeout)
+        # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify.
+        kwargs.setdefault("verify", self.verify)
         with self.reach.guard(self.target, unreachable=(requests.ConnectionError, requests.Timeout)):
             try:
                 return self.session.request(method, self.url_for(path), allow_redirects=allow_redirects, **kwargs)
             except requests.exceptions.SSLError as exc:
                 # A certificate problem is the TLS checks' finding, not a dead target.
-                raise TargetError(f"{self.label}: TLS verification failed ({first_line(exc)}); see the tls checks") from None
+                raise TargetError(f"{self.label}: TLS verification failed ({ssl_reason(exc)}); see the tls checks") from None
 
     def get(self, path: str = "/", **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
@@ -261,16 +291,107 @@ class HttpTarget(TargetHandle):
         import requests
 
         kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("verify", self.verify)
         with self.reach.guard(self.target, unreachable=(requests.ConnectionError, requests.Timeout)):
-            return self.session.post(self.url_for(path), json=payload, allow_redirects=False, **kwargs)
+            try:
+                return self.session.post(self.url_for(path), json=payload, allow_redirects=False, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                raise TargetError(f"{self.label}: TLS verification failed ({ssl_reason(exc)}); see the tls checks") from None
+
+    def sign_in(self) -> Any:
+        """Log in with the inventory's test account (``auth.login_path``, ``auth.username``,
+        ``auth.password``), once per run, and return the response.
+
+        Every later call returns the same response, or ends the same way (error for a refused
+        login, not applicable without ``auth``), without sending anything: repeated logins
+        could lock the account.  The response holds a live token; never put it in a message::
+
+            token = http_endpoint.sign_in().json()["access_token"]
+        """
+        from pytest_deploycheck.outcomes import not_applicable
+
+        auth = self.target.get("auth") or {}
+        missing = [key for key in ("login_path", "username", "password") if not auth.get(key)]
+        if missing:
+            not_applicable(f"{self.target.name}: no test login in the inventory "
+                           f"(http.{self.target.name}.auth.{', auth.'.join(missing)})")
+        with self._sign_in_lock:
+            if self._sign_in is None:
+                response = self.login(str(auth["login_path"]), {"username": auth["username"], "password": auth["password"]})
+                if 200 <= response.status_code < 300:
+                    self._sign_in = response
+                else:
+                    self._sign_in = (f"{self.label}: login at {auth['login_path']} as the inventory's test account answered "
+                                     f"HTTP {response.status_code}; check auth.username and auth.password")
+        if isinstance(self._sign_in, str):
+            raise TargetError(self._sign_in)
+        return self._sign_in
+
+    def websocket_handshake(self, path: str) -> WebSocketHandshake:
+        """Open ``path`` as a WebSocket (the RFC 6455 opening handshake) and close it at once.
+
+        One GET with ``Upgrade: websocket`` over a new connection (TLS for https://, verified
+        with the target's CA bundle), bounded by the timeout; on ``101`` a Close frame follows
+        and no message is sent.  ``accept_ok`` says the server answered this handshake's key.
+        """
+        import base64
+
+        url = urllib.parse.urlsplit(self.url_for(path))
+        host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+        netloc = url.netloc.rsplit("@", 1)[-1]
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (f"GET {url.path or '/'}{'?' + url.query if url.query else ''} HTTP/1.1\r\nHost: {netloc}\r\n"
+                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                   f"Origin: {url.scheme}://{netloc}\r\nUser-Agent: pytest-deploycheck\r\n\r\n")
+        head = b""
+        with self.reach.guard(self.target, unreachable=(socket.timeout,)):
+            sock: socket.socket = socket.create_connection((host, port), timeout=self.timeout)
+            try:
+                if url.scheme == "https":
+                    context = ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str) else None)
+                    try:
+                        sock = context.wrap_socket(sock, server_hostname=host)
+                    except ssl.SSLCertVerificationError as exc:
+                        raise TargetError(f"{self.label}: TLS verification failed ({first_line(exc)}); see the tls checks") from None
+                sock.sendall(request.encode())
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                status_line, *lines = head.split(b"\r\n\r\n", 1)[0].decode("iso-8859-1").split("\r\n")
+                parts = status_line.split(" ", 2)
+                status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+                if status == 101:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b"\x88\x82\x00\x00\x00\x00\x03\xe8")  # Close 1000, masked (with a zero key) as clients must
+            finally:
+                sock.close()
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if ":" in line)}
+        expected = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        return WebSocketHandshake(status, parts[2] if len(parts) > 2 else "", headers, headers.get("sec-websocket-accept") == expected)
 
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
 
 
+class WebSocketHandshake(NamedTuple):
+    """The answer to ``HttpTarget.websocket_handshake``: status (0 if not HTTP), reason, headers
+    (lower-case names) and whether ``Sec-WebSocket-Accept`` matched the key sent."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]
+    accept_ok: bool
+
+
 class TlsTarget(TargetHandle):
     """A TLS endpoint: a ``tls`` target, or an ``http`` target with an https:// URL."""
+
+    def __init__(self, target: Target, reach: Reachability) -> None:
+        super().__init__(target, reach)
+        self._certificates: list[bytes] | None = None
 
     @property
     def host(self) -> str:
@@ -297,17 +418,79 @@ class TlsTarget(TargetHandle):
     def handshake(self, context: ssl.SSLContext, *, server_name: str | None = None) -> ssl.SSLSocket:
         """Open a TCP connection and complete a TLS handshake with ``context``.
 
-        Socket failures mark the target unreachable; ``ssl.SSLError`` and certificate
-        verification errors propagate, since they are what TLS checks examine.
+        Socket failures, and a handshake left unanswered for the timeout (a port that does not
+        speak TLS), mark the target unreachable; ``ssl.SSLError`` and certificate verification
+        errors propagate, since they are what TLS checks examine.
         """
-        with self.reach.guard(self.target, unreachable=(socket.timeout,)):
-            raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        raw = self._connect()
         try:
             tls = context.wrap_socket(raw, server_hostname=server_name or self.server_name)
+        except TimeoutError:
+            raw.close()
+            self._silent()
         except BaseException:
             raw.close()
             raise
         return tls
+
+    def probe(self, version: int, suites: Iterable[int], *, status_request: bool = False) -> tlsprobe.Answer:
+        """Send one raw ClientHello offering ``version`` and ``suites``; return the server's choice
+        (``Answer.accepted``, ``.version_name``, ``.cipher_name``) or its refusal.
+
+        Unlike ``handshake`` this asks about protocols and suites the local OpenSSL no longer
+        speaks (SSLv3, RC4, EXPORT); see ``tlsprobe``.  An answer that is not TLS raises
+        ``TargetError``; silence for the timeout marks the target unreachable.
+        """
+        hello = tlsprobe.client_hello(version, suites, self.server_name, status_request=status_request)
+        raw = self._connect()
+        try:
+            raw.sendall(hello)
+            return tlsprobe.read_answer(raw)
+        except TimeoutError:
+            self._silent()
+        except (ConnectionResetError, BrokenPipeError):
+            return tlsprobe.Answer(False, refusal="connection reset")
+        except tlsprobe.NotTLS as exc:
+            raise TargetError(f"{self.label}: no TLS on {self.host}:{self.port}: {exc}") from None
+        finally:
+            raw.close()
+
+    def peer_certificates(self) -> list[bytes]:
+        """The DER certificates the server presents (leaf first), read once per run by a handshake
+        that verifies nothing, so the certificate checks can inspect an expired or untrusted one.
+
+        Python before 3.13 exposes only the leaf; from 3.13 the whole chain sent is returned.
+        """
+        if self._certificates is None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.set_ciphers("ALL:@SECLEVEL=0")  # a 1024-bit key or legacy-only server must still answer
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # reaching TLS 1.0-only servers is the point
+                context.minimum_version = ssl.TLSVersion.TLSv1
+            try:
+                with self.handshake(context) as tls:
+                    chain = getattr(tls, "get_unverified_chain", None)  # Python 3.13+: DER bytes, leaf first
+                    certificates = [c for c in (chain() or []) if isinstance(c, bytes)] if chain else []
+                    leaf = tls.getpeercert(binary_form=True)
+            except ssl.SSLError as exc:
+                raise TargetError(f"{self.label}: no TLS handshake on {self.host}:{self.port} ({first_line(exc)})") from None
+            if not certificates and leaf:
+                certificates = [leaf]
+            if not certificates:
+                raise TargetError(f"{self.label}: the server presented no certificate")
+            self._certificates = certificates
+        return self._certificates
+
+    def _connect(self) -> socket.socket:
+        with self.reach.guard(self.target, unreachable=(socket.timeout,)):
+            return socket.create_connection((self.host, self.port), timeout=self.timeout)
+
+    def _silent(self) -> NoReturn:
+        message = f"no TLS answer within {self.timeout:g}s on {self.host}:{self.port} (does this port speak TLS?)"
+        self.reach.mark(self.target, message)
+        raise TargetUnreachable(f"{self.label}: {message}")
 
 
 class PostgresTarget(TargetHandle):
@@ -349,14 +532,23 @@ class PostgresTarget(TargetHandle):
             return self._conn
 
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        """Rows as dicts.  Runs in a read-only transaction: a write raises."""
+        """Rows as dicts.  Runs in a read-only transaction: a write raises.
+
+        A lost connection marks the target unreachable; an error the server reports on a live
+        connection (statement timeout, ...) ends only this check, as an error.  Errors such as
+        ``psycopg.errors.InsufficientPrivilege`` reach the check, which may turn them into n/a.
+        """
         import psycopg
         from psycopg.rows import dict_row
 
-        with self._lock:
-            conn = self.conn
-        with self.reach.guard(self.target, unreachable=(psycopg.OperationalError,)), conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql, params)
+        conn = self.conn  # takes self._lock itself; psycopg connections are thread-safe
+        with self.reach.guard(self.target, unreachable=(_ConnectionLost,)), conn.cursor(row_factory=dict_row) as cur:
+            try:
+                cur.execute(sql, params)
+            except psycopg.OperationalError as exc:
+                if conn.closed or conn.broken:
+                    raise _ConnectionLost(first_line(exc)) from None
+                raise TargetError(f"{self.label}: query failed: {first_line(exc)}") from None
             return list(cur.fetchall()) if cur.description else []
 
     def value(self, sql: str, params: Any = None) -> Any:
@@ -377,8 +569,18 @@ class MysqlTarget(TargetHandle):
         self._conn: Any = None
         self._lock = threading.Lock()
 
+    #: ``?ssl-mode=`` values of the DSN, as MySQL's own client names them.
+    SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+
     def connect_args(self, **overrides: Any) -> dict[str, Any]:
+        """PyMySQL arguments: TLS as the DSN's ``?ssl-mode=`` asks; without it VERIFY_IDENTITY
+        when the target has a ``ca_bundle`` and PREFERRED (PyMySQL's default) otherwise."""
         parts = urllib.parse.urlsplit(str(self.target.spec["dsn"]))
+        query = {k.lower().replace("_", "-"): v for k, v in urllib.parse.parse_qsl(parts.query)}
+        ca_bundle = str(self.target.get("ca_bundle")) if self.target.get("ca_bundle") else None
+        mode = (query.get("ssl-mode") or ("VERIFY_IDENTITY" if ca_bundle else "PREFERRED")).upper()
+        if mode not in self.SSL_MODES:
+            raise TargetError(f"{self.label}: unknown ssl-mode {mode!r} in the DSN; use one of {', '.join(self.SSL_MODES)}")
         args: dict[str, Any] = {
             "host": parts.hostname or "127.0.0.1", "port": parts.port or 3306,
             "user": urllib.parse.unquote(parts.username or ""),
@@ -387,17 +589,33 @@ class MysqlTarget(TargetHandle):
             "connect_timeout": self.timeout, "read_timeout": self.timeout, "write_timeout": self.timeout,
             "autocommit": True,
         }
-        if self.target.get("ca_bundle"):
-            args["ssl"] = {"ca": str(self.target.get("ca_bundle"))}
+        if mode == "DISABLED":
+            args["ssl_disabled"] = True
+        elif mode != "PREFERRED":
+            context = ssl.create_default_context(cafile=ca_bundle)
+            context.check_hostname = mode == "VERIFY_IDENTITY"
+            if mode == "REQUIRED":  # encrypted, unauthenticated: what MySQL's client means by it
+                context.verify_mode = ssl.CERT_NONE
+            args["ssl"] = context
         args.update(overrides)
         return args
 
     def connect(self, **overrides: Any) -> Any:
+        """A new read-only session with a server-side statement timeout (the caller closes it)."""
         import pymysql
 
         conn = pymysql.connect(**self.connect_args(**overrides))
-        with conn.cursor() as cur:
-            cur.execute("SET SESSION TRANSACTION READ ONLY")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION TRANSACTION READ ONLY")
+                # MariaDB bounds every statement (seconds); MySQL bounds SELECTs (milliseconds).
+                if "mariadb" in conn.get_server_info().lower():
+                    cur.execute("SET SESSION max_statement_time = %s", (float(self.timeout),))
+                else:
+                    cur.execute("SET SESSION max_execution_time = %s", (int(self.timeout * 1000),))
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @property
@@ -417,10 +635,18 @@ class MysqlTarget(TargetHandle):
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         import pymysql
 
-        with self._lock:
+        with self._lock:  # a PyMySQL connection is not thread-safe
             conn = self.conn
-            with self.reach.guard(self.target, unreachable=(pymysql.err.OperationalError,)), conn.cursor(pymysql.cursors.DictCursor) as cur:
-                cur.execute(sql, params)
+            with self.reach.guard(self.target, unreachable=(_ConnectionLost,)), conn.cursor(pymysql.cursors.DictCursor) as cur:
+                try:
+                    cur.execute(sql, params)
+                except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
+                    # Client errors (2000-2999: lost connection, timeout) mean the target is gone;
+                    # a server error (1142 SELECT denied, ...) reaches the check with its errno.
+                    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+                    if isinstance(exc, pymysql.err.InterfaceError) or 2000 <= code < 3000:
+                        raise _ConnectionLost(first_line(exc)) from None
+                    raise
                 return list(cur.fetchall())
 
     def value(self, sql: str, params: Any = None) -> Any:
@@ -465,6 +691,55 @@ class RedisTarget(TargetHandle):
         with self.reach.guard(self.target, unreachable=(redis.ConnectionError, redis.TimeoutError), unusable=(redis.AuthenticationError,)):
             return self.client().execute_command(*args)
 
+    def permitted(self, *args: Any) -> Any:
+        """``command(*args)``; a command this login may not run (or the server does not know)
+        ends the check as not applicable, naming the ACL permission to grant (``+config|get``)."""
+        import redis
+
+        try:
+            return self.command(*args)
+        except redis.exceptions.NoPermissionError as exc:
+            text = str(exc)
+            permission = text.split("run the '", 1)[1].split("'", 1)[0] if "run the '" in text else str(args[0]).lower()
+            raise NotApplicable(f"{self.label}: user {self.user} may not run {' '.join(map(str, args[:2]))} (ACL permission "
+                                f"+{permission}); grant it to the user deploycheck logs in as, or check this by hand") from None
+        except redis.exceptions.ResponseError as exc:
+            if "unknown command" in str(exc).lower() or "unknown subcommand" in str(exc).lower():
+                raise NotApplicable(f"{self.label}: the server does not know {' '.join(map(str, args[:2]))} ({first_line(exc)})") from None
+            raise
+
+    def anonymous(self, *args: str) -> str:
+        """Send one command on a new connection that presents no credentials; return the reply
+        line (``+PONG``, ``-NOAUTH Authentication required.``): whether anyone who reaches the
+        server gets in.  TLS (verified with ``ca_bundle``) for rediss:// URLs."""
+        address = host_port(self.target)
+        if address is None:
+            raise TargetError(f"{self.label}: the URL names no host and port")
+        payload = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+        reply = b""
+        with self.reach.guard(self.target, unreachable=(socket.timeout,)):
+            sock: socket.socket = socket.create_connection(address, timeout=self.timeout)
+            try:
+                if str(self.target.spec["url"]).startswith("rediss://"):
+                    ca_bundle = self.target.get("ca_bundle")
+                    context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+                    sock = context.wrap_socket(sock, server_hostname=address[0])
+                sock.sendall(payload)
+                while b"\r\n" not in reply and len(reply) < 4096:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    reply += chunk
+            finally:
+                sock.close()
+        return reply.split(b"\r\n", 1)[0].decode(errors="replace")
+
+    @property
+    def user(self) -> str:
+        """The ACL user the checks log in as: ``username``, else the URL's, else ``default``."""
+        from_url = urllib.parse.urlsplit(str(self.target.spec["url"])).username
+        return str(self.target.get("username") or (urllib.parse.unquote(from_url) if from_url else "default"))
+
     @property
     def role(self) -> str:
         return str(self.target.get("role") or "cache")
@@ -495,6 +770,10 @@ class FilesTarget(TargetHandle):
 
 class _AuthRefused(Exception):
     """Raised inside a guard to mark the target unusable after a refused login."""
+
+
+class _ConnectionLost(Exception):
+    """Raised inside a guard when a database connection broke during a query."""
 
 
 def _auth_failure(message: str) -> bool:

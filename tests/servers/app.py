@@ -5,7 +5,7 @@ liveness, Prometheus metrics, JWT login, a protected API, an admin area, a rate-
 search, a session cookie and a WebSocket.  It comes in two variants, chosen by configuration:
 
 * ``good``: debug off, rate limit on (``DC_APP_RATE_LIMIT`` requests per
-  ``DC_APP_RATE_WINDOW`` seconds per client), tokens valid 15 minutes, session cookie
+  ``DC_APP_RATE_WINDOW`` seconds per client), ``Cache-Control: no-store``, tokens valid 15 minutes, session cookie
   ``Secure; HttpOnly; SameSite=Lax``, ``/admin`` refused (401 anonymous, 403 otherwise).
 * ``bad``: debug on (``/debug`` page, tracebacks in error pages, ``X-Powered-By``,
   ``Server: uvicorn``, TRACE echoed), no rate limit, tokens valid 30 days, ``admin``/``admin``
@@ -317,6 +317,9 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
         state.requests[(request.method, getattr(route, "path", "unmatched"), response.status_code)] += 1
         if not settings.hardened:
             response.headers["X-Powered-By"] = f"Starlette/{starlette.__version__} Python/{sys.version.split()[0]}"
+        else:
+            # Every answer is per-user or live state: no shared cache may keep it.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     routes = [

@@ -1,0 +1,375 @@
+"""Application configuration: every ``files`` target (a local folder with the deployed app's configuration).
+
+The environment files it names in ``env_files`` (default ``.env`` and ``.env.production``,
+relative to ``path``) are read as dotenv files: debug flags, the runtime environment, log
+level, signing secrets, default credentials, CORS, file permissions and the upload size limit
+(also from nginx ``*.conf`` files in the folder).  Nothing is sent anywhere.
+
+No secret's value ever reaches a message or the evidence: findings name the variable, the file
+and line, and the value's length or kind ("is 12 characters", "a well-known default password").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_deploycheck import TargetError, not_applicable, require
+
+pytestmark = pytest.mark.section("app_config", "Application configuration")
+
+DEFAULT_ENV_FILES = (".env", ".env.production")
+FALSY = frozenset({"", "0", "false", "no", "off", "none"})
+PRODUCTION = frozenset({"production", "prod", "live"})
+
+DEBUG_KEY = re.compile(r"^(?:[A-Z0-9]+_)*DEBUG(?:_MODE)?$|^ENABLE_DEBUG$", re.I)
+ENV_KEYS = (
+    "NODE_ENV",
+    "RAILS_ENV",
+    "RACK_ENV",
+    "APP_ENV",
+    "FLASK_ENV",
+    "DJANGO_ENV",
+    "MIX_ENV",
+    "GO_ENV",
+    "ASPNETCORE_ENVIRONMENT",
+    "ENVIRONMENT",
+)
+LOG_KEY = re.compile(r"^(?:[A-Z0-9]+_)*(?:LOG_?LEVEL|LOG_LVL|LOGGING_LEVEL)$|^RUST_LOG$", re.I)
+VERBOSE_LEVELS = re.compile(r"(?i)\b(?:debug|trace|verbose|silly|all)\b")
+#: Secrets the application itself signs or encrypts with (not third-party API keys, whose
+#: length the provider decides).
+SIGNING_SECRET = re.compile(
+    r"^(?:[A-Z0-9]+_)*(?:JWT|SESSION|COOKIE|TOKEN|SIGNING|ENCRYPTION|CSRF|HMAC|APP|AUTH|NEXTAUTH)(?:_[A-Z0-9]+)*_(?:SECRET|KEY)$"
+    r"|^SECRET(?:_KEY(?:_BASE)?)?$|^APP_KEY$",
+    re.I,
+)
+NOT_A_SECRET_VALUE = re.compile(r"(?i)(?:_FILE|_PATH|_URL|PUBLIC[_A-Z]*_KEY|_ALGORITHM|_ALG|_EXPIRES?(?:_IN)?|_TTL)$")
+PLACEHOLDER = re.compile(
+    r"(?i)change.?me|example|placeholder|replace.?me|your[-_ ]|dummy|insecure|default|development|secret"
+    r"|password|todo|fixme|x{4,}|<[^>]+>"
+)
+PASSWORD_KEY = re.compile(r"(?:^|_)(?:PASSWORD|PASSWD|PASS|PWD)$", re.I)
+USER_KEY = re.compile(r"^(.*?)_?(?:USER|USERNAME|LOGIN)$", re.I)
+DEFAULT_PASSWORDS = frozenset(
+    {
+        "password",
+        "passw0rd",
+        "admin",
+        "administrator",
+        "changeme",
+        "change_me",
+        "changeit",
+        "secret",
+        "root",
+        "toor",
+        "postgres",
+        "mysql",
+        "redis",
+        "guest",
+        "default",
+        "example",
+        "test",
+        "demo",
+        "user",
+        "pass",
+        "sa",
+        "qwerty",
+        "letmein",
+        "1234",
+        "12345",
+        "123456",
+        "12345678",
+    }
+)
+URL_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://([^:/@\s]*):([^@/\s]*)@", re.I)
+CORS_KEY = re.compile(r"^(?:[A-Z0-9]+_)*(?:CORS(?:_ALLOWED|_ALLOW)?_ORIGINS?|ALLOWED_ORIGINS|ACCESS_CONTROL_ALLOW_ORIGIN)$", re.I)
+CORS_ALLOW_ALL = re.compile(r"^(?:[A-Z0-9]+_)*CORS_(?:ORIGIN_ALLOW_ALL|ALLOW_ALL_ORIGINS)$", re.I)
+UPLOAD_KEY = re.compile(r"(?i)^(?=.*(?:MAX|LIMIT))(?=.*(?:UPLOAD|BODY|FILE_?SIZE|CONTENT_LENGTH|POST|PAYLOAD|REQUEST_SIZE)).*$")
+UNLIMITED = frozenset({"", "0", "-1", "unlimited", "none", "infinity", "inf"})
+CLIENT_MAX_BODY = re.compile(r"^\s*client_max_body_size\s+([^;\s]+)\s*;", re.M)
+SKIP_DIRS = frozenset({"node_modules", ".git", ".venv", "venv", "__pycache__", "vendor", ".tox", "dist", "build"})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``KEY=value`` line of an env file."""
+
+    file: str
+    line: int
+    key: str
+    value: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.key} ({self.file}:{self.line})"
+
+    @property
+    def is_reference(self) -> bool:
+        """``${OTHER}`` or ``$OTHER``: the value is set somewhere else."""
+        return self.value.startswith("$")
+
+
+def _env_names(files) -> list[str]:
+    return [str(n) for n in (files.setting("env_files") or DEFAULT_ENV_FILES)]
+
+
+def _env_paths(files) -> list[tuple[str, Path]]:
+    """(name as the inventory gives it, path) of the env files that exist; n/a when there is none."""
+    names = _env_names(files)
+    found = [(n, files.path / n) for n in names if (files.path / n).is_file()]
+    if not found:
+        not_applicable(f"{files.name}: none of {', '.join(names)} in {files.path} (files.{files.name}.env_files)")
+    return found
+
+
+def _settings(files) -> list[Setting]:
+    out: list[Setting] = []
+    for name, path in _env_paths(files):
+        out += parse_env(_read(files, path), name)
+    return out
+
+
+def parse_env(text: str, name: str) -> list[Setting]:
+    """dotenv lines: ``KEY=value``, ``export KEY=value``, quoted values, ``# comments``."""
+    out = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[7:].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
+            continue
+        value = value.strip()
+        if value[:1] in ("'", '"'):
+            end = value.find(value[0], 1)
+            value = value[1:end] if end != -1 else value[1:]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+        out.append(Setting(name, number, key, value))
+    return out
+
+
+@pytest.mark.check("cfg-01", "Debug flags off", severity="high", refs=("OWASP ASVS V14.3.2: debug modes disabled in production",))
+def test_debug_off(files, evidence):
+    """Debug mode shows tracebacks and settings to visitors, sometimes an interactive console,
+    and slows the app down.  Fails on ``DEBUG``/``*_DEBUG`` set to anything but a false value
+    (``DEBUG=*`` turns on the Node debug module) and on ``FLASK_ENV=development``."""
+    found = []
+    for s in _settings(files):
+        if DEBUG_KEY.match(s.key) and s.value.lower() not in FALSY and not s.is_reference:
+            found.append(f"{s.where} is {s.value!r}")
+        elif s.key.upper() == "FLASK_ENV" and s.value.lower() == "development":
+            found.append(f"{s.where} is 'development'")
+    evidence.record(found=found)
+    require(not found, files, "; ".join(found), "every debug flag off (DEBUG=false) in production")
+
+
+@pytest.mark.check(
+    "cfg-02", "Runtime environment is production", severity="medium", refs=("Express: production best practices (NODE_ENV)",)
+)
+def test_production_environment(files, evidence):
+    """``NODE_ENV``, ``RAILS_ENV``, ``APP_ENV`` and their kin switch frameworks between
+    development conveniences (verbose errors, no caching, hot reload) and production
+    behaviour.  Fails when one is set to anything but production, or when the folder holds a
+    Node app (package.json) and no env file sets NODE_ENV; n/a when none is set otherwise."""
+    settings = _settings(files)
+    wanted = {k.upper() for k in ENV_KEYS}
+    declared = [s for s in settings if s.key.upper() in wanted and not s.is_reference]
+    wrong = [f"{s.where} is {s.value!r}" for s in declared if s.value.lower() not in PRODUCTION]
+    if (files.path / "package.json").is_file() and not any(s.key.upper() == "NODE_ENV" for s in settings):
+        wrong.append(f"NODE_ENV is not set in {', '.join(_env_names(files))} of a Node app (package.json); Node defaults to development")
+    evidence.record(declared={s.where: s.value for s in declared})
+    if not declared and not wrong:
+        not_applicable(f"{files.name}: no runtime-environment variable ({', '.join(ENV_KEYS[:4])}, ...) is set")
+    require(not wrong, files, "; ".join(wrong), "production (set where the service manager cannot lose it, e.g. the env file)")
+
+
+@pytest.mark.check("cfg-03", "Log level not debug", severity="medium", refs=("OWASP Logging Cheat Sheet",))
+def test_log_level(files, evidence):
+    """Debug and trace logging writes request bodies, tokens and personal data to logs that
+    are kept and shipped, and costs I/O.  Fails on ``LOG_LEVEL`` (and kin) at debug, trace,
+    verbose or silly; n/a when no log level is set."""
+    levels = [s for s in _settings(files) if LOG_KEY.match(s.key) and not s.is_reference]
+    if not levels:
+        not_applicable(f"{files.name}: no LOG_LEVEL (or similar) set in {', '.join(_env_names(files))}")
+    verbose = [f"{s.where} is {s.value!r}" for s in levels if VERBOSE_LEVELS.search(s.value)]
+    evidence.record(levels={s.where: s.value for s in levels})
+    require(not verbose, files, "; ".join(verbose), "info or warn in production")
+
+
+@pytest.mark.check(
+    "cfg-04",
+    "Signing secrets strong",
+    severity="critical",
+    refs=("OWASP ASVS V6.4: secret management", "RFC 7518 section 3.2: HMAC key size"),
+)
+def test_secrets_strong(files, evidence):
+    """Whoever guesses the JWT or session secret mints tokens for any user.  Each signing
+    secret (JWT_SECRET, SESSION_SECRET, SECRET_KEY, APP_KEY, *_SIGNING_KEY, ...) must be at
+    least ``secret_min_chars`` long, not placeholder text and not made of a handful of
+    characters.  Values are never reported, only their length and kind."""
+    minimum = files.threshold("secret_min_chars")
+    secrets_found = [s for s in _settings(files) if SIGNING_SECRET.match(s.key) and not NOT_A_SECRET_VALUE.search(s.key)]
+    if not secrets_found:
+        not_applicable(f"{files.name}: no signing secret (JWT_SECRET, SESSION_SECRET, SECRET_KEY, ...) in {', '.join(_env_names(files))}")
+    weak, checked, elsewhere = [], [], []
+    for s in secrets_found:
+        if s.is_reference:
+            elsewhere.append(s.where)
+            continue
+        checked.append(f"{s.where}: {len(s.value)} characters")
+        if not s.value:
+            weak.append(f"{s.where} is empty")
+        elif PLACEHOLDER.search(s.value):
+            weak.append(f"{s.where} is placeholder text ({len(s.value)} characters)")
+        elif len(s.value) < minimum:
+            weak.append(f"{s.where} is {len(s.value)} characters")
+        elif len(set(s.value)) < 8:
+            weak.append(f"{s.where} uses only {len(set(s.value))} distinct characters")
+    evidence.record(checked=checked, set_elsewhere=elsewhere)
+    require(not weak, files, "; ".join(weak), f">= {minimum} characters of random data (e.g. openssl rand -base64 48)")
+
+
+@pytest.mark.check(
+    "cfg-05",
+    "No default credentials",
+    severity="critical",
+    refs=("OWASP ASVS V2.5.4: no default accounts", "CWE-1392: use of default credentials"),
+)
+def test_no_default_credentials(files, evidence):
+    """Default passwords (admin/admin, postgres/postgres, password) are the first thing every
+    scanner tries.  Fails on a ``*_PASSWORD`` that is empty, a well-known default or equal to its
+    user name, and on a URL whose password is one of those.  Values are never reported."""
+    settings = _settings(files)
+    users = {m.group(1).upper(): s.value for s in settings if (m := USER_KEY.match(s.key))}
+    found = []
+    for s in settings:
+        if s.is_reference:
+            continue
+        if PASSWORD_KEY.search(s.key):
+            prefix = PASSWORD_KEY.sub("", s.key).rstrip("_").upper()
+            kind = _weak_password(s.value, users.get(prefix))
+            if kind:
+                found.append(f"{s.where} is {kind}")
+        elif match := URL_USERINFO.match(s.value):
+            user, password = urllib.parse.unquote(match.group(1)), urllib.parse.unquote(match.group(2))
+            kind = _weak_password(password, user)
+            if kind and password:
+                found.append(f"{s.where} is a URL whose password is {kind}")
+    evidence.record(found=found)
+    require(not found, files, "; ".join(found), "unique, generated passwords for every account")
+
+
+def _weak_password(value: str, user: str | None) -> str | None:
+    """The kind of weakness (never the value), or None."""
+    if not value:
+        return "empty"
+    if value.lower() in DEFAULT_PASSWORDS:
+        return "a well-known default password"
+    if user and value.lower() == user.lower():
+        return "the same as its user name"
+    return None
+
+
+@pytest.mark.check(
+    "cfg-06",
+    "CORS not open to every origin",
+    severity="medium",
+    refs=("OWASP HTML5 Security Cheat Sheet: CORS", "Mozilla Observatory: CORS"),
+)
+def test_cors_restricted(files, evidence):
+    """``Access-Control-Allow-Origin: *`` lets any site read the API's answers from a visitor's
+    browser.  Fails on a CORS origin setting of ``*`` (alone or in a list) or a CORS allow-all
+    flag that is on; n/a when no CORS setting is present."""
+    settings = [s for s in _settings(files) if (CORS_KEY.match(s.key) or CORS_ALLOW_ALL.match(s.key)) and not s.is_reference]
+    if not settings:
+        not_applicable(f"{files.name}: no CORS origin setting (CORS_ORIGIN, CORS_ALLOWED_ORIGINS, ...) in {', '.join(_env_names(files))}")
+    open_to_all = []
+    for s in settings:
+        if CORS_ALLOW_ALL.match(s.key):
+            if s.value.lower() not in FALSY:
+                open_to_all.append(f"{s.where} is {s.value!r}")
+        elif "*" in re.split(r"[\s,]+", s.value):
+            open_to_all.append(f"{s.where} allows '*'")
+    evidence.record(settings={s.where: s.value for s in settings})
+    require(not open_to_all, files, "; ".join(open_to_all), "the application's own origins listed explicitly")
+
+
+@pytest.mark.check(
+    "cfg-07", "Env files not readable by others", severity="high", refs=("CIS Benchmarks: sensitive file permissions", "12-factor: config")
+)
+def test_env_file_mode(files, evidence):
+    """Env files hold the database password and the signing secrets; readable by every local
+    account, one compromised service or user account gets them all.  Passes when no env file
+    grants any permission to others (mode 0600 or 0640)."""
+    modes, loose = {}, []
+    for name, path in _env_paths(files):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        modes[name] = f"{mode:04o}"
+        if mode & 0o007:
+            loose.append(
+                f"{name} is mode {mode:04o} (readable by every local user)"
+                if mode & 0o004
+                else f"{name} is mode {mode:04o} (other users have access)"
+            )
+    evidence.record(modes=modes)
+    require(not loose, files, "; ".join(loose), "mode 0600 or 0640 (chmod o= FILE)")
+
+
+@pytest.mark.check("cfg-08", "Upload size limited", severity="low", refs=("OWASP File Upload Cheat Sheet", "nginx: client_max_body_size"))
+def test_upload_limit(files, evidence):
+    """Without a request-size limit one client fills the disk or memory with a single upload.
+    Passes when an env file sets an upload/body size limit (MAX_UPLOAD_SIZE, MAX_CONTENT_LENGTH,
+    BODY_LIMIT, ...) or an nginx ``*.conf`` in the folder sets a non-zero
+    ``client_max_body_size``; ``0``/unlimited values do not count."""
+    names = _env_names(files)
+    settings = [s for n in names if (files.path / n).is_file() for s in parse_env(_read(files, files.path / n), n)]
+    confs = _nginx_confs(files.path)
+    if not settings and not confs:
+        not_applicable(f"{files.name}: neither {', '.join(names)} nor an nginx *.conf in {files.path}")
+    limits, unlimited = [], []
+    for s in settings:
+        if UPLOAD_KEY.match(s.key) and not s.is_reference:
+            (unlimited if s.value.lower() in UNLIMITED else limits).append(f"{s.where} = {s.value}")
+    for conf in confs:
+        text = _read(files, conf)
+        for match in CLIENT_MAX_BODY.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            where = f"client_max_body_size ({conf.relative_to(files.path)}:{line}) = {match.group(1)}"
+            (unlimited if match.group(1) in ("0", "0k", "0m") else limits).append(where)
+    evidence.record(limits=limits, unlimited=unlimited)
+    require(
+        limits,
+        files,
+        "no upload size limit" + (f" (unlimited: {'; '.join(unlimited)})" if unlimited else f" in {', '.join(names)} or an nginx *.conf"),
+        "MAX_UPLOAD_SIZE (or the framework's equivalent) or nginx client_max_body_size set to what uploads need",
+    )
+
+
+def _read(files, path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise TargetError(f"{files.label}: cannot read {path.name}: {exc.strerror}") from None
+
+
+def _nginx_confs(root: Path, max_depth: int = 3, max_files: int = 500) -> list[Path]:
+    """``*.conf`` files under ``root`` (not in dependency or VCS folders), bounded in depth and count."""
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root):
+        depth = len(Path(folder).relative_to(root).parts)
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and depth < max_depth)
+        found += [Path(folder) / n for n in sorted(names) if n.endswith(".conf")]
+        if len(found) >= max_files:
+            break
+    return found[:max_files]

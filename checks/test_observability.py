@@ -1,0 +1,365 @@
+"""Observability and runtime behaviour: every ``http`` target.
+
+Health, readiness and liveness endpoints, Prometheus metrics, the health endpoint's latency,
+compression, caching headers, the WebSocket upgrade, and what error pages and debug endpoints
+reveal.  Endpoints come from the inventory's named ``paths`` (``health``, ``ready``, ``live``,
+``metrics``, and optionally ``static``: a static asset, ``error``: a GET that makes the app
+fail) and ``websocket_path``; a check whose path is not named is not applicable.
+
+Every request is a read-only GET, one at a time.  The latency check sends ``latency_samples``
+(+1 warm-up) sequential requests to the health endpoint: the traffic of a load balancer's
+probe, not load, so it is not an active probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Mapping
+
+import pytest
+
+from pytest_deploycheck import TargetError, fail, not_applicable, require
+
+pytestmark = pytest.mark.section("observability", "Observability and runtime behaviour")
+
+#: Dependency statuses that mean "up"; NEUTRAL ones say the app does not use that dependency.
+UP = frozenset({"ok", "up", "pass", "passed", "healthy", "ready", "true", "green", "available", "connected", "alive"})
+NEUTRAL = frozenset({"not configured", "disabled", "skipped", "not used", "n/a"})
+#: Where readiness bodies list what they checked (Spring: components, MicroProfile/IETF draft: checks).
+DEPENDENCY_KEYS = ("checks", "dependencies", "components", "details", "services")
+TEXTUAL = ("text/", "application/json", "application/javascript", "application/xml", "+json", "+xml")
+BODY_LIMIT = 65536
+
+#: What an error page shows when a framework's debug mode is on.
+TRACES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"Traceback \(most recent call last\)|File \"[^\"\n]+\", line \d+"), "a Python traceback"),
+    (re.compile(r"^\s*at [\w$.<>]+ \(.*:\d+:\d+\)|&nbsp;at \S+ \(", re.M), "a JavaScript stack trace"),
+    (re.compile(r"^\s*at [\w$.]+\([\w$]+\.(?:java|kt|scala):\d+\)", re.M), "a Java stack trace"),
+    (re.compile(r"goroutine \d+ \[running\]"), "a Go panic"),
+    (re.compile(r"Using the URLconf defined in"), "the Django debug page"),
+    (re.compile(r"Werkzeug Debugger|The debugger caught an exception"), "the Werkzeug debugger"),
+    (re.compile(r"Whoops! There was an error|Symfony\\Component\\ErrorHandler"), "a PHP debug page"),
+    (re.compile(r"Action Controller: Exception caught"), "the Rails debug page"),
+    (re.compile(r"Server Error in '[^']*' Application"), "the ASP.NET error page"),
+    (re.compile(r"\"(?:trace|stackTrace|stack_trace)\"\s*:\s*[\[\"]"), "a stack trace in JSON"),
+)
+
+#: Debug and introspection endpoints of common frameworks (Go pprof/expvar, Spring actuator,
+#: Django debug toolbar, Symfony profiler, Werkzeug/Rails console, PHP, Apache, ASP.NET).
+DEBUG_PATHS = (
+    "/debug",
+    "/debug/pprof/",
+    "/debug/vars",
+    "/__debug__/",
+    "/_debug",
+    "/actuator/env",
+    "/actuator/heapdump",
+    "/_profiler/",
+    "/console",
+    "/phpinfo.php",
+    "/server-status",
+    "/elmah.axd",
+    "/trace.axd",
+)
+
+
+def _fetch(http_endpoint, path: str, **kwargs) -> tuple[int, Mapping[str, str], bytes]:
+    """GET ``path``; status, headers (case-insensitive) and at most BODY_LIMIT bytes of the (decoded) body."""
+    with http_endpoint.get(path, stream=True, **kwargs) as response:
+        body = b""
+        for chunk in response.iter_content(16384):
+            body += chunk
+            if len(body) >= BODY_LIMIT:
+                break
+        return response.status_code, response.headers, body[:BODY_LIMIT]
+
+
+def _answers_200(http_endpoint, evidence, name: str) -> None:
+    path = http_endpoint.path(name)
+    started = time.perf_counter()
+    status, headers, body = _fetch(http_endpoint, path)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    evidence.record(path=path, status=status, elapsed_ms=round(elapsed_ms, 1))
+    detail = f" -> {headers['Location']}" if "Location" in headers else f": {_snippet(body)}" if body else ""
+    require(status == 200, http_endpoint, f"GET {path} answered {status}{detail}", f"200 within {http_endpoint.timeout:g}s")
+
+
+def _snippet(body: bytes, size: int = 120) -> str:
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return text if len(text) <= size else text[:size] + "..."
+
+
+@pytest.mark.check("obs-01", "Health endpoint answers", severity="high", refs=("Kubernetes: liveness, readiness and startup probes",))
+def test_health(http_endpoint, evidence):
+    """Load balancers, orchestrators and uptime monitors decide from the health endpoint; one
+    that does not answer 200 takes the service out of rotation or hides an outage.  Passes
+    when ``paths.health`` answers 200 within the target's timeout (a redirect fails)."""
+    _answers_200(http_endpoint, evidence, "health")
+
+
+@pytest.mark.check("obs-02", "Readiness endpoint answers", severity="high", refs=("Kubernetes: readiness probes",))
+def test_ready(http_endpoint, evidence):
+    """Readiness says the instance can serve: its database, cache and queues answer.  Not
+    ready at go-live means requests fail or the orchestrator never routes to it.  Passes when
+    ``paths.ready`` answers 200 within the timeout."""
+    _answers_200(http_endpoint, evidence, "ready")
+
+
+@pytest.mark.check("obs-03", "Liveness endpoint answers", severity="medium", refs=("Kubernetes: liveness probes",))
+def test_live(http_endpoint, evidence):
+    """A liveness probe that fails makes the orchestrator restart a healthy process in a loop.
+    Passes when ``paths.live`` answers 200 within the timeout."""
+    _answers_200(http_endpoint, evidence, "live")
+
+
+@pytest.mark.check(
+    "obs-04", "Readiness reports its dependencies", severity="low", refs=("IETF draft: Health Check Response Format for HTTP APIs",)
+)
+def test_ready_dependencies(http_endpoint, evidence):
+    """A readiness endpoint that only says "ok" cannot tell an operator which dependency is
+    down, and often checks none.  Passes when ``paths.ready`` answers JSON that names the
+    dependencies it checked (``checks``, ``dependencies``, ``components``, ...) and each is up
+    (or declared not configured); fails on a body without them or a dependency reported down."""
+    path = http_endpoint.path("ready")
+    status, headers, body = _fetch(http_endpoint, path)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        fail(
+            http_endpoint,
+            f"GET {path} answered {status} with {headers.get('Content-Type', 'no content type')}, not a JSON object",
+            "a JSON object with a status and the dependencies checked",
+        )
+    dependencies = _dependencies(document)
+    evidence.record(path=path, status=status, overall=document.get("status"), dependencies=dependencies)
+    require(
+        dependencies,
+        http_endpoint,
+        f"GET {path} names no dependencies (keys: {', '.join(sorted(document)) or 'none'})",
+        f"the dependencies it checked under one of {', '.join(DEPENDENCY_KEYS)}",
+    )
+    down = {name: state for name, state in dependencies.items() if state.lower() not in UP | NEUTRAL}
+    require(
+        not down,
+        http_endpoint,
+        f"GET {path} ({status}) reports " + ", ".join(f"{n}: {s}" for n, s in sorted(down.items())),
+        "every dependency up",
+    )
+
+
+def _dependencies(document: dict) -> dict[str, str]:
+    """name -> status text, from the first dependency section found."""
+    for key in DEPENDENCY_KEYS:
+        section = document.get(key)
+        if isinstance(section, dict) and section:
+            return {str(name): _state(value) for name, value in section.items()}
+        if isinstance(section, list) and section:
+            return {str(item.get("name", i)) if isinstance(item, dict) else str(i): _state(item) for i, item in enumerate(section)}
+    return {}
+
+
+def _state(value) -> str:
+    if isinstance(value, dict):
+        value = value.get("status", value.get("state", value.get("healthy", "unknown")))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@pytest.mark.check("obs-05", "Metrics exposed for Prometheus", severity="medium", refs=("Prometheus: exposition formats",))
+def test_metrics(http_endpoint, evidence):
+    """Without metrics an incident is diagnosed blind and alerts have nothing to fire on.
+    Passes when ``paths.metrics`` answers 200 with the Prometheus or OpenMetrics text format
+    (its content type and at least one ``# TYPE`` line)."""
+    path = http_endpoint.path("metrics")
+    status, headers, body = _fetch(http_endpoint, path)
+    content_type = headers.get("Content-Type", "")
+    types = len(re.findall(rb"^# TYPE \S+ \S+", body, re.M))
+    evidence.record(path=path, status=status, content_type=content_type, type_lines=types)
+    require(status == 200, http_endpoint, f"GET {path} answered {status}", "200 (name a URL the checker may read in paths.metrics)")
+    problems = []
+    if not content_type.startswith(("text/plain", "application/openmetrics-text")):
+        problems.append(f"content type {content_type or 'none'}")
+    if not types:
+        problems.append("no '# TYPE' line")
+    require(
+        not problems,
+        http_endpoint,
+        f"GET {path}: {', '.join(problems)}",
+        "text/plain (version=0.0.4) or application/openmetrics-text with '# TYPE' lines",
+    )
+
+
+@pytest.mark.check("obs-06", "Health endpoint latency (p95) within budget", severity="medium", refs=("Google SRE: latency SLIs",))
+def test_latency_p95(http_endpoint, evidence):
+    """A health endpoint that is slow when idle is slower under traffic, and probes with short
+    timeouts start failing.  Sends ``latency_samples`` GETs to ``paths.health`` one after
+    another (after one warm-up request: connection and TLS set-up are not the endpoint's
+    latency) and passes when their 95th percentile (nearest rank) is at most ``latency_p95_ms``."""
+    path = http_endpoint.path("health")
+    samples = int(http_endpoint.threshold("latency_samples"))
+    budget = http_endpoint.threshold("latency_p95_ms")
+    if samples < 1:
+        not_applicable(f"{http_endpoint.name}: latency_samples is {samples}")
+    http_endpoint.get(path)
+    timings = []
+    for n in range(samples):
+        started = time.perf_counter()
+        response = http_endpoint.get(path)
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise TargetError(f"{http_endpoint.label}: cannot measure latency: request {n + 1} to {path} answered {response.status_code}")
+    ordered = sorted(timings)
+    p95 = ordered[math.ceil(0.95 * len(ordered)) - 1]
+    evidence.record(
+        path=path, samples=len(ordered), p95_ms=round(p95, 1), median_ms=round(ordered[len(ordered) // 2], 1), max_ms=round(ordered[-1], 1)
+    )
+    require(
+        p95 <= budget,
+        http_endpoint,
+        f"p95 of {len(ordered)} sequential GET {path} was {p95:.1f} ms (max {ordered[-1]:.1f} ms)",
+        f"<= {budget} ms",
+    )
+
+
+@pytest.mark.check("obs-07", "Responses compressed", severity="low", refs=("Mozilla: HTTP compression", "web.dev: text compression"))
+def test_compression(http_endpoint, evidence):
+    """Uncompressed text costs bandwidth and time on every slow link.  Asks for ``/`` and the
+    named paths (not metrics or error) with ``Accept-Encoding: gzip`` and judges the first
+    200 text response of at least ``compression_min_bytes``: passes when it comes back
+    compressed; not applicable when no response is that large."""
+    minimum = http_endpoint.threshold("compression_min_bytes")
+    paths = dict(http_endpoint.setting("paths") or {})
+    candidates = list(dict.fromkeys(["/", *(p for name, p in paths.items() if name not in ("metrics", "error"))]))
+    seen = []
+    for path in candidates:
+        status, headers, body = _fetch(http_endpoint, path, headers={"Accept-Encoding": "gzip"})
+        content_type = headers.get("Content-Type", "")
+        seen.append(f"{path} {status} {len(body)} B")
+        if status == 200 and any(t in content_type for t in TEXTUAL) and len(body) >= minimum:
+            encoding = headers.get("Content-Encoding", "")
+            evidence.record(path=path, content_type=content_type, size=len(body), content_encoding=encoding or None)
+            require(
+                encoding.lower() in ("gzip", "br", "zstd", "deflate"),
+                http_endpoint,
+                f"GET {path} ({content_type}, {len(body)} bytes) came back uncompressed",
+                "Content-Encoding gzip or br",
+            )
+            return
+    evidence.record(examined=seen)
+    not_applicable(
+        f"{http_endpoint.name}: no 200 text response of >= {minimum} bytes among {', '.join(seen)}; "
+        "name a larger one in paths.static or lower compression_min_bytes"
+    )
+
+
+@pytest.mark.check("obs-08", "Caching headers set", severity="info", refs=("RFC 9111: HTTP caching", "Mozilla: Cache-Control"))
+def test_caching_headers(http_endpoint, evidence):
+    """Without Cache-Control, proxies and browsers guess: a cached health answer hides an
+    outage, an uncached asset is fetched on every view.  Passes when ``paths.health`` sends a
+    Cache-Control header and ``paths.static`` (if named) allows caching (``max-age`` > 0 or
+    ``immutable``); not applicable when neither is named."""
+    paths = dict(http_endpoint.setting("paths") or {})
+    if "health" not in paths and "static" not in paths:
+        not_applicable(f"{http_endpoint.name}: neither paths.health nor paths.static is named in the inventory")
+    problems, seen = [], {}
+    if "health" in paths:
+        _, headers, _ = _fetch(http_endpoint, paths["health"])
+        seen[paths["health"]] = headers.get("Cache-Control")
+        if not headers.get("Cache-Control"):
+            problems.append(f"GET {paths['health']} has no Cache-Control")
+    if "static" in paths:
+        _, headers, _ = _fetch(http_endpoint, paths["static"])
+        value = headers.get("Cache-Control", "")
+        seen[paths["static"]] = value or None
+        age = re.search(r"(?:^|,)\s*max-age=(\d+)", value)
+        if not ("immutable" in value or (age and int(age.group(1)) > 0)):
+            problems.append(f"GET {paths['static']} Cache-Control is {value or 'missing'}")
+    evidence.record(cache_control=seen)
+    require(
+        not problems,
+        http_endpoint,
+        "; ".join(problems),
+        "Cache-Control on the health answer (e.g. no-store) and max-age > 0 on static assets",
+    )
+
+
+@pytest.mark.check(
+    "obs-09", "WebSocket upgrade works", severity="high", refs=("RFC 6455: the WebSocket opening handshake", "nginx: WebSocket proxying")
+)
+def test_websocket(http_endpoint, evidence):
+    """A proxy that drops the Upgrade and Connection headers breaks every WebSocket feature
+    while plain HTTP looks fine.  Passes when ``websocket_path`` completes the opening
+    handshake (101 with the matching Sec-WebSocket-Accept) within the timeout; the connection
+    is closed at once, no message is sent."""
+    path = http_endpoint.setting("websocket_path")
+    if not path:
+        not_applicable(f"{http_endpoint.name}: no websocket_path in the inventory (http.{http_endpoint.name}.websocket_path)")
+    handshake = http_endpoint.websocket_handshake(str(path))
+    evidence.record(path=path, status=handshake.status, upgrade=handshake.headers.get("upgrade"))
+    require(
+        handshake.status == 101,
+        http_endpoint,
+        f"GET {path} with Upgrade: websocket answered {handshake.status or 'no HTTP status'} {handshake.reason}".rstrip(),
+        "101 Switching Protocols",
+    )
+    require(
+        handshake.accept_ok,
+        http_endpoint,
+        f"GET {path} answered 101 without the matching Sec-WebSocket-Accept",
+        "the accept value RFC 6455 derives from the key sent",
+    )
+
+
+@pytest.mark.check(
+    "obs-10",
+    "Error pages reveal no stack traces",
+    severity="medium",
+    refs=("OWASP ASVS V7.4.1: generic error messages", "OWASP WSTG-ERRH-02"),
+)
+def test_no_stack_traces(http_endpoint, evidence):
+    """A stack trace maps the code, its paths and library versions for an attacker, and often
+    comes with debug mode and its consoles.  Requests a path that does not exist and, if named,
+    ``paths.error`` (a GET that makes the app fail); passes when no answer shows a traceback or
+    a framework's debug page."""
+    probes = [f"/deploycheck-missing-{secrets.token_hex(6)}"]
+    paths = dict(http_endpoint.setting("paths") or {})
+    if "error" in paths:
+        probes.append(paths["error"])
+    found, seen = [], {}
+    for path in probes:
+        status, _, body = _fetch(http_endpoint, path)
+        text = body.decode("utf-8", "replace")
+        kinds = [kind for pattern, kind in TRACES if pattern.search(text)]
+        seen[path] = status
+        if kinds:
+            found.append(f"GET {path} answered {status} with {kinds[0]}")
+    evidence.record(probed=seen)
+    require(not found, http_endpoint, "; ".join(found), "a generic error page (turn the framework's debug mode off)")
+
+
+@pytest.mark.check(
+    "obs-11",
+    "Debug endpoints not exposed",
+    severity="high",
+    refs=("OWASP WSTG-CONF-05", "Go net/http/pprof", "Spring Boot actuator security"),
+)
+def test_no_debug_endpoints(http_endpoint, evidence):
+    """Profilers, heap dumps, environment and debug consoles hand out secrets and, for a
+    console, code execution.  GETs a fixed list of well-known debug paths (bodies read at most
+    64 KiB); passes when none answers 200 with a page of its own (a catch-all that answers 200
+    to any path with the same page does not count)."""
+    baseline_status, _, baseline = _fetch(http_endpoint, f"/deploycheck-missing-{secrets.token_hex(6)}")
+    baseline_digest = hashlib.sha256(baseline).hexdigest() if baseline_status == 200 else None
+    exposed = []
+    for path in DEBUG_PATHS:
+        status, _, body = _fetch(http_endpoint, path)
+        if status == 200 and hashlib.sha256(body).hexdigest() != baseline_digest:
+            exposed.append(path)
+    evidence.record(probed=list(DEBUG_PATHS), exposed=exposed, catch_all=baseline_digest is not None)
+    require(not exposed, http_endpoint, f"{', '.join(exposed)} answered 200", "404 or 401/403 for every debug endpoint")

@@ -1,0 +1,140 @@
+"""The application-configuration catalog (checks/test_app_config.py) against folders made here.
+
+A well-kept deployment folder passes everything; a careless one fails every check for its own
+reason, and no secret it holds appears in any message or evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from tests.servers.base import Instance
+from tests.servers.inventory import run_catalog
+
+CHECKS = [f"cfg-0{n}" for n in range(1, 9)]
+#: The careless folder's secrets: none of them may be printed.
+BAD_SECRETS = ("development-secret-key", "abc123", "a" * 40, "changeme", "Sup3rS3cret")
+
+
+def _folder(root: Path, files: dict[str, tuple[str, int]]) -> Path:
+    for name, (text, mode) in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(mode)
+    return root
+
+
+def _files(name: str, path: Path, **entry: object) -> Instance:
+    return Instance(name=name, kind="files", entry={"path": str(path), **entry}, env={}, server=None)
+
+
+def test_app_config_catalog(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    good_secrets = [secrets.token_urlsafe(36) for _ in range(4)]
+    good = _folder(
+        tmp_path / "good",
+        {
+            ".env": (
+                "# application\n"
+                "export NODE_ENV=production\n"
+                "LOG_LEVEL=info\n"
+                "DEBUG=false\n"
+                f'JWT_SECRET="{good_secrets[0]}"\n'
+                f"SESSION_SECRET='{good_secrets[1]}'\n"
+                "DB_USER=app\n"
+                f"DB_PASSWORD={good_secrets[2]}\n"
+                f"DATABASE_URL=postgres://app:{good_secrets[3]}@db.internal:5432/app\n"
+                "CORS_ORIGIN=https://app.example.com,https://admin.example.com\n"
+                "MAX_UPLOAD_SIZE=10mb  # what the largest dataset needs\n",
+                0o600,
+            ),
+            "config/production.env": ("APP_KEY=${APP_KEY_FROM_VAULT}\nREDIS_PASSWORD=${REDIS_PASSWORD}\n", 0o640),
+            "package.json": (json.dumps({"name": "trainer", "private": True}), 0o644),
+            "deploy/nginx/site.conf": ("server {\n    listen 443 ssl;\n    client_max_body_size 10m;\n}\n", 0o644),
+        },
+    )
+    bad = _folder(
+        tmp_path / "bad",
+        {
+            ".env": (
+                "NODE_ENV=development\n"
+                "DEBUG=true\n"
+                "LOG_LEVEL=debug\n"
+                "JWT_SECRET=development-secret-key\n"
+                "SESSION_SECRET=abc123\n"
+                f"SECRET_KEY={'a' * 40}\n"
+                "DB_USER=postgres\n"
+                "DB_PASSWORD=postgres\n"
+                "ADMIN_USER=ops\n"
+                "ADMIN_PASSWORD=Sup3rS3cret\n"
+                "REDIS_PASSWORD=\n"
+                "DATABASE_URL=postgres://admin:changeme@db:5432/app\n"
+                "CORS_ORIGIN=*\n",
+                0o644,
+            ),
+            ".env.production": ("ADMIN_PASSWORD=ops\n", 0o604),
+            "package.json": ("{}", 0o644),
+            "nginx.conf": ("http {\n  server {\n    client_max_body_size 0;\n  }\n}\n", 0o644),
+        },
+    )
+    node_unset = _folder(tmp_path / "node-unset", {".env": ("LOG_LEVEL=warn\n", 0o600), "package.json": ("{}", 0o644)})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    targets = [
+        _files("good", good, env_files=[".env", "config/production.env"]),
+        _files("bad", bad),
+        _files("node-unset", node_unset),
+        _files("empty", empty),
+    ]
+    run = run_catalog(pytester, "test_app_config.py", targets=targets)
+
+    def outcomes(target: str) -> dict[str, str]:
+        return {check: run.outcome(check, target) for check in CHECKS}
+
+    assert outcomes("good") == dict.fromkeys(CHECKS, "passed")
+    assert run.evidence("cfg-04", "good")["set_elsewhere"] == ["APP_KEY (config/production.env:1)"]
+    assert run.evidence("cfg-07", "good")["modes"] == {".env": "0600", "config/production.env": "0640"}
+    assert "client_max_body_size (deploy/nginx/site.conf:3) = 10m" in run.evidence("cfg-08", "good")["limits"]
+
+    assert outcomes("bad") == dict.fromkeys(CHECKS, "failed")
+    label = f"bad ({bad})"
+    messages = {check: run.message(check, "bad") for check in CHECKS}
+    assert messages["cfg-01"] == f"{label}: DEBUG (.env:2) is 'true'; expected every debug flag off (DEBUG=false) in production"
+    assert messages["cfg-02"].startswith(f"{label}: NODE_ENV (.env:1) is 'development'; expected production")
+    assert "LOG_LEVEL (.env:3) is 'debug'; expected info or warn" in messages["cfg-03"]
+    assert messages["cfg-04"] == (
+        f"{label}: JWT_SECRET (.env:4) is placeholder text (22 characters); SESSION_SECRET (.env:5) is 6 characters; "
+        "SECRET_KEY (.env:6) uses only 1 distinct characters; expected >= 32 characters of random data (e.g. openssl rand -base64 48)"
+    )
+    assert messages["cfg-05"] == (
+        f"{label}: DB_PASSWORD (.env:8) is a well-known default password; REDIS_PASSWORD (.env:11) is empty; "
+        "DATABASE_URL (.env:12) is a URL whose password is a well-known default password; "
+        "ADMIN_PASSWORD (.env.production:1) is the same as its user name; expected unique, generated passwords for every account"
+    )
+    assert "CORS_ORIGIN (.env:13) allows '*'" in messages["cfg-06"]
+    assert messages["cfg-07"] == (
+        f"{label}: .env is mode 0644 (readable by every local user); .env.production is mode 0604 "
+        "(readable by every local user); expected mode 0600 or 0640 (chmod o= FILE)"
+    )
+    assert "no upload size limit (unlimited: client_max_body_size (nginx.conf:3) = 0)" in messages["cfg-08"]
+    for result in run.summary.results:
+        text = f"{result.message} {result.evidence}"
+        assert not any(secret in text for secret in (*BAD_SECRETS, *good_secrets)), result.where
+
+    assert run.outcome("cfg-02", "node-unset") == "failed"
+    assert "NODE_ENV is not set in .env, .env.production of a Node app (package.json)" in run.message("cfg-02", "node-unset")
+    assert {c: run.outcome(c, "node-unset") for c in ("cfg-01", "cfg-03", "cfg-07")} == dict.fromkeys(
+        ("cfg-01", "cfg-03", "cfg-07"), "passed"
+    )
+    assert {c: run.outcome(c, "node-unset") for c in ("cfg-04", "cfg-05", "cfg-06")} == {
+        "cfg-04": "n/a",
+        "cfg-05": "passed",
+        "cfg-06": "n/a",
+    }
+
+    assert outcomes("empty") == dict.fromkeys(CHECKS, "n/a")
+    assert "none of .env, .env.production in" in run.message("cfg-01", "empty")
