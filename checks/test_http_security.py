@@ -1,0 +1,356 @@
+"""HTTP hardening: every ``http`` target, seen from a browser's side.
+
+Only read-only requests (GET, HEAD, OPTIONS, TRACE) through ``http_endpoint``, which verifies
+TLS with the target's ``ca_bundle``: on a site whose certificate does not verify these checks
+end as errors, and the tls checks carry the finding.  The one POST is the inventory's test login
+(``HttpTarget.sign_in``), whose cookies http-09 inspects.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import urllib.parse
+from typing import Any
+
+import pytest
+import requests
+
+from pytest_deploycheck import Evidence, NotApplicable, fail, not_applicable, require
+from pytest_deploycheck.redact import Redactor
+from pytest_deploycheck.targets import HttpTarget, first_line
+
+pytestmark = pytest.mark.section("http", "HTTP hardening")
+
+OBSERVATORY = "Mozilla HTTP Observatory: "
+REDIRECTS = (301, 302, 303, 307, 308)
+SAFE_REFERRER_POLICIES = ("no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin")
+ALL_REFERRER_POLICIES = (*SAFE_REFERRER_POLICIES, "no-referrer-when-downgrade", "origin", "origin-when-cross-origin", "unsafe-url")
+#: Response headers that exist only to name the software (and usually its version).
+BANNER_HEADERS = ("X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version")
+VERSIONED_PRODUCT = re.compile(r"\b(nginx|apache|openresty|microsoft-iis|lighttpd|caddy|envoy|jetty|tomcat|"
+                               r"gunicorn|uvicorn|werkzeug|express|php|openssl)/\d[\w.]*", re.IGNORECASE)
+#: An Origin no site can have a reason to trust.
+FOREIGN_ORIGIN = "https://cors-probe.example"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _https(http_endpoint: HttpTarget) -> bool:
+    return http_endpoint.url.startswith("https://")
+
+
+def _require_https(http_endpoint: HttpTarget, what: str) -> None:
+    if not _https(http_endpoint):
+        fail(http_endpoint, f"served over plain HTTP ({http_endpoint.url}): {what} needs HTTPS", f"an https:// URL with {what}")
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    """One serialized CSP policy as {directive: [sources]}; the first occurrence of a directive wins."""
+    out: dict[str, list[str]] = {}
+    for part in policy.split(";"):
+        tokens = part.split()
+        if tokens and tokens[0].lower() not in out:
+            out[tokens[0].lower()] = [t.lower() for t in tokens[1:]]
+    return out
+
+
+def _policies(response: requests.Response) -> list[dict[str, list[str]]]:
+    # Several CSP headers (joined with ", " by requests) or a comma in one: each policy is enforced.
+    header = response.headers.get("Content-Security-Policy", "")
+    return [_directives(p) for p in header.split(",") if p.strip()]
+
+
+def _script_problems(policy: dict[str, list[str]]) -> set[str]:
+    """What this policy lets scripts do: unsafe-inline, unsafe-eval, any-source (all three when unrestricted)."""
+    sources = policy.get("script-src", policy.get("default-src"))
+    if sources is None:
+        return {"unsafe-inline", "unsafe-eval", "any-source"}
+    problems = set()
+    # With a nonce, a hash or 'strict-dynamic', browsers ignore 'unsafe-inline' (it is a fallback
+    # for old browsers); 'strict-dynamic' also makes them ignore host and scheme sources.
+    keyed = any(s.startswith(("'nonce-", "'sha256-", "'sha384-", "'sha512-")) for s in sources) or "'strict-dynamic'" in sources
+    if "'unsafe-inline'" in sources and not keyed:
+        problems.add("unsafe-inline")
+    if "'unsafe-eval'" in sources:
+        problems.add("unsafe-eval")
+    if "'strict-dynamic'" not in sources and any(s in ("*", "http:", "https:", "data:") for s in sources):
+        problems.add("any-source")
+    return problems
+
+
+def _set_cookies(response: requests.Response) -> list[str]:
+    raw = getattr(response, "raw", None)
+    headers = getattr(raw, "headers", None)
+    if headers is not None and hasattr(headers, "getlist"):
+        return list(headers.getlist("Set-Cookie"))
+    value = response.headers.get("Set-Cookie")
+    return [value] if value else []
+
+
+def _cookie(line: str) -> tuple[str, str, dict[str, str]]:
+    """``name=value; Secure; SameSite=Lax`` -> (name, value, {"secure": "", "samesite": "lax"})."""
+    first, *attributes = line.split(";")
+    name, _, value = first.partition("=")
+    attrs = {}
+    for attribute in attributes:
+        key, _, val = attribute.partition("=")
+        attrs[key.strip().lower()] = val.strip().lower()
+    return name.strip(), value.strip(), attrs
+
+
+def _connection_failure(exc: requests.RequestException, timeout: float) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"timed out after {timeout:g}s"
+    return "connection refused" if "refused" in str(exc).lower() else first_line(exc)
+
+
+def _refusal(response: requests.Response) -> str:
+    return f"{response.status_code}" + (f" -> {response.headers['Location']}" if response.headers.get("Location") else "")
+
+
+# --------------------------------------------------------------------------- transport
+
+
+@pytest.mark.check("http-01", "Plain HTTP redirects to HTTPS", severity="high",
+                   refs=(OBSERVATORY + "redirection", "CIS NGINX Benchmark 4.1.1"))
+def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """Whatever arrives over plain HTTP can be read and changed on the way; a user typing the
+    bare host name must land on HTTPS at once, on the same host (so HSTS is set for it).  The
+    plain URL is ``http_url`` (default: the URL with http:// on port 80).  Passes on a 301, 302,
+    303, 307 or 308 to an https:// URL on the same host, or when nothing serves plain HTTP at all
+    (connection refused or no answer); fails when content is served over plain HTTP.
+    """
+    plain = http_endpoint.http_url
+    evidence.record(http_url=plain)
+    if plain == http_endpoint.url:
+        response = http_endpoint.get("/")  # the target itself is plain HTTP
+    else:
+        try:
+            response = http_endpoint.session.get(plain + "/", timeout=http_endpoint.timeout, allow_redirects=False)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # Another port than the target's: no listener there is not the target being down.
+            evidence.record(plain_http=f"not served ({_connection_failure(exc, http_endpoint.timeout)})")
+            return
+    location = response.headers.get("Location", "")
+    evidence.record(status=response.status_code, location=location)
+    observed = f"{plain}/ answers {_refusal(response)}"
+    require(response.status_code in REDIRECTS and location.lower().startswith("https://"), http_endpoint,
+            f"{observed} over plain HTTP", "a redirect to https://")
+    same_host = urllib.parse.urlsplit(location).hostname == urllib.parse.urlsplit(plain).hostname
+    require(same_host, http_endpoint, f"{observed}: another host first, so HSTS is never set for this one",
+            "a redirect to https:// on the same host")
+
+
+@pytest.mark.check("http-02", "HSTS with a long max-age", severity="medium",
+                   refs=(OBSERVATORY + "strict-transport-security", "dev-sec nginx-baseline: nginx-13", "CIS NGINX Benchmark 4.1.8"))
+def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """Strict-Transport-Security makes a browser that has seen the site once refuse plain HTTP
+    for max-age seconds, closing the SSL-stripping window that a redirect leaves open.  Passes
+    when the HTTPS response carries it with max-age of at least ``hsts_min_age`` (default 6
+    months, 15552000 s).
+    """
+    minimum = http_endpoint.threshold("hsts_min_age")
+    _require_https(http_endpoint, "Strict-Transport-Security")
+    header = http_endpoint.get("/").headers.get("Strict-Transport-Security")
+    evidence.record(strict_transport_security=header, hsts_min_age=minimum)
+    require(header, http_endpoint, "no Strict-Transport-Security header", f"Strict-Transport-Security with max-age >= {minimum}")
+    match = re.search(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", str(header), re.IGNORECASE)
+    max_age = int(match.group(1)) if match else None
+    evidence.record(max_age=max_age)
+    require(max_age is not None and max_age >= minimum, http_endpoint, f"Strict-Transport-Security: {header}",
+            f"max-age >= {minimum} seconds (hsts_min_age)")
+
+
+# --------------------------------------------------------------------------- response headers
+
+
+@pytest.mark.check("http-03", "Content-Security-Policy restricts scripts", severity="medium",
+                   refs=(OBSERVATORY + "content-security-policy", "dev-sec nginx-baseline: nginx-15", "CIS NGINX Benchmark 5.3"))
+def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """A Content-Security-Policy is the browser's last line against injected script (XSS).  It
+    only helps if it restricts scripts: ``script-src`` (or ``default-src``) without
+    ``'unsafe-inline'`` (unless a nonce, hash or ``'strict-dynamic'`` overrides it), without
+    ``'unsafe-eval'`` and without sources that allow any script (``*``, ``https:``, ``data:``).
+    With several policies a script must pass all of them.  Report-Only policies do not count.
+    """
+    response = http_endpoint.get("/")
+    header = response.headers.get("Content-Security-Policy")
+    evidence.record(content_security_policy=header,
+                    report_only=response.headers.get("Content-Security-Policy-Report-Only"))
+    require(header, http_endpoint, "no Content-Security-Policy header"
+            + (" (only Content-Security-Policy-Report-Only, which enforces nothing)"
+               if response.headers.get("Content-Security-Policy-Report-Only") else ""),
+            "a Content-Security-Policy that restricts script sources")
+    problems = set.intersection(*(_script_problems(p) for p in _policies(response)))
+    text = {"unsafe-inline": "'unsafe-inline'", "unsafe-eval": "'unsafe-eval'", "any-source": "scripts from any source"}
+    evidence.record(script_problems=sorted(problems))
+    require(not problems, http_endpoint, f"Content-Security-Policy allows {', '.join(text[p] for p in sorted(problems))}: {header}",
+            "script-src (or default-src) without 'unsafe-inline', 'unsafe-eval' or wildcard sources")
+
+
+@pytest.mark.check("http-04", "X-Content-Type-Options: nosniff", severity="low",
+                   refs=(OBSERVATORY + "x-content-type-options", "dev-sec nginx-baseline: nginx-10", "CIS NGINX Benchmark 5.3"))
+def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """Without ``nosniff`` a browser may guess a response's type and run an uploaded text file
+    as script or style.  Passes when ``X-Content-Type-Options`` is ``nosniff``.
+    """
+    header = http_endpoint.get("/").headers.get("X-Content-Type-Options")
+    evidence.record(x_content_type_options=header)
+    require(str(header).strip().lower() == "nosniff", http_endpoint,
+            f"X-Content-Type-Options: {header}" if header else "no X-Content-Type-Options header", "X-Content-Type-Options: nosniff")
+
+
+@pytest.mark.check("http-05", "Framing denied", severity="medium",
+                   refs=(OBSERVATORY + "x-frame-options", "dev-sec nginx-baseline: nginx-08", "CIS NGINX Benchmark 5.3"))
+def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """A page other sites can frame can be overlaid and clicked through (clickjacking).  Passes
+    when ``X-Frame-Options`` is DENY or SAMEORIGIN, or the Content-Security-Policy has a
+    ``frame-ancestors`` directive that does not allow any origin.
+    """
+    response = http_endpoint.get("/")
+    xfo = response.headers.get("X-Frame-Options")
+    ancestors = [p["frame-ancestors"] for p in _policies(response) if "frame-ancestors" in p]
+    evidence.record(x_frame_options=xfo, frame_ancestors=[" ".join(a) for a in ancestors])
+    by_xfo = str(xfo).strip().upper() in ("DENY", "SAMEORIGIN")
+    by_csp = any(not {"*", "http:", "https:"} & set(sources) for sources in ancestors)
+    observed = f"X-Frame-Options: {xfo}" if xfo else "no X-Frame-Options"
+    observed += f", frame-ancestors {' / '.join(' '.join(a) for a in ancestors)}" if ancestors else ", no CSP frame-ancestors"
+    require(by_xfo or by_csp, http_endpoint, observed, "X-Frame-Options DENY/SAMEORIGIN or CSP frame-ancestors 'none'/'self'")
+
+
+@pytest.mark.check("http-06", "Referrer-Policy is safe", severity="low",
+                   refs=(OBSERVATORY + "referrer-policy", "CIS NGINX Benchmark 5.3"))
+def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """URLs carry tokens, ids and search terms; the Referer header hands them to every third
+    party a page loads from or links to.  Passes when ``Referrer-Policy`` is no-referrer,
+    same-origin, strict-origin or strict-origin-when-cross-origin (of a list, the last value the
+    browser knows is the one it applies).
+    """
+    header = http_endpoint.get("/").headers.get("Referrer-Policy")
+    known = [v.strip().lower() for v in str(header or "").split(",") if v.strip().lower() in ALL_REFERRER_POLICIES]
+    effective = known[-1] if known else None
+    evidence.record(referrer_policy=header, effective=effective)
+    require(effective in SAFE_REFERRER_POLICIES, http_endpoint,
+            f"Referrer-Policy: {header}" if header else "no Referrer-Policy header",
+            f"Referrer-Policy: one of {', '.join(SAFE_REFERRER_POLICIES)}")
+
+
+@pytest.mark.check("http-07", "No version banner", severity="low",
+                   refs=("dev-sec nginx-baseline: nginx-05", "CIS NGINX Benchmark 2.5.1", "CIS NGINX Benchmark 2.5.4"))
+def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """A version in ``Server`` (``nginx/1.22.1``), an ``X-Powered-By`` header or a versioned
+    product on an error page tells an attacker which published vulnerabilities to try first.
+    The home page and a page that does not exist (the server's error page) are read; passes
+    when neither names a software version nor carries X-Powered-By / X-AspNet-Version headers.
+    """
+    found = []
+    seen: dict[str, Any] = {}
+    for label, path in (("GET /", "/"), ("error page", f"/deploycheck-{secrets.token_hex(4)}-not-found")):
+        response = http_endpoint.get(path)
+        server = response.headers.get("Server")
+        seen[label] = {"status": response.status_code, "Server": server,
+                       **{h: response.headers[h] for h in BANNER_HEADERS if h in response.headers}}
+        if server and re.search(r"\d", server):
+            found.append(f"Server: {server}")
+        found += [f"{h}: {response.headers[h]}" for h in BANNER_HEADERS if h in response.headers]
+        body = VERSIONED_PRODUCT.search(response.text[:65536]) if "html" in response.headers.get("Content-Type", "") else None
+        if body:
+            found.append(f"{body.group(0)} on the {label}")
+    found = list(dict.fromkeys(found))
+    evidence.record(responses=seen, banners=found)
+    require(not found, http_endpoint, f"reveals {'; '.join(found)}", "no software version (server_tokens off, X-Powered-By removed)")
+
+
+# --------------------------------------------------------------------------- cross-origin, cookies, methods
+
+
+@pytest.mark.check("http-08", "CORS does not trust arbitrary origins", severity="high",
+                   refs=(OBSERVATORY + "cross-origin-resource-sharing", "OWASP WSTG-CLNT-07"))
+def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """A site that reflects any ``Origin`` into ``Access-Control-Allow-Origin`` (worse: with
+    ``Access-Control-Allow-Credentials: true``) lets every web page a user visits read its API
+    with the user's session.  Requests without an Origin, with a foreign one, with ``null`` and
+    a preflight are sent; fails on a reflected foreign or null origin, on ``*`` with credentials,
+    and, when the inventory lists ``cors_allowed_origins``, on any allowed origin outside it.
+    ``*`` without credentials (public content) passes unless the list is given.
+    """
+    allowed = {str(o) for o in (http_endpoint.setting("cors_allowed_origins") or ())}
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    probes: list[tuple[str, str | None]] = [("GET", None), ("GET", FOREIGN_ORIGIN), ("GET", "null"), ("OPTIONS", FOREIGN_ORIGIN)]
+    for method, origin in probes:
+        label = ("preflight with " if method == "OPTIONS" else "") + (f"Origin {origin}" if origin else "no Origin")
+        headers = {"Origin": origin} if origin else {}
+        if method == "OPTIONS":
+            headers["Access-Control-Request-Method"] = "GET"
+        response = http_endpoint.request(method, "/", headers=headers)
+        acao = response.headers.get("Access-Control-Allow-Origin")
+        credentials = response.headers.get("Access-Control-Allow-Credentials", "").strip().lower() == "true"
+        seen[label] = f"{acao or '-'}{' with credentials' if credentials else ''}"
+        with_credentials = " with Access-Control-Allow-Credentials: true" if credentials else ""
+        if acao == "*" and credentials:
+            problems.append("Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true")
+        elif origin and acao == origin and origin not in allowed:
+            problems.append(f"{label} reflected{with_credentials}")
+        elif acao and allowed and acao not in allowed:
+            problems.append(f"{label}: Access-Control-Allow-Origin: {acao}, not in cors_allowed_origins")
+    problems = list(dict.fromkeys(problems))
+    evidence.record(access_control_allow_origin=seen, cors_allowed_origins=sorted(allowed))
+    require(not problems, http_endpoint, "; ".join(problems),
+            "no reflected or wildcard-with-credentials origin" + (f", only {', '.join(sorted(allowed))}" if allowed else ""))
+
+
+@pytest.mark.check("http-09", "Cookies are Secure, HttpOnly and SameSite", severity="medium",
+                   refs=(OBSERVATORY + "cookies", "dev-sec nginx-baseline: nginx-16", "OWASP WSTG-SESS-02"))
+def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
+    """A session cookie without Secure leaks over plain HTTP, without HttpOnly it is readable by
+    injected script, without SameSite it rides along on cross-site requests (CSRF).  Cookies set
+    by the home page and by the inventory's test login are read; every one must carry Secure,
+    HttpOnly (anti-CSRF cookies named ``*csrf*``/``*xsrf*`` are exempt: scripts must read them)
+    and SameSite=Lax or Strict.  Not applicable when no cookie is set.
+    """
+    responses = [("GET /", http_endpoint.get("/"))]
+    try:
+        responses.append(("login", http_endpoint.sign_in()))
+    except NotApplicable:
+        pass  # no test login in the inventory: the home page's cookies only
+    cookies: dict[str, str] = {}
+    problems: list[str] = []
+    for label, response in responses:
+        for line in _set_cookies(response):
+            name, value, attrs = _cookie(line)
+            if len(value) >= 16:
+                redactor.add(value)  # a session id or token: never in a report
+            missing = [flag for flag in ("secure", "httponly") if flag not in attrs]
+            if "httponly" in missing and re.search(r"csrf|xsrf", name, re.IGNORECASE):
+                missing.remove("httponly")
+            samesite = attrs.get("samesite")
+            flags = [f for f in ("Secure", "HttpOnly") if f.lower() in attrs] + ([f"SameSite={samesite.title()}"] if samesite else [])
+            cookies[f"{name} ({label})"] = "; ".join(flags) or "no flags"
+            issues = [{"secure": "no Secure", "httponly": "no HttpOnly"}[m] for m in missing]
+            if samesite not in ("lax", "strict"):
+                issues.append(f"SameSite={samesite.title()}" if samesite else "no SameSite")
+            if issues:
+                problems.append(f"cookie {name} ({label}): {', '.join(issues)}")
+    evidence.record(cookies=cookies)
+    if not cookies:
+        not_applicable(f"{http_endpoint.name}: no cookie set by {' or '.join(label for label, _ in responses)}")
+    require(not problems, http_endpoint, "; ".join(problems), "every cookie with Secure, HttpOnly and SameSite=Lax or Strict")
+
+
+@pytest.mark.check("http-10", "TRACE refused", severity="medium",
+                   refs=("OWASP WSTG-CONF-06", "dev-sec nginx-baseline: nginx-14", "CIS NGINX Benchmark 5.1.2"))
+def test_trace_refused(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """TRACE echoes the request, cookies and Authorization included, back to the caller (cross-site
+    tracing) and serves no purpose in production.  One ``TRACE /`` with a marker header is sent;
+    passes on any answer other than 2xx (405 or 501 expected).
+    """
+    marker = f"deploycheck-{secrets.token_hex(4)}"
+    response = http_endpoint.request("TRACE", "/", headers={"X-Deploycheck-Trace": marker})
+    echoed = marker in response.text
+    evidence.record(status=response.status_code, echoed=echoed)
+    require(not 200 <= response.status_code < 300, http_endpoint,
+            f"TRACE / answers {response.status_code}" + (" and echoes the request headers" if echoed else ""),
+            "405 or 501 (TRACE disabled)")

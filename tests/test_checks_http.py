@@ -1,0 +1,85 @@
+"""The HTTP hardening checks (checks/test_http_security.py) against nginx's good and insecure
+sites and the sample app reached directly.
+
+The insecure site has a valid certificate and lacks every hardening (headers, banner, CORS,
+redirect, cookie flags); nginx refuses TRACE on every site, so the TRACE check's bad target is
+the bad app itself.  A site whose certificate does not verify ends in errors: the tls checks
+carry that finding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.servers.base import LOOPBACK, Instance, free_port
+from tests.servers.inventory import run_catalog
+
+CHECK_IDS = [f"http-{n:02d}" for n in range(1, 11)]
+
+
+def _expect(*failed: str, passed: str = "passed") -> dict[str, str]:
+    return {check: "failed" if check in failed else passed for check in CHECK_IDS}
+
+
+def test_http_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance], sample_app_good: Instance,
+                     sample_app_bad: Instance) -> None:
+    good, insecure = nginx_sites["good"], nginx_sites["insecure"]
+    # The good site again, as a deployment with no plain-HTTP listener at all (nothing to redirect)
+    # and an explicit CORS allow-list.
+    https_only = dataclasses.replace(good, name="https-only", entry={
+        **good.entry, "http_url": f"http://{LOOPBACK}:{free_port()}", "cors_allowed_origins": [good.admin["allowed_origin"]]})
+    run = run_catalog(pytester, "test_http_security.py",
+                      targets=[good, https_only, insecure, nginx_sites["expired_cert"], sample_app_good, sample_app_bad])
+
+    outcomes = {target: {check: run.outcome(check, target) for check in CHECK_IDS}
+                for target in ("nginx-good", "https-only", "nginx-insecure", "app-good", "app-bad")}
+    assert outcomes == {
+        "nginx-good": _expect(),
+        "https-only": _expect(),
+        "nginx-insecure": _expect(*CHECK_IDS[:9]),  # everything but TRACE, which nginx refuses itself
+        # Plain HTTP, no headers: the app alone is not hardened; its cookie flags and banner are its own.
+        "app-good": _expect("http-01", "http-02", "http-03", "http-04", "http-05", "http-06"),
+        "app-bad": _expect("http-01", "http-02", "http-03", "http-04", "http-05", "http-06", "http-07", "http-09", "http-10"),
+    }
+
+    # The certificate does not verify: every check that talks HTTPS is an error, not a pass or a fail.
+    expired = "nginx-expired_cert"
+    assert run.outcome("http-01", expired) == "passed"  # its plain-HTTP port redirects
+    for check in CHECK_IDS[1:]:
+        assert run.outcome(check, expired) == "error"
+        assert "TLS verification failed (certificate has expired); see the tls checks" in run.message(check, expired)
+
+    # Messages name target, observed and expected.
+    site = "nginx-insecure"
+    assert run.message("http-01", site).startswith(f"{site} (https://127.0.0.1:")
+    assert f"{insecure.entry['http_url']}/ answers 404 over plain HTTP; expected a redirect to https://" in run.message("http-01", site)
+    assert run.message("http-02", site).endswith(
+        "no Strict-Transport-Security header; expected Strict-Transport-Security with max-age >= 15552000")
+    assert "no Content-Security-Policy header" in run.message("http-03", site)
+    assert "no X-Content-Type-Options header; expected X-Content-Type-Options: nosniff" in run.message("http-04", site)
+    assert "no X-Frame-Options, no CSP frame-ancestors" in run.message("http-05", site)
+    assert "no Referrer-Policy header" in run.message("http-06", site)
+    banner = run.message("http-07", site)
+    assert "Server: nginx/1." in banner
+    assert "X-Powered-By: Starlette/" in banner
+    cors = run.message("http-08", site)
+    assert "Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true" in cors
+    assert "Origin https://cors-probe.example reflected with Access-Control-Allow-Credentials: true" in cors
+    assert "Origin null reflected" in cors
+    assert "cookie session (login): no Secure, no HttpOnly, no SameSite" in run.message("http-09", site)
+    assert "TRACE / answers 200 and echoes the request headers; expected 405 or 501" in run.message("http-10", "app-bad")
+
+    # Evidence: what was seen.
+    assert run.evidence("http-01", "nginx-good")["status"] == 301
+    assert run.evidence("http-01", "https-only")["plain_http"] == "not served (connection refused)"
+    assert run.evidence("http-02", "nginx-good")["max_age"] == 31536000
+    assert run.evidence("http-05", "nginx-good")["x_frame_options"] == "DENY"
+    assert run.evidence("http-06", "nginx-good")["effective"] == "strict-origin-when-cross-origin"
+    assert run.evidence("http-07", "nginx-good")["banners"] == []
+    assert run.evidence("http-08", "https-only")["access_control_allow_origin"]["Origin https://cors-probe.example"] == "-"
+    assert run.evidence("http-09", "nginx-good")["cookies"] == {"session (login)": "Secure; HttpOnly; SameSite=Lax"}
+    assert run.evidence("http-10", "nginx-good") == {"status": 405, "echoed": False}
+    # Cookie values (the session token) are never evidence.
+    assert "eyJ" not in repr([r.evidence for r in run.summary.results] + [r.message for r in run.summary.results])
