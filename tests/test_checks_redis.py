@@ -19,7 +19,7 @@ from tests.servers.certs import TestCA
 from tests.servers.inventory import CatalogRun, run_catalog
 from tests.servers.redis import launch_redis
 
-AUDIT_USER = "deploycheck"
+AUDIT_USER = "audit-reader"
 #: Read-only introspection: what the catalog needs beyond PING and INFO, and nothing that writes.
 AUDIT_RULES = ("-@all", "+@connection", "+info", "+config|get", "+acl|whoami", "+acl|getuser", "+acl|dryrun")
 CHECKS = [f"redis-0{n}" for n in range(1, 10)]

@@ -51,7 +51,7 @@ Variant = Literal["good", "bad"]
 
 ISSUER = "deploycheck-sample-app"
 SESSION_COOKIE = "session"
-USERNAME = "deploycheck"
+USERNAME = "qa-robot"  # not a word reports contain: it comes from ${VAR}, so it is masked
 #: What a careless deployment leaves enabled and the bad variant accepts.
 DEFAULT_CREDENTIALS = ("admin", "admin")
 TOKEN_LIFETIME = {"good": 15 * 60, "bad": 30 * 24 * 3600}
