@@ -94,7 +94,7 @@ def run_catalog(pytester: pytest.Pytester, *modules: str, targets: Iterable[Inst
     paths = [str(CHECKS / m) for m in modules] or [str(CHECKS)]
     values = {**secrets_env(targets), **(env or {})}
     with environment(values):
-        reprec = pytester.inline_run(*paths, f"--inventory={inventory}", f"--rootdir={REPO}", "-p", "no:cacheprovider", "-p", "no:benchmark", *args)
+        reprec = pytester.inline_run(*paths, f"--inventory={inventory}", f"--rootdir={REPO}", "-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:hypothesispytest", *args)
     calls = reprec.getcalls("pytest_deploycheck_summary")
     assert calls, f"the run produced no go-live summary (exit {reprec.ret})"
     return CatalogRun(result=None, summary=calls[-1].summary, ret=int(reprec.ret))

@@ -1,0 +1,448 @@
+"""MySQL and MariaDB: every ``mysql`` target of the inventory, seen through a read-only session.
+
+Each check logs in with the target's DSN (TLS as its ``?ssl-mode=`` asks, verified against
+``ca_bundle`` when one is given; the password from the environment) in a read-only session with
+connect, read and statement timeouts, and only reads: ``SHOW GLOBAL VARIABLES``, ``SHOW GLOBAL
+STATUS``, ``SHOW GRANTS`` and the account tables of the ``mysql`` schema.
+
+Least privilege decides what can be seen.  The application's own account (the usual DSN) reads
+its variables and its own grants, but not the account list: the account and database audits
+(mysql-03 to mysql-06) need SELECT on ``mysql.user`` (and SHOW DATABASES) and end as not
+applicable, naming the privilege, when the DSN's account lacks it.  To run them, point the DSN
+at a read-only audit account that has those privileges and name the application's account with
+``app_user`` (``app@10.0.0.%``): mysql-07 then examines the application's grants, not the
+auditor's.  A second, parallel audit login was considered and rejected: one account per target
+keeps the credentials, the TLS settings and the dead-target rule simple.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pymysql
+import pytest
+
+from pytest_deploycheck import TargetError, fail, not_applicable, require
+
+pytestmark = pytest.mark.section("mysql", "MySQL and MariaDB")
+
+#: End of support per release series, as published on MYSQL_EOL_AS_OF: Oracle's Lifetime Support
+#: Policy (end of the month it names) and the MariaDB Foundation's maintenance policy
+#: (https://mariadb.org/about/#maintenance-policy).  A series newer than its table counts as
+#: supported; an older series missing from it (a short-term MariaDB release) does not.
+MYSQL_EOL_AS_OF = dt.date(2026, 11, 22)
+MYSQL_EOL: dict[str, dt.date] = {
+    "5.6": dt.date(2021, 2, 28),
+    "5.7": dt.date(2023, 10, 31),
+    "8.0": dt.date(2026, 4, 30),
+    "8.4": dt.date(2032, 4, 30),
+}
+MARIADB_EOL: dict[str, dt.date] = {
+    "10.3": dt.date(2023, 5, 25),
+    "10.4": dt.date(2024, 6, 18),
+    "10.5": dt.date(2025, 6, 24),
+    "10.6": dt.date(2026, 7, 6),
+    "10.11": dt.date(2028, 2, 16),
+    "11.0": dt.date(2024, 6, 6),
+    "11.1": dt.date(2024, 8, 21),
+    "11.2": dt.date(2024, 11, 21),
+    "11.3": dt.date(2024, 5, 29),
+    "11.4": dt.date(2029, 5, 29),
+    "11.8": dt.date(2028, 6, 4),
+}
+
+#: Global privileges an application account must not hold (mysql-07).
+DANGEROUS_PRIVILEGES = ("ALL PRIVILEGES", "SUPER", "FILE", "PROCESS", "GRANT OPTION")
+
+#: Authentication plugins whose accounts need a password (an empty one is no password).
+PASSWORD_PLUGINS = ("", "mysql_native_password", "mysql_old_password", "caching_sha2_password", "sha256_password",
+                    "ed25519", "parsec")
+
+#: Server errors that mean "this account may not read that" (not applicable, not a failure).
+PRIVILEGE_ERRORS = (1044, 1142, 1143, 1227, 1370)
+
+_GRANT = re.compile(r"^GRANT (?P<privileges>.+?) ON (?:(?:PROCEDURE|FUNCTION|PACKAGE BODY|PACKAGE) )?(?P<on>\S+) TO ")
+_ROLE_GRANT = re.compile(r"^GRANT (?P<roles>`[^`]*`(?:@`[^`]*`)?(?:,\s*`[^`]*`(?:@`[^`]*`)?)*) TO ")
+_ROLE_NAME = re.compile(r"`[^`]*`(?:@`[^`]*`)?")
+_HASH = re.compile(r"(IDENTIFIED\b.*?\b(?:PASSWORD|USING|AS)) '(?:[^'\\]|\\.)*'")
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@pytest.mark.check("mysql-01", "Server requires TLS", severity="critical",
+                   refs=("MySQL docs: require_secure_transport", "MariaDB docs: require_secure_transport"))
+def test_tls_required(mysql: Any, evidence: Any) -> None:
+    """Without TLS, credentials exchanges and every row cross the network readable and
+    alterable.  Passes when ``require_secure_transport`` is ON, so the server itself refuses
+    connections that are not encrypted (TCP without TLS); a server that only *offers* TLS serves
+    any client that does not ask for it.  mysql-02 proves the refusal with a real login."""
+    settings = _variables(mysql, "require_secure_transport", "have_ssl")
+    rows = mysql.query("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')")
+    session = {r["Variable_name"]: r["Value"] for r in rows}
+    value = settings.get("require_secure_transport")
+    evidence.record(require_secure_transport=value, have_ssl=settings.get("have_ssl"),
+                    this_session_tls=session.get("Ssl_version") or "none", this_session_cipher=session.get("Ssl_cipher") or "none")
+    observed = ("require_secure_transport does not exist on this server (MariaDB before 10.5.2?)" if value is None
+                else f"require_secure_transport is {value}" + (f" (have_ssl {settings['have_ssl']})" if "have_ssl" in settings else ""))
+    require(value == "ON", mysql, observed, "require_secure_transport = ON")
+
+
+@pytest.mark.active_probe
+@pytest.mark.check("mysql-02", "A login without TLS is refused", severity="high",
+                   refs=("MySQL docs: require_secure_transport", "OWASP ASVS 4.0 V9.2.2"))
+def test_plain_login_refused(mysql: Any, evidence: Any) -> None:
+    """Settings can be misread; a refused login cannot.  This active probe (only where the
+    inventory sets ``active_probes: true``) logs in once with the DSN's own account over TCP
+    without TLS and passes when the server refuses.  MariaDB refuses only after checking the
+    credentials, so the probe must present them: it allows only challenge-response
+    authentication (the password itself never crosses the wire; a server asking for the
+    cleartext or dialog plugin ends the probe without an answer).  That exchange does travel
+    unencrypted, which is why the probe is opt-in."""
+    account = _current_account(mysql)  # a dead target ends here, as an error, before the probe
+    args = mysql.connect_args(ssl=None, ssl_disabled=True, auth_plugin_map=_CHALLENGE_ONLY)
+    try:
+        conn = pymysql.connect(**args)
+    except _ClearTextRequested as exc:
+        raise TargetError(f"{mysql.label}: the server asked for the {exc} plugin over plain TCP; "
+                          "the probe does not send a password in clear") from None
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code in (1045, 3159, 4188) or "insecure transport" in str(exc).lower():
+            evidence.record(account=account, plain_login="refused", answer=_first_line(exc))
+            return
+        raise TargetError(f"{mysql.label}: login probe without TLS ended without an answer: {_first_line(exc)}") from None
+    conn.close()
+    evidence.record(account=account, plain_login="accepted")
+    fail(mysql, f"a login as {account} over TCP without TLS was accepted", "the login refused (require_secure_transport = ON)")
+
+
+@pytest.mark.check("mysql-03", "No anonymous accounts", severity="high",
+                   refs=("dev-sec mysql-baseline: mysql-db-04",))
+def test_no_anonymous_accounts(mysql: Any, evidence: Any) -> None:
+    """An anonymous account (empty user name) lets anyone log in, and because the server
+    prefers the most specific host match it can even shadow a real account.  Passes when
+    ``mysql.user`` has no account with an empty user name.  Needs SELECT on mysql.user."""
+    rows = _read(mysql, "SELECT User, Host FROM mysql.user WHERE User = '' ORDER BY Host", None, "SELECT on mysql.user")
+    accounts = [f"''@'{r['Host']}'" for r in rows]
+    evidence.record(anonymous_accounts=accounts)
+    require(not accounts, mysql, f"anonymous accounts exist: {', '.join(accounts)}", "no account with an empty user name")
+
+
+@pytest.mark.check("mysql-04", "Every account has a password", severity="critical",
+                   refs=("dev-sec mysql-baseline: mysql-db-05", "dev-sec mysql-baseline: mysql-db-05b"))
+def test_no_passwordless_accounts(mysql: Any, evidence: Any) -> None:
+    """An account without a password is open to anyone who can reach the port.  Passes when no
+    account that authenticates by password (mysql_native_password, caching_sha2_password,
+    ed25519, ...) has an empty authentication string.  Roles and locked accounts (such as
+    ``mariadb.sys``) cannot log in and are left out; socket-authenticated accounts have no
+    password by design.  Needs SELECT on mysql.user (and, on MariaDB, on mysql.global_priv to
+    tell locked accounts apart; without it only mariadb.sys is assumed locked)."""
+    mariadb = _is_mariadb(mysql)
+    if mariadb:
+        rows = _read(mysql, "SELECT User, Host, plugin, authentication_string = '' AS empty, is_role = 'Y' AS is_role FROM mysql.user",
+                     None, "SELECT on mysql.user")
+        locked = _mariadb_locked(mysql)
+    else:
+        rows = _read(mysql, "SELECT User, Host, plugin, authentication_string = '' AS empty, account_locked = 'Y' AS locked,"
+                     " 0 AS is_role FROM mysql.user", None, "SELECT on mysql.user")
+        locked = {(r["User"], r["Host"]) for r in rows if r["locked"]}
+    open_accounts = sorted(f"'{r['User']}'@'{r['Host']}'" for r in rows if r["empty"] and not r["is_role"]
+                           and (r["plugin"] or "") in PASSWORD_PLUGINS and (r["User"], r["Host"]) not in locked)
+    evidence.record(accounts_without_password=open_accounts, locked_accounts=sorted(f"'{u}'@'{h}'" for u, h in locked))
+    require(not open_accounts, mysql, f"accounts without a password: {', '.join(open_accounts)}",
+            "a password on every account that logs in with one")
+
+
+@pytest.mark.check("mysql-05", "root logs in from the local host only", severity="high",
+                   refs=("dev-sec mysql-baseline: mysql-db-08",))
+def test_root_local_only(mysql: Any, evidence: Any) -> None:
+    """``root`` is the account every attacker tries first and the one that can do everything;
+    reachable from the network, one weak or leaked password is the whole server.  Passes when
+    every ``root`` account's host is localhost, 127.0.0.1 or ::1.  Needs SELECT on mysql.user."""
+    rows = _read(mysql, "SELECT Host FROM mysql.user WHERE User = 'root' ORDER BY Host", None, "SELECT on mysql.user")
+    remote = [f"'root'@'{r['Host']}'" for r in rows if r["Host"] not in ("localhost", "127.0.0.1", "::1")]
+    evidence.record(root_accounts=[f"'root'@'{r['Host']}'" for r in rows])
+    require(not remote, mysql, f"root may log in from other hosts: {', '.join(remote)}", "root only on localhost, 127.0.0.1 or ::1")
+
+
+@pytest.mark.check("mysql-06", "No test database", severity="medium",
+                   refs=("dev-sec mysql-baseline: mysql-db-03",))
+def test_no_test_database(mysql: Any, evidence: Any) -> None:
+    """The ``test`` database of default installations is traditionally open to every account
+    (a grant on ``test`` and ``test\\_%``): anyone may store data there or fill the disk.  Passes
+    when no database named ``test`` or ``test_...`` exists and, where ``mysql.db`` is readable, no
+    grant names such a database.  Listing every database needs the SHOW DATABASES privilege:
+    without it the check is not applicable."""
+    account = _current_account(mysql)
+    privileges = _global_privileges(_with_roles(mysql, _grants(mysql, "CURRENT_USER()")))
+    if not {"SHOW DATABASES", "ALL PRIVILEGES"} & privileges:
+        not_applicable(f"{mysql.name}: account {account} lacks the SHOW DATABASES privilege, "
+                       "so databases it has no grant on are hidden from it")
+    names = [next(iter(r.values())) for r in mysql.query("SHOW DATABASES")]
+    test_dbs = [n for n in names if n == "test" or n.startswith("test_")]
+    grants: list[str] = []
+    try:
+        grants = [f"{r['Db']} to '{r['User']}'@'{r['Host']}'" for r in mysql.query(
+            "SELECT Db, User, Host FROM mysql.db WHERE Db LIKE 'test%' ORDER BY Db, User, Host")
+            if r["Db"] == "test" or r["Db"].startswith(("test_", "test\\_"))]
+    except pymysql.err.MySQLError as exc:
+        if not exc.args or exc.args[0] not in PRIVILEGE_ERRORS:
+            raise
+    evidence.record(test_databases=test_dbs, test_database_grants=grants or "none (or mysql.db not readable)")
+    findings = [f"database {n} exists" for n in test_dbs] + [f"grant on {g}" for g in grants]
+    require(not findings, mysql, "; ".join(findings), "no test database and no grants on test databases")
+
+
+@pytest.mark.check("mysql-07", "Application account holds no administrative privileges", severity="critical",
+                   refs=("dev-sec mysql-baseline: mysql-db-06", "MySQL docs: Privileges Provided by MySQL"))
+def test_app_account_unprivileged(mysql: Any, evidence: Any) -> None:
+    """SUPER (reconfigure and kill), FILE (read and write server files, LOAD DATA / SELECT ... INTO
+    OUTFILE), PROCESS (see every session's statements, passwords included) and GRANT OPTION (pass
+    privileges on) turn an SQL injection in the application into control of the server.  Passes
+    when the application account (``app_user``, default the DSN's account) holds none of them,
+    nor ALL PRIVILEGES on ``*.*``, directly or through a granted role.  Read with SHOW GRANTS:
+    an account may always read its own grants; another account's need SELECT on the mysql
+    schema (not applicable without it)."""
+    app_user = mysql.setting("app_user")
+    account = _account_clause(str(app_user)) if app_user else "CURRENT_USER()"
+    lines = _grants(mysql, account)
+    expanded = _with_roles(mysql, lines)
+    privileges = _global_privileges(expanded)
+    with_grant_option = [line for line in expanded if "WITH GRANT OPTION" in line.upper()]
+    findings = [p for p in DANGEROUS_PRIVILEGES if p in privileges]
+    if with_grant_option and "GRANT OPTION" not in findings:
+        findings.append("GRANT OPTION")
+    shown = str(app_user) if app_user else _current_account(mysql)
+    evidence.record(account=shown, grants=[_HASH.sub(r"\1 '<hash>'", line) for line in expanded])
+    require(not findings, mysql, f"account {shown} holds {', '.join(findings)}",
+            "an account without SUPER, FILE, PROCESS, GRANT OPTION or ALL PRIVILEGES ON *.*")
+
+
+@pytest.mark.check("mysql-08", "LOCAL INFILE disabled", severity="high",
+                   refs=("dev-sec mysql-baseline: mysql-conf-03", "MySQL docs: Security Considerations for LOAD DATA LOCAL"))
+def test_local_infile_off(mysql: Any, evidence: Any) -> None:
+    """With ``local_infile`` on, a malicious or impersonated server can make a connecting client
+    send any file it can read, and an SQL injection can load files from the application host.
+    Passes when the global ``local_infile`` is OFF."""
+    value = _variables(mysql, "local_infile").get("local_infile")
+    evidence.record(local_infile=value)
+    require(value == "OFF", mysql, f"local_infile is {value}", "local_infile = OFF")
+
+
+@pytest.mark.check("mysql-09", "Slow query log enabled", severity="medium",
+                   refs=("MySQL docs: The Slow Query Log",))
+def test_slow_query_log(mysql: Any, evidence: Any) -> None:
+    """The slow query log is how a performance regression after go-live gets found and traced
+    to a statement.  Passes when ``slow_query_log`` is ON, ``long_query_time`` is at most
+    ``slow_query_max_s`` and ``log_output`` writes somewhere (not NONE)."""
+    settings = _variables(mysql, "slow_query_log", "long_query_time", "log_output", "slow_query_log_file")
+    evidence.record(**settings)
+    limit = mysql.threshold("slow_query_max_s")
+    problems = []
+    if settings.get("slow_query_log") != "ON":
+        problems.append(f"slow_query_log is {settings.get('slow_query_log')}")
+    long_query_time = float(settings.get("long_query_time", "inf"))
+    if long_query_time > limit:
+        problems.append(f"long_query_time is {long_query_time:g} s")
+    if "NONE" in str(settings.get("log_output", "")).upper().split(","):
+        problems.append("log_output is NONE")
+    require(not problems, mysql, "; ".join(problems), f"slow_query_log = ON, long_query_time <= {limit:g} s, log_output not NONE")
+
+
+@pytest.mark.check("mysql-10", "Connection headroom", severity="medium",
+                   refs=("MySQL docs: max_connections",))
+def test_connection_headroom(mysql: Any, evidence: Any) -> None:
+    """When connections reach ``max_connections`` new logins fail with "Too many connections"
+    and the application goes down with them; a deploy, a traffic peak or a connection leak needs
+    headroom.  Passes when ``Threads_connected`` (this check's session included) is below
+    ``connection_usage_max_pct`` of ``max_connections``."""
+    limit = int(_variables(mysql, "max_connections")["max_connections"])
+    status = {r["Variable_name"]: r["Value"] for r in mysql.query(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Max_used_connections')")}
+    used = int(status["Threads_connected"])
+    share = 100.0 * used / limit
+    max_pct = mysql.threshold("connection_usage_max_pct")
+    evidence.record(threads_connected=used, max_connections=limit, max_used_connections=int(status.get("Max_used_connections", 0)),
+                    usage_pct=round(share, 1))
+    require(share < max_pct, mysql, f"{used} of {limit} connections in use ({share:.0f}%)", f"below {max_pct:g}% of max_connections")
+
+
+@pytest.mark.check("mysql-11", "Server runs a supported release", severity="high",
+                   refs=("dev-sec mysql-baseline: mysql-db-01", "dev-sec mysql-baseline: mysql-db-02",
+                         "https://www.oracle.com/support/lifetime-support/", "https://mariadb.org/about/#maintenance-policy"))
+def test_supported_version(mysql: Any, evidence: Any) -> None:
+    """A release series past its end of life gets no security fixes; one that ends soon forces
+    an upgrade right after go-live.  Passes when the server's series (MySQL 8.4, MariaDB 10.11,
+    ...) has at least ``db_eol_min_days`` of support left according to the end-of-life tables in
+    this module (dated ``MYSQL_EOL_AS_OF``)."""
+    version = str(mysql.value("SELECT VERSION()"))
+    mariadb = "mariadb" in version.lower()
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None:
+        raise TargetError(f"{mysql.label}: cannot read a release series from VERSION() = {version!r}")
+    series = f"{match.group(1)}.{match.group(2)}"
+    product, table = ("MariaDB", MARIADB_EOL) if mariadb else ("MySQL", MYSQL_EOL)
+    min_days = mysql.threshold("db_eol_min_days")
+    observed, ok, eol = _support_left(product, series, table, MYSQL_EOL_AS_OF, min_days)
+    evidence.record(version=version, product=product, series=series, end_of_life=eol, table_as_of=MYSQL_EOL_AS_OF.isoformat())
+    require(ok, mysql, observed, f"a release series with at least {min_days} days of support left")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _ClearTextRequested(Exception):
+    """The server asked for a plugin that would send the password in clear."""
+
+
+class _RefuseClearText:
+    """PyMySQL authentication handler that refuses instead of sending the password."""
+
+    plugin = "mysql_clear_password"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def authenticate(self, packet: Any) -> Any:
+        raise _ClearTextRequested(self.plugin)
+
+
+class _RefuseDialog(_RefuseClearText):
+    plugin = "dialog"
+
+
+_CHALLENGE_ONLY = {"mysql_clear_password": _RefuseClearText, "dialog": _RefuseDialog}
+
+
+def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1:
+        return f"{exc.args[0]}: {exc.args[1]}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _is_mariadb(mysql: Any) -> bool:
+    return "mariadb" in str(mysql.value("SELECT VERSION()")).lower()
+
+
+def _current_account(mysql: Any) -> str:
+    return str(mysql.value("SELECT CURRENT_USER()"))
+
+
+def _variables(mysql: Any, *names: str) -> dict[str, str]:
+    placeholders = ", ".join(["%s"] * len(names))
+    rows = mysql.query(f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({placeholders})", names)
+    return {r["Variable_name"]: r["Value"] for r in rows}
+
+
+def _read(mysql: Any, query: str, params: Any, privilege: str) -> list[dict[str, Any]]:
+    """Rows of ``query``, or not applicable naming ``privilege`` when the account may not read them."""
+    try:
+        return mysql.query(query, params)  # type: ignore[no-any-return]
+    except pymysql.err.MySQLError as exc:
+        if exc.args and exc.args[0] in PRIVILEGE_ERRORS:
+            not_applicable(f"{mysql.name}: account {_current_account(mysql)} lacks {privilege} (grant it, or use an audit account "
+                           f"in the DSN and name the application's account with app_user)")
+        raise
+
+
+def _mariadb_locked(mysql: Any) -> set[tuple[str, str]]:
+    """Locked MariaDB accounts (mysql.global_priv, 10.4+); mariadb.sys alone where it is not readable."""
+    try:
+        rows = mysql.query("SELECT User, Host FROM mysql.global_priv WHERE JSON_VALUE(Priv, '$.account_locked') IN ('1', 'true')")
+    except pymysql.err.MySQLError as exc:
+        if not exc.args or exc.args[0] not in (*PRIVILEGE_ERRORS, 1146):
+            raise
+        return {("mariadb.sys", "localhost")}
+    return {(r["User"], r["Host"]) for r in rows}
+
+
+def _account_clause(account: str) -> str:
+    """``app@10.0.0.%`` (or ``'app'@'%'``, or just ``app`` for ``app@%``) quoted for SHOW GRANTS."""
+    user, host = account.rsplit("@", 1) if "@" in account else (account, "%")
+    return "@".join("'" + pymysql.converters.escape_string(part.strip("'`\"")) + "'" for part in (user, host))
+
+
+def _show_grants(mysql: Any, account: str) -> list[str]:
+    return [str(next(iter(r.values()))) for r in mysql.query(f"SHOW GRANTS FOR {account}")]
+
+
+def _grants(mysql: Any, account: str) -> list[str]:
+    """SHOW GRANTS for ``account``; not applicable when this account may not read them."""
+    try:
+        return _show_grants(mysql, account)
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code == 1141:
+            raise TargetError(f"{mysql.label}: account {account} does not exist; check mysql.{mysql.name}.app_user") from None
+        if code in PRIVILEGE_ERRORS:
+            not_applicable(f"{mysql.name}: account {_current_account(mysql)} may not read the grants of {account}: "
+                           "that needs SELECT on the mysql schema")
+        raise
+
+
+def _with_roles(mysql: Any, lines: list[str], depth: int = 3) -> list[str]:
+    """Grant lines plus those of every granted role (MariaDB and MySQL 8), a few levels deep."""
+    seen: set[str] = set()
+    result = list(lines)
+    frontier = lines
+    for _ in range(depth):
+        roles = [role for line in frontier if (m := _ROLE_GRANT.match(line)) for role in _ROLE_NAME.findall(m.group("roles"))]
+        frontier = []
+        for role in roles:
+            if role in seen:
+                continue
+            seen.add(role)
+            try:
+                frontier += _show_grants(mysql, role)
+            except pymysql.err.MySQLError:
+                frontier.append(f"-- grants of role {role} not readable")
+        result += frontier
+    return result
+
+
+def _split_privileges(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [re.sub(r"\s*\(.*\)$", "", p).strip().upper() for p in parts if p.strip()]
+
+
+def _global_privileges(lines: list[str]) -> set[str]:
+    """Privileges granted ON *.* (GRANT OPTION included when a global grant carries it)."""
+    found: set[str] = set()
+    for line in lines:
+        match = _GRANT.match(line)
+        if match and match.group("on") == "*.*":
+            found.update(_split_privileges(match.group("privileges")))
+            if "WITH GRANT OPTION" in line.upper():
+                found.add("GRANT OPTION")
+    return found
+
+
+def _support_left(product: str, series: str, table: dict[str, dt.date], as_of: dt.date, min_days: float) -> tuple[str, bool, str]:
+    """(observed, acceptable, end-of-life date or note) for a release series against ``table``."""
+    today = dt.date.today()
+    if series in table:
+        eol = table[series]
+        left = (eol - today).days
+        if left < 0:
+            return f"{product} {series} reached end of life on {eol.isoformat()}", False, eol.isoformat()
+        return f"{product} {series} is supported until {eol.isoformat()} ({left} days left)", left >= min_days, eol.isoformat()
+    newest = max(table, key=_version_key)
+    if _version_key(series) > _version_key(newest):
+        return f"{product} {series} is newer than the support table", True, f"not in the table dated {as_of.isoformat()}"
+    return (f"{product} {series} is not a maintained release series (a short-term release past its successor)", False,
+            f"not in the table dated {as_of.isoformat()}")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version))
