@@ -10,6 +10,7 @@ import argparse
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +53,16 @@ def _path(value: str) -> str:
     return value
 
 
+def _days(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 days or more, got {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Setting:
     dest: str
@@ -78,6 +89,23 @@ SETTINGS: tuple[Setting, ...] = (
             "(also the inventory's 'attestations' key)", "PATH", _path, None, "DEPLOYCHECK_ATTESTATIONS", "deploycheck_attestations"),
     Setting("deploycheck_waivers", "--deploycheck-waivers", "YAML file of accepted risks (also the inventory's 'waivers' key)",
             "PATH", _path, None, "DEPLOYCHECK_WAIVERS", "deploycheck_waivers"),
+    Setting("deploycheck_attestation_template", "--deploycheck-attestation-template", "collect the catalog, write a template "
+            "attestations file listing every manual item this run selected to PATH ('-': the terminal) and exit without "
+            "running checks", "PATH", _path),
+    Setting("deploycheck_critical_waivers", "--deploycheck-critical-waivers", "whether a waiver may cover a failed critical "
+            "check: deny (the default) or allow", "POLICY", _choice(("deny", "allow"), "critical-waiver policy"), "deny",
+            "DEPLOYCHECK_CRITICAL_WAIVERS", "deploycheck_critical_waivers"),
+    Setting("deploycheck_waiver_warn_days", "--deploycheck-waiver-warn-days", "flag waivers expiring within this many days "
+            "(default: the inventory's waiver_expiry_warn_days threshold, 14)", "DAYS", _days, None,
+            "DEPLOYCHECK_WAIVER_WARN_DAYS", "deploycheck_waiver_warn_days"),
+    # Reports (reports.py): written by the controller at the end of every run, interrupted ones too.
+    Setting("deploycheck_json", "--deploycheck-json", "write the go-live report as JSON (versioned schema, "
+            "docs/REPORTS.md) to PATH", "PATH", _path, None, "DEPLOYCHECK_JSON", "deploycheck_json"),
+    Setting("deploycheck_checklist_md", "--deploycheck-checklist-md", "write the catalog as a ticked Markdown "
+            "checklist to PATH", "PATH", _path, None, "DEPLOYCHECK_CHECKLIST_MD", "deploycheck_checklist_md"),
+    Setting("deploycheck_html", "--deploycheck-html", "write the self-contained HTML go-live report to PATH "
+            "(shortcut for --html=PATH --self-contained-html; needs pytest-html)", "PATH", _path, None,
+            "DEPLOYCHECK_HTML", "deploycheck_html"),
 )
 
 BY_DEST = {s.dest: s for s in SETTINGS}
@@ -106,3 +134,18 @@ def resolve(config: pytest.Config, dest: str) -> Any:
             except argparse.ArgumentTypeError as exc:
                 raise pytest.UsageError(f"{where}: {exc}; fix it or pass {s.flag}") from None
     return s.default
+
+
+def resolve_path(config: pytest.Config, dest: str) -> Path | None:
+    """``resolve`` for a PATH setting: a relative path is read from the ini file's folder when
+    the ini key gave it, else from the folder pytest was started in."""
+    value = resolve(config, dest)
+    if value is None:
+        return None
+    path = Path(os.path.expanduser(str(value)))
+    if path.is_absolute():
+        return path
+    s = BY_DEST[dest]
+    from_ini = config.getoption(dest, None) is None and not (s.env and os.environ.get(s.env))
+    base = config.inipath.parent if from_ini and config.inipath is not None else config.invocation_params.dir
+    return base / path

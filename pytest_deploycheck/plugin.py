@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -34,7 +34,7 @@ from pytest_deploycheck.outcomes import (
     not_applicable,
 )
 from pytest_deploycheck.redact import Redactor, install_log_filter
-from pytest_deploycheck.summary import GoLiveSummary
+from pytest_deploycheck.summary import GoLiveSummary, write_shared_catalog
 from pytest_deploycheck.targets import (
     TARGET_FIXTURES,
     FilesTarget,
@@ -47,6 +47,9 @@ from pytest_deploycheck.targets import (
     TlsTarget,
     applies,
 )
+
+if TYPE_CHECKING:
+    from pytest_deploycheck.attestations import Attestation
 
 NO_INVENTORY = (
     "these checks need an inventory: pass --inventory=PATH (or set DEPLOYCHECK_INVENTORY, or the ini key "
@@ -128,6 +131,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(hostfixture, "deploycheck-host")
         config.hook.pytest_deploycheck_inventory_loaded(config=config, inventory=inventory)
+
+    # Governance: attestations and waivers, in every process (their hooks run on the worker that
+    # ran the item); a malformed file is a UsageError here, before anything runs.
+    from pytest_deploycheck import attestations, waivers
+
+    attestations.register(config, inventory)
+    waivers.register(config, inventory)
+
     if worker_input is None:
         summary = GoLiveSummary(config, inventory, state.fail_on)
         config.stash[SUMMARY_KEY] = summary
@@ -135,6 +146,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistHooks(summary, state), "deploycheck-xdist")
         _install_sigterm(config)
+        from pytest_deploycheck import reports  # the report writers: JSON, Markdown checklist, JUnit, HTML
+
+        reports.register(config)
 
 
 def _xdist_active(config: pytest.Config) -> bool:
@@ -266,6 +280,21 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             items[:] = keep
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under xdist the controller never collects: a worker shares the checks it collected, so an
+    interrupted run still names the checks that never started (``summary.write_shared_catalog``)."""
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is None or state.state_dir is None or not hasattr(session.config, "workerinput"):
+        return
+    entries: dict[str, dict[str, Any]] = {}
+    for item in session.items:
+        meta = item.stash.get(META_KEY, None)
+        if meta is not None:
+            kind, target = _item_target(item)
+            entries[item.nodeid] = {"check": meta.as_dict(), "target": target, "target_kind": kind}
+    write_shared_catalog(state.state_dir, entries)
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -347,12 +376,33 @@ def inventory(request: pytest.FixtureRequest) -> Inventory:
 
 
 @pytest.fixture
+def attestation(request: pytest.FixtureRequest) -> Attestation | None:
+    """The attestation on file for this manual item (an expired one too), or None, so a check can
+    verify what a person attested: ``require(attestation is None or attestation.age_days <= 90, ...)``.
+    Fields: ``by``, ``role``, ``date``, ``evidence``, ``expires``, ``source``; ``age_days``, ``expired()``."""
+    from pytest_deploycheck.attestations import attestation_for
+
+    return attestation_for(request.config, request.node)
+
+
+@pytest.fixture
 def check(request: pytest.FixtureRequest) -> CheckMeta:
     """The running check's metadata (id, title, severity, section, ...)."""
     meta = request.node.stash.get(META_KEY, None)
     if meta is None:
         raise TargetError("the check fixture is for catalog checks with @pytest.mark.check(...)")
     return meta
+
+
+@pytest.fixture
+def redactor(request: pytest.FixtureRequest) -> Redactor:
+    """The run's secret masker.  A secret a check obtains at run time (a login's token, a session
+    cookie) is not an inventory value; register it and every report shows it as ``***``::
+
+        token = http_endpoint.sign_in().json()["access_token"]
+        redactor.add(token)
+    """
+    return _state(request).redactor
 
 
 # --------------------------------------------------------------------------- outcomes

@@ -34,7 +34,7 @@ MIN_FRAGMENT = 3
 
 
 def is_secret_key(key: str) -> bool:
-    return bool(SECRET_KEY.search(key)) and not key.endswith(("_file", "_path", "_env"))
+    return bool(SECRET_KEY.search(key)) and not key.endswith(("_file", "_files", "_path", "_paths", "_env"))
 
 
 class Redactor:

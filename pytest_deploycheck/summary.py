@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,12 +145,25 @@ class GoLiveSummary:
                 evidence=data.get("evidence") or {}, duration=round(pending.duration, 3),
                 attestation=data.get("attestation"), waiver=data.get("waiver"),
             ))
+        shared = self._shared_catalog() if any(m is None for m in self.expected.values()) else None
         for nodeid, meta in self.expected.items():
             if nodeid not in self.items:
-                out.append(Result(nodeid=nodeid, check=meta, target=_target_from_nodeid(nodeid), target_kind=None,
+                target, kind = _target_from_nodeid(nodeid), None
+                if meta is None and shared is not None:  # xdist: the workers said what this item is
+                    entry = shared.get(nodeid)
+                    if entry is None:
+                        continue  # not a check: a project's own test
+                    meta, target, kind = meta_from_dict(entry["check"]), entry.get("target"), entry.get("target_kind")
+                out.append(Result(nodeid=nodeid, check=meta, target=target, target_kind=kind,
                                   outcome=Outcome.NOT_RUN, message="never ran"))
         section_order = {m.section: i for i, m in enumerate(r.check for r in out if r.check)}
         return sorted(out, key=lambda r: (section_order.get(r.check.section if r.check else "", 99), r.check_id, r.target or ""))
+
+    def _shared_catalog(self) -> dict[str, Any] | None:
+        from pytest_deploycheck.plugin import STATE_KEY
+
+        state = self.config.stash.get(STATE_KEY, None)
+        return read_shared_catalog(state.state_dir) if state is not None and state.state_dir is not None else None
 
     # -- the end ------------------------------------------------------------------------
 
@@ -157,6 +173,8 @@ class GoLiveSummary:
         internal = self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             return
+        if self.config.getoption("collectonly", False) or self.config.getoption("deploycheck_attestation_template", None):
+            return  # nothing was meant to run (--collect-only, the attestation template): no verdict
         results = self.results()
         if not results and self.inventory is None:
             return  # not a go-live run at all (a project's own tests, with no inventory and no checks)
@@ -185,6 +203,28 @@ class GoLiveSummary:
         chars = str(getattr(self.config.option, "reportchars", "") or "")
         show_na = self.config.get_verbosity() > 0 or any(c in chars for c in "saA")
         write_terminal_summary(terminalreporter, self.summary, show_not_applicable=show_na)
+
+
+SHARED_CATALOG = "catalog.json"
+
+
+def write_shared_catalog(state_dir: Path, entries: dict[str, dict[str, Any]]) -> None:
+    """On an xdist worker: the checks it collected (node id -> check, target), for the controller,
+    which never collects and would otherwise know an item that never started only by its node id.
+    Every worker collects the same items: the first one to write wins."""
+    path = state_dir / SHARED_CATALOG
+    if path.exists():
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entries), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_shared_catalog(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((state_dir / SHARED_CATALOG).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
 
 
 def _target_from_nodeid(nodeid: str) -> str | None:
@@ -229,10 +269,33 @@ def write_terminal_summary(tr: Any, summary: RunSummary, show_not_applicable: bo
         tr.write_line("not applicable (not examined):", bold=True)
         for r in not_applicable:
             tr.write_line(f"  {r.check_id} {r.target or '-'}: {_short(r.message)}")
+    _write_governance(tr, summary.extra)
     tr.write_line("")
     tr.write_line(f"VERDICT: {verdict.level.value}", **_COLOURS[verdict.level])
     tr.write_line(f"rule: {verdict.rule}")
     tr.write_line(f"gate (--deploycheck-fail-on={summary.fail_on}): exit status {summary.exit_status}")
+
+
+def _write_governance(tr: Any, extra: dict[str, Any]) -> None:
+    """Who attested what, and every waiver that applied or needs attention (attestations.py, waivers.py)."""
+    attested = [a for a in extra.get("attestations", ()) if a.get("status") == "valid"]
+    if attested:
+        tr.write_line("")
+        tr.write_line("attested:", bold=True)
+        for a in attested[:30]:
+            tr.write_line(f"  {a['check']} {', '.join(a.get('matched') or ['-'])}: by {a['by']} ({a['role']}) on {a['date']}, "
+                          f"valid until {a['expires']}; evidence: {_short(a['evidence'], 80)}")
+        if len(attested) > 30:
+            tr.write_line(f"  ... and {len(attested) - 30} more")
+    waivers = extra.get("waivers", ())
+    if waivers:
+        tr.write_line("")
+        tr.write_line("waivers:", yellow=True, bold=True)
+        for w in waivers[:30]:
+            tr.write_line(f"  {w['id']} ({w['check']} on {w['target']}, {w['ticket']}, approved by {w['approver']} until {w['expires']}): "
+                          f"{w['status']}: {_short('; '.join(w.get('notes') or ()))}")
+        if len(waivers) > 30:
+            tr.write_line(f"  ... and {len(waivers) - 30} more (see the HTML or JSON report)")
 
 
 def _short(message: str, limit: int = 200) -> str:

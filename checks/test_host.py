@@ -1,0 +1,275 @@
+"""Host: the application's services, processes, files and logs on every ``hosts`` target.
+
+What to look at comes from the host's inventory entry: ``services``, ``app_process``,
+``app_user``, ``app_dir``, ``secret_files``, ``directories``, ``log_dir``; a check whose key is
+missing is not applicable and names the key.  Services are asked of the host's service manager
+(systemd, OpenRC, SysV); where PID 1 is no service manager (a container running its
+application directly) a service counts as running when a process of that name runs, and
+"enabled" cannot be judged (the evidence says so).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+import pytest
+
+from pytest_deploycheck import TargetError, fail, hostfacts, not_applicable, require
+
+pytestmark = pytest.mark.section("host", "Host: services, files and logs")
+
+#: ``systemctl is-enabled`` answers that mean the unit starts at boot (or as a dependency).
+ENABLED = ("enabled", "static", "alias", "indirect", "generated")
+
+_SYSTEMD_UNITS = r"""
+for s in "$@"; do
+  printf '%s\t%s\t%s\n' "$s" "$(systemctl is-active "$s" 2>/dev/null)" "$(systemctl is-enabled "$s" 2>/dev/null)"
+done
+"""
+
+_WORLD_WRITABLE = r"""
+[ -d "$1" ] || { echo "__missing__"; exit 0; }
+find "$1" -xdev ! -type l -perm -0002 -print 2>/dev/null | head -n 101
+"""
+
+_LOGROTATE_FILES = r"""
+for f in "$@"; do
+  if [ -d "$f" ]; then
+    for g in "$f"/*; do [ -f "$g" ] && { printf '\001%s\n' "$g"; cat "$g"; echo; }; done
+  elif [ -f "$f" ]; then
+    printf '\001%s\n' "$f"; cat "$f"; echo
+  fi
+done
+true
+"""
+
+_LOGROTATE_SCHEDULE = r"""
+[ -e /etc/cron.daily/logrotate ] && echo "cron: /etc/cron.daily/logrotate"
+ls /etc/cron.d 2>/dev/null | grep -q logrotate && echo "cron: /etc/cron.d"
+command -v systemctl >/dev/null 2>&1 && s=$(systemctl is-enabled logrotate.timer 2>/dev/null) && echo "timer: logrotate.timer $s"
+true
+"""
+
+
+def _setting(host, key: str, what: str):
+    value = host.setting(key)
+    if not value:
+        not_applicable(f"{host.name}: no {key} in the inventory (hosts.{host.name}.{key}: {what})")
+    return value
+
+
+def _absolute(host, path: str) -> str:
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    app_dir = host.setting("app_dir")
+    if not app_dir:
+        raise TargetError(f"{host.label}: {path!r} is relative and the inventory names no app_dir for it to be relative to")
+    return posixpath.normpath(posixpath.join(str(app_dir), path))
+
+
+@pytest.mark.check("host-01", "Named services running and enabled", severity="high",
+                   refs=("CIS Controls v8 4.1: Establish and maintain a secure configuration process",))
+def test_services_running(host, evidence):
+    """A service that is down at go-live breaks the application; one that is running but not
+    enabled is down after the next reboot.  Passes when every service in ``services`` is active
+    and enabled (systemd: ``is-active`` active, ``is-enabled`` enabled/static; OpenRC and SysV
+    through their scripts).  Without a service manager (PID 1 is the application or a shim) a
+    service is running when a process of that name runs; enabled is not judged."""
+    services = [str(s) for s in _setting(host, "services", "services that must run")]
+    init = hostfacts.init_system(host)
+    states: dict[str, dict[str, object]] = {}
+    if init.name == "systemd":
+        for line in hostfacts.sh(host, _SYSTEMD_UNITS, *services).stdout.splitlines():
+            name, _, rest = line.partition("\t")
+            active, _, enabled = rest.partition("\t")
+            states[name] = {"running": active.strip() == "active", "active": active.strip() or "unknown",
+                            "enabled": enabled.strip() in ENABLED, "is_enabled": enabled.strip() or "not-found"}
+    elif init.name:
+        for name in services:
+            service = host.service(name)
+            states[name] = {"running": bool(service.is_running), "enabled": bool(service.is_enabled)}
+    else:
+        procs = hostfacts.processes(host)
+        for name in services:
+            matches = [p for p in procs if p.named(name)]
+            states[name] = {"running": bool(matches), "enabled": None, "processes": [str(p) for p in matches[:5]]}
+    evidence.record(service_manager=init.name or f"none (PID 1 is {init.pid1})", services=states)
+    down = [n for n in services if not states.get(n, {}).get("running")]
+    disabled = [n for n in services if states.get(n, {}).get("enabled") is False]
+    problems = []
+    if down:
+        detail = [f"{n} ({states[n]['active']})" if "active" in states.get(n, {}) else n for n in down]
+        problems.append(f"not running: {', '.join(detail)}")
+    if disabled:
+        detail = [f"{n} ({states[n]['is_enabled']})" if "is_enabled" in states.get(n, {}) else n for n in disabled]
+        problems.append(f"not enabled at boot: {', '.join(detail)}")
+    note = "" if init.name else f" (no service manager: PID 1 is {init.pid1}; a service runs when a process of that name runs)"
+    require(not problems, host, "; ".join(problems) + note, f"{', '.join(services)} running and enabled")
+
+
+@pytest.mark.check("host-02", "Application processes not running as root", severity="high",
+                   refs=("CWE-250: Execution with Unnecessary Privileges", "OWASP ASVS 4.0 14.1.1"))
+def test_app_not_root(host, evidence):
+    """An application running as root turns any code execution bug into a full host compromise.
+    Finds the processes whose command line matches ``app_process`` (a regular expression, as
+    ``pgrep -f``: make it specific, an admin's ``tail -f /var/log/app.log`` matches ``app`` too).
+    Passes when none runs as root, and all run as ``app_user`` when it is set.  An error when no
+    process matches (the application is not running); not applicable without ``app_process``."""
+    pattern = str(_setting(host, "app_process", "a pgrep -f pattern for the application's processes"))
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise TargetError(f"{host.label}: inventory hosts.{host.name}.app_process {pattern!r} is not a regular expression: {exc}") from None
+    procs = [p for p in hostfacts.processes(host)
+             if regex.search(p.args) and not p.args.startswith("[") and "ps -ww -eo pid:10=" not in p.args]
+    app_user = host.setting("app_user")
+    evidence.record(processes=[str(p) for p in procs[:20]], app_user=app_user)
+    if not procs:
+        raise TargetError(f"{host.label}: no process matches app_process {pattern!r}; is the application running?")
+    wrong = [p for p in procs if p.uid == 0 or (app_user and p.user != app_user)]
+    require(not wrong, host, f"{len(wrong)} of {len(procs)} application process(es) run as "
+            + ", ".join(sorted({p.user for p in wrong})) + ": " + "; ".join(str(p) for p in wrong[:5]),
+            f"every process as {app_user}" if app_user else "no process as root")
+
+
+@pytest.mark.check("host-03", "Secret files mode 600 or stricter, owned by the service user", severity="high",
+                   refs=("CWE-732: Incorrect Permission Assignment for Critical Resource", "OWASP ASVS 4.0 14.3"))
+def test_secret_files(host, evidence):
+    """Environment files and private keys readable by other local users leak database passwords,
+    signing keys and API tokens to every process on the host.  Each file in ``secret_files``
+    (relative paths from ``app_dir``) must exist, be a regular file with no group or other
+    permission and no execute bit (0600, 0400 or stricter), and be owned by ``app_user`` when it
+    is set.  Not applicable without ``secret_files``."""
+    files = [_absolute(host, str(f)) for f in _setting(host, "secret_files", "files holding secrets")]
+    app_user = host.setting("app_user")
+    stats = hostfacts.stat_paths(host, files)
+    problems = []
+    for path in files:
+        st = stats[path]
+        if st is None:
+            problems.append(f"{path} does not exist (or cannot be read)")
+            continue
+        if not st.kind.startswith("regular"):
+            problems.append(f"{path} is a {st.kind}")
+        if st.mode & 0o177:
+            problems.append(f"{path} has mode {st.octal}")
+        if app_user and st.owner != app_user:
+            problems.append(f"{path} is owned by {st.owner}")
+    evidence.record(files={p: (f"{s.octal} {s.owner}:{s.group}" if s else "missing") for p, s in stats.items()}, app_user=app_user)
+    require(not problems, host, "; ".join(problems), "mode 0600 or stricter" + (f", owner {app_user}" if app_user else ""))
+
+
+@pytest.mark.check("host-04", "No world-writable files under the application directory", severity="high",
+                   refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",
+                         "CIS Debian Linux 12 7.1.11: Ensure world writable files and directories are secured"))
+def test_no_world_writable(host, evidence):
+    """A world-writable file in the application's tree lets any local account (a compromised
+    service, a shell user) change code or configuration that the application then runs.  Passes
+    when ``find <app_dir> -xdev ! -type l -perm -0002`` finds nothing (symbolic links, always
+    777, aside).  Fails when ``app_dir`` does not exist.  Not applicable without ``app_dir``."""
+    app_dir = str(_setting(host, "app_dir", "the application's directory"))
+    lines = [line for line in hostfacts.sh(host, _WORLD_WRITABLE, app_dir).stdout.splitlines() if line]
+    if lines == ["__missing__"]:
+        fail(host, f"app_dir {app_dir} does not exist", "the application's directory")
+    shown = lines[:20]
+    count = f"{len(lines)}" if len(lines) <= 100 else "more than 100"
+    evidence.record(app_dir=app_dir, world_writable=shown)
+    require(not lines, host, f"{count} world-writable path(s) under {app_dir}: {', '.join(shown)}", "none (chmod o-w)")
+
+
+def _mode(host, path: str, value: object) -> int:
+    text = str(value).strip()
+    if not re.fullmatch(r"0?[0-7]{3,4}", text):
+        raise TargetError(f"{host.label}: inventory hosts.{host.name}.directories.{path}.mode {text!r} is not an octal mode like '0750'")
+    return int(text, 8)
+
+
+@pytest.mark.check("host-05", "Named directories have the expected mode and owner", severity="medium",
+                   refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",))
+def test_directories(host, evidence):
+    """Deploy tools and hand fixes drift permissions: a release directory left group-writable, an
+    upload directory owned by root so the application cannot write.  Each path in
+    ``directories`` must be a directory with exactly the given ``mode`` (a string such as
+    ``'0750'``) and, where given, ``owner`` and ``group``.  Not applicable without
+    ``directories``."""
+    wanted = dict(_setting(host, "directories", "path: {mode: '0750', owner: app}"))
+    paths = [_absolute(host, str(p)) for p in wanted]
+    specs = {}
+    for raw, path in zip(wanted, paths, strict=True):
+        spec = dict(wanted[raw] or {})
+        unknown = sorted(set(spec) - {"mode", "owner", "group"})
+        if unknown:
+            raise TargetError(f"{host.label}: inventory hosts.{host.name}.directories.{raw}: unknown key(s) {', '.join(unknown)} "
+                              "(known: mode, owner, group)")
+        if "mode" in spec:
+            spec["mode"] = _mode(host, raw, spec["mode"])
+        specs[path] = spec
+    stats = hostfacts.stat_paths(host, paths)
+    problems = []
+    for path, spec in specs.items():
+        st = stats[path]
+        if st is None:
+            problems.append(f"{path} does not exist")
+            continue
+        if st.kind != "directory":
+            problems.append(f"{path} is a {st.kind}")
+        if "mode" in spec and st.mode != spec["mode"]:
+            problems.append(f"{path} has mode {st.octal}, not {spec['mode']:04o}")
+        if "owner" in spec and st.owner != str(spec["owner"]):
+            problems.append(f"{path} is owned by {st.owner}, not {spec['owner']}")
+        if "group" in spec and st.group != str(spec["group"]):
+            problems.append(f"{path} has group {st.group}, not {spec['group']}")
+    evidence.record(directories={p: (f"{s.octal} {s.owner}:{s.group}" if s else "missing") for p, s in stats.items()})
+    require(not problems, host, "; ".join(problems), "each directory as the inventory describes it")
+
+
+def _logrotate_configs(host) -> dict[str, str]:
+    """logrotate.conf and everything it includes: {file: text}."""
+
+    def read(*paths: str) -> dict[str, str]:
+        out = hostfacts.sh(host, _LOGROTATE_FILES, *paths).stdout
+        files: dict[str, str] = {}
+        for chunk in out.split("\x01")[1:]:
+            name, _, text = chunk.partition("\n")
+            files[name] = text
+        return files
+
+    files = read("/etc/logrotate.conf", "/etc/logrotate.d")
+    seen = {"/etc/logrotate.d", "/etc/logrotate.conf"}
+    pending = [inc for text in files.values() for inc in hostfacts.parse_logrotate(text)[1]]
+    while pending:
+        extra = [p for p in dict.fromkeys(pending) if posixpath.normpath(p) not in seen]
+        if not extra:
+            break
+        seen.update(posixpath.normpath(p) for p in extra)
+        more = read(*extra)
+        files.update(more)
+        pending = [inc for text in more.values() for inc in hostfacts.parse_logrotate(text)[1]]
+    return files
+
+
+@pytest.mark.check("host-06", "Log rotation covers the application's logs", severity="medium",
+                   refs=("CIS Debian Linux 12: Ensure logrotate is configured", "CIS Controls v8 8.3: Ensure adequate audit log storage"))
+def test_log_rotation(host, evidence):
+    """Unrotated logs fill the disk, and a full disk stops the application (and its database).
+    Passes when logrotate is installed, something runs it (cron or logrotate.timer), and a
+    stanza in logrotate.conf or an included file rotates files directly in ``log_dir`` (a
+    pattern such as ``/var/log/app/*.log``).  An application that rotates its own logs (or logs
+    only to journald) should waive this item.  Not applicable without ``log_dir``."""
+    log_dir = posixpath.normpath(str(_setting(host, "log_dir", "the application's log directory")))
+    binary = hostfacts.tool(host, "logrotate")
+    files = _logrotate_configs(host)
+    covering = [f"{name}: {pattern}" for name, text in files.items() for stanza in hostfacts.parse_logrotate(text)[0]
+                for pattern in stanza if hostfacts.covers(pattern, log_dir)]
+    schedule = [line for line in hostfacts.sh(host, _LOGROTATE_SCHEDULE).stdout.splitlines()
+                if line.strip() and not line.endswith(("disabled", "masked"))]
+    evidence.record(logrotate=binary or "not installed", covered_by=covering, scheduled_by=schedule, configs=sorted(files))
+    problems = []
+    if not binary:
+        problems.append("logrotate is not installed")
+    if not covering:
+        problems.append(f"no logrotate stanza rotates {log_dir}/* (read {len(files)} configuration file(s))")
+    if binary and not schedule:
+        problems.append("nothing runs logrotate (no /etc/cron.daily/logrotate, no enabled logrotate.timer)")
+    require(not problems, host, "; ".join(problems), f"logrotate installed, scheduled and rotating {log_dir}/*")

@@ -1,0 +1,330 @@
+"""Operating system: patching, time, release support and capacity of every ``hosts`` target.
+
+Patching is read from the package manager without changing anything (``apt-get -s``, ``dnf -C``:
+simulation and cache only, so the count is as fresh as the host's own package lists).  In a
+container, automatic updates and time synchronisation are not applicable: an image is patched
+by rebuilding it, and the clock is the container host's kernel clock.  Capacity counts what the
+host's processes may use: CPUs after affinity and cgroup quota, memory after a cgroup limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from pytest_deploycheck import TargetError, fail, hostfacts, not_applicable, require
+
+pytestmark = pytest.mark.section("os", "Operating system: patching, time and capacity")
+
+GB = 10**9  # thresholds are decimal gigabytes: a "4 GB" machine's MemTotal (~3.8 GiB) still passes
+
+#: End of security support per release (including the distribution's own LTS, excluding paid
+#: extended support), from endoflife.date and the distributions' lifecycle pages.  Releases not
+#: listed end as not applicable: the table names what it knows.
+OS_EOL: dict[tuple[str, str], dt.date] = {
+    ("debian", "10"): dt.date(2024, 6, 30),
+    ("debian", "11"): dt.date(2026, 8, 31),
+    ("debian", "12"): dt.date(2028, 6, 30),
+    ("debian", "13"): dt.date(2030, 6, 30),
+    ("ubuntu", "18.04"): dt.date(2023, 5, 31),
+    ("ubuntu", "20.04"): dt.date(2025, 5, 31),
+    ("ubuntu", "22.04"): dt.date(2027, 4, 30),
+    ("ubuntu", "24.04"): dt.date(2029, 4, 30),
+    ("ubuntu", "24.10"): dt.date(2025, 7, 10),
+    ("ubuntu", "25.04"): dt.date(2026, 1, 15),
+    ("ubuntu", "25.10"): dt.date(2026, 7, 31),
+    **{(rhel, "7"): dt.date(2024, 6, 30) for rhel in ("rhel", "centos", "ol")},
+    **{(rhel, "8"): dt.date(2029, 5, 31) for rhel in ("rhel", "rocky", "almalinux", "ol")},
+    **{(rhel, "9"): dt.date(2032, 5, 31) for rhel in ("rhel", "rocky", "almalinux", "ol")},
+    **{(rhel, "10"): dt.date(2035, 5, 31) for rhel in ("rhel", "rocky", "almalinux", "ol")},
+    ("centos", "8"): dt.date(2024, 5, 31),  # CentOS Stream 8
+    ("centos", "9"): dt.date(2027, 5, 31),  # CentOS Stream 9
+    ("amzn", "2"): dt.date(2026, 6, 30),
+    ("amzn", "2023"): dt.date(2029, 6, 30),
+    ("alpine", "3.19"): dt.date(2025, 11, 1),
+    ("alpine", "3.20"): dt.date(2026, 4, 1),
+    ("alpine", "3.21"): dt.date(2026, 11, 1),
+    ("alpine", "3.22"): dt.date(2027, 5, 1),
+    ("fedora", "41"): dt.date(2025, 12, 15),
+    ("fedora", "42"): dt.date(2026, 5, 13),
+}
+EOL_SOURCE = "endoflife.date"
+
+_APT_AUTO = r"""
+printf 'status\t%s\n' "$(dpkg-query -W -f='${Status}' unattended-upgrades 2>/dev/null)"
+apt-config shell UU APT::Periodic::Unattended-Upgrade LISTS APT::Periodic::Update-Package-Lists 2>/dev/null
+[ -e /etc/cron.daily/apt-compat ] && printf 'cron\t/etc/cron.daily/apt-compat\n'
+command -v systemctl >/dev/null 2>&1 && printf 'timer\t%s\n' "$(systemctl is-enabled apt-daily-upgrade.timer 2>/dev/null)"
+true
+"""
+
+_DNF_AUTO = r"""
+for p in dnf-automatic dnf5-plugin-automatic yum-cron; do rpm -q "$p" >/dev/null 2>&1 && printf 'package\t%s\n' "$p"; done
+for t in dnf-automatic-install.timer dnf-automatic.timer dnf5-automatic.timer yum-cron.service; do
+  printf 'unit\t%s\t%s\n' "$t" "$(systemctl is-enabled "$t" 2>/dev/null)"
+done
+sed -n 's/^[[:space:]]*\(apply_updates\|upgrade_type\)[[:space:]]*=[[:space:]]*\(.*\)$/conf\t\1\t\2/p' /etc/dnf/automatic.conf 2>/dev/null
+true
+"""
+
+_APT_PENDING = r"""
+n=$(ls /var/lib/apt/lists/ 2>/dev/null | grep -c '_Packages')
+printf 'lists\t%s\n' "$n"
+printf 'updated\t%s\n' "$(stat -c %Y /var/lib/apt/lists/*_Packages* 2>/dev/null | sort -n | tail -n 1)"
+printf 'now\t%s\n' "$(date +%s)"
+LC_ALL=C apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>&1
+"""
+
+ENABLED = ("enabled", "static", "alias", "indirect", "generated", "enabled-runtime")
+
+
+@pytest.mark.check("os-01", "Automatic security updates enabled", severity="medium",
+                   refs=("CIS Controls v8 7.3: Perform automated operating system patch management",
+                         "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"))
+def test_automatic_updates(host, evidence):
+    """Security fixes that wait for a person are applied weeks late.  On Debian and Ubuntu
+    passes when ``unattended-upgrades`` is installed, ``APT::Periodic::Unattended-Upgrade`` and
+    ``Update-Package-Lists`` are on and something runs them (apt-daily-upgrade.timer under
+    systemd, /etc/cron.daily/apt-compat otherwise).  On RHEL-family hosts passes when
+    dnf-automatic's install timer is enabled, or its timer with ``apply_updates = yes``.
+    Not applicable in a container (rebuild the image instead) or on other package managers."""
+    reason = hostfacts.container(host)
+    if reason:
+        not_applicable(f"{host.name}: a container ({reason}); images are patched by rebuilding them, not in place")
+    if hostfacts.tool(host, "apt-get"):
+        lines = hostfacts.sh(host, _APT_AUTO).stdout.splitlines()
+        fields = dict(line.split("\t", 1) for line in lines if "\t" in line)
+        periodic = dict(re.findall(r"^(UU|LISTS)='([^']*)'", "\n".join(lines), re.MULTILINE))
+        installed = "install ok installed" in fields.get("status", "")
+        systemd = hostfacts.init_system(host).name == "systemd"
+        scheduled = fields.get("timer", "") in ENABLED if systemd else bool(fields.get("cron"))
+        evidence.record(unattended_upgrades=fields.get("status") or "not installed", unattended_upgrade=periodic.get("UU", "unset"),
+                        update_package_lists=periodic.get("LISTS", "unset"),
+                        scheduler=fields.get("timer") if systemd else fields.get("cron"))
+        problems = []
+        if not installed:
+            problems.append("unattended-upgrades is not installed")
+        for key, name in (("UU", "APT::Periodic::Unattended-Upgrade"), ("LISTS", "APT::Periodic::Update-Package-Lists")):
+            if periodic.get(key, "0") in ("0", "", "false", "no"):
+                problems.append(f"{name} is {periodic.get(key, 'unset')}")
+        if installed and not scheduled:
+            problems.append("apt-daily-upgrade.timer is not enabled" if systemd else "no /etc/cron.daily/apt-compat runs it")
+        require(not problems, host, "; ".join(problems),
+                'unattended-upgrades installed, APT::Periodic::Unattended-Upgrade "1" and scheduled')
+        return
+    if hostfacts.tool(host, "dnf") or hostfacts.tool(host, "yum"):
+        lines = hostfacts.sh(host, _DNF_AUTO).stdout.splitlines()
+        packages = [line.split("\t", 1)[1] for line in lines if line.startswith("package\t")]
+        units = {p[1]: p[2] for p in (line.split("\t") for line in lines if line.startswith("unit\t")) if len(p) == 3}
+        conf = {p[1]: p[2].strip() for p in (line.split("\t") for line in lines if line.startswith("conf\t")) if len(p) == 3}
+        evidence.record(packages=packages, units=units, automatic_conf=conf)
+        applying = (units.get("dnf-automatic-install.timer") in ENABLED
+                    or (units.get("dnf-automatic.timer") in ENABLED and conf.get("apply_updates", "no").lower() in ("yes", "true", "1"))
+                    or units.get("dnf5-automatic.timer") in ENABLED or units.get("yum-cron.service") in ENABLED)
+        require(packages and applying, host,
+                "dnf-automatic is not installed" if not packages else "no enabled timer applies updates automatically",
+                "dnf-automatic with dnf-automatic-install.timer enabled (or apply_updates = yes)")
+        return
+    release = hostfacts.os_release(host).get("PRETTY_NAME", "this system")
+    not_applicable(f"{host.name}: automatic updates are checked for apt and dnf/yum systems; {release} has neither")
+
+
+def _apt_pending(host, evidence) -> tuple[int, list[str]]:
+    out = hostfacts.sh(host, _APT_PENDING).stdout
+    fields = dict(line.split("\t", 1) for line in out.splitlines()[:3] if "\t" in line)
+    if fields.get("lists", "0").strip() in ("", "0"):
+        raise TargetError(f"{host.label}: the apt package lists are empty (apt-get update never ran); pending updates cannot be counted")
+    updated, now = fields.get("updated", "").strip(), fields.get("now", "").strip()
+    if updated.isdigit() and now.isdigit():
+        evidence.record(package_lists_age_hours=round((int(now) - int(updated)) / 3600, 1))
+    security = sorted({m.group(1) for m in re.finditer(r"^Inst (\S+) .*\(([^)]*security[^)]*)\)", out, re.MULTILINE | re.IGNORECASE)})
+    return len(security), security
+
+
+def _dnf_pending(host, evidence) -> tuple[int, list[str]]:
+    manager = hostfacts.tool(host, "dnf") or hostfacts.tool(host, "yum")
+    result = host.run("%s -q -C updateinfo list --security --available", manager)
+    if result.rc != 0:
+        raise TargetError(f"{host.label}: {manager} updateinfo failed ({hostfacts.last_line(result)}); "
+                          "the host's package metadata cache may be empty")
+    packages = sorted({line.split()[-1] for line in result.stdout.splitlines() if len(line.split()) >= 3})
+    return len(packages), packages
+
+
+@pytest.mark.check("os-02", "No pending security updates", severity="high",
+                   refs=("CIS Controls v8 7.3, 7.4: automated operating system and application patch management",
+                         "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"))
+def test_pending_security_updates(host, evidence):
+    """A pending security update is a published vulnerability still present.  Counts packages
+    whose candidate comes from a security archive (``apt-get -s dist-upgrade``: Debian-Security,
+    ``*-security``) or a security advisory (``dnf updateinfo --security``), from the host's
+    package lists as they are: nothing is refreshed.  Passes when the count is at most
+    ``pending_security_updates_max`` (default 0).  Not applicable without apt or dnf/yum."""
+    if hostfacts.tool(host, "apt-get"):
+        count, packages = _apt_pending(host, evidence)
+    elif hostfacts.tool(host, "dnf") or hostfacts.tool(host, "yum"):
+        count, packages = _dnf_pending(host, evidence)
+    else:
+        release = hostfacts.os_release(host).get("PRETTY_NAME", "this system")
+        not_applicable(f"{host.name}: pending updates are counted with apt or dnf/yum; {release} has neither")
+    limit = host.threshold("pending_security_updates_max")
+    evidence.record(pending_security_updates=count, packages=packages[:50], limit=limit)
+    shown = ", ".join(packages[:10]) + (f" and {count - 10} more" if count > 10 else "")
+    require(count <= limit, host, f"{count} pending security update(s): {shown}", f"at most {limit}")
+
+
+@pytest.mark.check("os-03", "Clock synchronised", severity="medium",
+                   refs=("CIS Controls v8 8.4: Standardize time synchronization",
+                         "CIS Debian Linux 12 2.3.1.1: Ensure a single time synchronization daemon is in use"))
+def test_time_synchronised(host, evidence):
+    """Certificates, tokens (exp, nbf), TOTP, Kerberos and log correlation all need the right
+    time.  Passes when the kernel clock is synchronised: ``timedatectl`` (systemd-timesyncd or
+    any NTP daemon), ``chronyc tracking`` (Leap status Normal) or ``ntpq -p`` (a selected peer).
+    Fails when none of them reports a synchronised clock.  Not applicable in a container, whose
+    clock is the container host's kernel clock."""
+    reason = hostfacts.container(host)
+    if reason:
+        not_applicable(f"{host.name}: a container ({reason}); its clock is the container host's kernel clock: check that host")
+    observed = []
+    if hostfacts.init_system(host).name == "systemd" and hostfacts.tool(host, "timedatectl"):
+        result = host.run("%s show -p NTPSynchronized -p NTP", hostfacts.tool(host, "timedatectl"))
+        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        evidence.record(timedatectl=values)
+        if values.get("NTPSynchronized") == "yes":
+            return
+        observed.append(f"timedatectl: NTPSynchronized={values.get('NTPSynchronized', '?')}, NTP service={values.get('NTP', '?')}")
+    if hostfacts.tool(host, "chronyc"):
+        result = host.run("%s -n tracking", hostfacts.tool(host, "chronyc"))
+        leap = re.search(r"^Leap status\s*:\s*(.+)$", result.stdout, re.MULTILINE)
+        evidence.record(chrony=leap.group(1).strip() if leap else hostfacts.last_line(result))
+        if result.rc == 0 and leap and leap.group(1).strip() == "Normal":
+            return
+        observed.append(f"chronyc tracking: {leap.group(1).strip() if leap else hostfacts.last_line(result)}")
+    if hostfacts.tool(host, "ntpq"):
+        result = host.run("%s -pn", hostfacts.tool(host, "ntpq"))
+        peers = [line for line in result.stdout.splitlines() if line.startswith("*")]
+        evidence.record(ntp_system_peer=peers[0].split()[0] if peers else None)
+        if result.rc == 0 and peers:
+            return
+        observed.append(f"ntpq -p: {'no selected peer' if result.rc == 0 else hostfacts.last_line(result)}")
+    fail(host, "; ".join(observed) or "no time synchronisation: none of systemd-timesyncd, chrony or ntpd is present",
+         "a synchronised clock (systemd-timesyncd, chrony or ntpd)")
+
+
+def _release_key(release: dict[str, str]) -> tuple[str, str]:
+    os_id = release.get("ID", "").lower()
+    version = release.get("VERSION_ID", "")
+    if os_id in ("rhel", "centos", "rocky", "almalinux", "ol", "debian"):
+        version = version.split(".", 1)[0]
+    elif os_id == "alpine":
+        version = ".".join(version.split(".")[:2])
+    return os_id, version
+
+
+@pytest.mark.check("os-04", "OS release still supported", severity="high",
+                   refs=("CIS Controls v8 2.2: Ensure authorized software is currently supported", "endoflife.date"))
+def test_os_release_supported(host, evidence):
+    """A release past its end of life gets no security fixes: every new vulnerability stays.
+    Passes while today is before the end of security support of the host's release (Debian and
+    Ubuntu LTS, RHEL and rebuilds, Amazon Linux, Alpine, Fedora; distribution LTS included, paid
+    extended support not).  Not applicable for a release the table does not know."""
+    release = hostfacts.os_release(host)
+    if not release:
+        not_applicable(f"{host.name}: no /etc/os-release; the release cannot be identified")
+    key = _release_key(release)
+    name = release.get("PRETTY_NAME") or " ".join(key)
+    eol = OS_EOL.get(key)
+    evidence.record(release=name, id=key[0], version=key[1], end_of_life=eol.isoformat() if eol else None, source=EOL_SOURCE)
+    if eol is None:
+        not_applicable(f"{host.name}: no end-of-life date known for {name} ({key[0]} {key[1]}); check {EOL_SOURCE}")
+    days = (eol - dt.date.today()).days
+    evidence.record(days_left=days)
+    require(days >= 0, host, f"{name} reached end of life on {eol.isoformat()} ({-days} days ago)", "a supported release")
+
+
+@pytest.mark.check("os-05", "CPU cores at the minimum", severity="high")
+def test_cpu_minimum(host, evidence):
+    """Below the minimum the service stalls under ordinary load (one core also serialises the
+    application with its own housekeeping).  Counts the CPUs the host's processes may use
+    (``nproc``: affinity and cpuset) and a cgroup CPU quota when one is set.  Passes when at
+    least ``min_cpu_cores`` (default 2)."""
+    cap = hostfacts.capacity(host)
+    minimum = host.threshold("min_cpu_cores")
+    evidence.record(cpus=cap.cpus, online=cap.online, cgroup_cpu_quota=cap.cpu_quota, effective=cap.effective_cpus, minimum=minimum)
+    quota = f" (cgroup quota {cap.cpu_quota:g})" if cap.cpu_quota else ""
+    require(cap.effective_cpus >= minimum, host, f"{cap.effective_cpus:g} CPU core(s){quota}", f">= {minimum}")
+
+
+@pytest.mark.check("os-06", "Memory at the minimum", severity="high")
+def test_memory_minimum(host, evidence):
+    """Below the minimum the application swaps or is killed by the OOM killer under load.
+    Memory is MemTotal, or a lower cgroup limit, in decimal GB (10^9 bytes), so a "4 GB"
+    machine whose kernel reserves some (MemTotal about 3.8 GiB) still counts as 4.  Passes when
+    at least ``min_memory_gb`` (default 4)."""
+    cap = hostfacts.capacity(host)
+    minimum = host.threshold("min_memory_gb")
+    gb = cap.effective_memory / GB
+    evidence.record(memtotal_gb=round(cap.memory_bytes / GB, 2),
+                    cgroup_limit_gb=round(cap.memory_limit / GB, 2) if cap.memory_limit else None,
+                    effective_gb=round(gb, 2), minimum_gb=minimum)
+    limit = " (cgroup limit)" if cap.memory_limit else ""
+    require(gb >= minimum, host, f"{gb:.1f} GB memory{limit}", f">= {minimum:g} GB")
+
+
+@pytest.mark.check("os-07", "CPU and memory at the recommended size", severity="info")
+def test_recommended_size(host, evidence):
+    """Reported, never blocking: the minimum runs the service, the recommended size leaves room
+    for peaks, deploys and a neighbour's failure.  Passes at ``recommended_cpu_cores`` (default 4)
+    and ``recommended_memory_gb`` (default 8)."""
+    cap = hostfacts.capacity(host)
+    cores, memory = host.threshold("recommended_cpu_cores"), host.threshold("recommended_memory_gb")
+    gb = cap.effective_memory / GB
+    evidence.record(cpus=cap.effective_cpus, memory_gb=round(gb, 2), recommended_cpus=cores, recommended_memory_gb=memory)
+    require(cap.effective_cpus >= cores and gb >= memory, host, f"{cap.effective_cpus:g} CPU core(s), {gb:.1f} GB memory",
+            f">= {cores} cores and >= {memory:g} GB (recommended)")
+
+
+def _usage(host, evidence, *, inodes: bool) -> None:
+    what, threshold = ("inodes", "inode_usage_max_pct") if inodes else ("space", "disk_usage_max_pct")
+    limit = host.threshold(threshold)
+    found = hostfacts.mounts(host, inodes=inodes)
+    if not found:
+        not_applicable(f"{host.name}: df lists no filesystem with {what} to measure")
+    full = [m for m in found if m.percent > limit]
+    evidence.record(mounts={m.mountpoint: round(m.percent, 1) for m in found}, limit_pct=limit)
+    require(not full, host, ", ".join(f"{m.mountpoint} ({m.source}) {what} {m.percent:.0f}% used" for m in full),
+            f"every mount at most {limit:g}% {what} used")
+
+
+@pytest.mark.check("os-08", "Disk space below the threshold on every mount", severity="medium")
+def test_disk_usage(host, evidence):
+    """A full filesystem stops databases, logs and uploads at once, and a go-live adds data.
+    Passes when every real filesystem (tmpfs, squashfs and pseudo filesystems aside; bind mounts
+    once) is at most ``disk_usage_max_pct`` (default 80%) used, counting root-reserved blocks as
+    used, as df does.  Disk alerts belong to monitoring; this checks the state at go-live."""
+    _usage(host, evidence, inodes=False)
+
+
+@pytest.mark.check("os-09", "Inode use below the threshold on every mount", severity="medium")
+def test_inode_usage(host, evidence):
+    """Running out of inodes (many small cache, session or mail files) fails writes with free
+    space left.  Passes when every filesystem with inodes is at most ``inode_usage_max_pct``
+    (default 80%) used; filesystems without a fixed inode table (btrfs, vfat) are skipped."""
+    _usage(host, evidence, inodes=True)
+
+
+@pytest.mark.check("os-10", "Load below the core count", severity="medium")
+def test_load(host, evidence):
+    """A host already saturated before go-live has no headroom for real traffic.  Compares the
+    5-minute load average with the online CPUs (the load counts the whole kernel, also in a
+    container).  Passes when load / CPUs is at most ``load_per_core_max`` (default 1.0)."""
+    cap = hostfacts.capacity(host)
+    ratio = host.threshold("load_per_core_max")
+    load5 = cap.load[1]
+    evidence.record(load=list(cap.load), online_cpus=cap.online, max_per_core=ratio)
+    if cap.online <= 0:
+        fail(host, "cannot count online CPUs", "a CPU count")
+    require(load5 <= cap.online * ratio, host, f"5-minute load {load5:.2f} on {cap.online} CPU(s)",
+            f"at most {cap.online * ratio:g} ({ratio:g} per CPU)")

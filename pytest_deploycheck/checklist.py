@@ -1,0 +1,183 @@
+"""The ticked checklist (``--deploycheck-checklist-md=PATH``): the catalog as the Markdown
+checklist a team would have written by hand, section by section, with this run's ticks.
+
+- ``- [x]`` the item passed on every target (a manual item: it is attested);
+- ``- [ ]`` it did not: the line (or one nested line per target) says where and why;
+- ``- [ ] ~~item~~`` not applicable: not examined, and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_deploycheck.decision import Result
+from pytest_deploycheck.outcomes import Outcome
+from pytest_deploycheck.redact import Redactor
+from pytest_deploycheck.reports import CheckGroup, by_check, clean_text, extra_list, one_line, reporting_errors, result_keys, write_atomic
+from pytest_deploycheck.summary import RunSummary
+
+MESSAGE_LIMIT = 300
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
+
+
+def md(text: str) -> str:
+    """Plain text that Markdown shows as typed: no emphasis, links or HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", one_line(text, 10 * MESSAGE_LIMIT))
+
+
+def code(text: str) -> str:
+    """An inline code span that holds any text (the fence is longer than any backtick run in it)."""
+    text = one_line(text, MESSAGE_LIMIT)
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _attested(att: dict[str, Any] | None, target: str = "") -> str:
+    if not att:
+        return ""
+    who = md(str(att.get("by") or "someone"))
+    if att.get("role"):
+        who += f" ({md(str(att['role']))})"
+    text = f"attested by {who}"
+    if att.get("date"):
+        text += f" on {md(str(att['date']))}"
+    if target:
+        text += f" for {md(target)}"
+    if att.get("evidence"):
+        text += f"; evidence: {md(str(att['evidence']))}"
+    if att.get("expires"):
+        text += f"; expires {md(str(att['expires']))}"
+    return text
+
+
+def _waived(w: dict[str, Any] | None) -> str:
+    if not w:
+        return "waived"
+    parts = [md(str(w.get("id") or "?"))]
+    if w.get("approver"):
+        parts.append(f"approved by {md(str(w['approver']))}")
+    if w.get("expires"):
+        parts.append(f"until {md(str(w['expires']))}")
+    text = f"waived ({', '.join(parts)})"
+    if w.get("justification"):
+        text += f": {md(str(w['justification']))}"
+    return text
+
+
+def _why(r: Result, where: str = "") -> str:
+    """What a target's line says: the outcome (``where`` after it: " on api"), then why."""
+    if r.outcome is Outcome.PASSED:
+        attested = _attested(r.attestation, r.target or "" if where else "")
+        return attested or f"passed{where}"
+    if r.outcome is Outcome.MANUAL:
+        reason = (r.attestation or {}).get("reason") or "no attestation recorded"
+        todo = r.check.instructions if r.check else ""
+        return f"pending attestation{where} ({md(str(reason))})" + (f"; to do: {md(todo)}" if todo else "")
+    if r.outcome is Outcome.WAIVED:
+        return f"{_waived(r.waiver)}{where}" + (f"; failure: {code(r.message)}" if r.message else "")
+    label = {Outcome.NOT_APPLICABLE: "not applicable", Outcome.NOT_RUN: "not run"}.get(r.outcome, r.outcome.value)
+    if r.outcome is Outcome.NOT_APPLICABLE:
+        where = ""  # the reason names the target when it matters
+    return f"{label}{where}: {code(r.message)}" if r.message else f"{label}{where}"
+
+
+def _item(group: CheckGroup) -> list[str]:
+    head = f"**{md(group.check_id)}** {md(group.title)} *({group.severity}{', manual' if group.manual else ''})*"
+    if group.not_applicable:
+        head = f"~~{head}~~"
+    box = "[x]" if group.ticked else "[ ]"
+    results = group.results
+    if len(results) == 1:
+        r = results[0]
+        return [f"- {box} {head} — {_why(r, f' on {md(r.target)}' if r.target else '')}"]
+    met = sum(r.outcome is Outcome.PASSED for r in results)
+    if group.ticked:
+        tail = f"passed on all {len(results)} targets"
+    elif group.not_applicable:
+        tail = f"not applicable on all {len(results)} targets"
+    else:
+        tail = f"met on {met} of {len(results)} targets"
+    lines = [f"- {box} {head} — {tail}"]
+    for r, key in zip(results, result_keys(results), strict=True):
+        sub = "[x]" if r.outcome is Outcome.PASSED else "[ ]"
+        name = md(key.split("@", 1)[1])  # the target, plus the parameter id when a check runs twice on it
+        if r.outcome is Outcome.NOT_APPLICABLE:
+            name = f"~~{name}~~"
+        lines.append(f"  - {sub} {name}: {_why(r)}")
+    return lines
+
+
+def render(summary: RunSummary, redactor: Redactor | None = None) -> str:
+    verdict = summary.verdict
+    title = summary.inventory_name or "(no inventory)"
+    when = summary.finished.strftime("%Y-%m-%d %H:%M UTC")
+    inv = f"inventory {md(title)}"
+    if summary.inventory_sha256:
+        inv += f" (sha256 `{summary.inventory_sha256[:12]}`)"
+    counts = summary.counts()
+    tally = ", ".join(f"{n} {o.value}" for o, n in counts.items() if n)
+    lines = [
+        f"# Go-live checklist: {md(title)}",
+        "",
+        f"**Verdict: {verdict.level.value}** — {md(verdict.rule)}",
+        "",
+        f"Checked {when} against {inv}; catalog `{summary.catalog_digest}`; pytest-deploycheck {md(summary.plugin_version)}.",
+        f"{len(summary.results)} results: {tally or 'none'}."
+        + (" The run was interrupted: unfinished items are marked not run." if summary.interrupted else ""),
+        "",
+        "`[x]` met on every target (manual items: attested) · `[ ]` not met, pending or not run · ~~struck through~~: not applicable.",
+    ]
+    for (_, section_title), groups in by_check(summary).items():
+        lines += ["", f"## {md(section_title)}", ""]
+        for group in groups:
+            lines += _item(group)
+    waivers = extra_list(summary, "waivers")
+    if redactor is not None:  # before escaping: an escaped secret would no longer match
+        waivers = redactor.redact_obj(waivers)
+    if waivers:
+        lines += ["", "## Waivers", ""]
+        for w in waivers:
+            scope = md(str(w.get("check") or "?")) + (f" on {md(str(w['target']))}" if w.get("target") else "")
+            status = md(str(w.get("status") or "listed"))
+            text = f"- **{md(str(w.get('id') or '?'))}** ({status}) {scope}"
+            if w.get("justification"):
+                text += f": {md(str(w['justification']))}"
+            meta = [f"approved by {md(str(w['approver']))}" if w.get("approver") else "",
+                    f"ticket {md(str(w['ticket']))}" if w.get("ticket") else "",
+                    f"expires {md(str(w['expires']))}" if w.get("expires") else ""]
+            if any(meta):
+                text += " — " + ", ".join(m for m in meta if m)
+            notes = w.get("notes")
+            if isinstance(notes, (list, tuple)) and notes:
+                text += f" ({md('; '.join(str(n) for n in notes))})"
+            lines.append(text)
+    text = "\n".join(lines) + "\n"
+    text = clean_text(text)
+    return redactor.redact(text) if redactor is not None else text
+
+
+class ChecklistWriter:
+    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
+        self.path = path
+        self.redactor = redactor
+        self.written = False
+
+    @pytest.hookimpl(trylast=True)  # after the modules that add waivers and attestations to summary.extra
+    def pytest_deploycheck_summary(self, config: pytest.Config, summary: RunSummary) -> None:
+        with reporting_errors(config, "Markdown checklist", self.path):
+            write_atomic(self.path, render(summary, self.redactor))
+            self.written = True
+
+    @pytest.hookimpl(trylast=True)  # below the go-live summary
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.written:
+            terminalreporter.write_sep("-", f"deploycheck checklist: {self.path}")

@@ -1,0 +1,278 @@
+"""The report writers' common ground: which writers run, atomic files, text made safe to print.
+
+``register(config)`` is the one call ``plugin.py`` makes: on the controller (or the serial
+process) it registers the JSON writer (``--deploycheck-json``), the Markdown checklist
+(``--deploycheck-checklist-md``), the JUnit post-processor (``--junitxml``) and, only when
+pytest-html is present, the HTML integration (``--html`` or the ``--deploycheck-html``
+shortcut).  Every writer implements ``pytest_deploycheck_summary``, which the go-live summary
+calls once at the end of every run, failed and interrupted ones included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_deploycheck.decision import Result
+from pytest_deploycheck.options import resolve
+from pytest_deploycheck.outcomes import Outcome
+from pytest_deploycheck.summary import OUTCOME_ORDER, RunSummary
+
+PLUGIN_NAMES = ("deploycheck-json", "deploycheck-checklist", "deploycheck-junit", "deploycheck-html", "deploycheck-report-guard")
+
+
+def register(config: pytest.Config) -> None:
+    """Register the report writers the options ask for; a no-op on xdist workers."""
+    if hasattr(config, "workerinput"):
+        return  # reports are written once, by the controller, which sees every result
+    from pytest_deploycheck import checklist, jsonreport, junit
+    from pytest_deploycheck.plugin import STATE_KEY
+
+    state = config.stash.get(STATE_KEY, None)
+    redactor = state.redactor if state is not None else None
+    manager = config.pluginmanager
+    manager.register(ReportGuard(), "deploycheck-report-guard")
+    json_path = resolve(config, "deploycheck_json")
+    if json_path:
+        manager.register(jsonreport.JsonWriter(output_path(json_path), redactor), "deploycheck-json")
+    md_path = resolve(config, "deploycheck_checklist_md")
+    if md_path:
+        manager.register(checklist.ChecklistWriter(output_path(md_path), redactor), "deploycheck-checklist")
+    xml_path = getattr(config.option, "xmlpath", None)
+    if xml_path:
+        prefix = getattr(config.option, "junitprefix", None)
+        manager.register(junit.JunitRewriter(output_path(xml_path), junit.family(config), prefix, redactor), "deploycheck-junit")
+    html_path = resolve(config, "deploycheck_html")
+    if manager.hasplugin("html"):
+        from pytest_deploycheck import html
+
+        if html_path:
+            html.enable_shortcut(config, output_path(html_path))
+        if getattr(config.option, "htmlpath", None) and (html_path or state is None or state.inventory is not None):
+            # A project's own tests (no inventory) keep pytest-html's page as it is.
+            manager.register(html.HtmlReport(config, redactor), "deploycheck-html")
+    elif html_path:
+        raise pytest.UsageError("--deploycheck-html needs pytest-html (pip install pytest-html), which is not installed "
+                                "or was disabled with -p no:html; install it or drop the option")
+    config.add_cleanup(lambda: unregister(config))
+
+
+def unregister(config: pytest.Config) -> None:
+    for name in PLUGIN_NAMES:
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin)
+
+
+def output_path(value: str) -> Path:
+    """As pytest's ``--junitxml`` does: ``~`` and ``$VARS`` expanded, relative to the start directory."""
+    return Path(os.path.abspath(os.path.expanduser(os.path.expandvars(value))))
+
+
+class ReportGuard:
+    """Keeps a cancelled CI job from cutting a report in half.
+
+    The plugin turns SIGTERM into KeyboardInterrupt so an interrupted run still reports.  Once
+    the reports are being written (session finish), a second SIGTERM would interrupt the
+    writers themselves and leave a traceback instead of a file; from then until the end of
+    the run it is noted and ignored: the process ends a moment later anyway.
+    """
+
+    def __init__(self) -> None:
+        self.deferred = False
+        self.previous: Any = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def note(signum: int, frame: Any) -> None:
+            self.deferred = True
+
+        self.previous = signal.signal(signal.SIGTERM, note)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.deferred:
+            terminalreporter.write_line("deploycheck: SIGTERM received while the reports were written; they were finished first",
+                                        yellow=True)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+            self.previous = None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the whole new one, never half.
+
+    A temporary file in the same directory, flushed and fsynced, then ``os.replace``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --------------------------------------------------------------------------- text
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_NONCHAR = re.compile(r"[\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """Text any reader can take: ANSI colour codes dropped, other control characters shown as
+    ``\\xNN``, undecodable bytes (lone surrogates) as U+FFFD.  Tabs and newlines stay.
+    The result is also legal XML 1.0 character data."""
+    text = _ANSI.sub("", text)
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = _NONCHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def clean_obj(value: Any) -> Any:
+    """``clean_text`` on every string inside dicts and lists (keys included)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_obj(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_obj(v) for v in value]
+    return value
+
+
+def show_value(value: Any) -> str:
+    """An evidence value as text: strings as they are, anything else as JSON (``["TLSv1.2", "TLSv1.3"]``)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [truncated: {len(text):,} characters in all; the JSON report has the whole text]"
+
+
+def one_line(text: str, limit: int) -> str:
+    return truncate(" ".join(clean_text(text).split()), limit)
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+@dataclass
+class CheckGroup:
+    """One check of the catalog and its results on every target, for the per-check views."""
+
+    section: str
+    section_title: str
+    check_id: str
+    title: str
+    severity: str
+    manual: bool
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def ticked(self) -> bool:
+        """Met everywhere: every target passed (a manual item passes only when attested)."""
+        return bool(self.results) and all(r.outcome is Outcome.PASSED for r in self.results)
+
+    @property
+    def not_applicable(self) -> bool:
+        return bool(self.results) and all(r.outcome is Outcome.NOT_APPLICABLE for r in self.results)
+
+
+def by_check(summary: RunSummary) -> dict[tuple[str, str], list[CheckGroup]]:
+    """Results grouped by (section id, section title), then by check, in catalog order."""
+    sections: dict[tuple[str, str], dict[str, CheckGroup]] = {}
+    for r in summary.results:
+        check = r.check
+        key = (check.section, check.section_title) if check else ("", "Checks that never reported")
+        groups = sections.setdefault(key, {})
+        gid = r.check_id if check else r.nodeid.split("[", 1)[0]
+        group = groups.get(gid)
+        if group is None:
+            group = groups[gid] = CheckGroup(
+                section=key[0], section_title=key[1], check_id=r.check_id if check else "?",
+                title=check.title if check else gid, severity=r.severity.value, manual=bool(check and check.manual))
+        group.results.append(r)
+    return {key: list(groups.values()) for key, groups in sections.items()}
+
+
+def result_keys(results: list[Result]) -> list[str]:
+    """``<id>@<target>`` for each result, unique within a run: a check parametrized beyond its
+    target (several items on one target) adds the pytest parameter id, ``<id>@<target>[<param id>]``."""
+    base = [f"{r.check_id}@{r.target or '-'}" for r in results]
+    seen: dict[str, int] = {}
+    for key in base:
+        seen[key] = seen.get(key, 0) + 1
+    keys = []
+    for key, r in zip(base, results, strict=True):
+        if seen[key] > 1:
+            param = r.nodeid.rsplit("[", 1)[1][:-1] if r.nodeid.endswith("]") and "[" in r.nodeid else r.nodeid
+            key = f"{key}[{param}]"
+        keys.append(key)
+    return keys
+
+
+def outcome_columns(summary: RunSummary) -> list[Outcome]:
+    """The outcomes that occur, in the report order (passed first, not run last)."""
+    present = summary.counts()
+    return [o for o in OUTCOME_ORDER if present[o]]
+
+
+def extra_list(summary: RunSummary, key: str) -> list[dict[str, Any]]:
+    """A list another module put into ``summary.extra`` (waivers, attestations), or []."""
+    value = summary.extra.get(key)
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [v for v in value if isinstance(v, dict)]
+
+
+@contextlib.contextmanager
+def reporting_errors(config: pytest.Config, what: str, path: Path) -> Iterator[None]:
+    """A report that cannot be written (disk full, no permission) is said on the terminal;
+    it must not become an INTERNALERROR that hides the verdict and the other reports."""
+    try:
+        yield
+    except OSError as exc:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        line = f"deploycheck: could not write the {what} to {path}: {exc}"
+        if reporter is not None:
+            reporter.write_line(line, red=True, bold=True)
+        else:
+            print(line)

@@ -1,0 +1,407 @@
+"""The host catalog (checks/test_host.py, test_network.py, test_os.py) on this machine.
+
+A good and a bad application tree, application processes and a stray listening socket are set
+up here, then examined through every way in: ``local://`` and, over the test bed's hardened
+sshd, ``ssh://`` and ``paramiko://`` (the same machine, so the same answers).  What needs
+packages or a service manager this machine lacks (a firewall, fail2ban, logrotate, systemd) is
+shown where it must fail or be not applicable; the parsers behind those checks are read against
+real command output further down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_deploycheck import hostfacts
+from tests.servers.base import Instance
+from tests.test_checks_ssh import host_entry, results_for, run_hosts
+
+NOBODY = "nobody"
+NOGROUP = grp.getgrgid(pwd.getpwnam(NOBODY).pw_gid).gr_name
+FIREWALLS = ("nft", "iptables", "ufw")
+
+
+def _which(name: str) -> str | None:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
+
+
+def _systemd() -> bool:
+    return Path("/proc/1/comm").read_text().strip() == "systemd"
+
+
+def local(name: str, **settings: Any) -> Instance:
+    return Instance(name=name, kind="hosts", entry={"backend": "local://", **settings}, env={}, server=None)
+
+
+def public_ports() -> list[int]:
+    """Ports this machine exposes right now (what a fair allow-list for it contains)."""
+    out = subprocess.run(["ss", "-Htulnp"], capture_output=True, text=True, check=True).stdout
+    return sorted({s.port for s in hostfacts.exposed(hostfacts.Sockets(tuple(hostfacts.parse_ss(out)), "ss", (32768, 60999)))})
+
+
+# --------------------------------------------------------------------------- the application
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two application trees, a service process and two application processes (one as root)."""
+    token = secrets.token_hex(3)
+    base = tmp_path_factory.mktemp("apps")
+    nobody = pwd.getpwnam(NOBODY)
+    good, bad = base / "good", base / "bad"
+    (good / "keys").mkdir(parents=True)
+    (good / "app.py").write_text("print('hello')\n")
+    (good / ".env").write_text("DATABASE_PASSWORD=s3cret\n")
+    (good / "keys" / "signing.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    (good / "current").symlink_to("/tmp")  # a symbolic link is 777 by nature: not a finding
+    for path, mode in ((good, 0o750), (good / "keys", 0o700), (good / "app.py", 0o644), (good / ".env", 0o600),
+                       (good / "keys" / "signing.pem", 0o400)):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        path.chmod(mode)
+    (bad / "uploads").mkdir(parents=True)
+    bad.chmod(0o700)
+    (bad / ".env").write_text("DATABASE_PASSWORD=s3cret\n")
+    (bad / ".env").chmod(0o644)
+    (bad / "uploads").chmod(0o777)
+    (bad / "uploads" / "evil.txt").write_text("")
+    (bad / "uploads" / "evil.txt").chmod(0o666)
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    service = f"dcsvc{token}"
+    procs = [
+        subprocess.Popen([service, "600"], executable=sleep),
+        subprocess.Popen([f"/srv/dcapp-{token}/good-server", "600"], executable=sleep, user=NOBODY, group=NOGROUP),
+        subprocess.Popen([f"/srv/dcapp-{token}/bad-server", "600"], executable=sleep),
+    ]
+    try:
+        yield {"token": token, "good": good, "bad": bad, "service": service}
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+
+
+@contextlib.contextmanager
+def listening(address: str = "0.0.0.0", port: int = 0) -> Iterator[int]:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    sock.listen(1)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+def app_settings(app: dict[str, Any], which: str, allow: list[int]) -> dict[str, Any]:
+    token = app["token"]
+    if which == "good":
+        return {
+            "services": [app["service"]], "app_process": f"dcapp-{token}/good-server", "app_user": NOBODY,
+            "app_dir": str(app["good"]), "secret_files": [".env", "keys/signing.pem"],
+            "directories": {str(app["good"]): {"mode": "0750", "owner": NOBODY, "group": NOGROUP},
+                            str(app["good"] / "keys"): {"mode": "0700", "owner": NOBODY}},
+            "listen_allow": allow,
+        }
+    return {
+        "services": [app["service"], "dc-missing-svc"], "app_process": f"dcapp-{token}/bad-server", "app_user": NOBODY,
+        "app_dir": str(app["bad"]), "secret_files": [".env"],
+        "directories": {str(app["bad"]): {"mode": "0750", "owner": NOBODY}},
+        "listen_allow": allow,
+    }
+
+
+@pytest.mark.parametrize("backend", ["local", "ssh", "paramiko"])
+def test_application_good_and_bad(pytester: pytest.Pytester, app: dict[str, Any], sshd_hardened: Instance, backend: str) -> None:
+    """World-writable files, a 644 secret, a missing service, a root process, a wrong directory
+    mode and a port outside the allow-list fail; the good tree passes, through every backend."""
+    with listening() as stray:
+        baseline = [p for p in public_ports() if p != stray]
+        settings = {"good": app_settings(app, "good", [*baseline, stray]), "bad": app_settings(app, "bad", baseline)}
+        if backend == "local":
+            targets = [local(f"{which}-{backend}", **settings[which]) for which in ("good", "bad")]
+        else:
+            targets = [host_entry(sshd_hardened, f"{which}-{backend}", backend=backend, **settings[which]) for which in ("good", "bad")]
+        run = run_hosts(pytester, "test_host.py", "test_network.py", targets=targets)[0]
+    good, bad = f"good-{backend}", f"bad-{backend}"
+    checks = ["host-02", "host-03", "host-04", "host-05", "net-01"] + ([] if _systemd() else ["host-01"])
+    for check_id in checks:
+        assert run.outcome(check_id, good) == "passed", (check_id, run.message(check_id, good))
+        assert run.outcome(check_id, bad) == "failed", (check_id, run.message(check_id, bad))
+    label = f"{bad} ("
+    if not _systemd():
+        assert run.message("host-01", bad).startswith(label)
+        assert "not running: dc-missing-svc" in run.message("host-01", bad)
+        assert "no service manager" in run.message("host-01", bad)
+    assert "run as root" in run.message("host-02", bad)
+    assert "bad-server" in run.message("host-02", bad)
+    assert f"{app['bad']}/.env has mode 0644" in run.message("host-03", bad)
+    assert f"{app['bad']}/.env is owned by root" in run.message("host-03", bad)
+    assert run.evidence("host-03", good)["files"][f"{app['good']}/.env"] == f"0600 {NOBODY}:{NOGROUP}"
+    assert f"{app['bad']}/uploads/evil.txt" in run.message("host-04", bad)
+    assert "2 world-writable path(s)" in run.message("host-04", bad)
+    assert f"{app['bad']} has mode 0700, not 0750" in run.message("host-05", bad)
+    assert f"{app['bad']} is owned by root, not {NOBODY}" in run.message("host-05", bad)
+    assert f"tcp 0.0.0.0:{stray}" in run.message("net-01", bad)
+    assert run.outcome("host-06", bad) == "n/a"
+    assert "no log_dir" in run.message("host-06", bad)
+
+
+DATABASE_PORT_CANDIDATES = (27017, 11211, 5984, 9200, 26257)
+
+
+def _free(port: int) -> bool:
+    try:
+        with listening("0.0.0.0", port):
+            return True
+    except OSError:
+        return False
+
+
+def test_database_port_on_all_interfaces(pytester: pytest.Pytester) -> None:
+    """A database port bound to 0.0.0.0 fails; on loopback it passes."""
+    host = local("db-host")
+    port = next((p for p in DATABASE_PORT_CANDIDATES if _free(p)), None)
+    if port is None:
+        pytest.skip("no well-known database port is free on this machine")
+    with listening("0.0.0.0", port):
+        run = run_hosts(pytester, "test_network.py", targets=[host])[0]
+    assert run.outcome("net-02", "db-host") == "failed"
+    assert f"0.0.0.0:{port}" in run.message("net-02", "db-host")
+    assert "(all interfaces)" in run.message("net-02", "db-host")
+    with listening("127.0.0.1", port):
+        run = run_hosts(pytester, "test_network.py", targets=[host])[0]
+    assert run.outcome("net-02", "db-host") == "passed", run.message("net-02", "db-host")
+    assert any(f"127.0.0.1:{port}" in s for s in run.evidence("net-02", "db-host")["database_sockets"])
+
+
+def test_listen_allow_entries(pytester: pytest.Pytester) -> None:
+    """``addr:port`` allows that address only; a bad entry is an error naming the inventory key."""
+    with listening() as stray:
+        baseline = [p for p in public_ports() if p != stray]
+        targets = [local("by-port", listen_allow=[*baseline, stray]), local("by-wildcard", listen_allow=[*baseline, f"0.0.0.0:{stray}"]),
+                   local("by-other-address", listen_allow=[*baseline, f"10.0.0.5:{stray}"]), local("garbled", listen_allow=["web"])]
+        run = run_hosts(pytester, "test_network.py", targets=targets)[0]
+    assert run.outcome("net-01", "by-port") == "passed"
+    assert run.outcome("net-01", "by-wildcard") == "passed"
+    assert run.outcome("net-01", "by-other-address") == "failed"
+    assert run.outcome("net-01", "garbled") == "error"
+    assert "hosts.garbled.listen_allow: 'web' is not a port or address:port" in run.message("net-01", "garbled")
+
+
+# --------------------------------------------------------------------------- what this machine lacks
+
+
+def test_container_declared_or_not(pytester: pytest.Pytester) -> None:
+    """``container: true``: firewall, fail2ban, automatic updates and time sync are n/a with the
+    reason; ``container: false``: they are examined, and fail where the machine lacks them."""
+    targets = [local("declared-container", container=True), local("declared-vm", container=False)]
+    run = run_hosts(pytester, "test_network.py", "test_os.py", targets=targets, args=["-k", "not pending"])[0]
+    for check_id in ("net-03", "net-04", "os-01", "os-03"):
+        assert run.outcome(check_id, "declared-container") == "n/a"
+        assert "declared in the inventory (container: true)" in run.message(check_id, "declared-container")
+        assert "a container" not in run.message(check_id, "declared-vm")
+    if not any(_which(t) for t in FIREWALLS):
+        assert run.outcome("net-03", "declared-vm") == "failed"
+        assert "no host firewall: none of nft, iptables or ufw is installed" in run.message("net-03", "declared-vm")
+    if _which("sshd") and not any(_which(t) for t in ("fail2ban-client", "sshguard", "crowdsec")):
+        assert run.outcome("net-04", "declared-vm") == "failed"
+        assert "fail2ban is not installed and neither sshguard nor CrowdSec runs" in run.message("net-04", "declared-vm")
+    if _which("apt-get") and not Path("/usr/bin/unattended-upgrade").exists():
+        assert run.outcome("os-01", "declared-vm") == "failed"
+        assert "unattended-upgrades is not installed" in run.message("os-01", "declared-vm")
+    if not _systemd() and not any(_which(t) for t in ("chronyc", "ntpq")):
+        assert run.outcome("os-03", "declared-vm") == "failed"
+        assert "no time synchronisation" in run.message("os-03", "declared-vm")
+
+
+def test_log_rotation(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    targets = [local("stray-logs", log_dir=str(tmp_path)), local("nginx-logs", log_dir="/var/log/nginx/")]
+    run = run_hosts(pytester, "test_host.py", targets=targets)[0]
+    assert run.outcome("host-06", "stray-logs") == "failed"
+    assert f"no logrotate stanza rotates {tmp_path}/*" in run.message("host-06", "stray-logs")
+    if Path("/etc/logrotate.d/nginx").exists():
+        assert any(c.startswith("/etc/logrotate.d/nginx: /var/log/nginx/") for c in run.evidence("host-06", "nginx-logs")["covered_by"])
+        assert "no logrotate stanza" not in run.message("host-06", "nginx-logs")
+    if not _which("logrotate"):
+        assert "logrotate is not installed" in run.message("host-06", "nginx-logs")
+
+
+# --------------------------------------------------------------------------- operating system
+
+
+def test_capacity_thresholds(pytester: pytest.Pytester) -> None:
+    roomy = local("roomy", thresholds={"min_cpu_cores": 1, "min_memory_gb": 0.5, "recommended_cpu_cores": 1, "recommended_memory_gb": 0.5,
+                                       "disk_usage_max_pct": 100, "inode_usage_max_pct": 100, "load_per_core_max": 10000})
+    tight = local("tight", thresholds={"min_cpu_cores": 4096, "min_memory_gb": 100000, "disk_usage_max_pct": 0,
+                                       "inode_usage_max_pct": 0, "load_per_core_max": 0})
+    run = run_hosts(pytester, "test_os.py", targets=[roomy, tight], args=["-k", "not pending"])[0]
+    for check_id in ("os-05", "os-06", "os-07", "os-08", "os-09", "os-10"):
+        assert run.outcome(check_id, "roomy") == "passed", run.message(check_id, "roomy")
+    for check_id in ("os-05", "os-06", "os-07", "os-08", "os-09"):
+        assert run.outcome(check_id, "tight") == "failed", run.message(check_id, "tight")
+    cores = os.cpu_count()
+    assert run.evidence("os-05", "roomy")["online"] == cores
+    assert "CPU core(s); expected >= 4096" in run.message("os-05", "tight")
+    assert "GB memory; expected >= 100000 GB" in run.message("os-06", "tight")
+    assert "space" in run.message("os-08", "tight")
+    assert "% used" in run.message("os-08", "tight")
+    load5 = run.evidence("os-10", "tight")["load"][1]
+    assert run.outcome("os-10", "tight") == ("failed" if load5 > 0 else "passed")
+
+
+def test_patching_and_release(pytester: pytest.Pytester) -> None:
+    strict, lenient = local("strict"), local("lenient", thresholds={"pending_security_updates_max": 1000000})
+    run = run_hosts(pytester, "test_os.py", targets=[strict, lenient], args=["-k", "pending or release"])[0]
+    if not _which("apt-get") and not _which("dnf"):
+        assert run.outcome("os-02", "strict") == "n/a"
+        return
+    if run.outcome("os-02", "lenient") == "error":
+        assert "package lists are empty" in run.message("os-02", "lenient") or "updateinfo failed" in run.message("os-02", "lenient")
+        return
+    assert run.outcome("os-02", "lenient") == "passed"
+    count = run.evidence("os-02", "strict")["pending_security_updates"]
+    assert run.outcome("os-02", "strict") == ("failed" if count else "passed")
+    if count:
+        assert f"{count} pending security update(s)" in run.message("os-02", "strict")
+    release = hostfacts.parse_os_release(Path("/etc/os-release").read_text())
+    if (release.get("ID"), release.get("VERSION_ID")) == ("debian", "12"):
+        assert run.outcome("os-04", "strict") == "passed"
+        assert run.evidence("os-04", "strict")["end_of_life"] == "2028-06-30"
+
+
+def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) -> None:
+    """A bare host entry: nothing crashes; every check passes, fails, or says why it does not apply."""
+    run = run_hosts(pytester, "test_ssh.py", "test_network.py", "test_os.py", "test_host.py", targets=[local("bare")],
+                    args=["-k", "not pending"])[0]
+    results = results_for(run, "bare")
+    assert len(results) == 31
+    assert not [(r.check_id, r.message) for r in results if r.outcome.value == "error"]
+    for result in results:
+        if result.outcome.value == "n/a":
+            assert result.message.startswith("bare: "), result.message
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def test_parse_ss_and_netstat() -> None:
+    ss = ('tcp   LISTEN 0      128          0.0.0.0:22        0.0.0.0:*    users:(("sshd",pid=812,fd=3))\n'
+          'tcp   LISTEN 0      244        127.0.0.1:5432      0.0.0.0:*    users:(("postgres",pid=901,fd=6))\n'
+          'tcp   LISTEN 0      511             [::]:443          [::]:*    users:(("nginx",pid=1,fd=7),("nginx",pid=2,fd=7))\n'
+          'udp   UNCONN 0      0      127.0.0.53%lo:53        0.0.0.0:*    users:(("systemd-resolve",pid=5,fd=13))\n'
+          'udp   UNCONN 0      0       0.0.0.0%eth0:68        0.0.0.0:*\n'
+          'udp   UNCONN 0      0            0.0.0.0:41234     0.0.0.0:*\n'
+          'tcp   LISTEN 0      4096               *:9100            *:*\n')
+    found = hostfacts.parse_ss(ss)
+    assert [str(s) for s in found][:3] == ["tcp 0.0.0.0:22 (sshd)", "tcp 127.0.0.1:5432 (postgres)", "tcp [::]:443 (nginx)"]
+    exposed = hostfacts.exposed(hostfacts.Sockets(tuple(found), "ss", (32768, 60999)))
+    assert [(s.proto, s.port) for s in exposed] == [("tcp", 22), ("udp", 68), ("tcp", 443), ("tcp", 9100)]
+    assert {s.scope for s in exposed} == {"all interfaces"}
+    netstat = ("Active Internet connections (only servers)\n"
+               "Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name\n"
+               "tcp        0      0 10.0.0.5:3306           0.0.0.0:*               LISTEN      77/mariadbd\n"
+               "tcp6       0      0 :::80                   :::*                    LISTEN      9/nginx: master\n"
+               "udp        0      0 0.0.0.0:123             0.0.0.0:*                           -\n")
+    rows = hostfacts.parse_netstat(netstat)
+    assert [(r.proto, r.address, r.port, r.scope) for r in rows] == [
+        ("tcp", "10.0.0.5", 3306, "private"), ("tcp", "::", 80, "all interfaces"), ("udp", "0.0.0.0", 123, "all interfaces")]
+    assert rows[0].processes == ("mariadbd",)
+
+
+FIREWALLD = """table inet firewalld {
+	chain filter_INPUT {
+		type filter hook input priority filter + 10; policy accept;
+		ct state { established, related } accept
+		iifname "lo" accept
+		jump filter_INPUT_ZONES
+		reject with icmpx admin-prohibited
+	}
+	chain filter_INPUT_ZONES {
+		goto filter_IN_public
+	}
+}
+"""
+
+NFT_DROP_V4 = """table ip filter {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		tcp dport { 22, 443 } accept
+	}
+	chain output {
+		type filter hook output priority filter; policy accept;
+	}
+}
+"""
+
+NFT_ACCEPT = """table inet filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+	}
+}
+"""
+
+
+def test_parse_firewalls() -> None:
+    firewalld = hostfacts.parse_nft(FIREWALLD)
+    assert (firewalld.ipv4_deny, firewalld.ipv6_deny) == (True, True)
+    assert "ends with 'reject with icmpx admin-prohibited'" in firewalld.detail
+    v4 = hostfacts.parse_nft(NFT_DROP_V4)
+    assert (v4.ipv4_deny, v4.ipv6_deny) == (True, False)
+    accept = hostfacts.parse_nft(NFT_ACCEPT)
+    assert (accept.ipv4_deny, accept.ipv6_deny) == (False, False)
+    assert accept.detail == "inet filter input: policy accept"
+    assert hostfacts.parse_nft("").detail == "no chain on the input hook"
+    assert hostfacts.parse_iptables("-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n")
+    assert hostfacts.parse_iptables("-P INPUT ACCEPT\n-A INPUT -p tcp --dport 22 -j ACCEPT\n"
+                                    "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n")
+    assert not hostfacts.parse_iptables("-P INPUT ACCEPT\n-A INPUT -s 10.0.0.0/8 -j DROP\n")
+    assert hostfacts.parse_ufw("Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)\n")
+    assert not hostfacts.parse_ufw("Status: inactive\n")
+
+
+def test_parse_logrotate() -> None:
+    text = ("# see \"man logrotate\"\nweekly\ninclude /etc/logrotate.d\n"
+            "/var/log/app/*.log /var/log/app/cron.out {\n  daily\n  rotate 14\n  postrotate\n    kill -HUP 1\n  endscript\n}\n"
+            '"/var/log/other dir/*.log"\n/var/log/*/access.log {\n  weekly\n}\n')
+    stanzas, includes = hostfacts.parse_logrotate(text)
+    assert includes == ["/etc/logrotate.d"]
+    assert stanzas == [["/var/log/app/*.log", "/var/log/app/cron.out"], ["/var/log/other dir/*.log", "/var/log/*/access.log"]]
+    assert hostfacts.covers("/var/log/app/*.log", "/var/log/app/")
+    assert hostfacts.covers("/var/log/*/access.log", "/var/log/shop")
+    assert not hostfacts.covers("/var/log/app/*/*.log", "/var/log/app")
+    assert not hostfacts.covers("/var/log/app/*.log", "/var/log/application")
+
+
+def test_parse_df_ps_and_capacity() -> None:
+    df = ("Filesystem     Type     1024-blocks     Used Available Capacity Mounted on\n"
+          "/dev/vda1      ext4       10000000  8500000   1000000      90% /\n"
+          "tmpfs          tmpfs        100000   100000         0     100% /run/user/0\n"
+          "/dev/sdb1      xfs         2000000   200000   1800000      10% /srv/data files\n")
+    mounts = hostfacts.parse_df(df)
+    assert [(m.mountpoint, round(m.percent)) for m in mounts] == [("/", 89), ("/run/user/0", 100), ("/srv/data files", 10)]
+    line = f"{812:>10} {0:>10} {'root':<32} {'sshd':<16} sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"
+    procs = hostfacts.parse_ps(line + "\n" + f"{99:>10} {33:>10} {'www-data':<32} {'gunicorn':<16} /srv/venv/bin/python gunicorn app:app")
+    assert procs[0].pid == 812
+    assert procs[0].uid == 0
+    assert procs[0].named("sshd")
+    assert procs[1].user == "www-data"
+    assert procs[1].named("gunicorn")
+    cap = hostfacts.parse_capacity("nproc\t8\nonline\t16\ncpumax\t200000 100000\ncfs\t \nmemtotal\t16303428\n"
+                                   "memmax\t4294967296\nmemlimit\t\nloadavg\t0.50 1.25 2.00 1/300 42\n")
+    assert (cap.effective_cpus, cap.online, cap.effective_memory, cap.load[1]) == (2.0, 16, 4294967296, 1.25)
+    unlimited = hostfacts.parse_capacity("nproc\t2\nonline\t2\ncpumax\tmax 100000\nmemtotal\t4000000\nmemmax\tmax\n"
+                                         "memlimit\t9223372036854771712\nloadavg\t0.1 0.2 0.3 1/1 1\n")
+    assert (unlimited.effective_cpus, unlimited.effective_memory) == (2.0, 4096000000)
