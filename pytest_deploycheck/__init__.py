@@ -9,8 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from pytest_deploycheck.markers import CheckMeta, Severity  # noqa: E402
-from pytest_deploycheck.outcomes import (  # noqa: E402
+from pytest_deploycheck.markers import CheckMeta, Severity
+from pytest_deploycheck.outcomes import (
     CheckFailed,
     Evidence,
     NotApplicable,

@@ -647,7 +647,7 @@ def host_port(target: Target) -> tuple[str, int] | None:
         return (parts.hostname, parts.port or 22) if parts.hostname else None
     if kind == "postgres":
         return _pg_host_port(target.spec["dsn"])
-    url = target.spec.get("url") or target.spec.get("dsn")
+    url = str(target.spec.get("url") or target.spec.get("dsn"))
     parts = urllib.parse.urlsplit(url)
     default = {"https": 443, "http": 80, "mysql": 3306, "redis": 6379, "rediss": 6379}.get(parts.scheme, 0)
     if not parts.hostname:

@@ -136,7 +136,8 @@ def check_meta(item: pytest.Item, problems: list[str]) -> CheckMeta | None:
     if not rationale:
         problems.append(f"{where}: check {check_id} has no docstring; write the rationale an auditor reads")
     section_mark = item.get_closest_marker("section")
-    module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else "checks"
+    module_obj = getattr(item, "module", None)
+    module = module_obj.__name__.rsplit(".", 1)[-1] if module_obj is not None else "checks"
     section = module.removeprefix("test_")
     section_title = section.replace("_", " ").title()
     if section_mark is not None and section_mark.args:

@@ -12,7 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,7 +179,11 @@ def _install_sigterm(config: pytest.Config) -> None:
         raise KeyboardInterrupt("SIGTERM")
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    config.add_cleanup(restore)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -271,7 +275,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if state.needs_inventory:
         raise pytest.UsageError(NO_INVENTORY)
     if state.min_severity is not None:
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             meta = item.stash.get(META_KEY, None)
             (drop if meta is not None and not meta.severity.at_least(state.min_severity) else keep).append(item)
@@ -362,7 +367,7 @@ def files(request: pytest.FixtureRequest) -> FilesTarget:
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> Evidence:
     """Record what the check observed, for every report: ``evidence.record(days_left=12)``."""
-    ev = request.node.stash.setdefault(EVIDENCE_KEY, Evidence())
+    ev: Evidence = request.node.stash.setdefault(EVIDENCE_KEY, Evidence())
     return ev
 
 
@@ -388,7 +393,7 @@ def attestation(request: pytest.FixtureRequest) -> Attestation | None:
 @pytest.fixture
 def check(request: pytest.FixtureRequest) -> CheckMeta:
     """The running check's metadata (id, title, severity, section, ...)."""
-    meta = request.node.stash.get(META_KEY, None)
+    meta: CheckMeta | None = request.node.stash.get(META_KEY, None)
     if meta is None:
         raise TargetError("the check fixture is for catalog checks with @pytest.mark.check(...)")
     return meta
@@ -425,16 +430,16 @@ def _skip_longrepr(item: pytest.Item, reason: str) -> tuple[str, int, str]:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield  # type: ignore[misc]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     state = item.config.stash.get(STATE_KEY, None)
     if state is None:
-        return report  # type: ignore[return-value]
+        return report
     meta = item.stash.get(META_KEY, None)
     if meta is not None:
         _annotate(item, call, report, meta, state)
     redact_report(report, state.redactor)
-    return report  # type: ignore[return-value]
+    return report
 
 
 def _annotate(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, meta: CheckMeta, state: DeploycheckState) -> None:
@@ -490,12 +495,12 @@ def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Re
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
-    report: pytest.CollectReport = yield  # type: ignore[misc]
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
     state = collector.config.stash.get(STATE_KEY, None)
     if state is not None:
         redact_report(report, state.redactor)
-    return report  # type: ignore[return-value]
+    return report
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:

@@ -62,7 +62,7 @@ class Redactor:
     def add_url_userinfo(self, value: str) -> None:
         """Register the password of every ``scheme://user:password@host`` found in ``value``."""
         for match in re.finditer(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s]*)@", value):
-            user, sep, password = match.group(1).partition(":")
+            _user, sep, password = match.group(1).partition(":")
             if sep and password:
                 self.add(urllib.parse.unquote(password))
                 self.add(password)

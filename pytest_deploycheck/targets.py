@@ -134,7 +134,7 @@ class Reachability:
             message = f"authentication refused: {first_line(exc)}"
             self.mark(target, message)
             raise TargetError(f"{target.label}: {message}") from None
-        except (OSError, *unreachable) as exc:
+        except (OSError, *unreachable) as exc:  # type: ignore[misc]  # a starred tuple of exception types
             message = describe_oserror(exc, target.timeout) if isinstance(exc, OSError) else first_line(exc)
             self.mark(target, message)
             raise TargetUnreachable(f"{target.label}: {message}") from None
@@ -197,7 +197,8 @@ class TargetHandle:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.target.label}>"
 
-    __str__ = lambda self: self.label  # noqa: E731 - messages print the label
+    def __str__(self) -> str:
+        return self.label  # messages print the label
 
 
 class HttpTarget(TargetHandle):
@@ -507,7 +508,7 @@ class PostgresTarget(TargetHandle):
         import psycopg
 
         params: dict[str, Any] = {
-            "connect_timeout": max(1, int(round(self.timeout))),
+            "connect_timeout": max(1, round(self.timeout)),
             "options": f"-c default_transaction_read_only=on -c statement_timeout={int(self.timeout * 1000)}",
             "application_name": "pytest-deploycheck",
         }
