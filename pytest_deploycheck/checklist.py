@@ -9,15 +9,12 @@ checklist a team would have written by hand, section by section, with this run's
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from pytest_deploycheck.decision import Result
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.reports import CheckGroup, by_check, clean_text, extra_list, one_line, reporting_errors, result_keys, write_atomic
+from pytest_deploycheck.reports import CheckGroup, by_check, clean_text, extra_list, one_line, result_keys
 from pytest_deploycheck.summary import RunSummary
 
 MESSAGE_LIMIT = 300
@@ -163,21 +160,3 @@ def render(summary: RunSummary, redactor: Redactor | None = None) -> str:
     text = "\n".join(lines) + "\n"
     text = clean_text(text)
     return redactor.redact(text) if redactor is not None else text
-
-
-class ChecklistWriter:
-    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
-        self.path = path
-        self.redactor = redactor
-        self.written = False
-
-    @pytest.hookimpl(trylast=True)  # after the modules that add waivers and attestations to summary.extra
-    def pytest_deploycheck_summary(self, config: pytest.Config, summary: RunSummary) -> None:
-        with reporting_errors(config, "Markdown checklist", self.path):
-            write_atomic(self.path, render(summary, self.redactor))
-            self.written = True
-
-    @pytest.hookimpl(trylast=True)  # below the go-live summary
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.written:
-            terminalreporter.write_sep("-", f"deploycheck checklist: {self.path}")

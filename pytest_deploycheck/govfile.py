@@ -154,19 +154,13 @@ def unknown_id_problem(ld: YamlLoader, line: int, keypath: str, check: str, know
 
 
 def raise_catalog_problems(config: pytest.Config, items: list[pytest.Item], ld: YamlLoader, what: str) -> None:
-    """Raise the problems found against the catalog as one ``UsageError``.
+    """Raise the problems found against the catalog as one usage error (also under xdist)."""
+    from pytest_deploycheck.plugin import collection_usage_error
 
-    An xdist worker cannot raise one (xdist turns it into an internal error that loses the
-    message), so a worker reports a failed collection instead, which xdist shows as an error,
-    and runs nothing.
-    """
     try:
         raise_problems(ld, what)
     except pytest.UsageError as exc:
-        if not hasattr(config, "workerinput"):
-            raise
-        config.hook.pytest_collectreport(report=pytest.CollectReport(ld.display, "failed", str(exc), []))
-        items[:] = []
+        collection_usage_error(config, items, str(exc))
 
 
 def join(keypath: str, key: str) -> str:

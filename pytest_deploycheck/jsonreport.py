@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import platform
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from pytest_deploycheck.decision import Result
 from pytest_deploycheck.markers import Severity
 from pytest_deploycheck.outcomes import Outcome, jsonable
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.reports import clean_obj, extra_list, reporting_errors, result_keys, write_atomic
+from pytest_deploycheck.reports import clean_obj, extra_list, result_keys
 from pytest_deploycheck.summary import OUTCOME_ORDER, RunSummary
 
 FORMAT = "pytest-deploycheck-report"
@@ -203,24 +202,6 @@ def _record(r: Result, key: str) -> dict[str, Any]:
 def dumps(doc: dict[str, Any]) -> str:
     # sort_keys and a fixed indent: two runs diff line by line.
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-class JsonWriter:
-    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
-        self.path = path
-        self.redactor = redactor
-        self.written = False
-
-    @pytest.hookimpl(trylast=True)  # after the modules that add waivers and attestations to summary.extra
-    def pytest_deploycheck_summary(self, config: pytest.Config, summary: RunSummary) -> None:
-        with reporting_errors(config, "JSON report", self.path):
-            write_atomic(self.path, dumps(document(summary, self.redactor)))
-            self.written = True
-
-    @pytest.hookimpl(trylast=True)  # below the go-live summary
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.written:
-            terminalreporter.write_sep("-", f"deploycheck JSON report: {self.path}")
 
 
 if __name__ == "__main__":  # python -m pytest_deploycheck.jsonreport > report.schema.json

@@ -167,6 +167,9 @@ class _XdistHooks:
             node.workerinput["deploycheck_state_dir"] = str(self.state.state_dir)
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        problem = self.state.state_dir / USAGE_ERROR_FILE if self.state.state_dir is not None else None
+        if problem is not None and problem.exists():
+            raise pytest.UsageError(problem.read_text())
         self.summary.xdist_collected(ids)
 
 
@@ -271,9 +274,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     problems += duplicate_ids(by_function)
     if problems:
         head = f"{len(problems)} problems in the check catalog:\n" if len(problems) > 1 else ""
-        raise pytest.UsageError(head + "\n".join(problems))
+        collection_usage_error(config, items, head + "\n".join(problems))
+        return
     if state.needs_inventory:
-        raise pytest.UsageError(NO_INVENTORY)
+        collection_usage_error(config, items, NO_INVENTORY)
+        return
     if state.min_severity is not None:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
@@ -298,6 +303,26 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             kind, target = _item_target(item)
             entries[item.nodeid] = {"check": meta.as_dict(), "target": target, "target_kind": kind}
     write_shared_catalog(state.state_dir, entries)
+
+
+USAGE_ERROR_FILE = "usage-error.txt"
+
+
+def collection_usage_error(config: pytest.Config, items: list[pytest.Item], message: str) -> None:
+    """Stop the run with a one-line usage error (exit 4) found while collecting.
+
+    An xdist worker cannot raise one: xdist turns it into an INTERNALERROR that loses the
+    message.  A worker writes it to the run's state directory and runs nothing; the controller
+    raises it when the worker reports its collection (``_XdistHooks``).
+    """
+    state = config.stash.get(STATE_KEY, None)
+    if not hasattr(config, "workerinput") or state is None or state.state_dir is None:
+        raise pytest.UsageError(message)
+    target = state.state_dir / USAGE_ERROR_FILE
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(message)
+    os.replace(tmp, target)
+    items[:] = []
 
 
 # --------------------------------------------------------------------------- fixtures

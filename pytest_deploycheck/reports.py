@@ -17,7 +17,7 @@ import re
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,10 +45,12 @@ def register(config: pytest.Config) -> None:
     manager.register(ReportGuard(), "deploycheck-report-guard")
     json_path = resolve(config, "deploycheck_json")
     if json_path:
-        manager.register(jsonreport.JsonWriter(output_path(json_path), redactor), "deploycheck-json")
+        manager.register(FileReport(output_path(json_path), "JSON report",
+                                    lambda summary: jsonreport.dumps(jsonreport.document(summary, redactor))), "deploycheck-json")
     md_path = resolve(config, "deploycheck_checklist_md")
     if md_path:
-        manager.register(checklist.ChecklistWriter(output_path(md_path), redactor), "deploycheck-checklist")
+        manager.register(FileReport(output_path(md_path), "checklist",
+                                    lambda summary: checklist.render(summary, redactor)), "deploycheck-checklist")
     xml_path = getattr(config.option, "xmlpath", None)
     if xml_path:
         prefix = getattr(config.option, "junitprefix", None)
@@ -66,6 +68,27 @@ def register(config: pytest.Config) -> None:
         raise pytest.UsageError("--deploycheck-html needs pytest-html (pip install pytest-html), which is not installed "
                                 "or was disabled with -p no:html; install it or drop the option")
     config.add_cleanup(lambda: unregister(config))
+
+
+class FileReport:
+    """A report that is one file rendered from the run summary (JSON, the Markdown checklist)."""
+
+    def __init__(self, path: Path, label: str, render: Callable[[RunSummary], str]) -> None:
+        self.path = path
+        self.label = label
+        self.render = render
+        self.written = False
+
+    @pytest.hookimpl(trylast=True)  # after the modules that add waivers and attestations to summary.extra
+    def pytest_deploycheck_summary(self, config: pytest.Config, summary: RunSummary) -> None:
+        with reporting_errors(config, self.label, self.path):
+            write_atomic(self.path, self.render(summary))
+            self.written = True
+
+    @pytest.hookimpl(trylast=True)  # below the go-live summary
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.written:
+            terminalreporter.write_sep("-", f"deploycheck {self.label}: {self.path}")
 
 
 def unregister(config: pytest.Config) -> None:

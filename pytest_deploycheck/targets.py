@@ -494,13 +494,29 @@ class TlsTarget(TargetHandle):
         raise TargetUnreachable(f"{self.label}: {message}")
 
 
-class PostgresTarget(TargetHandle):
-    """A PostgreSQL target: one read-only connection per run, with connect and statement timeouts."""
+class SqlTarget(TargetHandle):
+    """What the two database handles share: one session per run, rows as dicts, a scalar."""
 
     def __init__(self, target: Target, reach: Reachability) -> None:
         super().__init__(target, reach)
         self._conn: Any = None
         self._lock = threading.Lock()
+
+    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def value(self, sql: str, params: Any = None) -> Any:
+        rows = self.query(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+
+
+class PostgresTarget(SqlTarget):
+    """A PostgreSQL target: one read-only connection per run, with connect and statement timeouts."""
 
     def connect(self, **overrides: Any) -> Any:
         """A new connection (the caller closes it). ``overrides`` change DSN parameters
@@ -552,23 +568,10 @@ class PostgresTarget(TargetHandle):
                 raise TargetError(f"{self.label}: query failed: {first_line(exc)}") from None
             return list(cur.fetchall()) if cur.description else []
 
-    def value(self, sql: str, params: Any = None) -> Any:
-        rows = self.query(sql, params)
-        return next(iter(rows[0].values())) if rows else None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
 
 
-class MysqlTarget(TargetHandle):
+class MysqlTarget(SqlTarget):
     """A MySQL/MariaDB target through PyMySQL: one read-only session per run."""
-
-    def __init__(self, target: Target, reach: Reachability) -> None:
-        super().__init__(target, reach)
-        self._conn: Any = None
-        self._lock = threading.Lock()
 
     #: ``?ssl-mode=`` values of the DSN, as MySQL's own client names them.
     SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
@@ -650,14 +653,6 @@ class MysqlTarget(TargetHandle):
                     raise
                 return list(cur.fetchall())
 
-    def value(self, sql: str, params: Any = None) -> Any:
-        rows = self.query(sql, params)
-        return next(iter(rows[0].values())) if rows else None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
 
 
 class RedisTarget(TargetHandle):

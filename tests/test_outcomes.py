@@ -255,3 +255,20 @@ def test_testinfra_host_fixture_still_works_without_inventory(pytester: pytest.P
     pytester.makepyfile("def test_plain(host):\n    assert host.run('true').rc == 0\n")
     result = pytester.runpytest("--hosts=local://")
     result.assert_outcomes(passed=1)
+
+
+def test_catalog_problem_under_xdist_is_the_same_usage_error(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    inv = catalog(pytester, '''
+        @pytest.mark.check("demo-01", "One", severity="high")
+        def test_one(host):
+            """One."""
+
+        @pytest.mark.check("demo-01", "Same id", severity="low")
+        def test_two(host):
+            """Two."""
+    ''', "hosts:\n  me: {backend: 'local://'}\n")
+    result = pytester.runpytest_subprocess(inv, "-n", "2", "-p", "no:benchmark")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: check id demo-01 is used by test_catalog.py::test_one and test_catalog.py::test_two*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

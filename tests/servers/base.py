@@ -224,6 +224,14 @@ class ServerProcess:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def serve(instance: Instance) -> Iterator[Instance]:
+    """The body of a session fixture: yield the instance, stop it whatever happened."""
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
 @contextlib.contextmanager
 def running(server: ServerProcess) -> Iterator[ServerProcess]:
     """``with running(launch_x(...)) as srv:`` stops the server whatever happens inside."""

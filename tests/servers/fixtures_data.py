@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.base import Instance
+from tests.servers.base import Instance, serve
 from tests.servers.certs import TestCA
 from tests.servers.mariadb import launch_mariadb
 from tests.servers.postgres import launch_postgres
@@ -29,13 +29,6 @@ __all__ = [
 ]
 
 
-def _serve(instance: Instance) -> Iterator[Instance]:
-    try:
-        yield instance
-    finally:
-        instance.stop()
-
-
 @pytest.fixture(scope="session")
 def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
     """The session's throw-away certificate authority; clients trust ``test_ca.ca_file``.
@@ -51,40 +44,40 @@ def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
 @pytest.fixture(scope="session")
 def pg_good(test_ca: TestCA) -> Iterator[Instance]:
     """A well configured PostgreSQL (TLS, SCRAM, unprivileged ``app`` role); see ``launch_postgres``."""
-    yield from _serve(launch_postgres("good", test_ca))
+    yield from serve(launch_postgres("good", test_ca))
 
 
 @pytest.fixture(scope="session")
 def pg_bad(test_ca: TestCA) -> Iterator[Instance]:
     """A badly configured PostgreSQL (no TLS, md5, superuser ``app``); see ``launch_postgres``."""
-    yield from _serve(launch_postgres("bad", test_ca))
+    yield from serve(launch_postgres("bad", test_ca))
 
 
 @pytest.fixture(scope="session")
 def mariadb_good(test_ca: TestCA) -> Iterator[Instance]:
     """A well configured MariaDB (TLS required, DML-only ``app`` user); see ``launch_mariadb``."""
-    yield from _serve(launch_mariadb("good", test_ca))
+    yield from serve(launch_mariadb("good", test_ca))
 
 
 @pytest.fixture(scope="session")
 def mariadb_bad(test_ca: TestCA) -> Iterator[Instance]:
     """A badly configured MariaDB (no TLS, ``app`` with ALL PRIVILEGES, anonymous user); see ``launch_mariadb``."""
-    yield from _serve(launch_mariadb("bad", test_ca))
+    yield from serve(launch_mariadb("bad", test_ca))
 
 
 @pytest.fixture(scope="session")
 def redis_good() -> Iterator[Instance]:
     """A well configured Redis cache (ACL user ``app``, maxmemory with allkeys-lru); see ``launch_redis``."""
-    yield from _serve(launch_redis("good", role="cache"))
+    yield from serve(launch_redis("good", role="cache"))
 
 
 @pytest.fixture(scope="session")
 def redis_bad() -> Iterator[Instance]:
     """A badly configured Redis cache (no auth, no maxmemory, protected mode off); see ``launch_redis``."""
-    yield from _serve(launch_redis("bad", role="cache"))
+    yield from serve(launch_redis("bad", role="cache"))
 
 
 @pytest.fixture(scope="session")
 def redis_broker_good() -> Iterator[Instance]:
     """A well configured Redis broker (noeviction, append-only file); see ``launch_redis``."""
-    yield from _serve(launch_redis("good", role="broker"))
+    yield from serve(launch_redis("good", role="broker"))

@@ -11,20 +11,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers.app import launch_app
-from tests.servers.base import Instance
+from tests.servers.base import Instance, serve
 from tests.servers.certs import TestCA
 from tests.servers.fixtures_data import test_ca
 from tests.servers.nginx import launch_nginx
 from tests.servers.sshd import launch_sshd
 
 __all__ = ["nginx_sites", "sample_app_bad", "sample_app_good", "sshd_hardened", "sshd_weak", "test_ca"]
-
-
-def _serve(instance: Instance) -> Iterator[Instance]:
-    try:
-        yield instance
-    finally:
-        instance.stop()
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +29,13 @@ def sample_app_good() -> Iterator[Instance]:
         def test_x(sample_app_good):
             requests.get(sample_app_good.entry["url"] + "/health")
     """
-    yield from _serve(launch_app("good"))
+    yield from serve(launch_app("good"))
 
 
 @pytest.fixture(scope="session")
 def sample_app_bad() -> Iterator[Instance]:
     """The badly configured sample app (debug, no rate limit, admin/admin, 30-day tokens); see ``launch_app``."""
-    yield from _serve(launch_app("bad"))
+    yield from serve(launch_app("bad"))
 
 
 @pytest.fixture(scope="session")
@@ -67,10 +60,10 @@ def sshd_hardened() -> Iterator[Instance]:
     def test_x(sshd_hardened):
         host = testinfra.get_host(sshd_hardened.entry["backend"], ssh_identity_file=...)
     """
-    yield from _serve(launch_sshd("hardened"))
+    yield from serve(launch_sshd("hardened"))
 
 
 @pytest.fixture(scope="session")
 def sshd_weak() -> Iterator[Instance]:
     """A weak OpenSSH server (passwords, root login, CBC ciphers, SHA-1 MACs); see ``launch_sshd``."""
-    yield from _serve(launch_sshd("weak"))
+    yield from serve(launch_sshd("weak"))
