@@ -8,6 +8,7 @@ attestation and waiver hooks, so ``demo-05`` is attested and ``demo-06`` is waiv
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -175,7 +176,8 @@ def browse(html: Path, *, out: Path, fragment: str = "", screenshot: bool = Fals
     """Open the page in headless Chromium: the DOM after its scripts ran (or "" for a screenshot)."""
     browser = chromium()
     if browser is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        # scripts/setup --test installs it: in CI a missing browser is a failure, never a silent skip.
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("chromium is not installed (apt-get install chromium)")
     profile = tempfile.mkdtemp(prefix="dc-chromium-")
     try:
         args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
