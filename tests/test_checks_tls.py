@@ -188,6 +188,7 @@ def test_tls_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance],
         results = [run.result_for(check, target) for check in CHECK_IDS]
         assert {r.outcome.value for r in results} == {"error"}, target
         assert all(any(w in r.message for w in words) for r in results), [r.message for r in results]
-        assert sum(r.duration for r in results) < 3, target  # later checks end at once, citing the first failure
+        if target != "svc-plain":  # a dead port costs one attempt; every later check cites it
+            assert sum("not checked, target unusable since an earlier check" not in r.message for r in results) == 1, target
 
     assert run.summary.verdict.level.value == "NO-GO"

@@ -64,6 +64,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class SilentListener:
+    """A TCP port on 127.0.0.1 that accepts connections into its queue and never answers: the
+    server that hangs.  ``accepted()`` drains the queue and says how many connections arrived."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((LOOPBACK, 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+
+    def accepted(self) -> int:
+        self.sock.setblocking(False)
+        count = 0
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return count
+            conn.close()
+            count += 1
+
+    def __enter__(self) -> SilentListener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
 def wait_for_port(port: int, host: str = LOOPBACK, timeout: float = 30.0) -> None:
     """Wait until something accepts TCP connections on ``host:port``."""
     wait_until(lambda: _connectable(host, port), timeout, f"{host}:{port} to accept connections")
