@@ -205,7 +205,7 @@ class WaiverPlugin:
 
             known = {meta.id for item in collected if (meta := item.stash.get(META_KEY, None)) is not None}
             for i, w in enumerate(self.file.waivers):
-                if known and w.check not in known:  # no check collected (a project's own tests): nothing to judge
+                if w.check not in known and govfile.judged(w.check, known):  # a section this run did not collect: not judged
                     govfile.unknown_id_problem(self.file.loader, w.check_line, f"waivers[{i}].check", w.check, known)
             govfile.raise_catalog_problems(config, items, self.file.loader, WHAT)
         return result
