@@ -16,6 +16,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -108,9 +109,23 @@ class Reachability:
             return
         host, port = address
         self.connect_attempts[key] = self.connect_attempts.get(key, 0) + 1
+        deadline = time.monotonic() + target.timeout
         try:
-            with socket.create_connection((host, port), timeout=target.timeout):
-                pass
+            addresses = resolve(host, port, target.timeout)
+            last: OSError = OSError("no address")
+            for family, kind, proto, _, sockaddr in addresses:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("timed out")
+                try:
+                    with socket.socket(family, kind, proto) as sock:
+                        sock.settimeout(remaining)
+                        sock.connect(sockaddr)
+                    break
+                except OSError as exc:
+                    last = exc
+            else:
+                raise last
         except OSError as exc:
             message = f"cannot connect to {host}:{port}: {describe_oserror(exc, target.timeout)}"
             self.mark(target, message)
@@ -140,6 +155,29 @@ class Reachability:
             raise TargetUnreachable(f"{target.label}: {message}") from None
 
 
+def resolve(host: str, port: int, timeout: float, lookup: Callable[..., list[Any]] = socket.getaddrinfo) -> list[Any]:
+    """``getaddrinfo`` within ``timeout``: the system resolver has no timeout of its own, and a
+    dead DNS server must cost one target timeout like any other dead peer.  The lookup runs in
+    a daemon thread, so one that never returns cannot hold up the end of the run either."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["addresses"] = list(lookup(host, port, 0, socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"deploycheck-dns-{host}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"name lookup of {host} timed out after {timeout:g}s")
+    if "error" in outcome:
+        exc = outcome["error"]
+        raise OSError(f"name lookup of {host} failed: {getattr(exc, 'strerror', None) or exc}")
+    return list(outcome["addresses"])
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -156,7 +194,7 @@ def ssl_reason(exc: BaseException) -> str:
 
 def describe_oserror(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return f"timed out after {timeout:g}s"
+        return str(exc) if str(exc).startswith("name lookup") else f"timed out after {timeout:g}s"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return first_line(exc)

@@ -98,3 +98,25 @@ def test_dead_target_under_xdist_is_shared_between_workers(pytester: pytest.Pyte
     # Each worker may find the target dead once before it reads the other's note; never more.
     assert 1 <= len(first) <= 2, messages
     assert all("connection refused" in m for m in messages)
+
+
+def test_name_lookup_is_bounded_by_the_timeout() -> None:
+    """The system resolver has no timeout: a lookup that hangs still costs one target timeout.
+    (The hanging resolver is a stand-in function: no real DNS server may be asked from here.)"""
+    import threading
+
+    from pytest_deploycheck.targets import resolve
+
+    assert any(info[4][0] == LOOPBACK for info in resolve("localhost", 80, 2.0))
+    release = threading.Event()
+
+    def hanging_lookup(*args: object) -> list[object]:
+        release.wait(30)
+        return []
+
+    try:
+        with pytest.raises(TimeoutError, match="name lookup of db.internal timed out after 0.2s"):
+            resolve("db.internal", 5432, 0.2, lookup=hanging_lookup)
+    finally:
+        release.set()
+
