@@ -115,7 +115,7 @@ def test_name_lookup_is_bounded_by_the_timeout() -> None:
         return []
 
     try:
-        with pytest.raises(TimeoutError, match="name lookup of db.internal timed out after 0.2s"):
+        with pytest.raises(TimeoutError, match=r"name lookup of db\.internal timed out after 0\.2s"):
             resolve("db.internal", 5432, 0.2, lookup=hanging_lookup)
     finally:
         release.set()
