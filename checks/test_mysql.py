@@ -25,6 +25,7 @@ import pymysql
 import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck.lifecycle import support_left
 
 pytestmark = pytest.mark.section("mysql", "MySQL and MariaDB")
 
@@ -286,7 +287,8 @@ def test_supported_version(mysql: Any, evidence: Any) -> None:
     series = f"{match.group(1)}.{match.group(2)}"
     product, table = ("MariaDB", MARIADB_EOL) if mariadb else ("MySQL", MYSQL_EOL)
     min_days = mysql.threshold("db_eol_min_days")
-    observed, ok, eol = _support_left(product, series, table, MYSQL_EOL_AS_OF, min_days)
+    observed, ok, eol = support_left(product, series, table, MYSQL_EOL_AS_OF, min_days,
+                                     unlisted="is not a maintained release series (a short-term release past its successor)")
     evidence.record(version=version, product=product, series=series, end_of_life=eol, table_as_of=MYSQL_EOL_AS_OF.isoformat())
     require(ok, mysql, observed, f"a release series with at least {min_days} days of support left")
 
@@ -426,23 +428,3 @@ def _global_privileges(lines: list[str]) -> set[str]:
             if "WITH GRANT OPTION" in line.upper():
                 found.add("GRANT OPTION")
     return found
-
-
-def _support_left(product: str, series: str, table: dict[str, dt.date], as_of: dt.date, min_days: float) -> tuple[str, bool, str]:
-    """(observed, acceptable, end-of-life date or note) for a release series against ``table``."""
-    today = dt.date.today()
-    if series in table:
-        eol = table[series]
-        left = (eol - today).days
-        if left < 0:
-            return f"{product} {series} reached end of life on {eol.isoformat()}", False, eol.isoformat()
-        return f"{product} {series} is supported until {eol.isoformat()} ({left} days left)", left >= min_days, eol.isoformat()
-    newest = max(table, key=_version_key)
-    if _version_key(series) > _version_key(newest):
-        return f"{product} {series} is newer than the support table", True, f"not in the table dated {as_of.isoformat()}"
-    return (f"{product} {series} is not a maintained release series (a short-term release past its successor)", False,
-            f"not in the table dated {as_of.isoformat()}")
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))

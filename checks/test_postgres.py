@@ -24,6 +24,7 @@ import pytest
 from psycopg import sql
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck.lifecycle import support_left, version_key
 
 pytestmark = pytest.mark.section("postgres", "PostgreSQL")
 
@@ -247,7 +248,7 @@ def test_supported_version(postgres: Any, evidence: Any) -> None:
     number = int(postgres.value("SHOW server_version_num"))
     major = str(number // 10000) if number >= 100000 else f"{number // 10000}.{number // 100 % 100}"
     min_days = postgres.threshold("db_eol_min_days")
-    observed, ok, eol = _support_left("PostgreSQL", major, PG_EOL, PG_EOL_AS_OF, min_days)
+    observed, ok, eol = support_left("PostgreSQL", major, PG_EOL, PG_EOL_AS_OF, min_days)
     prerelease = re.search(r"(devel|beta|rc)\d*$", version.split()[0], re.IGNORECASE)
     evidence.record(server_version=version, major=major, end_of_life=eol, table_as_of=PG_EOL_AS_OF.isoformat())
     if prerelease:
@@ -592,25 +593,6 @@ def _listed(items: list[str], limit: int = 10) -> str:
     return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _support_left(product: str, series: str, table: dict[str, dt.date], as_of: dt.date, min_days: float) -> tuple[str, bool, str]:
-    """(observed, acceptable, end-of-life date or note) for a release series against ``table``."""
-    today = dt.date.today()
-    if series in table:
-        eol = table[series]
-        left = (eol - today).days
-        if left < 0:
-            return f"{product} {series} reached end of life on {eol.isoformat()}", False, eol.isoformat()
-        return f"{product} {series} is supported until {eol.isoformat()} ({left} days left)", left >= min_days, eol.isoformat()
-    newest = max(table, key=_version_key)
-    if _version_key(series) > _version_key(newest):
-        return f"{product} {series} is newer than the support table", True, f"not in the table dated {as_of.isoformat()}"
-    return f"{product} {series} is not a maintained release series", False, f"not in the table dated {as_of.isoformat()}"
-
-
-def _version_key(version: str) -> tuple[tuple[int, Any], ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[._-]", version) if p)
-
-
 def _migration_state(postgres: Any, tool: str, table: sql.Identifier, head: str) -> tuple[Any, list[str]]:
     """(what the history table says, problems against ``head``) for one migration tool."""
     if tool == "alembic":
@@ -622,7 +604,7 @@ def _migration_state(postgres: Any, tool: str, table: sql.Identifier, head: str)
         rows = postgres.query(sql.SQL("SELECT version, success FROM {} WHERE version IS NOT NULL ORDER BY installed_rank").format(table))
         failed = [str(r["version"]) for r in rows if not r["success"]]
         applied = [str(r["version"]) for r in rows if r["success"]]
-        current = max(applied, key=_version_key) if applied else None
+        current = max(applied, key=version_key) if applied else None
         problems = [f"has failed migrations {', '.join(failed)}"] if failed else []
         if current != head:
             problems.append(f"is at {current or 'no version'}")
