@@ -145,7 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(summary, "deploycheck-summary")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistHooks(summary, state), "deploycheck-xdist")
-        _install_sigterm(config)
+        if inventory is not None:  # a go-live run; a project's own tests keep pytest's signal handling
+            _install_sigterm(config)
         from pytest_deploycheck import reports  # the report writers: JSON, Markdown checklist, JUnit, HTML
 
         reports.register(config)
