@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests.servers.base import Instance
+from tests.servers.app import launch_app
 from tests.servers.inventory import run_catalog
 
 CHECK_IDS = [f"auth-{n:02d}" for n in range(1, 8)]
@@ -86,3 +87,16 @@ def test_active_probes_send_nothing_unless_enabled(pytester: pytest.Pytester, sa
             assert run.outcome(check, app.name) == "n/a"
             assert "active probe not enabled; set active_probes: true" in run.message(check, app.name)
     assert len(run.summary.results) == len(ACTIVE) * len(apps)
+
+
+def test_unsigned_tokens_fail_the_algorithm_check(pytester: pytest.Pytester) -> None:
+    """An app that issues ``alg: none`` tokens: anyone can forge them.  auth-04 reads the issued
+    token's header and fails, naming the algorithm; it never prints the token."""
+    app = launch_app("bad", token_alg="none", name="app-unsigned")
+    try:
+        run = run_catalog(pytester, "test_auth.py", targets=[app], args=["-k", "auth-04"])
+    finally:
+        app.stop()
+    assert run.outcome("auth-04", "app-unsigned") == "failed"
+    assert "none" in run.message("auth-04", "app-unsigned")
+    assert run.evidence("auth-04", "app-unsigned")["alg"] == "none"

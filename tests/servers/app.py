@@ -78,6 +78,7 @@ class Settings:
     redis_url: str | None = None
     rate_limit: int = 10
     rate_window: int = 60
+    token_alg: str = "HS256"  # "none": the bad app's unsigned tokens, for auth-04
 
     @property
     def hardened(self) -> bool:
@@ -100,6 +101,7 @@ class Settings:
             redis_url=environ.get("DC_APP_REDIS_URL") or None,
             rate_limit=int(environ.get("DC_APP_RATE_LIMIT", "10")),
             rate_window=int(environ.get("DC_APP_RATE_WINDOW", "60")),
+            token_alg=environ.get("DC_APP_TOKEN_ALG", "HS256"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -113,6 +115,7 @@ class Settings:
             "DC_APP_REDIS_URL": self.redis_url or "",
             "DC_APP_RATE_LIMIT": str(self.rate_limit),
             "DC_APP_RATE_WINDOW": str(self.rate_window),
+            "DC_APP_TOKEN_ALG": self.token_alg,
         }
 
 
@@ -256,7 +259,11 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
             return JSONResponse({"detail": "invalid credentials"}, 401)
         now = int(time.time())
         lifetime = TOKEN_LIFETIME[settings.variant]
-        token = jwt.encode({"sub": username, "iss": ISSUER, "iat": now, "exp": now + lifetime}, settings.jwt_secret, algorithm="HS256")
+        claims = {"sub": username, "iss": ISSUER, "iat": now, "exp": now + lifetime}
+        if settings.token_alg == "none" and not settings.hardened:
+            token = jwt.encode(claims, None, algorithm="none")
+        else:
+            token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
         response = JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": lifetime})
         if settings.hardened:
             response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, secure=True, httponly=True, samesite="lax")
@@ -396,7 +403,8 @@ def _answers(port: int, path: str) -> bool:
 
 
 def launch_app(
-    variant: Variant, *, postgres_url: str | None = None, redis_url: str | None = None, rate_limit: int = 10, rate_window: int = 60
+    variant: Variant, *, postgres_url: str | None = None, redis_url: str | None = None, rate_limit: int = 10, rate_window: int = 60,
+    token_alg: str = "HS256", name: str | None = None,
 ) -> base.Instance:
     """Start the sample app (``good`` or ``bad``) under uvicorn on a free port.
 
@@ -404,8 +412,9 @@ def launch_app(
     reports them as "not configured" and stays ready.  The Instance (kind ``http``) has
     ``http_entry``'s keys, ``env`` with the login, and ``admin`` with ``port``, ``variant``,
     ``username``, ``password``, ``jwt_secret``, ``rate_limit``, ``rate_window``, ``token_lifetime``.
+    ``token_alg="none"`` makes the bad app issue unsigned tokens.
     """
-    name = f"app-{variant}"
+    name = name or f"app-{variant}"
     workdir = base.make_tempdir(name)
     port = base.free_port()
     settings = Settings(
@@ -417,6 +426,7 @@ def launch_app(
         redis_url=redis_url,
         rate_limit=rate_limit,
         rate_window=rate_window,
+        token_alg=token_alg,
     )
     env = {"PYTHONPATH": str(PROJECT_ROOT), **settings.to_env()}
     argv = [
