@@ -14,8 +14,8 @@ import re
 import pytest
 import requests
 
-from tests.servers.base import Instance
 from tests.servers.app import launch_app
+from tests.servers.base import Instance
 from tests.servers.inventory import run_catalog
 
 CHECK_IDS = [f"auth-{n:02d}" for n in range(1, 8)]
