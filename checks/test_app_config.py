@@ -1,7 +1,9 @@
 """Application configuration: every ``files`` target (a local folder with the deployed app's configuration).
 
 The environment files it names in ``env_files`` (default ``.env`` and ``.env.production``,
-relative to ``path``) are read as dotenv files: debug flags, the runtime environment, log
+relative to ``path``) are read as dotenv files, and the YAML or JSON files it names in
+``config_files`` are flattened to the same names (``auth.jwt_secret`` is ``AUTH_JWT_SECRET``):
+debug flags, the runtime environment, log
 level, signing secrets, default credentials, CORS, file permissions and the upload size limit
 (also from nginx ``*.conf`` files in the folder).  Nothing is sent anywhere.
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pytest_deploycheck import TargetError, not_applicable, require
 
@@ -129,10 +132,65 @@ def _env_paths(files) -> list[tuple[str, Path]]:
     return found
 
 
+def _config_paths(files) -> list[tuple[str, Path]]:
+    """The structured configuration files (YAML or JSON) the inventory names in ``config_files``."""
+    out = []
+    for name in (str(n) for n in (files.setting("config_files") or ())):
+        path = files.path / name
+        if not path.is_file():
+            raise TargetError(f"{files.label}: files.{files.name}.config_files names {name}, which is not a file in {files.path}")
+        out.append((name, path))
+    return out
+
+
 def _settings(files) -> list[Setting]:
+    """Every setting of the env files and the config files; n/a when the target has neither."""
+    configs = _config_paths(files)
+    envs = [(n, files.path / n) for n in _env_names(files) if (files.path / n).is_file()] if configs else _env_paths(files)
     out: list[Setting] = []
-    for name, path in _env_paths(files):
+    for name, path in envs:
         out += parse_env(_read(files, path), name)
+    for name, path in configs:
+        out += parse_structured(files, _read(files, path), name)
+    return out
+
+
+def _flat_key(path: list[str]) -> str:
+    return "_".join(re.sub(r"[^A-Za-z0-9]+", "_", part).strip("_") for part in path).upper()
+
+
+def _sources(files) -> str:
+    """The files a target's settings come from, for n/a messages."""
+    return ", ".join([*_env_names(files), *(str(n) for n in (files.setting("config_files") or ()))])
+
+
+def parse_structured(files, text: str, name: str) -> list[Setting]:
+    """A YAML or JSON configuration flattened to env-style names, so one rule judges both:
+    ``auth: {jwt_secret: ...}`` is ``AUTH_JWT_SECRET``, ``database.password`` is ``DATABASE_PASSWORD``."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise TargetError(f"{files.label}: {name} is not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
+    out: list[Setting] = []
+
+    def walk(node: yaml.Node | None, path: list[str]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, [*path, str(key.value)])
+        elif isinstance(node, yaml.SequenceNode):
+            if path and all(isinstance(v, yaml.ScalarNode) for v in node.value):
+                # A list of plain values is one setting, as an env file writes it: "a,b".
+                key = _flat_key(path)
+                out.append(Setting(name, node.start_mark.line + 1, key, ",".join(str(v.value) for v in node.value)))
+                return
+            for index, value in enumerate(node.value):
+                walk(value, [*path, str(index)])
+        elif isinstance(node, yaml.ScalarNode) and path:
+            key = _flat_key(path)
+            value = "" if node.tag == "tag:yaml.org,2002:null" else str(node.value)
+            out.append(Setting(name, node.start_mark.line + 1, key, value))
+
+    walk(root, [])
     return out
 
 
@@ -187,7 +245,7 @@ def test_production_environment(files, evidence):
     declared = [s for s in settings if s.key.upper() in wanted and not s.is_reference]
     wrong = [f"{s.where} is {s.value!r}" for s in declared if s.value.lower() not in PRODUCTION]
     if (files.path / "package.json").is_file() and not any(s.key.upper() == "NODE_ENV" for s in settings):
-        wrong.append(f"NODE_ENV is not set in {', '.join(_env_names(files))} of a Node app (package.json); Node defaults to development")
+        wrong.append(f"NODE_ENV is not set in {_sources(files)} of a Node app (package.json); Node defaults to development")
     evidence.record(declared={s.where: s.value for s in declared})
     if not declared and not wrong:
         not_applicable(f"{files.name}: no runtime-environment variable ({', '.join(ENV_KEYS[:4])}, ...) is set")
@@ -201,7 +259,7 @@ def test_log_level(files, evidence):
     verbose or silly; n/a when no log level is set."""
     levels = [s for s in _settings(files) if LOG_KEY.match(s.key) and not s.is_reference]
     if not levels:
-        not_applicable(f"{files.name}: no LOG_LEVEL (or similar) set in {', '.join(_env_names(files))}")
+        not_applicable(f"{files.name}: no LOG_LEVEL (or similar) set in {_sources(files)}")
     verbose = [f"{s.where} is {s.value!r}" for s in levels if VERBOSE_LEVELS.search(s.value)]
     evidence.record(levels={s.where: s.value for s in levels})
     require(not verbose, files, "; ".join(verbose), "info or warn in production")
@@ -221,7 +279,7 @@ def test_secrets_strong(files, evidence):
     minimum = files.threshold("secret_min_chars")
     secrets_found = [s for s in _settings(files) if SIGNING_SECRET.match(s.key) and not NOT_A_SECRET_VALUE.search(s.key)]
     if not secrets_found:
-        not_applicable(f"{files.name}: no signing secret (JWT_SECRET, SESSION_SECRET, SECRET_KEY, ...) in {', '.join(_env_names(files))}")
+        not_applicable(f"{files.name}: no signing secret (JWT_SECRET, SESSION_SECRET, SECRET_KEY, ...) in {_sources(files)}")
     weak, checked, elsewhere = [], [], []
     for s in secrets_found:
         if s.is_reference:
@@ -293,7 +351,7 @@ def test_cors_restricted(files, evidence):
     flag that is on; n/a when no CORS setting is present."""
     settings = [s for s in _settings(files) if (CORS_KEY.match(s.key) or CORS_ALLOW_ALL.match(s.key)) and not s.is_reference]
     if not settings:
-        not_applicable(f"{files.name}: no CORS origin setting (CORS_ORIGIN, CORS_ALLOWED_ORIGINS, ...) in {', '.join(_env_names(files))}")
+        not_applicable(f"{files.name}: no CORS origin setting (CORS_ORIGIN, CORS_ALLOWED_ORIGINS, ...) in {_sources(files)}")
     open_to_all = []
     for s in settings:
         if CORS_ALLOW_ALL.match(s.key):

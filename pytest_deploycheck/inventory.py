@@ -132,6 +132,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "files": {
         "path": Field("path", "local directory holding the deployed application's source or configuration", required=True, must_exist=True),
         "env_files": Field("list[str]", "environment files, relative to path (default: .env, .env.production)"),
+        "config_files": Field("list[str]", "YAML or JSON configuration files, relative to path, judged like env files (auth.jwt_secret is AUTH_JWT_SECRET)"),
     },
 }
 

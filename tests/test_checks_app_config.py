@@ -138,3 +138,27 @@ def test_app_config_catalog(pytester: pytest.Pytester, tmp_path: Path) -> None:
 
     assert outcomes("empty") == dict.fromkeys(CHECKS, "n/a")
     assert "none of .env, .env.production in" in run.message("cfg-01", "empty")
+
+
+def test_structured_config_files_are_judged_like_env_files(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A Go service keeps its settings in YAML (``config/production.yaml``): named in
+    ``config_files``, it is flattened (``auth.jwt_secret`` is ``AUTH_JWT_SECRET``) and judged by
+    the same rules, with file and line in the message and no secret value."""
+    strong = secrets.token_urlsafe(36)
+    good = _folder(tmp_path / "go-good", {"config/production.yaml": (
+        "server:\n  debug: false\n  environment: production\nlog:\n  level: info\n"
+        f"auth:\n  jwt_secret: {strong}\ndatabase:\n  user: app\n  password: {secrets.token_urlsafe(24)}\n"
+        "cors:\n  allowed_origins: [https://app.example.com]\n", 0o600)})
+    bad = _folder(tmp_path / "go-bad", {"config/production.yaml": (
+        "server:\n  debug: true\n  environment: production\nlog:\n  level: debug\n"
+        "auth:\n  jwt_secret: changeme\ndatabase:\n  user: postgres\n  password: postgres\n"
+        "cors:\n  allowed_origins: ['*']\n", 0o600)})
+    targets = [_files(n, p, config_files=["config/production.yaml"], env_files=[".env"]) for n, p in (("go-good", good), ("go-bad", bad))]
+    run = run_catalog(pytester, "test_app_config.py", targets=targets, args=["-k", "cfg-01 or cfg-03 or cfg-04 or cfg-05 or cfg-06"])
+    for check in ("cfg-01", "cfg-03", "cfg-04", "cfg-05", "cfg-06"):
+        assert run.outcome(check, "go-good") == "passed", (check, run.message(check, "go-good"))
+        assert run.outcome(check, "go-bad") == "failed", check
+    assert "SERVER_DEBUG (config/production.yaml:2)" in run.message("cfg-01", "go-bad")
+    assert "AUTH_JWT_SECRET (config/production.yaml:7)" in run.message("cfg-04", "go-bad")
+    reported = repr([(r.message, r.evidence) for r in run.summary.results])
+    assert strong not in reported and "changeme" not in reported
