@@ -156,8 +156,10 @@ class GoLiveSummary:
                     meta, target, kind = meta_from_dict(entry["check"]), entry.get("target"), entry.get("target_kind")
                 out.append(Result(nodeid=nodeid, check=meta, target=target, target_kind=kind,
                                   outcome=Outcome.NOT_RUN, message="never ran"))
-        section_order = {m.section: i for i, m in enumerate(r.check for r in out if r.check)}
-        return sorted(out, key=lambda r: (section_order.get(r.check.section if r.check else "", 99), r.check_id, r.target or ""))
+        # Catalog (collection) order, known alike to a serial run and to the xdist controller,
+        # never the order in which results happened to arrive.
+        order = {nodeid: i for i, nodeid in enumerate(self.expected)}
+        return sorted(out, key=lambda r: (order.get(r.nodeid, len(order)), r.nodeid))
 
     def _shared_catalog(self) -> dict[str, Any] | None:
         from pytest_deploycheck.plugin import STATE_KEY
