@@ -4,7 +4,7 @@
     scripts/demo --keep          # leave the stack running until Enter, to poke at it
 
 Starts PostgreSQL, MariaDB, Redis (cache and broker), the sample app behind nginx (one good site,
-one site per TLS/HTTP defect), two sshd and a deployed-repository folder, all on 127.0.0.1 in
+one site per TLS/HTTP defect), two sshd, a deployed-repository folder and two backup folders, all on 127.0.0.1 in
 temporary directories; writes their inventory with an attestations and a waivers file; runs the
 full catalog with the HTML, JUnit, JSON and Markdown reports; prints where they are and the
 verdict; stops everything by pid.
@@ -53,6 +53,22 @@ def _repository(root: Path) -> Path:
         (repo / name).write_text(text)
     (repo / ".env.production").chmod(0o600)
     return repo
+
+
+def _backups(root: Path) -> tuple[str, str]:
+    """Two backup folders: a healthy job (recent, encrypted-looking, private) and a stale one
+    writing plaintext PostgreSQL dumps anyone can read."""
+    good, bad = root / "backups-good", root / "backups-bad"
+    for folder, name, header, age, mode in ((good, "shop-{n}.dump.gpg", b"\x85\x02\x0c", 2, 0o600),
+                                             (bad, "shop-{n}.dump", b"PGDMP", 60, 0o644)):
+        folder.mkdir()
+        for n in range(3):
+            path = folder / name.format(n=n)
+            path.write_bytes(header + os.urandom(4096))
+            path.chmod(mode)
+            stamp = time.time() - (age + 24 * (2 - n)) * 3600
+            os.utime(path, (stamp, stamp))
+    return f"{good}/*.dump.gpg", f"{bad}/*.dump"
 
 
 def _governance(root: Path) -> tuple[Path, Path]:
@@ -125,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         attestations, waivers = _governance(root)
         doc = inventory_document(instances, name="demo", description="pytest-deploycheck reference stack: good and bad side by side",
                                  timeout=3, active_probes=True)
-        doc["hosts"]["localhost"] = {"backend": "local://"}
+        good_backups, bad_backups = _backups(root)
+        doc["hosts"]["localhost"] = {"backend": "local://", "backups": [bad_backups]}
+        for name, entry in doc["hosts"].items():
+            if name.endswith("hardened"):
+                entry["backups"] = [good_backups]
         doc["files"] = {"repo": {"path": str(_repository(root)), "env_files": [".env.production"]}}
         inventory = output / "inventory.yml"
         inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
