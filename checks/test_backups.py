@@ -87,6 +87,11 @@ def _files(host, glob: str) -> list[BackupFile]:
     return host.memo(f"backups:{glob}", compute)
 
 
+def _found(host) -> list[tuple[str, list[BackupFile]]]:
+    """(glob, matches newest first) for every glob of ``backups`` that matches something."""
+    return [(glob, files) for glob in _globs(host) if (files := _files(host, glob))]
+
+
 @pytest.mark.check("bk-01", "Latest backup is recent", severity="high", refs=(NIST_CP9, "CIS Controls v8 11.2: Perform automated backups"))
 def test_latest_backup_recent(host, evidence):
     """A backup job that silently stopped is found at the worst moment: when a restore is needed.
@@ -115,10 +120,7 @@ def test_latest_backup_size(host, evidence):
     min_bytes = host.threshold("backup_min_bytes")
     ratio = host.threshold("backup_min_size_ratio")
     problems, seen = [], {}
-    for glob in _globs(host):
-        files = _files(host, glob)
-        if not files:
-            continue
+    for glob, files in _found(host):
         newest = files[0]
         previous = files[1] if len(files) > 1 else None
         seen[glob] = {"newest": newest.path, "bytes": newest.size, "previous_bytes": previous.size if previous else None}
@@ -141,10 +143,7 @@ def test_backups_encrypted(host, evidence):
     judged by its first bytes (a PostgreSQL custom dump, gzip, SQL text, an RDB snapshot... are
     plaintext) or carries an encryption suffix (.gpg, .age, .enc, ...)."""
     problems, seen = [], {}
-    for glob in _globs(host):
-        files = _files(host, glob)
-        if not files:
-            continue
+    for glob, files in _found(host):
         newest = files[0]
         magic = hostfacts.sh(host, _HEAD, newest.path).stdout.strip()
         plain = next((name for prefix, name in PLAINTEXT_FORMATS.items() if magic.startswith(prefix)), None)
@@ -164,8 +163,8 @@ def test_backups_private(host, evidence):
     copy of the data outside the database's access control.  Passes when no matching backup
     file grants any permission to others (mode & 0007 == 0)."""
     exposed, seen = [], {}
-    for glob in _globs(host):
-        for f in _files(host, glob):
+    for _glob, files in _found(host):
+        for f in files:
             seen[f.path] = f"{f.mode:04o} {f.owner}"
             if f.mode & 0o007:
                 exposed.append(f"{f.path} ({f.mode:04o})")

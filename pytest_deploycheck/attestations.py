@@ -46,7 +46,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck import __version__, govfile
-from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems
+from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems, typename
 from pytest_deploycheck.markers import CheckMeta
 from pytest_deploycheck.outcomes import Outcome
 
@@ -139,7 +139,7 @@ def load_attestations(path: Path) -> AttestationFile:
     if node is not None and node.value is not None:
         if not isinstance(node.value, dict):
             ld.problem(node.line, "attestations",
-                       f"expected a mapping of check ids to attestations, got {govfile.typename(node.value)}; see {EXAMPLE}")
+                       f"expected a mapping of check ids to attestations, got {typename(node.value)}; see {EXAMPLE}")
         else:
             for key, sub in node.value.items():
                 keypath = f"attestations.{key}"
@@ -160,7 +160,7 @@ def load_attestations(path: Path) -> AttestationFile:
 def _entry(ld: YamlLoader, check: str, node: YamlNode, keypath: str) -> Attestation | None:
     if not isinstance(node.value, dict):
         ld.problem(node.line, keypath, f"expected a mapping with by, role, date, evidence and expires (or valid_for), "
-                                       f"got {govfile.typename(node.value)}; see {EXAMPLE}")
+                                       f"got {typename(node.value)}; see {EXAMPLE}")
         return None
     entry: dict[str, YamlNode] = node.value
     govfile.unknown_keys(ld, entry, FIELDS, keypath)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems, read_yaml
+from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems, read_yaml, typename
 from pytest_deploycheck.markers import ID_RE
 from pytest_deploycheck.options import resolve_path
 
@@ -176,9 +176,4 @@ def join(keypath: str, key: str) -> str:
     return f"{keypath}.{key}" if keypath else key
 
 
-def typename(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return names.get(type(value), type(value).__name__)
 

@@ -362,7 +362,7 @@ def _build(ld: _Loader, tree: Any, digest: str, timeout_override: float | None) 
         ld.problem(1, "", "the inventory is empty; name at least one target kind (see inventories/example.yml)")
         return None
     if not isinstance(tree.value, dict):
-        ld.problem(tree.line, "", f"expected a mapping of settings and target kinds at the top level, got {_typename(tree.value)}")
+        ld.problem(tree.line, "", f"expected a mapping of settings and target kinds at the top level, got {typename(tree.value)}")
         return None
     top = tree.value
     settings = _record(ld, top, TOP_LEVEL, "", skip=set(KINDS) | {"thresholds"})
@@ -379,7 +379,7 @@ def _build(ld: _Loader, tree: Any, digest: str, timeout_override: float | None) 
         if section is None or section.value is None:
             continue
         if not isinstance(section.value, dict):
-            ld.problem(section.line, kind, f"expected a mapping of target names to settings, got {_typename(section.value)}")
+            ld.problem(section.line, kind, f"expected a mapping of target names to settings, got {typename(section.value)}")
             continue
         for name, node in section.value.items():
             keypath = f"{kind}.{name}"
@@ -391,7 +391,7 @@ def _build(ld: _Loader, tree: Any, digest: str, timeout_override: float | None) 
                 continue
             seen[name] = keypath
             if not isinstance(node.value, dict):
-                ld.problem(node.line, keypath, f"expected a mapping of settings, got {_typename(node.value)}")
+                ld.problem(node.line, keypath, f"expected a mapping of settings, got {typename(node.value)}")
                 continue
             spec = _record(ld, node.value, {**COMMON, **SCHEMA[kind]}, keypath, skip={"thresholds"})
             missing = [k for k, f in SCHEMA[kind].items() if f.required and k not in node.value]
@@ -598,7 +598,7 @@ def _interpolate(ld: _Loader, node: _Node, keypath: str, text: str) -> tuple[str
 
 
 def _bad(ld: _Loader, node: _Node, keypath: str, expected: str, got: Any) -> Any:
-    ld.problem(node.line, keypath, f"expected {expected}, got {_typename(got)}")
+    ld.problem(node.line, keypath, f"expected {expected}, got {typename(got)}")
     return _INVALID
 
 
@@ -606,7 +606,8 @@ def _expected(kind: str) -> str:
     return {"int": "a whole number", "number": "a number", "str": "a string", "url": "a URL", "path": "a path", "port": "a port number or addr:port"}.get(kind, kind)
 
 
-def _typename(value: Any) -> str:
+def typename(value: Any) -> str:
+    """How messages name a YAML value's type: "a mapping", "a list", "nothing (null)"..."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, _Node):

@@ -252,19 +252,9 @@ def write_terminal_summary(tr: Any, summary: RunSummary, show_not_applicable: bo
             tr.write_line(f"{section.ljust(width)}  " + "  ".join(f"{counts[o] or '':>7}" for o in cols))
     verdict = summary.verdict
     if verdict.blocking:
-        tr.write_line("")
-        tr.write_line("blocking:", red=True, bold=True)
-        for r in verdict.blocking[:50]:
-            tr.write_line(f"  {r.check_id} [{r.severity.value}] {r.target or '-'}: {r.outcome.value}: {_short(r.message)}")
-        if len(verdict.blocking) > 50:
-            tr.write_line(f"  ... and {len(verdict.blocking) - 50} more (see the HTML or JSON report)")
+        _write_results(tr, "blocking:", verdict.blocking, 50, " (see the HTML or JSON report)", red=True, bold=True)
     if verdict.risks:
-        tr.write_line("")
-        tr.write_line("risks:", yellow=True, bold=True)
-        for r in verdict.risks[:30]:
-            tr.write_line(f"  {r.check_id} [{r.severity.value}] {r.target or '-'}: {r.outcome.value}: {_short(r.message)}")
-        if len(verdict.risks) > 30:
-            tr.write_line(f"  ... and {len(verdict.risks) - 30} more")
+        _write_results(tr, "risks:", verdict.risks, 30, "", yellow=True, bold=True)
     not_applicable = [r for r in summary.results if r.outcome is Outcome.NOT_APPLICABLE]
     if not_applicable and show_not_applicable:
         tr.write_line("")
@@ -298,6 +288,15 @@ def _write_governance(tr: Any, extra: dict[str, Any]) -> None:
                           f"{w['status']}: {_short('; '.join(w.get('notes') or ()))}")
         if len(waivers) > 30:
             tr.write_line(f"  ... and {len(waivers) - 30} more (see the HTML or JSON report)")
+
+
+def _write_results(tr: Any, title: str, results: tuple[Result, ...], limit: int, more_hint: str, **markup: bool) -> None:
+    tr.write_line("")
+    tr.write_line(title, **markup)
+    for r in results[:limit]:
+        tr.write_line(f"  {r.check_id} [{r.severity.value}] {r.target or '-'}: {r.outcome.value}: {_short(r.message)}")
+    if len(results) > limit:
+        tr.write_line(f"  ... and {len(results) - limit} more{more_hint}")
 
 
 def _short(message: str, limit: int = 200) -> str:

@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck import govfile
-from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems
+from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems, typename
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.options import resolve
 from pytest_deploycheck.outcomes import Outcome
@@ -131,7 +131,7 @@ def load_waivers(path: Path) -> WaiverFile:
     if node is not None and node.value is not None:
         if not isinstance(node.value, list):
             ld.problem(node.line, "waivers",
-                       f"expected a list of waivers ('- id: ...' entries), got {govfile.typename(node.value)}; see {EXAMPLE}")
+                       f"expected a list of waivers ('- id: ...' entries), got {typename(node.value)}; see {EXAMPLE}")
         else:
             for i, entry in enumerate(node.value):
                 found = _entry(ld, entry, f"waivers[{i}]")
@@ -149,7 +149,7 @@ def load_waivers(path: Path) -> WaiverFile:
 def _entry(ld: YamlLoader, node: YamlNode, keypath: str) -> Waiver | None:
     if not isinstance(node.value, dict):
         ld.problem(node.line, keypath, f"expected a mapping with id, check, target, justification, approver, ticket and expires, "
-                                       f"got {govfile.typename(node.value)}; see {EXAMPLE}")
+                                       f"got {typename(node.value)}; see {EXAMPLE}")
         return None
     entry: dict[str, YamlNode] = node.value
     govfile.unknown_keys(ld, entry, FIELDS, keypath)
