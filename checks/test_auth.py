@@ -22,7 +22,7 @@ import pytest
 
 from pytest_deploycheck import Evidence, TargetError, not_applicable, require
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.targets import HttpTarget
+from pytest_deploycheck.targets.http import HttpTarget
 
 pytestmark = pytest.mark.section("auth", "Authentication and access control")
 

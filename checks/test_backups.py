@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from pytest_deploycheck import TargetError, hostfacts, not_applicable, require
+from pytest_deploycheck import TargetError, not_applicable, require
+from pytest_deploycheck.targets import host_facts as hostfacts
 
 pytestmark = pytest.mark.section("backup", "Backups")
 

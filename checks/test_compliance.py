@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_deploycheck.documents import require_document
+from pytest_deploycheck.governance.documents import require_document
 
 pytestmark = pytest.mark.section("legal", "Compliance and legal")
 

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pytest_deploycheck.documents import require_document
+from pytest_deploycheck.governance.documents import require_document
 
 pytestmark = pytest.mark.section("doc", "Documentation and runbooks")
 

@@ -15,7 +15,8 @@ import re
 
 import pytest
 
-from pytest_deploycheck import TargetError, fail, hostfacts, not_applicable, require
+from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck.targets import host_facts as hostfacts
 
 pytestmark = pytest.mark.section("host", "Host: services, files and logs")
 

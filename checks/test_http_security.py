@@ -18,7 +18,8 @@ import requests
 
 from pytest_deploycheck import Evidence, NotApplicable, fail, not_applicable, require
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.targets import HttpTarget, first_line
+from pytest_deploycheck.targets.http import HttpTarget
+from pytest_deploycheck.targets.reach import first_line
 
 pytestmark = pytest.mark.section("http", "HTTP hardening")
 

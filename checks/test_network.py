@@ -14,8 +14,9 @@ import ipaddress
 
 import pytest
 
-from pytest_deploycheck import TargetError, fail, hostfacts, not_applicable, require
-from pytest_deploycheck.hostfacts import Listener
+from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck.targets import host_facts as hostfacts
+from pytest_deploycheck.targets.host_facts import Listener
 
 pytestmark = pytest.mark.section("net", "Network exposure")
 

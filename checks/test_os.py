@@ -14,7 +14,8 @@ import re
 
 import pytest
 
-from pytest_deploycheck import TargetError, fail, hostfacts, not_applicable, require
+from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck.targets import host_facts as hostfacts
 
 pytestmark = pytest.mark.section("os", "Operating system: patching, time and capacity")
 

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from pytest_deploycheck.documents import require_document
+from pytest_deploycheck.governance.documents import require_document
 
 pytestmark = pytest.mark.section("team", "Team readiness and communication")
 

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from pytest_deploycheck import require
-from pytest_deploycheck.documents import missing_terms, require_document
+from pytest_deploycheck.governance.documents import missing_terms, require_document
 
 pytestmark = pytest.mark.section("dr", "Rollback and disaster recovery")
 

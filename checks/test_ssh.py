@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_deploycheck import require
-from pytest_deploycheck.sshdconfig import effective, weak_ciphers, weak_kex, weak_macs
+from pytest_deploycheck.targets.sshd_config import effective, weak_ciphers, weak_kex, weak_macs
 
 pytestmark = pytest.mark.section("ssh", "SSH server")
 

@@ -19,8 +19,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from pytest_deploycheck import Evidence, TargetError, fail, not_applicable, require, tlsprobe
-from pytest_deploycheck.targets import TlsTarget, first_line
+from pytest_deploycheck import Evidence, TargetError, fail, not_applicable, require
+from pytest_deploycheck.targets import tls_probe as tlsprobe
+from pytest_deploycheck.targets.reach import first_line
+from pytest_deploycheck.targets.tls import TlsTarget
 
 pytestmark = pytest.mark.section("tls", "TLS and certificates")
 

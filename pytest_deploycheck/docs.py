@@ -14,6 +14,7 @@ from pathlib import Path
 from pytest_deploycheck.inventory import iter_fields
 from pytest_deploycheck.markers import MARKERS, Severity
 from pytest_deploycheck.options import SETTINGS
+from pytest_deploycheck.targets import KINDS
 from pytest_deploycheck.thresholds import markdown_table
 
 
@@ -25,6 +26,15 @@ def inventory_table() -> str:
         rows.append(f"| {section} | `{key}` | {kind} | {field.doc}{required} |")
         for sub, subfield in (field.fields or {}).items():
             rows.append(f"| {section} | `{key}.{sub}` | {subfield.type} | {subfield.doc} |")
+    return "\n".join(rows)
+
+
+def targets_table() -> str:
+    rows = ["| inventory section | fixture | handle | module | what a check gets |", "|---|---|---|---|---|"]
+    for kind in KINDS:
+        first = " ".join(kind.summary.split(". ")[0].split()).replace("``", "`")
+        also = "".join(f" (also {name} targets)" for name in kind.also)
+        rows.append(f"| `{kind.name}` | `{kind.fixture}`{also} | `{kind.handle.__name__}` | `targets/{kind.handle.__module__.rsplit('.', 1)[-1]}.py` | {first.rstrip('.')}. |")
     return "\n".join(rows)
 
 
@@ -48,7 +58,7 @@ def markers_table() -> str:
     return "\n".join(rows)
 
 
-BLOCKS = {"inventory": inventory_table, "thresholds": markdown_table, "options": options_table, "markers": markers_table}
+BLOCKS = {"targets": targets_table, "inventory": inventory_table, "thresholds": markdown_table, "options": options_table, "markers": markers_table}
 
 
 def render(text: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 if TYPE_CHECKING:
     from pytest_deploycheck.inventory import Inventory
     from pytest_deploycheck.markers import CheckMeta
-    from pytest_deploycheck.summary import RunSummary
+    from pytest_deploycheck.reports.summary import RunSummary
 
 
 @pytest.hookspec(firstresult=True)

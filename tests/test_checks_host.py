@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck import hostfacts
+from pytest_deploycheck.targets import host_facts as hostfacts
 from tests.servers.base import Instance
 from tests.test_checks_ssh import host_entry, results_for, run_hosts
 

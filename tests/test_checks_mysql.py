@@ -20,7 +20,8 @@ import pymysql
 import pytest
 
 from pytest_deploycheck.inventory import load_inventory
-from pytest_deploycheck.targets import MysqlTarget, Reachability
+from pytest_deploycheck.targets.mysql import MysqlTarget
+from pytest_deploycheck.targets.reach import Reachability
 from tests.servers.base import LOOPBACK, Instance, SilentListener, free_port
 from tests.servers.inventory import environment, run_catalog, write_inventory
 

@@ -23,7 +23,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pytest_deploycheck.inventory import load_inventory
-from pytest_deploycheck.targets import PostgresTarget, Reachability
+from pytest_deploycheck.targets.postgres import PostgresTarget
+from pytest_deploycheck.targets.reach import Reachability
 from tests.servers.base import (
     LOOPBACK,
     Instance,

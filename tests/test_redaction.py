@@ -52,7 +52,7 @@ def leaky(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> str:
     # dead; the failures come from the check bodies, which never connect.
     pytester.makeconftest('''
 import pytest
-from pytest_deploycheck.plugin import STATE_KEY
+from pytest_deploycheck.state import STATE_KEY
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):

@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from pytest_deploycheck.jsonreport import FORMAT_VERSION, SCHEMA
+from pytest_deploycheck.reports.jsonreport import FORMAT_VERSION, SCHEMA
 from tests.report_helpers import outcome_of, write_catalog
 
 VOLATILE = ("started", "finished", "duration")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from pytest_deploycheck.reports import write_atomic
+from pytest_deploycheck.reports.common import write_atomic
 from tests.report_helpers import CANARY, Reports, write_catalog
 
 SCHEMAS = Path(__file__).parent / "schemas"

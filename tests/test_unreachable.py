@@ -23,7 +23,7 @@ def test_check_{n}(http_endpoint):
 
 RECORDER = '''
 import json
-from pytest_deploycheck.plugin import STATE_KEY
+from pytest_deploycheck.state import STATE_KEY
 
 def pytest_sessionfinish(session):
     state = session.config.stash[STATE_KEY]
@@ -105,7 +105,7 @@ def test_name_lookup_is_bounded_by_the_timeout() -> None:
     (The hanging resolver is a stand-in function: no real DNS server may be asked from here.)"""
     import threading
 
-    from pytest_deploycheck.targets import resolve
+    from pytest_deploycheck.targets.reach import resolve
 
     assert any(info[4][0] == LOOPBACK for info in resolve("localhost", 80, 2.0))
     release = threading.Event()

@@ -65,7 +65,7 @@ class CatalogRun:
     """The outcome of one in-process catalog run: the summary every report is built from."""
 
     result: pytest.RunResult | None
-    summary: Any  # pytest_deploycheck.summary.RunSummary
+    summary: Any  # pytest_deploycheck.reports.summary.RunSummary
     ret: int
 
     def result_for(self, check_id: str, target: str | None = None) -> Any:

@@ -45,10 +45,13 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck import __version__, govfile
-from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems, typename
+from pytest_deploycheck import __version__
+from pytest_deploycheck.governance import files as govfile
+from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta
 from pytest_deploycheck.outcomes import Outcome
+from pytest_deploycheck.state import META_KEY, NoTarget, item_target, xdist_active
+from pytest_deploycheck.yamlfile import YamlLoader, YamlNode, raise_problems, typename
 
 PLUGIN_NAME = "deploycheck-attestations"
 WHAT = "attestations file"
@@ -212,13 +215,12 @@ def _duplicates(ld: YamlLoader, entries: list[Attestation]) -> None:
 
 def attestation_for(config: pytest.Config, item: pytest.Item) -> Attestation | None:
     """The attestation that decides ``item`` (also an expired one), or None."""
-    from pytest_deploycheck.plugin import META_KEY, _item_target
 
     plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
     meta = item.stash.get(META_KEY, None)
     if not isinstance(plugin, AttestationPlugin) or plugin.file is None or meta is None:
         return None
-    return plugin.file.best(meta.id, _item_target(item)[1])
+    return plugin.file.best(meta.id, item_target(item)[1])
 
 
 class AttestationPlugin:
@@ -245,7 +247,6 @@ class AttestationPlugin:
                                       items: list[pytest.Item]) -> Generator[None, Any, Any]:
         collected = list(items)  # before -k/-m/--deploycheck-severity deselection: ids are judged against all of it
         result = yield
-        from pytest_deploycheck.plugin import META_KEY
 
         catalog = {meta.id: meta for item in collected if (meta := item.stash.get(META_KEY, None)) is not None}
         if self.file is not None and catalog:  # no check collected (a project's own tests): nothing to judge ids by
@@ -334,7 +335,6 @@ def _unused(a: Attestation, results: list[Any]) -> str:
 def template(items: list[pytest.Item], file: AttestationFile | None, inventory: Inventory | None) -> tuple[str, int]:
     """A YAML attestations file with one TODO entry per selected manual item (per target), and
     the number of items."""
-    from pytest_deploycheck.plugin import META_KEY, NoTarget, _item_target
 
     order: list[CheckMeta] = []
     targets: dict[str, list[str | None]] = {}
@@ -346,7 +346,7 @@ def template(items: list[pytest.Item], file: AttestationFile | None, inventory: 
         if meta.id not in targets:
             order.append(meta)
             targets[meta.id] = []
-        targets[meta.id].append(_item_target(item)[1])
+        targets[meta.id].append(item_target(item)[1])
     today = govfile.today().isoformat()
     lines = [
         f"# Attestations{' for inventory ' + inventory.name if inventory else ''}: {len(order)} manual item(s) selected by this run.",
@@ -392,14 +392,12 @@ def register(config: pytest.Config, inventory: Inventory | None) -> None:
         if Path(template_path).exists() and not hasattr(config, "workerinput"):
             raise pytest.UsageError(f"{template_path}: exists; --deploycheck-attestation-template never overwrites a file: "
                                     "choose a new path or delete this one")
-    if template_path is not None and _xdist_active(config):
+    if template_path is not None and _xdist_controller(config):
         raise pytest.UsageError("--deploycheck-attestation-template collects the catalog in this process; run it without -n/--dist")
     plugin = AttestationPlugin(load_attestations(path) if path is not None else None, template_path, inventory)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     config.add_cleanup(lambda: config.pluginmanager.unregister(plugin) if config.pluginmanager.is_registered(plugin) else None)
 
 
-def _xdist_active(config: pytest.Config) -> bool:
-    from pytest_deploycheck.plugin import _xdist_active as active
-
-    return active(config) and not hasattr(config, "workerinput")
+def _xdist_controller(config: pytest.Config) -> bool:
+    return xdist_active(config) and not hasattr(config, "workerinput")

@@ -32,8 +32,8 @@ import pytest
 from pytest_deploycheck.decision import Result
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.reports import clean_text, reporting_errors, result_keys, show_value, truncate, write_atomic
-from pytest_deploycheck.summary import RunSummary
+from pytest_deploycheck.reports.common import clean_text, reporting_errors, result_keys, show_value, truncate, write_atomic
+from pytest_deploycheck.reports.summary import RunSummary
 
 #: Properties the plugin core attaches to every check's report (``user_properties``).
 OWN_PROPERTIES = ("check_id", "title", "section", "severity", "target", "target_kind", "outcome", "nodeid",

@@ -34,8 +34,8 @@ from pytest_deploycheck.decision import Level, Result
 from pytest_deploycheck.markers import Severity
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.reports import clean_text, extra_list, outcome_columns, show_value, truncate, write_atomic
-from pytest_deploycheck.summary import OUTCOME_ORDER, RunSummary
+from pytest_deploycheck.reports.common import clean_text, extra_list, outcome_columns, show_value, truncate, write_atomic
+from pytest_deploycheck.reports.summary import OUTCOME_ORDER, RunSummary
 
 TEXT_LIMIT = 64_000  # a 1 MB message would make the page unusable; the JSON report keeps it whole
 LONG_LIST = 25  # lists longer than this scroll inside their own box

@@ -14,8 +14,8 @@ from typing import Any
 from pytest_deploycheck.decision import Result
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.reports import CheckGroup, by_check, clean_text, extra_list, one_line, result_keys
-from pytest_deploycheck.summary import RunSummary
+from pytest_deploycheck.reports.common import CheckGroup, by_check, clean_text, extra_list, one_line, result_keys
+from pytest_deploycheck.reports.summary import RunSummary
 
 MESSAGE_LIMIT = 300
 

@@ -1,6 +1,6 @@
-"""The ``host`` fixture: an inventory host reached through pytest-testinfra.
+"""The ``hosts`` kind and its ``host`` fixture: an inventory host reached through pytest-testinfra.
 
-Registered by ``pytest_configure`` only when an inventory is given, after every entry-point
+The fixture is registered only when an inventory is given, after every entry-point
 plugin, so it deliberately replaces testinfra's own ``host`` fixture for that run (testinfra's
 ``--hosts`` then has no effect on catalog checks).  Without an inventory, testinfra's ``host``
 works as usual for a project's own tests.
@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -39,16 +40,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
-from pytest_deploycheck.inventory import Target
 from pytest_deploycheck.outcomes import NotApplicable, TargetError, TargetUnreachable
-from pytest_deploycheck.targets import Reachability, TargetHandle, first_line
+from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetKind
+from pytest_deploycheck.targets.reach import Reachability, first_line
+from pytest_deploycheck.yamlfile import YamlLoader, YamlNode
 
 T = TypeVar("T")
 
@@ -464,15 +465,53 @@ def _drain(chan: Any, link: _Link) -> tuple[int, bytes, bytes]:
     return rc, b"".join(out), b"".join(err)
 
 
-@pytest.fixture
-def host(request: pytest.FixtureRequest) -> HostTarget:
-    """An inventory host (testinfra): ``host.file("/etc/ssh/sshd_config").mode``,
+BACKENDS = ("local", "ssh", "safe-ssh", "paramiko", "docker", "podman", "kubectl", "openshift", "ansible", "salt", "winrm", "lxc")
+
+FIELDS: dict[str, Field] = {
+    "backend": Field("str", "testinfra connection: local://, ssh://user@host:port, paramiko://..., docker://..., kubectl://..., ansible://...", required=True),
+    "sudo": Field("bool", "run commands through sudo"),
+    "sudo_user": Field("str", "sudo to this user"),
+    "ssh_identity_file": Field("path", "private key for ssh:// and paramiko://", must_exist=True),
+    "ssh_config": Field("path", "ssh_config file to use", must_exist=True),
+    "ssh_known_hosts": Field("path", "known_hosts file that pins the host key", must_exist=True),
+    "ssh_host_key_checking": Field("bool", "false opts out of host key verification (default true: an unknown key fails)"),
+    "services": Field("list[str]", "services that must be running and enabled"),
+    "listen_allow": Field("list[port]", "ports (or addr:port) allowed to listen"),
+    "app_dir": Field("str", "the application's directory on the host"),
+    "app_user": Field("str", "the account the application runs as"),
+    "app_process": Field("str", "process name (pgrep -f pattern) of the application"),
+    "secret_files": Field("list[str]", "files holding secrets: mode 600 or stricter, owned by app_user"),
+    "directories": Field("map[record]", "path: {mode: '0750', owner: app} expected for each directory"),
+    "log_dir": Field("str", "the application's log directory (log rotation must cover it)"),
+    "backups": Field("list[str]", "absolute globs of backup files, one per backup job (/var/backups/pg/*.dump.gpg)"),
+    "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
+    "container": Field("bool", "the host is a container: firewall, fail2ban, time sync and automatic updates are then not applicable (default: detected)"),
+}
+
+
+def address(target: Target) -> tuple[str, int] | None:
+    """The SSH port of ssh://, safe-ssh:// and paramiko:// hosts; None for the other backends."""
+    backend = target.spec["backend"]
+    if not backend.startswith(("ssh://", "safe-ssh://", "paramiko://")):
+        return None
+    parts = urllib.parse.urlsplit(backend)
+    return (parts.hostname, parts.port or 22) if parts.hostname else None
+
+
+def validate(ld: YamlLoader, spec: Mapping[str, Any], raw: Mapping[str, YamlNode], keypath: str) -> None:
+    backend = spec["backend"]
+    scheme = backend.split("://", 1)[0] if "://" in backend else ""
+    if scheme not in BACKENDS:
+        ld.problem(raw["backend"].line, f"{keypath}.backend", f"unknown testinfra backend {scheme or backend!r}; use one of {', '.join(b + '://' for b in BACKENDS)}")
+    elif scheme in ("ssh", "safe-ssh") and re.match(r"^[a-z-]+://[^/@]*:[^/@]*@", backend):
+        ld.problem(raw["backend"].line, f"{keypath}.backend", "a password in an ssh:// URL would go on a command line; use ssh_identity_file or an ssh-agent")
+
+
+KIND = TargetKind(
+    name="hosts", fixture="host", handle=HostTarget, fields=FIELDS, address=address, validate=validate, host_fixture=True,
+    summary="""An inventory host (testinfra): ``host.file("/etc/ssh/sshd_config").mode``,
     ``host.run("sshd -T")``, ``host.label`` for messages.  Parametrized over every ``hosts`` target.
 
     One connection per host for the whole run (an SSH ControlMaster, or one paramiko client);
-    an unknown host key, a refused login or a dead port ends every check on that host as an error.
-    """
-    from pytest_deploycheck.plugin import STATE_KEY, resolve_target
-
-    state = request.config.stash[STATE_KEY]
-    return state.pool.handle("host", resolve_target(request), HostTarget)  # type: ignore[no-any-return]
+    an unknown host key, a refused login or a dead port ends every check on that host as an error.""",
+)

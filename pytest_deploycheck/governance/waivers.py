@@ -37,12 +37,14 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck import govfile
-from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems, typename
+from pytest_deploycheck.governance import files as govfile
+from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.options import resolve
 from pytest_deploycheck.outcomes import Outcome
+from pytest_deploycheck.state import META_KEY
 from pytest_deploycheck.thresholds import THRESHOLDS
+from pytest_deploycheck.yamlfile import YamlLoader, YamlNode, raise_problems, typename
 
 PLUGIN_NAME = "deploycheck-waivers"
 WHAT = "waivers file"
@@ -201,8 +203,6 @@ class WaiverPlugin:
         collected = list(items)  # before deselection: a waiver of a deselected check is still a known one
         result = yield
         if self.file is not None:
-            from pytest_deploycheck.plugin import META_KEY
-
             known = {meta.id for item in collected if (meta := item.stash.get(META_KEY, None)) is not None}
             for i, w in enumerate(self.file.waivers):
                 if w.check not in known and govfile.judged(w.check, known):  # a section this run did not collect: not judged

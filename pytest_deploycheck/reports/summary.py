@@ -24,6 +24,7 @@ from pytest_deploycheck.decision import Level, Result, Verdict, decide, gate_fai
 from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import Outcome
+from pytest_deploycheck.state import META_KEY, STATE_KEY
 
 OUTCOME_ORDER = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.MANUAL, Outcome.WAIVED, Outcome.NOT_APPLICABLE, Outcome.NOT_RUN)
 
@@ -100,8 +101,6 @@ class GoLiveSummary:
     # -- collection: what should run -------------------------------------------------
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        from pytest_deploycheck.plugin import META_KEY
-
         for item in session.items:
             meta = item.stash.get(META_KEY, None)
             if meta is not None:
@@ -162,8 +161,6 @@ class GoLiveSummary:
         return sorted(out, key=lambda r: (order.get(r.nodeid, len(order)), r.nodeid))
 
     def _shared_catalog(self) -> dict[str, Any] | None:
-        from pytest_deploycheck.plugin import STATE_KEY
-
         state = self.config.stash.get(STATE_KEY, None)
         return read_shared_catalog(state.state_dir) if state is not None and state.state_dir is not None else None
 
@@ -302,3 +299,6 @@ def _write_results(tr: Any, title: str, results: tuple[Result, ...], limit: int,
 def _short(message: str, limit: int = 200) -> str:
     line = " ".join(message.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+SUMMARY_KEY = pytest.StashKey[GoLiveSummary]()

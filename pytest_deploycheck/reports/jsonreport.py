@@ -19,8 +19,8 @@ from pytest_deploycheck.decision import Result
 from pytest_deploycheck.markers import Severity
 from pytest_deploycheck.outcomes import Outcome, jsonable
 from pytest_deploycheck.redact import Redactor
-from pytest_deploycheck.reports import clean_obj, extra_list, result_keys
-from pytest_deploycheck.summary import OUTCOME_ORDER, RunSummary
+from pytest_deploycheck.reports.common import clean_obj, extra_list, result_keys
+from pytest_deploycheck.reports.summary import OUTCOME_ORDER, RunSummary
 
 FORMAT = "pytest-deploycheck-report"
 FORMAT_VERSION = 1
@@ -95,7 +95,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "title": _STR, "section": _STR, "section_title": _STR, "severity": {"enum": SEVERITIES}, "rationale": _STR,
                 "refs": {"type": "array", "items": _STR}, "manual": {"type": "boolean"}, "instructions": _STR,
-                "active_probe": {"type": "boolean"},
+                "active_probe": {"type": "boolean"}, "answers": {"type": "array", "items": _STR},
             },
         }},
         "results": {"type": "array", "items": {

@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck.inventory import Inventory, YamlLoader, YamlNode, raise_problems, read_yaml, typename
+from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import ID_RE
 from pytest_deploycheck.options import resolve_path
+from pytest_deploycheck.state import collection_usage_error
+from pytest_deploycheck.yamlfile import YamlLoader, YamlNode, raise_problems, read_yaml, typename
 
 PLACEHOLDER = "TODO"  # what the attestation template leaves for a person to fill in
 
@@ -164,8 +166,6 @@ def unknown_id_problem(ld: YamlLoader, line: int, keypath: str, check: str, know
 
 def raise_catalog_problems(config: pytest.Config, items: list[pytest.Item], ld: YamlLoader, what: str) -> None:
     """Raise the problems found against the catalog as one usage error (also under xdist)."""
-    from pytest_deploycheck.plugin import collection_usage_error
-
     try:
         raise_problems(ld, what)
     except pytest.UsageError as exc:

@@ -1,0 +1,108 @@
+"""Collection: checks parametrized over the inventory's targets, their metadata evaluated once.
+
+``pytest_generate_tests`` gives every check one item per matching target (or one "no-targets"
+item that ends as not applicable); ``pytest_collection_modifyitems`` evaluates the markers into
+``CheckMeta``, reports catalog problems as one usage error and applies ``--deploycheck-severity``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from pytest_deploycheck.markers import CheckMeta, check_meta, duplicate_ids, is_check
+from pytest_deploycheck.reports.summary import write_shared_catalog
+from pytest_deploycheck.state import META_KEY, NO_INVENTORY, STATE_KEY, NoTarget, collection_usage_error, item_target
+from pytest_deploycheck.targets import fixture_kinds, takes
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = metafunc.config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    mark = metafunc.definition.get_closest_marker("targets")
+    roles = set(_as_tuple(mark.kwargs.get("roles"))) if mark else set()
+    tags = set(_as_tuple(mark.kwargs.get("tags"))) if mark else set()
+    for fixture, kinds in fixture_kinds().items():
+        if fixture not in metafunc.fixturenames:
+            continue
+        if state.inventory is None:
+            # A project's own testinfra tests (no check marker) keep testinfra's ``host``.
+            state.needs_inventory = state.needs_inventory or is_check(metafunc.definition)
+            continue
+        targets = sorted(
+            (t for kind in kinds for t in state.inventory.of_kind(kind)
+             if takes(fixture, t) and (not roles or roles & set(t.roles)) and (not tags or tags & set(t.tags))),
+            key=lambda t: t.name,
+        )
+        if targets:
+            metafunc.parametrize(fixture, [(t.kind, t.name) for t in targets], ids=[t.name for t in targets], indirect=True)
+        else:
+            what = " or ".join(kinds) if fixture != "tls_endpoint" else "tls (or https http)"
+            narrowed = ""
+            if roles:
+                narrowed += f" with role {' or '.join(sorted(roles))}"
+            if tags:
+                narrowed += f" with tag {' or '.join(sorted(tags))}"
+            metafunc.parametrize(fixture, [NoTarget(f"no {what} targets{narrowed} in inventory {state.inventory.name}")],
+                                 ids=["no-targets"], indirect=True)
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m/-k deselection, which reads the markers we add
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    problems: list[str] = []
+    by_function: dict[tuple[str, str], CheckMeta] = {}
+    for item in items:
+        if not is_check(item):
+            continue  # a project's own test: no metadata, no verdict
+        meta = check_meta(item, problems)
+        if meta is None:
+            continue
+        item.stash[META_KEY] = meta
+        by_function[(os.path.relpath(item.path), getattr(item, "originalname", item.name))] = meta
+        item.add_marker(meta.severity.value)
+        item.extra_keyword_matches.update({meta.id, meta.section, meta.severity.value})
+    problems = list(dict.fromkeys(problems))  # a parametrized check reports its problem once
+    problems += duplicate_ids(by_function)
+    if problems:
+        head = f"{len(problems)} problems in the check catalog:\n" if len(problems) > 1 else ""
+        collection_usage_error(config, items, head + "\n".join(problems))
+        return
+    if state.needs_inventory:
+        collection_usage_error(config, items, NO_INVENTORY)
+        return
+    if state.min_severity is not None:
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            meta = item.stash.get(META_KEY, None)
+            (drop if meta is not None and not meta.severity.at_least(state.min_severity) else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under xdist the controller never collects: a worker shares the checks it collected, so an
+    interrupted run still names the checks that never started (``summary.write_shared_catalog``)."""
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is None or state.state_dir is None or not hasattr(session.config, "workerinput"):
+        return
+    entries: dict[str, dict[str, Any]] = {}
+    for item in session.items:
+        meta = item.stash.get(META_KEY, None)
+        if meta is not None:
+            kind, target = item_target(item)
+            entries[item.nodeid] = {"check": meta.as_dict(), "target": target, "target_kind": kind}
+    write_shared_catalog(state.state_dir, entries)

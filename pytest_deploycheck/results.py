@@ -1,0 +1,105 @@
+"""Results: each check's report carries its outcome, evidence, attestation and waiver.
+
+``pytest_runtest_makereport`` turns pytest's passed / failed / skipped into the go-live outcome
+(a passed manual item without a valid attestation is *manual*, a waived failure *waived*) and
+attaches ``report.deploycheck`` for the summary and every report writer; every report's text is
+masked by the run's redactor.  ``pytest_report_teststatus`` counts the new outcomes apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
+from pytest_deploycheck.markers import CheckMeta
+from pytest_deploycheck.outcomes import TESTSTATUS, Outcome, classify, jsonable, message_of
+from pytest_deploycheck.redact import Redactor
+from pytest_deploycheck.state import EVIDENCE_KEY, META_KEY, OUTCOME_KEY, STATE_KEY, DeploycheckState, item_target
+
+
+def _skip_longrepr(item: pytest.Item, reason: str) -> tuple[str, int, str]:
+    path, lineno, _ = item.reportinfo()
+    return str(path), (lineno or 0) + 1, reason
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is None:
+        return report
+    meta = item.stash.get(META_KEY, None)
+    if meta is not None:
+        _annotate(item, call, report, meta, state)
+    redact_report(report, state.redactor)
+    return report
+
+
+def _annotate(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, meta: CheckMeta, state: DeploycheckState) -> None:
+    exc = call.excinfo.value if call.excinfo is not None else None
+    outcome = classify(report.when, report.outcome, exc)
+    message = message_of(exc)
+    kind, target = item_target(item)
+    hook = item.config.hook
+    attestation = waiver = None
+    if report.when == "call" and outcome is Outcome.PASSED and meta.manual:
+        attestation = hook.pytest_deploycheck_attestation(config=item.config, check=meta, target=target)
+        if not attestation or attestation.get("status", "valid") != "valid":
+            reason = (attestation or {}).get("reason") or "no attestation recorded"
+            message = f"pending attestation ({reason})" + (f": {meta.instructions}" if meta.instructions else "")
+            outcome = Outcome.MANUAL
+            report.outcome = "skipped"
+            report.longrepr = _skip_longrepr(item, f"manual: {message}")
+            attestation = attestation or None
+    if report.when == "call" and outcome is Outcome.FAILED:
+        waiver = hook.pytest_deploycheck_waiver(config=item.config, check=meta, target=target, message=state.redactor.redact(message))
+        if waiver:
+            outcome = Outcome.WAIVED
+            report.outcome = "skipped"
+            report.longrepr = _skip_longrepr(item, f"waived ({waiver.get('id', '?')}, approved by {waiver.get('approver', '?')} until {waiver.get('expires', '?')}): {message}")
+    previous = item.stash.get(OUTCOME_KEY, Outcome.PASSED)
+    if previous is Outcome.PASSED or report.when == "call":
+        item.stash[OUTCOME_KEY] = outcome
+    evidence = item.stash.get(EVIDENCE_KEY, None)
+    report.deploycheck = state.redactor.redact_obj({  # type: ignore[attr-defined]
+        "phase": report.when, "outcome": outcome.value, "check": meta.as_dict(), "target": target, "target_kind": kind,
+        "message": message, "evidence": jsonable(evidence.values) if evidence else {},
+        "attestation": jsonable(attestation) if attestation else None, "waiver": jsonable(waiver) if waiver else None,
+    })
+    if report.when == "teardown":
+        final = item.stash.get(OUTCOME_KEY, outcome)
+        report.user_properties = [*report.user_properties, ("check_id", meta.id), ("title", meta.title),
+                                  ("severity", meta.severity.value), ("section", meta.section),
+                                  ("target", target or "-"), ("outcome", final.value)]
+
+
+def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Redactor) -> None:
+    """Mask secrets in a report's traceback, message and captured output, in place."""
+    if not redactor.secrets:
+        return
+    longrepr = report.longrepr
+    if isinstance(longrepr, (str, tuple)):
+        report.longrepr = redactor.redact_obj(longrepr)
+    elif longrepr is not None:
+        redactor.redact_obj(longrepr)
+    report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
+    if isinstance(report, pytest.TestReport):
+        report.user_properties = [(k, redactor.redact(str(v))) for k, v in report.user_properties]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    state = collector.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        redact_report(report, state.redactor)
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """Count error, n/a, manual and waived apart, so a pending item never reads as a pass."""
+    data = getattr(report, "deploycheck", None)
+    if not isinstance(data, dict) or report.when == "teardown":
+        return None
+    return TESTSTATUS.get(Outcome(data["outcome"]))

@@ -1,0 +1,114 @@
+"""Run state: what one pytest process knows about the run, and the stash keys that hold it.
+
+Every module that needs the run's inventory, redactor, reachability memory or an item's check
+metadata reads it from here, never from ``plugin.py``: the entry module imports the rest and
+nothing imports it back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_deploycheck.inventory import Inventory
+from pytest_deploycheck.markers import CheckMeta, Severity
+from pytest_deploycheck.outcomes import Evidence, Outcome, TargetError, not_applicable
+from pytest_deploycheck.redact import Redactor
+from pytest_deploycheck.targets import fixture_kinds
+from pytest_deploycheck.targets.base import Target
+from pytest_deploycheck.targets.reach import Reachability, TargetPool
+
+NO_INVENTORY = (
+    "these checks need an inventory: pass --inventory=PATH (or set DEPLOYCHECK_INVENTORY, or the ini key "
+    "deploycheck_inventory); to check this machine: pytest --inventory=inventories/localhost.yml"
+)
+
+#: Under xdist, a worker's collection-time usage error, handed to the controller (``collection_usage_error``).
+USAGE_ERROR_FILE = "usage-error.txt"
+
+
+@dataclass
+class DeploycheckState:
+    """Per-process state, in ``config.stash[STATE_KEY]``."""
+
+    inventory: Inventory | None
+    redactor: Redactor
+    reach: Reachability
+    pool: TargetPool
+    fail_on: str
+    min_severity: Severity | None
+    state_dir: Path | None
+    owns_state_dir: bool
+    needs_inventory: bool = False
+
+
+@dataclass(frozen=True)
+class NoTarget:
+    """The single parameter of a check that has no matching target: it ends as not applicable."""
+
+    reason: str
+
+
+STATE_KEY = pytest.StashKey[DeploycheckState]()
+META_KEY = pytest.StashKey[CheckMeta]()
+EVIDENCE_KEY = pytest.StashKey[Evidence]()
+OUTCOME_KEY = pytest.StashKey[Outcome]()
+
+
+def state_of(request: pytest.FixtureRequest) -> DeploycheckState:
+    return request.config.stash[STATE_KEY]
+
+
+def xdist_active(config: pytest.Config) -> bool:
+    """Whether this run distributes items to xdist workers (``-n``, ``--dist``)."""
+    return bool(config.pluginmanager.hasplugin("xdist") and (config.getoption("numprocesses", None) or config.getoption("dist", "no") != "no"))
+
+
+def item_target(item: pytest.Item) -> tuple[str | None, str | None]:
+    """(kind, name) of the inventory target an item was parametrized with; (None, None) if none."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None, None
+    for fixture in fixture_kinds():
+        param = callspec.params.get(fixture)
+        if isinstance(param, tuple):
+            return param[0], param[1]
+    return None, None
+
+
+def resolve_target(request: pytest.FixtureRequest) -> Target:
+    """The inventory target this item was parametrized with; applies the run-wide rules
+    (not applicable, active probes off, dead target) before the check starts."""
+    state = state_of(request)
+    param = getattr(request, "param", None)
+    if isinstance(param, NoTarget):
+        not_applicable(param.reason)
+    if state.inventory is None or not isinstance(param, tuple):
+        raise TargetError(NO_INVENTORY)
+    target = state.inventory.get(*param)
+    meta = request.node.stash.get(META_KEY, None)
+    if meta is not None and meta.active_probe and not target.active_probes:
+        not_applicable(f"{target.name}: active probe not enabled; set active_probes: true on the target "
+                       "(or at the top of the inventory) to allow it")
+    state.reach.preflight(target)
+    return target
+
+
+def collection_usage_error(config: pytest.Config, items: list[pytest.Item], message: str) -> None:
+    """Stop the run with a one-line usage error (exit 4) found while collecting.
+
+    An xdist worker cannot raise one: xdist turns it into an INTERNALERROR that loses the
+    message.  A worker writes it to the run's state directory and runs nothing; the controller
+    raises it when the worker reports its collection (``plugin._XdistHooks``).
+    """
+    state = config.stash.get(STATE_KEY, None)
+    if not hasattr(config, "workerinput") or state is None or state.state_dir is None:
+        raise pytest.UsageError(message)
+    target = state.state_dir / USAGE_ERROR_FILE
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(message)
+    os.replace(tmp, target)
+    items[:] = []

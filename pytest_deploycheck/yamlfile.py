@@ -1,0 +1,311 @@
+"""The strict YAML reader every input file shares: the inventory, attestations and waivers.
+
+A file is read into ``(value, line)`` trees (``YamlNode``) so that every problem can name its
+line; problems are collected on the ``YamlLoader`` and raised together as one
+``pytest.UsageError`` whose lines read ``prod.yml:14: postgres.main.dsn: expected a string, got
+a list``: file, line, key path, what is wrong and what to do.
+
+Typed values (``Field``): strings may use ``${VAR}`` and ``${VAR:-default}`` (``$$`` is a
+literal ``$``); interpolation happens after YAML parsing, so a variable's value can never change
+a file's structure.  Interpolated values, values under secret-like keys and URL passwords are
+registered with the redactor as they are read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+import yaml
+
+from pytest_deploycheck.redact import MIN_INTERPOLATED_SECRET, Redactor, is_secret_key
+
+
+@dataclass(frozen=True)
+class Field:
+    """One inventory key: its type, whether it is required, and what it means (README)."""
+
+    type: str  # str | int | number | bool | path | url | list[str] | list[port] | map[str] | record | choice
+    doc: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    fields: Mapping[str, Field] | None = None  # for "record"
+    must_exist: bool = False  # for "path"
+
+
+
+@dataclass
+class _Problem:
+    line: int
+    path: str
+    message: str
+
+
+class _Loader:
+    def __init__(self, path: Path, environ: Mapping[str, str], redactor: Redactor) -> None:
+        self.path = path
+        self.display = display_path(path)
+        self.environ = environ
+        self.redactor = redactor
+        self.problems: list[_Problem] = []
+
+    def problem(self, line: int, keypath: str, message: str) -> None:
+        self.problems.append(_Problem(line, keypath, message))
+
+    # YAML nodes -> (value, line) trees --------------------------------------------------
+
+    def parse(self, text: str) -> Any:
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 0
+            self.problem(line, "", f"YAML syntax error: {exc.problem or exc}; fix the file's syntax")
+            return None
+        finally:
+            loader.dispose()
+        if root is None:
+            return None
+        return self._node(root, loader, "")
+
+    def _node(self, node: yaml.Node, loader: yaml.SafeLoader, keypath: str) -> Any:
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            loader.flatten_mapping(node)
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = loader.construct_object(key_node, deep=True)
+                sub = f"{keypath}.{key}" if keypath else str(key)
+                if not isinstance(key, str):
+                    hint = "; YAML reads yes/no/on/off as booleans: quote the name" if isinstance(key, bool) else ""
+                    self.problem(key_node.start_mark.line + 1, sub, f"keys must be strings, got {type(key).__name__}{hint}")
+                    continue
+                if key in out:
+                    self.problem(key_node.start_mark.line + 1, sub, "duplicate key; remove one of them")
+                child = self._node(value_node, loader, sub)
+                child.line = key_node.start_mark.line + 1  # messages point at the key, not the value
+                out[key] = child
+            return _Node(out, line)
+        if isinstance(node, yaml.SequenceNode):
+            return _Node([self._node(v, loader, f"{keypath}[{i}]") for i, v in enumerate(node.value)], line)
+        return _Node(loader.construct_object(node, deep=True), line)
+
+
+@dataclass
+class _Node:
+    value: Any
+    line: int
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
+
+
+# Public names of the reader's two types (governance files use them too).
+YamlLoader = _Loader
+YamlNode = _Node
+
+
+def read_yaml(path: Path, *, what: str, missing: str, directory: str, environ: Mapping[str, str] | None = None,
+              redactor: Redactor | None = None) -> tuple[_Loader, Any, bytes]:
+    """Read a YAML file into ``(value, line)`` trees: ``(loader, tree, raw bytes)``.
+
+    A missing file, a directory or non-UTF-8 text is a ``UsageError`` at once (``missing`` and
+    ``directory`` say what to do); everything else, syntax errors included, is collected on
+    ``loader.problems`` for ``raise_problems``.
+    """
+    environ = os.environ if environ is None else environ
+    loader = _Loader(path.resolve(), environ, redactor if redactor is not None else Redactor())
+    display = display_path(path)
+    if not path.exists():
+        raise pytest.UsageError(f"{display}: {missing}")
+    if path.is_dir():
+        raise pytest.UsageError(f"{display}: {directory}")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise pytest.UsageError(f"{display}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the {what} as UTF-8") from None
+    return loader, loader.parse(text), raw
+
+
+def raise_problems(loader: _Loader, what: str, display: str | None = None) -> None:
+    """Raise one ``UsageError`` listing every problem collected on ``loader``, by line; nothing if none."""
+    if not loader.problems:
+        return
+    display = display or loader.display
+    lines = [f"{display}:{p.line}: {p.path + ': ' if p.path else ''}{p.message}" for p in sorted(loader.problems, key=lambda p: (p.line, p.path))]
+    header = f"{len(lines)} problems in {what} {display}:\n" if len(lines) > 1 else ""
+    raise pytest.UsageError(header + "\n".join(lines))
+
+
+def read_record(ld: _Loader, mapping: dict[str, Any], schema: Mapping[str, Field], keypath: str, skip: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    out: dict[str, Any] = {}
+    for key, node in mapping.items():
+        sub = f"{keypath}.{key}" if keypath else key
+        if key.startswith("x-") or key in skip:
+            continue
+        spec = schema.get(key)
+        if spec is None:
+            known = ", ".join(sorted(schema))
+            hint = closest(key, schema)
+            ld.problem(node.line, sub, f"unknown key{'; did you mean ' + repr(hint) + '?' if hint else ''} (known keys: {known})")
+            continue
+        value = read_value(ld, node, spec, sub, secret=is_secret_key(key))
+        if value is not INVALID:
+            out[key] = value
+    return out
+
+
+INVALID = object()
+
+
+def read_value(ld: _Loader, node: _Node, spec: Field, keypath: str, secret: bool) -> Any:
+    raw = node.value
+    kind = spec.type
+    if kind == "record":
+        if not isinstance(raw, dict):
+            return bad(ld, node, keypath, "a mapping", raw)
+        assert spec.fields is not None
+        return MappingProxyType(read_record(ld, raw, spec.fields, keypath))
+    if kind.startswith("map["):
+        if not isinstance(raw, dict):
+            return bad(ld, node, keypath, "a mapping", raw)
+        inner = Field(kind[4:-1], spec.doc)
+        if inner.type == "record":
+            inner = Field("map[str]", spec.doc)
+        out = {}
+        for k, v in raw.items():
+            val = read_value(ld, v, inner, f"{keypath}.{k}", secret or is_secret_key(k))
+            if val is not INVALID:
+                out[k] = val
+        return MappingProxyType(out)
+    if kind.startswith("list["):
+        if not isinstance(raw, list):
+            return bad(ld, node, keypath, "a list", raw)
+        inner = Field(kind[5:-1], spec.doc)
+        items = [read_value(ld, v, inner, f"{keypath}[{i}]", secret) for i, v in enumerate(raw)]
+        return tuple(i for i in items if i is not INVALID)
+    if isinstance(raw, (dict, list)):
+        return bad(ld, node, keypath, _expected(kind), raw)
+    interpolated = False
+    if isinstance(raw, str):
+        text, values = _interpolate(ld, node, keypath, raw)
+        if text is None:
+            return INVALID
+        raw, interpolated = text, "${" in raw
+        for value in values:
+            if secret or len(value) >= MIN_INTERPOLATED_SECRET:
+                ld.redactor.add(value)
+        ld.redactor.add_url_userinfo(raw)
+    if secret and isinstance(raw, str):
+        ld.redactor.add(raw)
+    return _scalar(ld, node, spec, keypath, raw, interpolated)
+
+
+def _scalar(ld: _Loader, node: _Node, spec: Field, keypath: str, raw: Any, interpolated: bool) -> Any:
+    kind = spec.type
+    if kind in ("str", "url", "path", "choice", "port"):
+        if kind == "port" and isinstance(raw, int) and not isinstance(raw, bool):
+            if not 0 < raw < 65536:
+                ld.problem(node.line, keypath, f"port {raw} is out of range 1-65535")
+                return INVALID
+            return raw
+        if not isinstance(raw, str):
+            return bad(ld, node, keypath, "a string", raw)
+        if kind == "url" and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw):
+            ld.problem(node.line, keypath, f"expected a URL with a scheme (https://...), got {ld.redactor.redact(raw)!r}")
+            return INVALID
+        if kind == "choice" and raw not in spec.choices:
+            ld.problem(node.line, keypath, f"expected one of {', '.join(spec.choices)}, got {raw!r}")
+            return INVALID
+        if kind == "path":
+            resolved = (ld.path.parent / os.path.expanduser(raw)).resolve()
+            if spec.must_exist and not resolved.exists():
+                ld.problem(node.line, keypath, f"{raw}: no such file or directory (relative paths are read from the inventory's folder)")
+                return INVALID
+            return str(resolved)
+        return raw
+    if kind == "bool":
+        if isinstance(raw, str) and interpolated and raw.lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            return raw.lower() in ("true", "yes", "1", "on")
+        if not isinstance(raw, bool):
+            return bad(ld, node, keypath, "true or false", raw)
+        return raw
+    if kind in ("int", "number"):
+        if isinstance(raw, str) and interpolated:
+            try:
+                raw = int(raw) if kind == "int" else float(raw)
+            except ValueError:
+                return bad(ld, node, keypath, _expected(kind), raw)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or (kind == "int" and not isinstance(raw, int)):
+            return bad(ld, node, keypath, _expected(kind), raw)
+        if raw <= 0 and keypath.endswith("timeout"):
+            ld.problem(node.line, keypath, f"a timeout must be greater than 0 seconds, got {raw}")
+            return INVALID
+        return raw
+    raise AssertionError(f"unknown field type {kind}")  # pragma: no cover - schema bug
+
+
+
+def _interpolate(ld: _Loader, node: _Node, keypath: str, text: str) -> tuple[str | None, list[str]]:
+    """The string with variables substituted (None if one is missing) and the values taken
+    from the environment (defaults written in the file are not secrets)."""
+    taken: list[str] = []
+    failed = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal failed
+        if match.group(0) == "$$":
+            return "$"
+        var, op, default = match.group(1), match.group(2), match.group(3)
+        value = ld.environ.get(var)
+        if (op == ":-" and not value) or (op == "-" and value is None):
+            return default or ""
+        if value is None:
+            failed = True
+            ld.problem(node.line, keypath, f"environment variable {var} is not set; export it or write ${{{var}:-default}}")
+            return ""
+        taken.append(value)
+        return value
+
+    result = _VAR.sub(replace, text)
+    return (None if failed else result), taken
+
+
+def bad(ld: _Loader, node: _Node, keypath: str, expected: str, got: Any) -> Any:
+    ld.problem(node.line, keypath, f"expected {expected}, got {typename(got)}")
+    return INVALID
+
+
+def _expected(kind: str) -> str:
+    return {"int": "a whole number", "number": "a number", "str": "a string", "url": "a URL", "path": "a path", "port": "a port number or addr:port"}.get(kind, kind)
+
+
+def typename(value: Any) -> str:
+    """How messages name a YAML value's type: "a mapping", "a list", "nothing (null)"..."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, _Node):
+        value = value.value
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def closest(key: str, known: Mapping[str, Any]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    return matches[0] if matches else None
