@@ -52,8 +52,8 @@ _RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LO
 
 
 MARKERS = {
-    "check": "check(id, title, *, severity, refs=()): a go-live check with a stable id (area-NN), "
-             "a title, a severity (critical, high, medium, low, info) and references.",
+    "check": "check(id, title, *, severity, refs=(), answers=()): a go-live check with a stable id (area-NN), "
+             "a title, a severity (critical, high, medium, low, info), references, and the checklist wording it answers.",
     "section": "section(id, title=None): the checklist section of a module (use as pytestmark).",
     "manual": "manual(instructions=''): a person must attest this item; pending until attested.",
     "targets": "targets(roles=(), tags=()): run only on inventory targets with one of these roles / tags.",
@@ -78,6 +78,7 @@ class CheckMeta:
     active_probe: bool = False
     roles: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()  # checklist wording this check answers, for the checklist matcher
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -85,6 +86,7 @@ class CheckMeta:
             "section": self.section, "section_title": self.section_title,
             "rationale": self.rationale, "refs": list(self.refs), "manual": self.manual,
             "instructions": self.instructions, "active_probe": self.active_probe,
+            "answers": list(self.answers),
         }
 
 
@@ -115,6 +117,7 @@ def check_meta(item: pytest.Item, problems: list[str]) -> CheckMeta | None:
     title = kwargs.pop("title", args.pop(0) if args else None)
     severity_raw = kwargs.pop("severity", args.pop(0) if args else None)
     refs = _strings(kwargs.pop("refs", ()))
+    answers = _strings(kwargs.pop("answers", ()))
     if args or kwargs:
         problems.append(f"{where}: check marker has unexpected arguments {args or ''}{sorted(kwargs) or ''}")
     if not isinstance(check_id, str) or not ID_RE.match(check_id):
@@ -152,6 +155,7 @@ def check_meta(item: pytest.Item, problems: list[str]) -> CheckMeta | None:
         active_probe=item.get_closest_marker("active_probe") is not None,
         roles=_strings(targets.kwargs.get("roles")) if targets else (),
         tags=_strings(targets.kwargs.get("tags")) if targets else (),
+        answers=answers,
     )
 
 
