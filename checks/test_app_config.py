@@ -17,17 +17,16 @@ import os
 import re
 import stat
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pytest_deploycheck import TargetError, not_applicable, require
+from pytest_deploycheck.targets.app_settings import Setting, config_names, env_names, read_settings, read_text
+from pytest_deploycheck.targets.files import FilesTarget
 
 pytestmark = pytest.mark.section("app_config", "Application configuration")
 
-DEFAULT_ENV_FILES = (".env", ".env.production")
 FALSY = frozenset({"", "0", "false", "no", "off", "none"})
 PRODUCTION = frozenset({"production", "prod", "live"})
 
@@ -100,124 +99,43 @@ CLIENT_MAX_BODY = re.compile(r"^\s*client_max_body_size\s+([^;\s]+)\s*;", re.M)
 SKIP_DIRS = frozenset({"node_modules", ".git", ".venv", "venv", "__pycache__", "vendor", ".tox", "dist", "build"})
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One ``KEY=value`` line of an env file."""
-
-    file: str
-    line: int
-    key: str
-    value: str
-
-    @property
-    def where(self) -> str:
-        return f"{self.key} ({self.file}:{self.line})"
-
-    @property
-    def is_reference(self) -> bool:
-        """``${OTHER}`` or ``$OTHER``: the value is set somewhere else."""
-        return self.value.startswith("$")
-
-
-def _env_names(files) -> list[str]:
-    return [str(n) for n in (files.setting("env_files") or DEFAULT_ENV_FILES)]
-
-
-def _env_paths(files) -> list[tuple[str, Path]]:
-    """(name as the inventory gives it, path) of the env files that exist; n/a when there is none."""
-    names = _env_names(files)
-    found = [(n, files.path / n) for n in names if (files.path / n).is_file()]
+def _env_paths(files: FilesTarget) -> list[tuple[str, Path]]:
+    """(name as the inventory gives it, path) of the env files that exist; n/a when there is none.
+    One that exists as something else (a FIFO, a folder) or cannot be read is an error."""
+    names = env_names(files)
+    found = files.regular_files(names)
     if not found:
         not_applicable(f"{files.name}: none of {', '.join(names)} in {files.path} (files.{files.name}.env_files)")
     return found
 
 
-def _config_paths(files) -> list[tuple[str, Path]]:
+def _config_paths(files: FilesTarget) -> list[tuple[str, Path]]:
     """The structured configuration files (YAML or JSON) the inventory names in ``config_files``."""
     out = []
-    for name in (str(n) for n in (files.setting("config_files") or ())):
-        path = files.path / name
-        if not path.is_file():
+    for name in config_names(files):
+        found = files.regular_files([name])
+        if not found:
             raise TargetError(f"{files.label}: files.{files.name}.config_files names {name}, which is not a file in {files.path}")
-        out.append((name, path))
+        out += found
     return out
 
 
-def _settings(files) -> list[Setting]:
+def _settings(files: FilesTarget) -> list[Setting]:
     """Every setting of the env files and the config files; n/a when the target has neither."""
     configs = _config_paths(files)
-    envs = [(n, files.path / n) for n in _env_names(files) if (files.path / n).is_file()] if configs else _env_paths(files)
-    out: list[Setting] = []
-    for name, path in envs:
-        out += parse_env(_read(files, path), name)
-    for name, path in configs:
-        out += parse_structured(files, _read(files, path), name)
-    return out
+    envs = files.regular_files(env_names(files)) if configs else _env_paths(files)
+    return read_settings(files.label, envs, configs)
 
 
-def _flat_key(path: list[str]) -> str:
-    return "_".join(re.sub(r"[^A-Za-z0-9]+", "_", part).strip("_") for part in path).upper()
-
-
-def _sources(files) -> str:
+def _sources(files: FilesTarget) -> str:
     """The files a target's settings come from, for n/a messages."""
-    return ", ".join([*_env_names(files), *(str(n) for n in (files.setting("config_files") or ()))])
+    return ", ".join([*env_names(files), *config_names(files)])
 
 
-def parse_structured(files, text: str, name: str) -> list[Setting]:
-    """A YAML or JSON configuration flattened to env-style names, so one rule judges both:
-    ``auth: {jwt_secret: ...}`` is ``AUTH_JWT_SECRET``, ``database.password`` is ``DATABASE_PASSWORD``."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise TargetError(f"{files.label}: {name} is not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
-    out: list[Setting] = []
-
-    def walk(node: yaml.Node | None, path: list[str]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                walk(value, [*path, str(key.value)])
-        elif isinstance(node, yaml.SequenceNode):
-            if path and all(isinstance(v, yaml.ScalarNode) for v in node.value):
-                # A list of plain values is one setting, as an env file writes it: "a,b".
-                key = _flat_key(path)
-                out.append(Setting(name, node.start_mark.line + 1, key, ",".join(str(v.value) for v in node.value)))
-                return
-            for index, value in enumerate(node.value):
-                walk(value, [*path, str(index)])
-        elif isinstance(node, yaml.ScalarNode) and path:
-            key = _flat_key(path)
-            value = "" if node.tag == "tag:yaml.org,2002:null" else str(node.value)
-            out.append(Setting(name, node.start_mark.line + 1, key, value))
-
-    walk(root, [])
-    return out
-
-
-def parse_env(text: str, name: str) -> list[Setting]:
-    """dotenv lines: ``KEY=value``, ``export KEY=value``, quoted values, ``# comments``."""
-    out = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[7:].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
-            continue
-        value = value.strip()
-        if value[:1] in ("'", '"'):
-            end = value.find(value[0], 1)
-            value = value[1:end] if end != -1 else value[1:]
-        else:
-            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
-        out.append(Setting(name, number, key, value))
-    return out
-
-
-@pytest.mark.check("cfg-01", "Debug flags off", severity="high", refs=("OWASP ASVS V14.3.2: debug modes disabled in production",))
+@pytest.mark.check("cfg-01", "Debug flags off", severity="high", refs=("OWASP ASVS V14.3.2: debug modes disabled in production",),
+                   answers=("debug off|disabl|false|no|not|turn", "debug_mode|debug_flag|debug_flags",
+                            "django_debug|app_debug|flask_debug false|off|disabl"),
+                   answers_unless=("log_level", "debug_endpoints", "debug console|route|path"))
 def test_debug_off(files, evidence):
     """Debug mode shows tracebacks and settings to visitors, sometimes an interactive console,
     and slows the app down.  Fails on ``DEBUG``/``*_DEBUG`` set to anything but a false value
@@ -233,7 +151,9 @@ def test_debug_off(files, evidence):
 
 
 @pytest.mark.check(
-    "cfg-02", "Runtime environment is production", severity="medium", refs=("Express: production best practices (NODE_ENV)",)
+    "cfg-02", "Runtime environment is production", severity="medium", refs=("Express: production best practices (NODE_ENV)",),
+                   answers=("runtime_environment|node_env|rails_env|app_env|flask_env production?", "environment production mode"),
+                   answers_unless=("multi", "staging")
 )
 def test_production_environment(files, evidence):
     """``NODE_ENV``, ``RAILS_ENV``, ``APP_ENV`` and their kin switch frameworks between
@@ -252,7 +172,9 @@ def test_production_environment(files, evidence):
     require(not wrong, files, "; ".join(wrong), "production (set where the service manager cannot lose it, e.g. the env file)")
 
 
-@pytest.mark.check("cfg-03", "Log level not debug", severity="medium", refs=("OWASP Logging Cheat Sheet",))
+@pytest.mark.check("cfg-03", "Log level not debug", severity="medium", refs=("OWASP Logging Cheat Sheet",),
+                   answers=("log_level not? debug? info|warn|warning|error? production?", "debug|verbose|trace logging disabl|off|not"),
+                   answers_unless=("logging enabl",))
 def test_log_level(files, evidence):
     """Debug and trace logging writes request bodies, tokens and personal data to logs that
     are kept and shipped, and costs I/O.  Fails on ``LOG_LEVEL`` (and kin) at debug, trace,
@@ -270,6 +192,10 @@ def test_log_level(files, evidence):
     "Signing secrets strong",
     severity="critical",
     refs=("OWASP ASVS V6.4: secret management", "RFC 7518 section 3.2: HMAC key size"),
+                   answers=("jwt|session|signing|cookie|app|flask|django|rails secret|key character|char|length|random|entropy|bit|hex|openssl|rand? min?",
+                            "secret_key|app_key|secret_key_base|jwt_secret|session_secret character|length|random|entropy|strong|rotat|unique?",
+                            "strong|random jwt|session|signing secret"),
+                   answers_unless=("secret management|manager|vault",)
 )
 def test_secrets_strong(files, evidence):
     """Whoever guesses the JWT or session secret mints tokens for any user.  Each signing
@@ -303,6 +229,8 @@ def test_secrets_strong(files, evidence):
     "No default credentials",
     severity="critical",
     refs=("OWASP ASVS V2.5.4: no default accounts", "CWE-1392: use of default credentials"),
+                   answers=("default_credentials", "example|sample|placeholder|default credential|password|secret"),
+                   answers_unless=("hardcoded", "code")
 )
 def test_no_default_credentials(files, evidence):
     """Default passwords (admin/admin, postgres/postgres, password) are the first thing every
@@ -344,6 +272,7 @@ def _weak_password(value: str, user: str | None) -> str | None:
     "CORS not open to every origin",
     severity="medium",
     refs=("OWASP HTML5 Security Cheat Sheet: CORS", "Mozilla Observatory: CORS"),
+                   answers=("cors origin|wildcard|restrict|limit|allow|domain|trusted|polic|configur|header? wildcard? domain? limit?",)
 )
 def test_cors_restricted(files, evidence):
     """``Access-Control-Allow-Origin: *`` lets any site read the API's answers from a visitor's
@@ -364,7 +293,8 @@ def test_cors_restricted(files, evidence):
 
 
 @pytest.mark.check(
-    "cfg-07", "Env files not readable by others", severity="high", refs=("CIS Benchmarks: sensitive file permissions", "12-factor: config")
+    "cfg-07", "Env files not readable by others", severity="high", refs=("CIS Benchmarks: sensitive file permissions", "12-factor: config"),
+                   answers=("env_file|dotenv permission|readable|mode|600|640|chmod|owner|protect", "env_file not? world? readable")
 )
 def test_env_file_mode(files, evidence):
     """Env files hold the database password and the signing secrets; readable by every local
@@ -384,15 +314,17 @@ def test_env_file_mode(files, evidence):
     require(not loose, files, "; ".join(loose), "mode 0600 or 0640 (chmod o= FILE)")
 
 
-@pytest.mark.check("cfg-08", "Upload size limited", severity="low", refs=("OWASP File Upload Cheat Sheet", "nginx: client_max_body_size"))
+@pytest.mark.check("cfg-08", "Upload size limited", severity="low", refs=("OWASP File Upload Cheat Sheet", "nginx: client_max_body_size"),
+                   answers=("upload_size limit? max?", "request|body|payload|upload|file size limit|max", "client_max_body_size"))
 def test_upload_limit(files, evidence):
     """Without a request-size limit one client fills the disk or memory with a single upload.
     Passes when an env file sets an upload/body size limit (MAX_UPLOAD_SIZE, MAX_CONTENT_LENGTH,
     BODY_LIMIT, ...) or an nginx ``*.conf`` in the folder sets a non-zero
     ``client_max_body_size``; ``0``/unlimited values do not count."""
-    names = _env_names(files)
-    settings = [s for n in names if (files.path / n).is_file() for s in parse_env(_read(files, files.path / n), n)]
-    confs = _nginx_confs(files.path)
+    names = env_names(files)
+    settings = read_settings(files.label, files.regular_files(names), [])
+    # Through regular_files: a FIFO or a device named *.conf is an error, never a read that blocks.
+    confs = [path for _, path in files.regular_files(str(c.relative_to(files.path)) for c in _nginx_confs(files.path))]
     if not settings and not confs:
         not_applicable(f"{files.name}: neither {', '.join(names)} nor an nginx *.conf in {files.path}")
     limits, unlimited = [], []
@@ -400,7 +332,7 @@ def test_upload_limit(files, evidence):
         if UPLOAD_KEY.match(s.key) and not s.is_reference:
             (unlimited if s.value.lower() in UNLIMITED else limits).append(f"{s.where} = {s.value}")
     for conf in confs:
-        text = _read(files, conf)
+        text = read_text(files.label, conf)
         for match in CLIENT_MAX_BODY.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
             where = f"client_max_body_size ({conf.relative_to(files.path)}:{line}) = {match.group(1)}"
@@ -412,13 +344,6 @@ def test_upload_limit(files, evidence):
         "no upload size limit" + (f" (unlimited: {'; '.join(unlimited)})" if unlimited else f" in {', '.join(names)} or an nginx *.conf"),
         "MAX_UPLOAD_SIZE (or the framework's equivalent) or nginx client_max_body_size set to what uploads need",
     )
-
-
-def _read(files, path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise TargetError(f"{files.label}: cannot read {path.name}: {exc.strerror}") from None
 
 
 def _nginx_confs(root: Path, max_depth: int = 3, max_files: int = 500) -> list[Path]:

@@ -108,7 +108,12 @@ def _duration(seconds: float) -> str:
 
 
 @pytest.mark.check("auth-01", "Protected paths refuse anonymous requests", severity="critical",
-                   refs=("OWASP ASVS 4.0.3 V4.1.1", "OWASP API Security Top 10 2023: API2"))
+                   refs=("OWASP ASVS 4.0.3 V4.1.1", "OWASP API Security Top 10 2023: API2"),
+                   answers=("protected_paths|protected_endpoints|protected_routes",
+                            "unauthenticated_requests|anonymous_access|anonymous_requests api|endpoint|route?",
+                            "api|endpoint|route|page authentication|login|auth require|enforc|protect",
+                            "authentication|auth require|enforc api|endpoint|route", "401|403 unauthenticated|anonymous|without"),
+                   answers_unless=("rate limit",))
 def test_protected_paths(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """An API path that answers without credentials is public, whatever the design says.  Every
     ``auth.protected_paths`` entry is requested with no cookie and no Authorization header; passes
@@ -119,7 +124,10 @@ def test_protected_paths(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("auth-02", "Admin paths refuse anonymous requests", severity="critical",
-                   refs=("OWASP WSTG-CONF-05", "OWASP ASVS 4.0.3 V4.1.1"))
+                   refs=("OWASP WSTG-CONF-05", "OWASP ASVS 4.0.3 V4.1.1"),
+                   answers=("admin restrict|protect|lock|authentication|login|auth|anonymous|vpn|whitelist|allowlist access? vpn? whitelist|allowlist?",
+                            "admin not? public|exposed|reachable|accessible"),
+                   answers_unless=("admin user|account password|default", "admin can login"))
 def test_admin_paths(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """An admin console reachable without logging in hands the system to whoever finds it.
     Every ``admin_paths`` entry is requested anonymously; passes on 401 or 403 (or a redirect to
@@ -132,7 +140,10 @@ def test_admin_paths(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("auth-03", "Access tokens are short-lived", severity="medium",
-                   refs=("RFC 8725", "OWASP ASVS 4.0.3 V3.3"))
+                   refs=("RFC 8725", "OWASP ASVS 4.0.3 V3.3"),
+                   answers=("token_lifetime|token_expiry|token_expiration short? appropriat?",
+                            "jwt|access_token|bearer_token|token|session_token expiry|lifetime|short short? appropriat?",
+                            "short lived token|jwt|access_token"))
 def test_token_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A bearer token cannot be revoked once stolen: its lifetime is the attacker's window.  The
     test account logs in; for a JWT the lifetime is ``exp - iat`` (``exp`` - now without
@@ -162,7 +173,9 @@ def test_token_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redactor:
 
 
 @pytest.mark.check("auth-04", "Access tokens are signed with a safe algorithm", severity="critical",
-                   refs=("RFC 8725 section 3.1", "OWASP WSTG-SESS-10"))
+                   refs=("RFC 8725 section 3.1", "OWASP WSTG-SESS-10"),
+                   answers=("jwt|access_token|token sign|signature|signing_algorithm algorithm? rsa|rs256|hs256|es256|ecdsa|eddsa|hmac?",
+                            "jwt algorithm|alg rsa|rs256|hs256|es256?"))
 def test_token_algorithm(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A JWT with ``alg: none`` carries no signature: anyone can write one.  The test account's
     token header is read (without the key, which the check never has); passes when ``alg`` is
@@ -183,7 +196,9 @@ def test_token_algorithm(http_endpoint: HttpTarget, evidence: Evidence, redactor
 
 @pytest.mark.active_probe
 @pytest.mark.check("auth-05", "Default credentials refused", severity="critical",
-                   refs=("OWASP WSTG-ATHN-02", "OWASP ASVS 4.0.3 V2.5.4"))
+                   refs=("OWASP WSTG-ATHN-02", "OWASP ASVS 4.0.3 V2.5.4"),
+                   answers=("admin_user|admin|login|account|user password? default_credentials",
+                            "default_credentials login|account|user refus|reject|disabl", "admin password default"))
 def test_default_credentials(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """admin/admin is the first thing every scanner tries.  Active probe: at most six logins with
     well-known default accounts (admin/admin, admin/password, admin/changeme, root/root,
@@ -224,7 +239,9 @@ def test_default_credentials(http_endpoint: HttpTarget, evidence: Evidence, reda
 
 @pytest.mark.active_probe
 @pytest.mark.check("auth-06", "Rate limit answers a burst with 429", severity="medium",
-                   refs=("OWASP API Security Top 10 2023: API4", "CIS NGINX Benchmark 5.2.5", "IETF draft-ietf-httpapi-ratelimit-headers"))
+                   refs=("OWASP API Security Top 10 2023: API4", "CIS NGINX Benchmark 5.2.5", "IETF draft-ietf-httpapi-ratelimit-headers"),
+                   answers=("rate_limit api? endpoint|route|request|login|request? threshold? 429?", "throttl|429 request|api|login",
+                            "brute force protect|lockout login"))
 def test_rate_limit(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Without a rate limit one client can exhaust the service or guess its way in.  Active
     probe: up to ``rate_limit_burst`` (default 30) GETs to ``rate_limited_path``, one after the
@@ -264,7 +281,9 @@ def test_rate_limit(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.active_probe
 @pytest.mark.check("auth-07", "Unsigned tokens refused", severity="critical",
-                   refs=("RFC 8725 section 2.1", "OWASP WSTG-SESS-10"))
+                   refs=("RFC 8725 section 2.1", "OWASP WSTG-SESS-10"),
+                   answers=("alg_none|unsigned_token", "jwt|access_token|token signature verif|validat|check|reject",
+                            "forged|tampered|unsigned jwt|token reject|refus"))
 def test_unsigned_token_refused(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A server that honours ``alg: none`` accepts a token anyone can write for any user.
     Active probe: the test account's own token is copied with ``alg: none`` and no signature and

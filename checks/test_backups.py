@@ -93,7 +93,12 @@ def _found(host) -> list[tuple[str, list[BackupFile]]]:
     return [(glob, files) for glob in _globs(host) if (files := _files(host, glob))]
 
 
-@pytest.mark.check("bk-01", "Latest backup is recent", severity="high", refs=(NIST_CP9, "CIS Controls v8 11.2: Perform automated backups"))
+@pytest.mark.check("bk-01", "Latest backup is recent", severity="high", refs=(NIST_CP9, "CIS Controls v8 11.2: Perform automated backups"),
+                   answers=("backup recent|fresh|age|latest|last|daily|hourly|nightly|run|complet|succeed|success|exist|schedul|automat|configur|creat|regular|working|taken|cron database? postgres? mysql?",
+                            "database|postgres|mysql|redis backup configur|creat|exist|enabl|automat|regular|daily|schedul|taken|running?",
+                            "^backup daily|hourly|nightly|frequency|frequent|cadence daily? hourly?", "automatic backup"),
+                   answers_unless=("retention", "encrypt", "restor", "recovery", "offsite|off_site|remote|location|storage", "cross",
+                                   "failure", "fail", "strategy", "test", "drill"))
 def test_latest_backup_recent(host, evidence):
     """A backup job that silently stopped is found at the worst moment: when a restore is needed.
     Passes when, for every glob in ``backups``, the newest matching file is younger than
@@ -113,7 +118,8 @@ def test_latest_backup_recent(host, evidence):
     require(not problems, host, "; ".join(problems), f"a backup younger than {limit:g} h (backup_max_age_hours) for every job")
 
 
-@pytest.mark.check("bk-02", "Latest backup is not truncated", severity="medium", refs=(NIST_CP9,))
+@pytest.mark.check("bk-02", "Latest backup is not truncated", severity="medium", refs=(NIST_CP9,),
+                   answers=("backup size|truncat|empty|integrity|corrupt|complete|valid|non_empty|zero", "backup file not? empty|truncat"))
 def test_latest_backup_size(host, evidence):
     """A dump that failed halfway, or a database that lost its data, still writes a file; only
     its size gives it away.  Passes when every newest backup is at least ``backup_min_bytes`` and
@@ -137,7 +143,8 @@ def test_latest_backup_size(host, evidence):
 
 
 @pytest.mark.check("bk-03", "Backups are encrypted", severity="medium",
-                   refs=(NIST_CP9 + "(8): Cryptographic Protection", "ISO/IEC 27001:2022 A.8.13: information backup"))
+                   refs=(NIST_CP9 + "(8): Cryptographic Protection", "ISO/IEC 27001:2022 A.8.13: information backup"),
+                   answers=("backup encrypt|encryption|gpg|age|kms", "encrypted backup"))
 def test_backups_encrypted(host, evidence):
     """Backups leave the database's access control behind: copied off-site, kept for months, read
     by whoever gets the bucket.  Passes when every newest backup is not in a plaintext format,
@@ -158,7 +165,9 @@ def test_backups_encrypted(host, evidence):
 
 
 @pytest.mark.check("bk-04", "Backups readable by their owner only", severity="high",
-                   refs=("CWE-530: Exposure of Backup File to an Unauthorized Control Sphere",))
+                   refs=("CWE-530: Exposure of Backup File to an Unauthorized Control Sphere",),
+                   answers=("backup permission|private|readable|access|mode|owner|restrict|protect",
+                            "backup file not? world_readable|readable"))
 def test_backups_private(host, evidence):
     """A backup holds every row of the database: readable by other accounts on the host, it is a
     copy of the data outside the database's access control.  Passes when no matching backup

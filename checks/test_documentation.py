@@ -19,7 +19,9 @@ pytestmark = pytest.mark.section("doc", "Documentation and runbooks")
 
 
 @pytest.mark.check("doc-01", "Operations runbook exists and was reviewed", severity="high",
-                   refs=("Google SRE book, ch. 27 and appendix E: launch coordination checklist",))
+                   refs=("Google SRE book, ch. 27 and appendix E: launch coordination checklist",),
+                   answers=("runbook operations? guide?", "operations|operational|ops guide|manual|handbook"),
+                   answers_kind="document")
 @pytest.mark.manual(instructions="Have the engineer who will be on call read RUNBOOK.md end to end: start, stop, deploy, "
                                  "health checks, logs, dashboards, common alerts. Attest with the review's ticket or PR.")
 def test_runbook(files, evidence):
@@ -32,7 +34,11 @@ def test_runbook(files, evidence):
 
 @pytest.mark.check("doc-02", "Incident response procedure documented", severity="high",
                    refs=("Google SRE book, ch. 14: managing incidents",
-                         "ISO/IEC 27001:2022 A.5.24: incident management planning and preparation"))
+                         "ISO/IEC 27001:2022 A.5.24: incident management planning and preparation"),
+                   answers=("incident_response procedure|plan|process|playbook? security?",
+                            "incident procedure|plan|playbook|process|severity|classification"),
+                   answers_kind="document",
+                   answers_unless=("incident channel|room|bridge",))
 @pytest.mark.manual(instructions="Check that the procedure names who declares an incident, who leads it, where it is "
                                  "coordinated and how it is closed (post-mortem); attest with a link to the reviewed text.")
 def test_incident_response(files, evidence):
@@ -43,7 +49,9 @@ def test_incident_response(files, evidence):
                      re.compile(r"incident", re.I), "incident response procedure")
 
 
-@pytest.mark.check("doc-03", "Troubleshooting guide covers common failures", severity="medium")
+@pytest.mark.check("doc-03", "Troubleshooting guide covers common failures", severity="medium",
+                   answers=("troubleshoot guide|scenario|common?", "common|known issue|problem|failure|error|scenario"),
+                   answers_kind="document")
 @pytest.mark.manual(instructions="Check that the guide covers the failures seen in staging and load tests (database "
                                  "unreachable, queue backlog, full disk, expired certificate) with the fix for each.")
 def test_troubleshooting(files, evidence):
@@ -54,7 +62,13 @@ def test_troubleshooting(files, evidence):
                      "troubleshooting guide")
 
 
-@pytest.mark.check("doc-04", "Architecture, API and deployment documentation current", severity="medium")
+@pytest.mark.check("doc-04", "Architecture, API and deployment documentation current", severity="medium",
+                   answers=("architecture diagram|document|doc|overview|description",
+                            "api documentation|doc|docs|reference|swagger|openapi|spec",
+                            "deployment|install|setup guide|documentation|doc|docs|instructions|manual",
+                            "system documentation|docs diagram?"),
+                   answers_kind="document",
+                   answers_unless=("checklist",))
 @pytest.mark.manual(instructions="Confirm the architecture diagram, API reference and deployment guide match this "
                                  "release; attest with the links you checked.")
 def test_documentation_current():
@@ -64,7 +78,10 @@ def test_documentation_current():
 
 
 @pytest.mark.check("doc-05", "Service levels (SLA/SLO) defined", severity="low",
-                   refs=("Google SRE book, ch. 4: service level objectives",))
+                   refs=("Google SRE book, ch. 4: service level objectives",),
+                   answers=("sla|slo|sli", "service level target|objective|indicator",
+                            "availability|uptime|latency objective|target define|agreed"),
+                   answers_kind="document")
 @pytest.mark.manual(instructions="Attest with the document that defines the availability and latency objectives "
                                  "(and the SLA, if one is sold) and where they are measured.")
 def test_service_levels():

@@ -70,7 +70,10 @@ def _absolute(host, path: str) -> str:
 
 
 @pytest.mark.check("host-01", "Named services running and enabled", severity="high",
-                   refs=("CIS Controls v8 4.1: Establish and maintain a secure configuration process",))
+                   refs=("CIS Controls v8 4.1: Establish and maintain a secure configuration process",),
+                   answers=("service|daemon|unit|systemd|process running|active|enabl|start|boot|reboot|up",
+                            "service|daemon start on? boot|reboot", "systemd unit|service enabl|active"),
+                   answers_unless=("worker", "celery", "queue", "job", "sidekiq", "background", "external", "third"))
 def test_services_running(host, evidence):
     """A service that is down at go-live breaks the application; one that is running but not
     enabled is down after the next reboot.  Passes when every service in ``services`` is active
@@ -110,7 +113,10 @@ def test_services_running(host, evidence):
 
 
 @pytest.mark.check("host-02", "Application processes not running as root", severity="high",
-                   refs=("CWE-250: Execution with Unnecessary Privileges", "OWASP ASVS 4.0 14.1.1"))
+                   refs=("CWE-250: Execution with Unnecessary Privileges", "OWASP ASVS 4.0 14.1.1"),
+                   answers=("as_root not|no|never|avoid", "non_root|unprivileged|dedicated user|account process|app|application|service?",
+                            "root process|user not|no|never"),
+                   answers_unless=("ssh", "login", "database", "postgres", "mysql", "docker", "container", "dockerfile", "image", "pod"))
 def test_app_not_root(host, evidence):
     """An application running as root turns any code execution bug into a full host compromise.
     Finds the processes whose command line matches ``app_process`` (a regular expression, as
@@ -135,7 +141,9 @@ def test_app_not_root(host, evidence):
 
 
 @pytest.mark.check("host-03", "Secret files mode 600 or stricter, owned by the service user", severity="high",
-                   refs=("CWE-732: Incorrect Permission Assignment for Critical Resource", "OWASP ASVS 4.0 14.3"))
+                   refs=("CWE-732: Incorrect Permission Assignment for Critical Resource", "OWASP ASVS 4.0 14.3"),
+                   answers=("secret_file|private_key|env_file|key_file|credential_file permission|mode|600|chmod|readable|owner|protect",
+                            "secret|credential|key file permission|mode|600|chmod|readable"))
 def test_secret_files(host, evidence):
     """Environment files and private keys readable by other local users leak database passwords,
     signing keys and API tokens to every process on the host.  Each file in ``secret_files``
@@ -163,7 +171,8 @@ def test_secret_files(host, evidence):
 
 @pytest.mark.check("host-04", "No world-writable files under the application directory", severity="high",
                    refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",
-                         "CIS Debian Linux 12 7.1.11: Ensure world writable files and directories are secured"))
+                         "CIS Debian Linux 12 7.1.11: Ensure world writable files and directories are secured"),
+                   answers=("world_writable", "writable by others|everyone"))
 def test_no_world_writable(host, evidence):
     """A world-writable file in the application's tree lets any local account (a compromised
     service, a shell user) change code or configuration that the application then runs.  Passes
@@ -187,7 +196,9 @@ def _mode(host, path: str, value: object) -> int:
 
 
 @pytest.mark.check("host-05", "Named directories have the expected mode and owner", severity="medium",
-                   refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",))
+                   refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",),
+                   answers=("directory|folder|dir permission|mode|owner|ownership|chmod|chown|755|750|700 upload|uploads|log|logs|data|export|import|static|media|tmp|release|app?",
+                            "file_permissions owner? 755|750|700? upload|uploads|log|logs|data|export|import|static|media|tmp|release|app?"))
 def test_directories(host, evidence):
     """Deploy tools and hand fixes drift permissions: a release directory left group-writable, an
     upload directory owned by root so the application cannot write.  Each path in
@@ -251,7 +262,8 @@ def _logrotate_configs(host) -> dict[str, str]:
 
 
 @pytest.mark.check("host-06", "Log rotation covers the application's logs", severity="medium",
-                   refs=("CIS Debian Linux 12: Ensure logrotate is configured", "CIS Controls v8 8.3: Ensure adequate audit log storage"))
+                   refs=("CIS Debian Linux 12: Ensure logrotate is configured", "CIS Controls v8 8.3: Ensure adequate audit log storage"),
+                   answers=("log_rotation", "log cleanup|purg|prun|truncat|rotat", "logs fill disk"))
 def test_log_rotation(host, evidence):
     """Unrotated logs fill the disk, and a full disk stops the application (and its database).
     Passes when logrotate is installed, something runs it (cron or logrotate.timer), and a

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_deploycheck import Evidence, NotApplicable, fail, not_applicable, require
+from pytest_deploycheck import Evidence, NotApplicable, TargetError, fail, not_applicable, require
 from pytest_deploycheck.redact import Redactor
 from pytest_deploycheck.targets.http import HttpTarget
 from pytest_deploycheck.targets.reach import first_line
@@ -115,13 +115,17 @@ def _refusal(response: requests.Response) -> str:
 
 
 @pytest.mark.check("http-01", "Plain HTTP redirects to HTTPS", severity="high",
-                   refs=(OBSERVATORY + "redirection", "CIS NGINX Benchmark 4.1.1"))
+                   refs=(OBSERVATORY + "redirection", "CIS NGINX Benchmark 4.1.1"),
+                   answers=("https_redirect", "http redirect|redirects https?", "https enforc|only|everywhere|forc|mandatory|required"),
+                   answers_unless=("database", "postgres", "mysql", "redis"))
 def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Whatever arrives over plain HTTP can be read and changed on the way; a user typing the
     bare host name must land on HTTPS at once, on the same host (so HSTS is set for it).  The
     plain URL is ``http_url`` (default: the URL with http:// on port 80).  Passes on a 301, 302,
     303, 307 or 308 to an https:// URL on the same host, or when nothing serves plain HTTP at all
-    (connection refused or no answer); fails when content is served over plain HTTP.
+    (connection refused, or no answer to the connection attempt); fails when content is served
+    over plain HTTP.  Something that accepts the connection and then answers no HTTP (garbage, a
+    reset, silence) proves neither: an error.
     """
     plain = http_endpoint.http_url
     evidence.record(http_url=plain)
@@ -129,10 +133,15 @@ def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
         response = http_endpoint.get("/")  # the target itself is plain HTTP
     else:
         try:
-            response = http_endpoint.session.get(plain + "/", timeout=http_endpoint.timeout, allow_redirects=False)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            # Another port than the target's: no listener there is not the target being down.
-            evidence.record(plain_http=f"not served ({_connection_failure(exc, http_endpoint.timeout)})")
+            response = http_endpoint.fetch_elsewhere(plain + "/")
+        except (requests.ConnectTimeout, requests.ConnectionError, requests.Timeout) as exc:
+            # Another port than the target's: no listener there is not the target being down.  Only
+            # a refused or unanswered connection is evidence that nothing serves plain HTTP.
+            failure = _connection_failure(exc, http_endpoint.timeout)
+            if not (isinstance(exc, requests.ConnectTimeout) or failure == "connection refused"):
+                raise TargetError(f"{http_endpoint.label}: {plain}/ accepts connections but gives no HTTP answer ({failure}); "
+                                  "cannot tell whether it redirects to HTTPS") from None
+            evidence.record(plain_http=f"not served ({failure})")
             return
     location = response.headers.get("Location", "")
     evidence.record(status=response.status_code, location=location)
@@ -145,7 +154,8 @@ def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("http-02", "HSTS with a long max-age", severity="medium",
-                   refs=(OBSERVATORY + "strict-transport-security", "dev-sec nginx-baseline: nginx-13", "CIS NGINX Benchmark 4.1.8"))
+                   refs=(OBSERVATORY + "strict-transport-security", "dev-sec nginx-baseline: nginx-13", "CIS NGINX Benchmark 4.1.8"),
+                   answers=("hsts max? age?", "http|web? security_headers helmet?", "helmet"))
 def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Strict-Transport-Security makes a browser that has seen the site once refuse plain HTTP
     for max-age seconds, closing the SSL-stripping window that a redirect leaves open.  Passes
@@ -168,7 +178,8 @@ def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("http-03", "Content-Security-Policy restricts scripts", severity="medium",
-                   refs=(OBSERVATORY + "content-security-policy", "dev-sec nginx-baseline: nginx-15", "CIS NGINX Benchmark 5.3"))
+                   refs=(OBSERVATORY + "content-security-policy", "dev-sec nginx-baseline: nginx-15", "CIS NGINX Benchmark 5.3"),
+                   answers=("csp script? restrict?", "http|web? security_headers helmet?", "helmet", "xss header"))
 def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A Content-Security-Policy is the browser's last line against injected script (XSS).  It
     only helps if it restricts scripts: ``script-src`` (or ``default-src``) without
@@ -192,7 +203,8 @@ def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("http-04", "X-Content-Type-Options: nosniff", severity="low",
-                   refs=(OBSERVATORY + "x-content-type-options", "dev-sec nginx-baseline: nginx-10", "CIS NGINX Benchmark 5.3"))
+                   refs=(OBSERVATORY + "x-content-type-options", "dev-sec nginx-baseline: nginx-10", "CIS NGINX Benchmark 5.3"),
+                   answers=("nosniff", "content type sniff", "http|web? security_headers helmet?", "helmet"))
 def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Without ``nosniff`` a browser may guess a response's type and run an uploaded text file
     as script or style.  Passes when ``X-Content-Type-Options`` is ``nosniff``.
@@ -204,7 +216,9 @@ def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("http-05", "Framing denied", severity="medium",
-                   refs=(OBSERVATORY + "x-frame-options", "dev-sec nginx-baseline: nginx-08", "CIS NGINX Benchmark 5.3"))
+                   refs=(OBSERVATORY + "x-frame-options", "dev-sec nginx-baseline: nginx-08", "CIS NGINX Benchmark 5.3"),
+                   answers=("xfo deny|sameorigin?", "clickjack", "frame ancestor|deny|option|embed", "http|web? security_headers helmet?",
+                            "helmet"))
 def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A page other sites can frame can be overlaid and clicked through (clickjacking).  Passes
     when ``X-Frame-Options`` is DENY or SAMEORIGIN, or the Content-Security-Policy has a
@@ -222,7 +236,8 @@ def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("http-06", "Referrer-Policy is safe", severity="low",
-                   refs=(OBSERVATORY + "referrer-policy", "CIS NGINX Benchmark 5.3"))
+                   refs=(OBSERVATORY + "referrer-policy", "CIS NGINX Benchmark 5.3"),
+                   answers=("referrer_policy|referrer", "http|web? security_headers helmet?", "helmet"))
 def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """URLs carry tokens, ids and search terms; the Referer header hands them to every third
     party a page loads from or links to.  Passes when ``Referrer-Policy`` is no-referrer,
@@ -239,7 +254,9 @@ def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("http-07", "No version banner", severity="low",
-                   refs=("dev-sec nginx-baseline: nginx-05", "CIS NGINX Benchmark 2.5.1", "CIS NGINX Benchmark 2.5.4"))
+                   refs=("dev-sec nginx-baseline: nginx-05", "CIS NGINX Benchmark 2.5.1", "CIS NGINX Benchmark 2.5.4"),
+                   answers=("version_banner|powered_by|server_tokens", "hide|no|remove server|software version header?",
+                            "banner hide|disabl|no|remov"))
 def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A version in ``Server`` (``nginx/1.22.1``), an ``X-Powered-By`` header or a versioned
     product on an error page tells an attacker which published vulnerabilities to try first.
@@ -268,7 +285,9 @@ def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> Non
 
 
 @pytest.mark.check("http-08", "CORS does not trust arbitrary origins", severity="high",
-                   refs=(OBSERVATORY + "cross-origin-resource-sharing", "OWASP WSTG-CLNT-07"))
+                   refs=(OBSERVATORY + "cross-origin-resource-sharing", "OWASP WSTG-CLNT-07"),
+                   answers=("cors origin|wildcard|restrict|limit|allow|domain|trusted|polic|configur|header? wildcard? domain? limit?",
+                            "origin reflect|reflection"))
 def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A site that reflects any ``Origin`` into ``Access-Control-Allow-Origin`` (worse: with
     ``Access-Control-Allow-Credentials: true``) lets every web page a user visits read its API
@@ -304,7 +323,8 @@ def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("http-09", "Cookies are Secure, HttpOnly and SameSite", severity="medium",
-                   refs=(OBSERVATORY + "cookies", "dev-sec nginx-baseline: nginx-16", "OWASP WSTG-SESS-02"))
+                   refs=(OBSERVATORY + "cookies", "dev-sec nginx-baseline: nginx-16", "OWASP WSTG-SESS-02"),
+                   answers=("cookie secure|httponly|samesite|flag|attribute httponly? samesite?", "session cookie"))
 def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A session cookie without Secure leaks over plain HTTP, without HttpOnly it is readable by
     injected script, without SameSite it rides along on cross-site requests (CSRF).  Cookies set
@@ -342,7 +362,8 @@ def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: R
 
 
 @pytest.mark.check("http-10", "TRACE refused", severity="medium",
-                   refs=("OWASP WSTG-CONF-06", "dev-sec nginx-baseline: nginx-14", "CIS NGINX Benchmark 5.1.2"))
+                   refs=("OWASP WSTG-CONF-06", "dev-sec nginx-baseline: nginx-14", "CIS NGINX Benchmark 5.1.2"),
+                   answers=("trace_method", "trace disabl|refus|block|off"))
 def test_trace_refused(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """TRACE echoes the request, cookies and Authorization included, back to the caller (cross-site
     tracing) and serves no purpose in production.  One ``TRACE /`` with a marker header is sent;

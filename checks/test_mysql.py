@@ -26,6 +26,9 @@ import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
 from pytest_deploycheck.lifecycle import support_left
+from pytest_deploycheck.targets.migrations import MAX_ROWS as MIGRATION_ROWS
+from pytest_deploycheck.targets.migrations import TOOLS, HeadError
+from pytest_deploycheck.targets.migrations import judge as judge_migrations
 
 pytestmark = pytest.mark.section("mysql", "MySQL and MariaDB")
 
@@ -61,6 +64,9 @@ DANGEROUS_PRIVILEGES = ("ALL PRIVILEGES", "SUPER", "FILE", "PROCESS", "GRANT OPT
 PASSWORD_PLUGINS = ("", "mysql_native_password", "mysql_old_password", "caching_sha2_password", "sha256_password",
                     "ed25519", "parsec")
 
+#: Schemas of the server itself, not of an application.
+SYSTEM_SCHEMAS = ("mysql", "performance_schema", "information_schema", "sys")
+
 #: Server errors that mean "this account may not read that" (not applicable, not a failure).
 PRIVILEGE_ERRORS = (1044, 1142, 1143, 1227, 1370)
 
@@ -74,7 +80,9 @@ _HASH = re.compile(r"(IDENTIFIED\b.*?\b(?:PASSWORD|USING|AS)) '(?:[^'\\]|\\.)*'"
 
 
 @pytest.mark.check("mysql-01", "Server requires TLS", severity="critical",
-                   refs=("MySQL docs: require_secure_transport", "MariaDB docs: require_secure_transport"))
+                   refs=("MySQL docs: require_secure_transport", "MariaDB docs: require_secure_transport"),
+                   answers=("mysql tls|encrypt|encryption|require_secure_transport|secure_transport connection?",
+                            "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection"))
 def test_tls_required(mysql: Any, evidence: Any) -> None:
     """Without TLS, credentials exchanges and every row cross the network readable and
     alterable.  Passes when ``require_secure_transport`` is ON, so the server itself refuses
@@ -93,7 +101,8 @@ def test_tls_required(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.active_probe
 @pytest.mark.check("mysql-02", "A login without TLS is refused", severity="high",
-                   refs=("MySQL docs: require_secure_transport", "OWASP ASVS 4.0 V9.2.2"))
+                   refs=("MySQL docs: require_secure_transport", "OWASP ASVS 4.0 V9.2.2"),
+                   answers=("mysql plaintext|unencrypted|non_tls connection|login refus|reject", "mysql tls only|enforc|required"))
 def test_plain_login_refused(mysql: Any, evidence: Any) -> None:
     """Settings can be misread; a refused login cannot.  This active probe (only where the
     inventory sets ``active_probes: true``) logs in once with the DSN's own account over TCP
@@ -121,7 +130,8 @@ def test_plain_login_refused(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-03", "No anonymous accounts", severity="high",
-                   refs=("dev-sec mysql-baseline: mysql-db-04",))
+                   refs=("dev-sec mysql-baseline: mysql-db-04",),
+                   answers=("mysql? anonymous_user|anonymous_account",))
 def test_no_anonymous_accounts(mysql: Any, evidence: Any) -> None:
     """An anonymous account (empty user name) lets anyone log in, and because the server
     prefers the most specific host match it can even shadow a real account.  Passes when
@@ -133,7 +143,9 @@ def test_no_anonymous_accounts(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-04", "Every account has a password", severity="critical",
-                   refs=("dev-sec mysql-baseline: mysql-db-05", "dev-sec mysql-baseline: mysql-db-05b"))
+                   refs=("dev-sec mysql-baseline: mysql-db-05", "dev-sec mysql-baseline: mysql-db-05b"),
+                   answers=("mysql|database account|user password|empty_password|passwordless every? empty?",
+                            "mysql|database no empty_password|passwordless"))
 def test_no_passwordless_accounts(mysql: Any, evidence: Any) -> None:
     """An account without a password is open to anyone who can reach the port.  Passes when no
     account that authenticates by password (mysql_native_password, caching_sha2_password,
@@ -158,7 +170,8 @@ def test_no_passwordless_accounts(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-05", "root logs in from the local host only", severity="high",
-                   refs=("dev-sec mysql-baseline: mysql-db-08",))
+                   refs=("dev-sec mysql-baseline: mysql-db-08",),
+                   answers=("mysql|mariadb|database root remote|local|localhost|network|host", "mysql root login|access restrict|local"))
 def test_root_local_only(mysql: Any, evidence: Any) -> None:
     """``root`` is the account every attacker tries first and the one that can do everything;
     reachable from the network, one weak or leaked password is the whole server.  Passes when
@@ -170,7 +183,8 @@ def test_root_local_only(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-06", "No test database", severity="medium",
-                   refs=("dev-sec mysql-baseline: mysql-db-03",))
+                   refs=("dev-sec mysql-baseline: mysql-db-03",),
+                   answers=("test_database remov|drop|no?", "mysql test database|schema"))
 def test_no_test_database(mysql: Any, evidence: Any) -> None:
     """The ``test`` database of default installations is traditionally open to every account
     (a grant on ``test`` and ``test\\_%``): anyone may store data there or fill the disk.  Passes
@@ -198,7 +212,9 @@ def test_no_test_database(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-07", "Application account holds no administrative privileges", severity="critical",
-                   refs=("dev-sec mysql-baseline: mysql-db-06", "MySQL docs: Privileges Provided by MySQL"))
+                   refs=("dev-sec mysql-baseline: mysql-db-06", "MySQL docs: Privileges Provided by MySQL"),
+                   answers=("mysql|database user|role|account|application least_privilege|minimal|superuser|super|admin|grant|privilege|permission least_privilege?",
+                            "mysql|database least_privilege"))
 def test_app_account_unprivileged(mysql: Any, evidence: Any) -> None:
     """SUPER (reconfigure and kill), FILE (read and write server files, LOAD DATA / SELECT ... INTO
     OUTFILE), PROCESS (see every session's statements, passwords included) and GRANT OPTION (pass
@@ -223,7 +239,8 @@ def test_app_account_unprivileged(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-08", "LOCAL INFILE disabled", severity="high",
-                   refs=("dev-sec mysql-baseline: mysql-conf-03", "MySQL docs: Security Considerations for LOAD DATA LOCAL"))
+                   refs=("dev-sec mysql-baseline: mysql-conf-03", "MySQL docs: Security Considerations for LOAD DATA LOCAL"),
+                   answers=("local_infile", "load data local"))
 def test_local_infile_off(mysql: Any, evidence: Any) -> None:
     """With ``local_infile`` on, a malicious or impersonated server can make a connecting client
     send any file it can read, and an SQL injection can load files from the application host.
@@ -234,7 +251,8 @@ def test_local_infile_off(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-09", "Slow query log enabled", severity="medium",
-                   refs=("MySQL docs: The Slow Query Log",))
+                   refs=("MySQL docs: The Slow Query Log",),
+                   answers=("mysql|database slow_query log? enabl?", "slow_query log|logging"))
 def test_slow_query_log(mysql: Any, evidence: Any) -> None:
     """The slow query log is how a performance regression after go-live gets found and traced
     to a statement.  Passes when ``slow_query_log`` is ON, ``long_query_time`` is at most
@@ -254,7 +272,10 @@ def test_slow_query_log(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-10", "Connection headroom", severity="medium",
-                   refs=("MySQL docs: max_connections",))
+                   refs=("MySQL docs: max_connections",),
+                   answers=("mysql|database max_connections headroom|set|limit|usage?",
+                            "mysql|database connection headroom|usage|saturation", "max_connections headroom? limit?"),
+                   answers_unless=("pool", "pooling", "connection_pool"))
 def test_connection_headroom(mysql: Any, evidence: Any) -> None:
     """When connections reach ``max_connections`` new logins fail with "Too many connections"
     and the application goes down with them; a deploy, a traffic peak or a connection leak needs
@@ -273,7 +294,8 @@ def test_connection_headroom(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-11", "Server runs a supported release", severity="high",
                    refs=("dev-sec mysql-baseline: mysql-db-01", "dev-sec mysql-baseline: mysql-db-02",
-                         "https://www.oracle.com/support/lifetime-support/", "https://mariadb.org/about/#maintenance-policy"))
+                         "https://www.oracle.com/support/lifetime-support/", "https://mariadb.org/about/#maintenance-policy"),
+                   answers=("mysql|mariadb version|eol|support|supported|release", "database version|eol|supported"))
 def test_supported_version(mysql: Any, evidence: Any) -> None:
     """A release series past its end of life gets no security fixes; one that ends soon forces
     an upgrade right after go-live.  Passes when the server's series (MySQL 8.4, MariaDB 10.11,
@@ -291,6 +313,146 @@ def test_supported_version(mysql: Any, evidence: Any) -> None:
                                      unlisted="is not a maintained release series (a short-term release past its successor)")
     evidence.record(version=version, product=product, series=series, end_of_life=eol, table_as_of=MYSQL_EOL_AS_OF.isoformat())
     require(ok, mysql, observed, f"a release series with at least {min_days} days of support left")
+
+
+@pytest.mark.check("mysql-12", "Statements have a time limit", severity="medium",
+                   refs=("MariaDB docs: max_statement_time", "MySQL docs: max_execution_time"),
+                   answers=("query timeout configured", "statement timeout set", "runaway queries limited", "database query timeouts"))
+def test_statement_time_limit(mysql: Any, evidence: Any) -> None:
+    """Without a server-side limit one runaway query holds a connection, its locks and a CPU
+    until someone kills it by hand.  Passes when the global ``max_statement_time`` (MariaDB,
+    seconds, every statement) or ``max_execution_time`` (MySQL, milliseconds, SELECTs) is above
+    zero.  Read from ``SHOW GLOBAL VARIABLES`` (this session's own limit is not the server's)."""
+    mariadb = _is_mariadb(mysql)
+    name = "max_statement_time" if mariadb else "max_execution_time"
+    value = _variables(mysql, name).get(name, "0")
+    evidence.record(**{name: value})
+    require(float(value) > 0, mysql, f"{name} is {value} (no limit)", f"{name} above 0 for the server")
+
+
+@pytest.mark.check("mysql-13", "Foreign keys have a supporting index", severity="medium",
+                   refs=("MySQL docs: FOREIGN KEY Constraints",),
+                   answers=("indexes created for foreign keys", "foreign keys indexed", "indexes for common queries"))
+def test_foreign_keys_indexed(mysql: Any, evidence: Any) -> None:
+    """InnoDB creates an index for a foreign key only when none exists, and one dropped with
+    ``foreign_key_checks = 0`` (a restore, a hand-made migration) is not recreated: every delete
+    or key update on the parent then scans the child table under lock.  Passes when an index of
+    the child table starts with the first column of each foreign key of the DSN's database."""
+    _require_tables(mysql)
+    rows = mysql.query(
+        "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE k"
+        " WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL AND k.ORDINAL_POSITION = 1"
+        " AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = k.TABLE_SCHEMA"
+        " AND s.TABLE_NAME = k.TABLE_NAME AND s.SEQ_IN_INDEX = 1 AND s.COLUMN_NAME = k.COLUMN_NAME) ORDER BY 1, 2 LIMIT 200")
+    missing = [f"{r['TABLE_NAME']}({r['COLUMN_NAME']}) -> {r['REFERENCED_TABLE_NAME']} ({r['CONSTRAINT_NAME']})" for r in rows]
+    evidence.record(database=_database(mysql), unindexed_foreign_keys=missing)
+    require(not missing, mysql, f"{len(missing)} foreign key{'s' if len(missing) != 1 else ''} without an index: {'; '.join(missing)}",
+            "an index starting with the column of every foreign key")
+
+
+@pytest.mark.check("mysql-14", "Every table has a primary key", severity="medium",
+                   refs=("MySQL docs: InnoDB clustered and secondary indexes", "MySQL docs: sql_require_primary_key"),
+                   answers=("tables have primary keys", "primary keys defined", "schema reviewed", "database schema hygiene"))
+def test_primary_keys(mysql: Any, evidence: Any) -> None:
+    """InnoDB clusters rows by the primary key; without one it uses a hidden, server-wide row id
+    (a contention point), row-based replication scans the table for each changed row, and
+    Galera/group replication refuse the table's writes.  Passes when every base table of the
+    DSN's database has a primary key."""
+    _require_tables(mysql)
+    tables = [r["TABLE_NAME"] for r in mysql.query(
+        "SELECT t.TABLE_NAME FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'"
+        " AND NOT EXISTS (SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA"
+        " AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = 'PRIMARY KEY') ORDER BY 1 LIMIT 200")]
+    evidence.record(database=_database(mysql), tables_without_primary_key=tables)
+    require(not tables, mysql, f"{len(tables)} table{'s' if len(tables) != 1 else ''} without a primary key: {', '.join(tables)}",
+            "a primary key on every table")
+
+
+@pytest.mark.check("mysql-15", "No statement slow on average", severity="medium",
+                   refs=("MySQL docs: Statement Summary Tables (events_statements_summary_by_digest)",),
+                   answers=("database queries optimized", "slow queries reviewed", "query performance reviewed",
+                            "no slow database queries", "slow_query|slow query queries? review|analysis|report|top?",
+                            "query|queries performance|time|latency|speed|optimiz|plan|n+1|tested?", "n+1 queries|query",
+                            "pg_stat_statements"))
+def test_slow_digests(mysql: Any, evidence: Any) -> None:
+    """A statement that is slow every time it runs is a page that is slow every time it loads.
+    Reads performance_schema's statement digests of the DSN's database (of every non-system
+    schema when the DSN names none); passes when no digest averages more than
+    ``slow_statement_max_ms``.  Not applicable when performance_schema is off, or when the
+    account may not read it (naming the grant)."""
+    enabled = _variables(mysql, "performance_schema").get("performance_schema", "OFF")
+    evidence.record(performance_schema=enabled)
+    if enabled.upper() not in ("ON", "1"):
+        not_applicable(f"{mysql.name}: performance_schema is {enabled}; set performance_schema = ON (a restart) to see slow statements")
+    limit = float(mysql.threshold("slow_statement_max_ms"))
+    rows = _read(mysql, (
+        "SELECT SCHEMA_NAME, COUNT_STAR, ROUND(AVG_TIMER_WAIT / 1e9, 1) AS avg_ms, LEFT(DIGEST_TEXT, 120) AS digest"
+        " FROM performance_schema.events_statements_summary_by_digest"
+        " WHERE (SCHEMA_NAME = DATABASE() OR (DATABASE() IS NULL AND SCHEMA_NAME NOT IN %s))"
+        " AND AVG_TIMER_WAIT / 1e9 > %s ORDER BY AVG_TIMER_WAIT DESC LIMIT 5"), (SYSTEM_SCHEMAS, limit),
+        "SELECT on performance_schema.events_statements_summary_by_digest")
+    found = [f"{r['COUNT_STAR']} calls of {' '.join(str(r['digest']).split())!r} averaging {r['avg_ms']} ms" for r in rows]
+    evidence.record(database=_database(mysql), slowest=found, limit_ms=limit)
+    require(not found, mysql, f"{len(found)} statement{'s' if len(found) != 1 else ''} over {limit:g} ms on average: {'; '.join(found)}",
+            f"every statement at most {limit:g} ms on average (slow_statement_max_ms)")
+
+
+@pytest.mark.check("mysql-16", "InnoDB buffer pool hit ratio healthy", severity="medium",
+                   refs=("MySQL docs: InnoDB Buffer Pool", "MySQL docs: Innodb_buffer_pool_reads"),
+                   answers=("cache hit rates normal", "database cache hit ratio", "buffer pool hit ratio", "buffer pool sized",
+                            "database memory sized", "cache_hit|hit_ratio|hit_rate buffer? cache? ratio?", "buffer cache|pool hit"))
+def test_buffer_pool_hit_ratio(mysql: Any, evidence: Any) -> None:
+    """When the buffer pool answers too few page requests, queries wait on the disk: the working
+    set does not fit ``innodb_buffer_pool_size``.  Passes when at least ``cache_hit_min_pct`` of
+    InnoDB's logical read requests (``Innodb_buffer_pool_read_requests``) needed no read from disk
+    (``Innodb_buffer_pool_reads``) since the server started; with fewer than
+    ``hit_ratio_min_lookups`` requests the ratio means nothing yet: not applicable."""
+    status = {str(r["Variable_name"]).lower(): int(r["Value"]) for r in mysql.query(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_read_requests', 'Innodb_buffer_pool_reads', 'Uptime')")}
+    requests, reads = status.get("innodb_buffer_pool_read_requests", 0), status.get("innodb_buffer_pool_reads", 0)
+    min_lookups, min_pct = int(mysql.threshold("hit_ratio_min_lookups")), float(mysql.threshold("cache_hit_min_pct"))
+    ratio = 100.0 * (1 - reads / requests) if requests else None
+    evidence.record(read_requests=requests, disk_reads=reads, hit_pct=None if ratio is None else round(ratio, 2), uptime_s=status.get("uptime"))
+    if ratio is None or requests < min_lookups:
+        not_applicable(f"{mysql.name}: only {requests} buffer pool read requests since the server started; "
+                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)")
+    require(ratio >= min_pct, mysql, f"buffer pool hit ratio {ratio:.2f}% ({reads:,} of {requests:,} page requests read from disk)",
+            f"at least {min_pct:g}% (cache_hit_min_pct)")
+
+
+@pytest.mark.check("mysql-17", "Migrations at the expected head", severity="high",
+                   answers=("migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
+                            "migration status checked",
+                            "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up schema? database?",
+                            "schema migrat|version current|applied|latest|date", "database migration applied|run|current"),
+                   answers_unless=("test", "rollback", "revers", "data volume", "ci", "review", "rehears"))
+def test_migrations_at_head(mysql: Any, evidence: Any) -> None:
+    """Code deployed against a schema that lags (or runs ahead of) its migrations fails at the
+    first query that touches the difference.  Applies where the target names ``migrations:
+    {tool, head}``; the tool's history table is read and judged as pg-14 does (alembic, flyway,
+    django, knex and its lock, rails, sequelize, prisma and its unfinished runs, typeorm,
+    golang-migrate and its dirty flag).  The table is looked up in the DSN's database unless
+    ``table`` names its schema (``app.knex_migrations``).  Needs SELECT on it: without, not applicable."""
+    spec = mysql.setting("migrations") or {}
+    if not spec.get("tool") or not spec.get("head"):
+        not_applicable(f"{mysql.name}: no expected migration head in the inventory (mysql.{mysql.name}.migrations: {{tool, head}})")
+    tool, head = str(spec["tool"]), str(spec["head"]).strip()
+    name = str(spec.get("table") or TOOLS[tool].table)
+    table = _qualified(mysql, name)
+    if table is None:
+        fail(mysql, f"no {tool} migrations table {name} in database {_database(mysql)}", f"{tool} at {head}")
+    privilege = f"SELECT on {table[0]}.{table[1]}"
+    rows = _read(mysql, f"SELECT * FROM {_quote(table)} LIMIT %s", (MIGRATION_ROWS,), privilege)
+    lock_name = TOOLS[tool].lock_table(table[1])
+    lock = _qualified(mysql, f"{table[0]}.{lock_name}") if lock_name else None
+    lock_rows = _read(mysql, f"SELECT * FROM {_quote(lock)} LIMIT 10", None, f"SELECT on {lock[0]}.{lock[1]}") if lock else None
+    try:
+        current, problems = judge_migrations(tool, head, rows, lock_rows)
+    except HeadError as exc:
+        raise TargetError(f"{mysql.label}: {exc}") from None
+    shown = f"{table[0]}.{table[1]}"
+    evidence.record(tool=tool, table=shown, expected_head=head, current=current)
+    require(not problems, mysql, f"{tool} ({shown}) {'; '.join(problems)}", f"{tool} at {head}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -348,6 +510,38 @@ def _read(mysql: Any, query: str, params: Any, privilege: str) -> list[dict[str,
             not_applicable(f"{mysql.name}: account {_current_account(mysql)} lacks {privilege} (grant it, or use an audit account "
                            f"in the DSN and name the application's account with app_user)")
         raise
+
+
+def _database(mysql: Any) -> str:
+    return str(mysql.value("SELECT DATABASE()") or "(none named in the DSN)")
+
+
+def _require_tables(mysql: Any) -> None:
+    """Not applicable unless the DSN names a database in which this account sees a table: an
+    empty view of the schema would pass every schema check on nothing."""
+    database = mysql.value("SELECT DATABASE()")
+    if database is None:
+        not_applicable(f"{mysql.name}: the DSN names no database; name the application's database in mysql.{mysql.name}.dsn")
+    if not mysql.value("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"):
+        not_applicable(f"{mysql.name}: account {_current_account(mysql)} sees no table in database {database}; "
+                       f"grant it SELECT on {database}.*")
+
+
+def _qualified(mysql: Any, name: str) -> tuple[str, str] | None:
+    """(schema, table) of ``name`` (``table`` in the DSN's database, or ``schema.table``) as the
+    server spells them; None when there is no such table."""
+    schema, _, table = name.rpartition(".")
+    if not schema:
+        schema = str(mysql.value("SELECT DATABASE()") or "")
+        if not schema:
+            raise TargetError(f"{mysql.label}: the DSN names no database; name the table as schema.table in mysql.{mysql.name}.migrations")
+    rows = mysql.query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                       (schema, table))
+    return (str(rows[0]["TABLE_SCHEMA"]), str(rows[0]["TABLE_NAME"])) if rows else None
+
+
+def _quote(table: tuple[str, str]) -> str:
+    return ".".join("`" + part.replace("`", "``") + "`" for part in table)
 
 
 def _mariadb_locked(mysql: Any) -> set[tuple[str, str]]:

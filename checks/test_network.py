@@ -65,7 +65,10 @@ def _allowed(rule: tuple[str | None, int], sock: Listener) -> bool:
 
 @pytest.mark.check("net-01", "Listening ports limited to the allow-list", severity="high",
                    refs=("CIS Debian Linux 12: Ensure only approved services are listening on a network interface",
-                         "CIS Controls v8 4.8: Uninstall or disable unnecessary services"))
+                         "CIS Controls v8 4.8: Uninstall or disable unnecessary services"),
+                   answers=("port open|necessary|listen|expos|unused|restrict|close|allow|only|scan", "listening port|service",
+                            "open port"),
+                   answers_unless=("database", "postgres", "mysql", "redis", "cache", "elasticsearch", "mongo"))
 def test_listening_ports_allowed(host, evidence):
     """Every open port is attack surface: a forgotten debug server, an admin UI, a metrics
     endpoint bound to all interfaces.  The inventory's ``listen_allow`` lists what the host's
@@ -88,7 +91,10 @@ def test_listening_ports_allowed(host, evidence):
 
 @pytest.mark.check("net-02", "Database and cache ports not on public interfaces", severity="high",
                    refs=("CWE-668: Exposure of Resource to Wrong Sphere",
-                         "CIS Debian Linux 12: Ensure only approved services are listening on a network interface"))
+                         "CIS Debian Linux 12: Ensure only approved services are listening on a network interface"),
+                   answers=("database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|expos|accessible|reachable|external|internal|private|listen public|internet|network?",
+                            "database|redis|postgres|mysql port not? expos|public|open"),
+                   answers_unless=("admin", "password"))
 def test_database_ports_private(host, evidence):
     """Databases and caches are found by internet scanners within hours (unauthenticated Redis,
     MongoDB and Elasticsearch are classic breaches).  A database or cache port (PostgreSQL 5432,
@@ -119,7 +125,9 @@ def _global_ipv6(host) -> bool:
 
 @pytest.mark.check("net-03", "Host firewall denies inbound by default", severity="high",
                    refs=("CIS Debian Linux 12 4.x: Ensure ufw / nftables / iptables default deny firewall policy",
-                         "CIS Controls v8 4.5: Implement and manage a firewall on servers"))
+                         "CIS Controls v8 4.5: Implement and manage a firewall on servers"),
+                   answers=("firewall port? open? necessary?", "firewall rule|polic|configur|enabl|default|deny|isolation",
+                            "security group restrict|inbound|ingress", "inbound traffic deny|block|restrict"))
 def test_firewall_default_deny(host, evidence):
     """A host firewall is the last filter when a service binds where it should not or a cloud
     security group is opened too wide.  Passes when nftables (an input chain with ``policy drop``
@@ -161,7 +169,9 @@ def test_firewall_default_deny(host, evidence):
 
 
 @pytest.mark.check("net-04", "fail2ban (or an equivalent) guards sshd", severity="medium",
-                   refs=("NIST SP 800-53 AC-7: Unsuccessful logon attempts", "CIS Controls v8 13.3"))
+                   refs=("NIST SP 800-53 AC-7: Unsuccessful logon attempts", "CIS Controls v8 13.3"),
+                   answers=("fail2ban", "intrusion prevention|detection|protection", "brute force ssh|login protect|block|ban|prevent",
+                            "ban ip|address failed"))
 def test_fail2ban_sshd_jail(host, evidence):
     """Blocking addresses after repeated failed logins stops password spraying and keeps the
     logs readable.  Medium rather than high: with key-only sshd (ssh-01) guessing cannot succeed.

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck.targets.prometheus_facts import exposition_names, missing_metrics, pattern_problems
 
 pytestmark = pytest.mark.section("observability", "Observability and runtime behaviour")
 
@@ -34,6 +35,8 @@ NEUTRAL = frozenset({"not configured", "disabled", "skipped", "not used", "n/a"}
 DEPENDENCY_KEYS = ("checks", "dependencies", "components", "details", "services")
 TEXTUAL = ("text/", "application/json", "application/javascript", "application/xml", "+json", "+xml")
 BODY_LIMIT = 65536
+#: A metrics page is read further when ``required_metrics`` are looked for in it.
+METRICS_LIMIT = 1 << 20
 
 #: What an error page shows when a framework's debug mode is on.
 TRACES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -68,15 +71,15 @@ DEBUG_PATHS = (
 )
 
 
-def _fetch(http_endpoint, path: str, **kwargs) -> tuple[int, Mapping[str, str], bytes]:
-    """GET ``path``; status, headers (case-insensitive) and at most BODY_LIMIT bytes of the (decoded) body."""
+def _fetch(http_endpoint, path: str, limit: int = BODY_LIMIT, **kwargs) -> tuple[int, Mapping[str, str], bytes]:
+    """GET ``path``; status, headers (case-insensitive) and at most ``limit`` bytes of the (decoded) body."""
     with http_endpoint.get(path, stream=True, **kwargs) as response:
         body = b""
         for chunk in response.iter_content(16384):
             body += chunk
-            if len(body) >= BODY_LIMIT:
+            if len(body) >= limit:
                 break
-        return response.status_code, response.headers, body[:BODY_LIMIT]
+        return response.status_code, response.headers, body[:limit]
 
 
 def _answers_200(http_endpoint, evidence, name: str) -> None:
@@ -94,7 +97,11 @@ def _snippet(body: bytes, size: int = 120) -> str:
     return text if len(text) <= size else text[:size] + "..."
 
 
-@pytest.mark.check("obs-01", "Health endpoint answers", severity="high", refs=("Kubernetes: liveness, readiness and startup probes",))
+@pytest.mark.check("obs-01", "Health endpoint answers", severity="high", refs=("Kubernetes: liveness, readiness and startup probes",),
+                   answers=("health_check|health endpoint|check|url|route|basic|pass|respond|ok|200|working?", "health", "/health"),
+                   answers_unless=("docker", "compose", "container", "dockerfile", "kubernetes", "pod", "worker", "celery", "liveness",
+                                   "readiness", "health live", "health ready"),
+                   answers_accepts=("monitor",))
 def test_health(http_endpoint, evidence):
     """Load balancers, orchestrators and uptime monitors decide from the health endpoint; one
     that does not answer 200 takes the service out of rotation or hides an outage.  Passes
@@ -102,7 +109,9 @@ def test_health(http_endpoint, evidence):
     _answers_200(http_endpoint, evidence, "health")
 
 
-@pytest.mark.check("obs-02", "Readiness endpoint answers", severity="high", refs=("Kubernetes: readiness probes",))
+@pytest.mark.check("obs-02", "Readiness endpoint answers", severity="high", refs=("Kubernetes: readiness probes",),
+                   answers=("readiness probe|endpoint|check|route?", "health ready"),
+                   answers_accepts=("monitor",))
 def test_ready(http_endpoint, evidence):
     """Readiness says the instance can serve: its database, cache and queues answer.  Not
     ready at go-live means requests fail or the orchestrator never routes to it.  Passes when
@@ -110,7 +119,9 @@ def test_ready(http_endpoint, evidence):
     _answers_200(http_endpoint, evidence, "ready")
 
 
-@pytest.mark.check("obs-03", "Liveness endpoint answers", severity="medium", refs=("Kubernetes: liveness probes",))
+@pytest.mark.check("obs-03", "Liveness endpoint answers", severity="medium", refs=("Kubernetes: liveness probes",),
+                   answers=("liveness probe|endpoint|check|route?", "health live"),
+                   answers_accepts=("monitor",))
 def test_live(http_endpoint, evidence):
     """A liveness probe that fails makes the orchestrator restart a healthy process in a loop.
     Passes when ``paths.live`` answers 200 within the timeout."""
@@ -118,7 +129,11 @@ def test_live(http_endpoint, evidence):
 
 
 @pytest.mark.check(
-    "obs-04", "Readiness reports its dependencies", severity="low", refs=("IETF draft: Health Check Response Format for HTTP APIs",)
+    "obs-04", "Readiness reports its dependencies", severity="low", refs=("IETF draft: Health Check Response Format for HTTP APIs",),
+                   answers=("^health_check|health|readiness|status database|redis|cache|dependency|dependencies|elasticsearch|queue|broker|downstream connection|check|reachable|status",
+                            "health_check|readiness|health report|include|list dependency|dependencies|component|database|downstream",
+                            "dependency|dependencies health|status|check"),
+                   answers_accepts=("monitor",)
 )
 def test_ready_dependencies(http_endpoint, evidence):
     """A readiness endpoint that only says "ok" cannot tell an operator which dependency is
@@ -171,13 +186,18 @@ def _state(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-@pytest.mark.check("obs-05", "Metrics exposed for Prometheus", severity="medium", refs=("Prometheus: exposition formats",))
+@pytest.mark.check("obs-05", "Metrics exposed for Prometheus", severity="medium", refs=("Prometheus: exposition formats",),
+                   answers=("prometheus metric|endpoint|exporter|scrape|expos|format",
+                            "metric endpoint|expos|collect|export|route application?", "/metrics", "application metric"),
+                   answers_accepts=("monitor",))
 def test_metrics(http_endpoint, evidence):
     """Without metrics an incident is diagnosed blind and alerts have nothing to fire on.
     Passes when ``paths.metrics`` answers 200 with the Prometheus or OpenMetrics text format
-    (its content type and at least one ``# TYPE`` line)."""
+    (its content type and at least one ``# TYPE`` line) and, when the inventory lists
+    ``required_metrics`` (names, or regular expressions matching whole names), exposes each."""
     path = http_endpoint.path("metrics")
-    status, headers, body = _fetch(http_endpoint, path)
+    required = tuple(http_endpoint.setting("required_metrics") or ())
+    status, headers, body = _fetch(http_endpoint, path, limit=METRICS_LIMIT if required else BODY_LIMIT)
     content_type = headers.get("Content-Type", "")
     types = len(re.findall(rb"^# TYPE \S+ \S+", body, re.M))
     evidence.record(path=path, status=status, content_type=content_type, type_lines=types)
@@ -193,9 +213,21 @@ def test_metrics(http_endpoint, evidence):
         f"GET {path}: {', '.join(problems)}",
         "text/plain (version=0.0.4) or application/openmetrics-text with '# TYPE' lines",
     )
+    if required:
+        bad = pattern_problems(required)
+        if bad:
+            raise TargetError(f"{http_endpoint.label}: required_metrics entries that are neither names nor regular expressions: {'; '.join(bad)}")
+        missing = missing_metrics(required, exposition_names(body.decode("utf-8", "replace")))
+        evidence.record(required_metrics=list(required), missing_metrics=missing)
+        if missing and len(body) >= METRICS_LIMIT:
+            raise TargetError(f"{http_endpoint.label}: GET {path} is longer than {METRICS_LIMIT} bytes, the size cap, "
+                              f"and {', '.join(missing)} were not in the part read")
+        require(not missing, http_endpoint, f"GET {path} exposes no {', '.join(missing)}", "every entry of required_metrics exposed")
 
 
-@pytest.mark.check("obs-06", "Health endpoint latency (p95) within budget", severity="medium", refs=("Google SRE: latency SLIs",))
+@pytest.mark.check("obs-06", "Health endpoint latency (p95) within budget", severity="medium", refs=("Google SRE: latency SLIs",),
+                   answers=("health_check|health response_time|fast|slow|ms|percentile|timing",),
+                   answers_accepts=("monitor",))
 def test_latency_p95(http_endpoint, evidence):
     """A health endpoint that is slow when idle is slower under traffic, and probes with short
     timeouts start failing.  Sends ``latency_samples`` GETs to ``paths.health`` one after
@@ -227,7 +259,8 @@ def test_latency_p95(http_endpoint, evidence):
     )
 
 
-@pytest.mark.check("obs-07", "Responses compressed", severity="low", refs=("Mozilla: HTTP compression", "web.dev: text compression"))
+@pytest.mark.check("obs-07", "Responses compressed", severity="low", refs=("Mozilla: HTTP compression", "web.dev: text compression"),
+                   answers=("compression response? http?", "response compress"))
 def test_compression(http_endpoint, evidence):
     """Uncompressed text costs bandwidth and time on every slow link.  Asks for ``/`` and the
     named paths (not metrics or error) with ``Accept-Encoding: gzip`` and judges the first
@@ -258,7 +291,8 @@ def test_compression(http_endpoint, evidence):
     )
 
 
-@pytest.mark.check("obs-08", "Caching headers set", severity="info", refs=("RFC 9111: HTTP caching", "Mozilla: Cache-Control"))
+@pytest.mark.check("obs-08", "Caching headers set", severity="info", refs=("RFC 9111: HTTP caching", "Mozilla: Cache-Control"),
+                   answers=("cache|caching header|control|max_age|etag http?", "cache_control", "static asset|file|content cach"))
 def test_caching_headers(http_endpoint, evidence):
     """Without Cache-Control, proxies and browsers guess: a cached health answer hides an
     outage, an uncached asset is fetched on every view.  Passes when ``paths.health`` sends a
@@ -290,7 +324,8 @@ def test_caching_headers(http_endpoint, evidence):
 
 
 @pytest.mark.check(
-    "obs-09", "WebSocket upgrade works", severity="high", refs=("RFC 6455: the WebSocket opening handshake", "nginx: WebSocket proxying")
+    "obs-09", "WebSocket upgrade works", severity="high", refs=("RFC 6455: the WebSocket opening handshake", "nginx: WebSocket proxying"),
+                   answers=("websocket connection|upgrade|handshake|work|proxy|support?",)
 )
 def test_websocket(http_endpoint, evidence):
     """A proxy that drops the Upgrade and Connection headers breaks every WebSocket feature
@@ -321,6 +356,9 @@ def test_websocket(http_endpoint, evidence):
     "Error pages reveal no stack traces",
     severity="medium",
     refs=("OWASP ASVS V7.4.1: generic error messages", "OWASP WSTG-ERRH-02"),
+                   answers=("stacktrace|traceback not? expos|hidden|leak|show?",
+                            "error_page detail|generic|custom|leak|stack|verbose|expos",
+                            "verbose|detailed error disabl|hidden|off|production|message", "error message leak|expos|generic|sanitiz")
 )
 def test_no_stack_traces(http_endpoint, evidence):
     """A stack trace maps the code, its paths and library versions for an attacker, and often
@@ -348,6 +386,9 @@ def test_no_stack_traces(http_endpoint, evidence):
     "Debug endpoints not exposed",
     severity="high",
     refs=("OWASP WSTG-CONF-05", "Go net/http/pprof", "Spring Boot actuator security"),
+                   answers=("debug_endpoint|debug_endpoints|debug_routes not? expos|disabl|remov?",
+                            "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path expos|disabl|remov|not?",
+                            "pprof|actuator|phpinfo|heapdump")
 )
 def test_no_debug_endpoints(http_endpoint, evidence):
     """Profilers, heap dumps, environment and debug consoles hand out secrets and, for a

@@ -83,7 +83,9 @@ ENABLED = ("enabled", "static", "alias", "indirect", "generated", "enabled-runti
 
 @pytest.mark.check("os-01", "Automatic security updates enabled", severity="medium",
                    refs=("CIS Controls v8 7.3: Perform automated operating system patch management",
-                         "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"))
+                         "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"),
+                   answers=("automatic|unattended security_update|update|patch enabl?", "auto_update|unattended_upgrades",
+                            "security_update automatic|schedul|daily"))
 def test_automatic_updates(host, evidence):
     """Security fixes that wait for a person are applied weeks late.  On Debian and Ubuntu
     passes when ``unattended-upgrades`` is installed, ``APT::Periodic::Unattended-Upgrade`` and
@@ -156,7 +158,11 @@ def _dnf_pending(host, evidence) -> tuple[int, list[str]]:
 
 @pytest.mark.check("os-02", "No pending security updates", severity="high",
                    refs=("CIS Controls v8 7.3, 7.4: automated operating system and application patch management",
-                         "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"))
+                         "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"),
+                   answers=("security_update|update pending|outstanding|applied|install|current|latest|missing",
+                            "os|host|server|system|kernel|package|packages update|patch applied|install|current|latest|pending|date?",
+                            "fully patch|updat server|host|system|os?"),
+                   answers_unless=("automatic", "dependency", "dependencies", "npm", "pip", "library", "libraries", "schedul"))
 def test_pending_security_updates(host, evidence):
     """A pending security update is a published vulnerability still present.  Counts packages
     whose candidate comes from a security archive (``apt-get -s dist-upgrade``: Debian-Security,
@@ -178,7 +184,8 @@ def test_pending_security_updates(host, evidence):
 
 @pytest.mark.check("os-03", "Clock synchronised", severity="medium",
                    refs=("CIS Controls v8 8.4: Standardize time synchronization",
-                         "CIS Debian Linux 12 2.3.1.1: Ensure a single time synchronization daemon is in use"))
+                         "CIS Debian Linux 12 2.3.1.1: Ensure a single time synchronization daemon is in use"),
+                   answers=("time_sync|clock", "time sync|synchroniz|ntp"))
 def test_time_synchronised(host, evidence):
     """Certificates, tokens (exp, nbf), TOTP, Kerberos and log correlation all need the right
     time.  Passes when the kernel clock is synchronised: ``timedatectl`` (systemd-timesyncd or
@@ -225,7 +232,9 @@ def _release_key(release: dict[str, str]) -> tuple[str, str]:
 
 
 @pytest.mark.check("os-04", "OS release still supported", severity="high",
-                   refs=("CIS Controls v8 2.2: Ensure authorized software is currently supported", "endoflife.date"))
+                   refs=("CIS Controls v8 2.2: Ensure authorized software is currently supported", "endoflife.date"),
+                   answers=("os|operating_system|distribution|distro|ubuntu|debian|rhel|kernel eol|support|supported|lts|version|release",
+                            "os release|version support|eol|lts"))
 def test_os_release_supported(host, evidence):
     """A release past its end of life gets no security fixes: every new vulnerability stays.
     Passes while today is before the end of security support of the host's release (Debian and
@@ -245,7 +254,8 @@ def test_os_release_supported(host, evidence):
     require(days >= 0, host, f"{name} reached end of life on {eol.isoformat()} ({-days} days ago)", "a supported release")
 
 
-@pytest.mark.check("os-05", "CPU cores at the minimum", severity="high")
+@pytest.mark.check("os-05", "CPU cores at the minimum", severity="high",
+                   answers=("cpu core|count|min|minimum|sufficient|enough|size|sizing|spec|requirement",))
 def test_cpu_minimum(host, evidence):
     """Below the minimum the service stalls under ordinary load (one core also serialises the
     application with its own housekeeping).  Counts the CPUs the host's processes may use
@@ -258,7 +268,9 @@ def test_cpu_minimum(host, evidence):
     require(cap.effective_cpus >= minimum, host, f"{cap.effective_cpus:g} CPU core(s){quota}", f">= {minimum}")
 
 
-@pytest.mark.check("os-06", "Memory at the minimum", severity="high")
+@pytest.mark.check("os-06", "Memory at the minimum", severity="high",
+                   answers=("memory|ram gb|size|minimum|min|sufficient|enough|capacity|requirement|spec",),
+                   answers_unless=("limit", "usage", "leak", "redis", "alert"))
 def test_memory_minimum(host, evidence):
     """Below the minimum the application swaps or is killed by the OOM killer under load.
     Memory is MemTotal, or a lower cgroup limit, in decimal GB (10^9 bytes), so a "4 GB"
@@ -274,7 +286,9 @@ def test_memory_minimum(host, evidence):
     require(gb >= minimum, host, f"{gb:.1f} GB memory{limit}", f">= {minimum:g} GB")
 
 
-@pytest.mark.check("os-07", "CPU and memory at the recommended size", severity="info")
+@pytest.mark.check("os-07", "CPU and memory at the recommended size", severity="info",
+                   answers=("recommended size|spec|hardware|sizing|requirement",
+                            "hardware|server|host|instance size|sizing|spec|requirement met?", "capacity sizing|requirement"))
 def test_recommended_size(host, evidence):
     """Reported, never blocking: the minimum runs the service, the recommended size leaves room
     for peaks, deploys and a neighbour's failure.  Passes at ``recommended_cpu_cores`` (default 4)
@@ -299,7 +313,10 @@ def _usage(host, evidence, *, inodes: bool) -> None:
             f"every mount at most {limit:g}% {what} used")
 
 
-@pytest.mark.check("os-08", "Disk space below the threshold on every mount", severity="medium")
+@pytest.mark.check("os-08", "Disk space below the threshold on every mount", severity="medium",
+                   answers=("disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent?",
+                            "disk|volume|filesystem|partition space|usage|full|free|capacity", "disk space"),
+                   answers_unless=("quota", "io", "i/o", "throughput", "iops", "latency", "performance"))
 def test_disk_usage(host, evidence):
     """A full filesystem stops databases, logs and uploads at once, and a go-live adds data.
     Passes when every real filesystem (tmpfs, squashfs and pseudo filesystems aside; bind mounts
@@ -308,7 +325,8 @@ def test_disk_usage(host, evidence):
     _usage(host, evidence, inodes=False)
 
 
-@pytest.mark.check("os-09", "Inode use below the threshold on every mount", severity="medium")
+@pytest.mark.check("os-09", "Inode use below the threshold on every mount", severity="medium",
+                   answers=("inode usage|exhaustion|free|limit?",))
 def test_inode_usage(host, evidence):
     """Running out of inodes (many small cache, session or mail files) fails writes with free
     space left.  Passes when every filesystem with inodes is at most ``inode_usage_max_pct``
@@ -316,7 +334,9 @@ def test_inode_usage(host, evidence):
     _usage(host, evidence, inodes=True)
 
 
-@pytest.mark.check("os-10", "Load below the core count", severity="medium")
+@pytest.mark.check("os-10", "Load below the core count", severity="medium",
+                   answers=("load_average|system_load below|normal|headroom|acceptable|threshold?",
+                            "cpu_usage|cpu_load headroom|below|low|normal|idle|threshold|acceptable|baseline"))
 def test_load(host, evidence):
     """A host already saturated before go-live has no headroom for real traffic.  Compares the
     5-minute load average with the online CPUs (the load counts the whole kernel, also in a

@@ -16,7 +16,9 @@ privilege, never as a failure.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,7 +26,13 @@ import pytest
 from psycopg import sql
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
-from pytest_deploycheck.lifecycle import support_left, version_key
+from pytest_deploycheck.lifecycle import support_left
+from pytest_deploycheck.targets.app_pool import read_pool_config
+from pytest_deploycheck.targets.migrations import MAX_ROWS as MIGRATION_ROWS
+from pytest_deploycheck.targets.migrations import TOOLS, HeadError
+from pytest_deploycheck.targets.migrations import judge as judge_migrations
+from pytest_deploycheck.targets.schema_file import MAX_BYTES as SCHEMA_MAX_BYTES
+from pytest_deploycheck.targets.schema_file import index_columns, parse_schema
 
 pytestmark = pytest.mark.section("postgres", "PostgreSQL")
 
@@ -55,17 +63,11 @@ DEFAULT_CREDENTIALS: tuple[tuple[str, str | None, str], ...] = (
     ("", "", "{user} with its own name as password"),
 )
 
-#: Migration tools and their history tables (pg-14).
-MIGRATION_TABLES = {
-    "alembic": "alembic_version",
-    "flyway": "flyway_schema_history",
-    "django": "django_migrations",
-    "knex": "knex_migrations",
-    "rails": "schema_migrations",
-}
-
 #: Predefined roles that reach the server's file system or run programs on it.
 SERVER_ACCESS_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+
+#: Largest value a column of each integer type holds: a sequence feeding one ends there (pg-21).
+INT_LIMITS = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 ROLE_ATTRIBUTES = (("rolsuper", "SUPERUSER"), ("rolcreaterole", "CREATEROLE"), ("rolcreatedb", "CREATEDB"),
                    ("rolreplication", "REPLICATION"), ("rolbypassrls", "BYPASSRLS"))
@@ -82,7 +84,10 @@ _LOGIN_PASSED = ("permission denied for database", "does not exist")
 
 @pytest.mark.check("pg-01", "Server requires TLS", severity="critical",
                    refs=("CIS PostgreSQL Benchmark: Ensure SSL is enabled and configured correctly",
-                         "PostgreSQL docs: pg_hba.conf hostssl"))
+                         "PostgreSQL docs: pg_hba.conf hostssl"),
+                   answers=("postgres tls|encrypt|encryption|sslmode|ssl_mode connection? enabl? require?",
+                            "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection",
+                            "sslmode|ssl_mode require|verify"))
 def test_tls_required(postgres: Any, evidence: Any) -> None:
     """Credentials and data cross the network; without TLS anyone on the path reads them, and a
     server that merely *offers* TLS still serves a client that asks for none (or an attacker who
@@ -107,7 +112,9 @@ def test_tls_required(postgres: Any, evidence: Any) -> None:
 
 @pytest.mark.check("pg-02", "Application role is not superuser and holds no admin attributes", severity="critical",
                    refs=("dev-sec postgres-baseline: postgres-07",
-                         "CIS PostgreSQL Benchmark: Ensure excessive administrative privileges are revoked"))
+                         "CIS PostgreSQL Benchmark: Ensure excessive administrative privileges are revoked"),
+                   answers=("postgres|database user|role|account|application least_privilege|minimal|superuser|admin|privilege|permission least_privilege?",
+                            "postgres|database least_privilege", "application|app role|user not superuser"))
 def test_app_role_unprivileged(postgres: Any, evidence: Any) -> None:
     """An application role that is a superuser (or can create roles or databases, replicate, or
     bypass row-level security) turns any SQL injection into control of the whole cluster, up to
@@ -140,7 +147,8 @@ def test_app_role_unprivileged(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-03", "Passwords hashed with SCRAM-SHA-256", severity="high",
-                   refs=("dev-sec postgres-baseline: postgres-06", "PostgreSQL docs: password_encryption"))
+                   refs=("dev-sec postgres-baseline: postgres-06", "PostgreSQL docs: password_encryption"),
+                   answers=("scram", "postgres|database password hash|encrypt|md5"))
 def test_password_encryption(postgres: Any, evidence: Any) -> None:
     """MD5 password hashes are replayable (the hash is the credential for md5 authentication) and
     cheap to brute-force; SCRAM-SHA-256 is salted, iterated and never sends a reusable secret.
@@ -164,7 +172,9 @@ def test_password_encryption(postgres: Any, evidence: Any) -> None:
 
 @pytest.mark.active_probe
 @pytest.mark.check("pg-04", "Default credentials refused", severity="critical",
-                   refs=("CWE-1392: Use of Default Credentials", "OWASP ASVS 4.0 V2.5.4"))
+                   refs=("CWE-1392: Use of Default Credentials", "OWASP ASVS 4.0 V2.5.4"),
+                   answers=("postgres|database default_credentials|default password", "postgres|database password default|changed|strong",
+                            "postgres user password default|changed"))
 def test_default_credentials_refused(postgres: Any, evidence: Any) -> None:
     """The first thing an attacker tries is ``postgres``/``postgres``.  This active probe (it runs
     only where the inventory sets ``active_probes: true``) tries a short, fixed list of well-known
@@ -188,7 +198,8 @@ def test_default_credentials_refused(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-05", "PUBLIC cannot create objects in schemas", severity="high",
-                   refs=("CVE-2018-1058", "PostgreSQL docs: Schemas, Usage Patterns"))
+                   refs=("CVE-2018-1058", "PostgreSQL docs: Schemas, Usage Patterns"),
+                   answers=("public schema create|privilege|permission|revok|lock", "schema create privilege|permission public"))
 def test_public_cannot_create(postgres: Any, evidence: Any) -> None:
     """When every role may create objects in a schema on the search path (``public`` before
     PostgreSQL 15), any login can plant a function or operator that shadows a built-in and runs
@@ -206,7 +217,8 @@ def test_public_cannot_create(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-06", "No privileges granted to PUBLIC on application tables", severity="high",
-                   refs=("PostgreSQL docs: Privileges (PUBLIC)",))
+                   refs=("PostgreSQL docs: Privileges (PUBLIC)",),
+                   answers=("public grant|privilege|permission table|revok", "grant public"))
 def test_no_public_table_grants(postgres: Any, evidence: Any) -> None:
     """A privilege granted to PUBLIC is granted to every role that can log in, today and in the
     future: reporting users, other applications, a compromised low-privilege account.  Passes when
@@ -237,7 +249,9 @@ def test_no_public_table_grants(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-07", "Server runs a supported major release", severity="high",
                    refs=("dev-sec postgres-baseline: postgres-02",
                          "CIS PostgreSQL Benchmark: Ensure PostgreSQL versions are up-to-date",
-                         "https://www.postgresql.org/support/versioning/"))
+                         "https://www.postgresql.org/support/versioning/"),
+                   answers=("postgres|database version|eol|support|supported|major_release",
+                            "postgres|database major? release supported|eol|support"))
 def test_supported_version(postgres: Any, evidence: Any) -> None:
     """A major release past its end of life gets no security fixes; one that ends soon forces an
     upgrade right after go-live.  Passes when the server's major release has at least
@@ -257,7 +271,10 @@ def test_supported_version(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-08", "Connection headroom", severity="medium",
-                   refs=("PostgreSQL docs: max_connections",))
+                   refs=("PostgreSQL docs: max_connections",),
+                   answers=("postgres|database max_connections headroom|set|limit|usage?",
+                            "postgres|database connection headroom|usage|saturation", "max_connections headroom? limit?"),
+                   answers_unless=("pool", "pooling", "connection_pool"))
 def test_connection_headroom(postgres: Any, evidence: Any) -> None:
     """When client connections reach ``max_connections`` new logins fail with "too many clients"
     and the application goes down with them; a deploy, a traffic peak or a connection leak needs
@@ -277,7 +294,9 @@ def test_connection_headroom(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-09", "Statement or idle-in-transaction timeout for the application", severity="medium",
-                   refs=("PostgreSQL docs: statement_timeout, idle_in_transaction_session_timeout",))
+                   refs=("PostgreSQL docs: statement_timeout, idle_in_transaction_session_timeout",),
+                   answers=("statement_timeout|idle_in_transaction|query_timeout set? database? postgres?",
+                            "postgres|database statement|query|transaction timeout", "runaway|long running query timeout|kill|limit"))
 def test_app_timeouts(postgres: Any, evidence: Any) -> None:
     """Without a timeout one runaway query, or a session left idle inside a transaction, holds
     locks and connections until someone notices, and blocks vacuum meanwhile.  Passes when
@@ -314,7 +333,8 @@ def test_app_timeouts(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-10", "Slow-query logging enabled", severity="medium",
-                   refs=("PostgreSQL docs: log_min_duration_statement",))
+                   refs=("PostgreSQL docs: log_min_duration_statement",),
+                   answers=("postgres|database slow_query log? enabl?", "slow_query log|logging", "log_min_duration_statement"))
 def test_slow_query_logging(postgres: Any, evidence: Any) -> None:
     """The slow-query log is how a performance regression after go-live gets found and traced to
     a statement.  Passes when ``log_min_duration_statement`` is between 0 and ``slow_query_max_s``
@@ -328,7 +348,8 @@ def test_slow_query_logging(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-11", "Connection logging enabled", severity="medium",
-                   refs=("dev-sec postgres-baseline: postgres-15", "CIS PostgreSQL Benchmark: Ensure 'log_connections' is enabled"))
+                   refs=("dev-sec postgres-baseline: postgres-15", "CIS PostgreSQL Benchmark: Ensure 'log_connections' is enabled"),
+                   answers=("connection_logging|log_connections", "postgres|database connection log|logging|audit"))
 def test_connection_logging(postgres: Any, evidence: Any) -> None:
     """Who connected, from where and when is the first question of any incident review, and the
     answer exists only if the server logged it.  Passes when ``log_connections`` is on (on
@@ -342,7 +363,8 @@ def test_connection_logging(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-12", "Foreign keys have a supporting index", severity="medium",
-                   refs=("PostgreSQL docs: Constraints, Foreign Keys",))
+                   refs=("PostgreSQL docs: Constraints, Foreign Keys",),
+                   answers=("foreign_key index|indexes|indexed", "missing index foreign_key?"))
 def test_foreign_keys_indexed(postgres: Any, evidence: Any) -> None:
     """PostgreSQL indexes the referenced side of a foreign key, not the referencing one: every
     DELETE or key UPDATE on the parent then scans the child table, and holds locks while it does.
@@ -364,7 +386,9 @@ def test_foreign_keys_indexed(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-13", "Tables with many dead rows are vacuumed and analyzed", severity="medium",
-                   refs=("PostgreSQL docs: Routine Vacuuming",))
+                   refs=("PostgreSQL docs: Routine Vacuuming",),
+                   answers=("vacuum|autovacuum analyze? postgres|database? table?",
+                            "analyze|statistic table|update|stale|fresh ^database?", "dead_rows|dead_tuples|bloat"))
 def test_vacuum_recent(postgres: Any, evidence: Any) -> None:
     """Dead rows that no vacuum removes bloat tables and indexes and slow every scan; statistics
     that no analyze refreshes lead the planner astray.  A table with at least ``dead_tuple_min``
@@ -389,7 +413,9 @@ def test_vacuum_recent(postgres: Any, evidence: Any) -> None:
             f"(auto)vacuum and analyze within {days:g} days on every table with >= {min_dead} dead rows")
 
 
-@pytest.mark.check("pg-14", "Migrations at the expected head", severity="high")
+@pytest.mark.check("pg-14", "Migrations at the expected head", severity="high",
+                   answers=("migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
+                            "migration status checked"))
 def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     """Code deployed against a schema that lags (or runs ahead of) its migrations fails at the
     first query that touches the difference, often long after go-live.  Applies where the target
@@ -397,32 +423,42 @@ def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     at ``head``: alembic (the set of current revisions; several heads separated by commas), flyway
     (the highest successful version, and no failed migration), django (``app.migration`` per app,
     comma-separated: each app's latest applied migration), knex (the latest migration name,
-    without its extension), rails (the highest schema_migrations version).  Needs SELECT on the
-    table: without it, not applicable."""
+    without its extension, and its lock not left taken), rails (the highest schema_migrations
+    version), sequelize (the latest SequelizeMeta name), prisma (the latest finished migration,
+    and none started and never finished), typeorm (the class name of the newest migration, or
+    its timestamp), golang-migrate (the version, and not dirty).  Needs SELECT on the table:
+    without it, not applicable."""
     spec = postgres.setting("migrations") or {}
     if not spec.get("tool") or not spec.get("head"):
         not_applicable(f"{postgres.name}: no expected migration head in the inventory "
                        f"(postgres.{postgres.name}.migrations: {{tool, head}})")
     tool, head = str(spec["tool"]), str(spec["head"]).strip()
-    name = str(spec.get("table") or MIGRATION_TABLES[tool])
-    found = postgres.query("SELECT n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT') AS readable"
-                           " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)", (name,))
-    if not found:
+    name = str(spec.get("table") or TOOLS[tool].table)
+    found = _table(postgres, name)
+    if found is None:
         fail(postgres, f"no {tool} migrations table {name} in database {_dsn_db(postgres)}", f"{tool} at {head}")
-    table = f"{found[0]['nspname']}.{found[0]['relname']}"
-    if not found[0]["readable"]:
+    table, ident, readable = found
+    if not readable:
         user = postgres.value("SELECT current_user")
         not_applicable(f"{postgres.name}: role {user} lacks SELECT on {table}; "
                        f"GRANT SELECT ON {table} TO {user} to check the migration head")
-    ident = sql.Identifier(found[0]["nspname"], found[0]["relname"])
-    current, problems = _migration_state(postgres, tool, ident, head)
+    rows = postgres.query(sql.SQL("SELECT * FROM {} LIMIT %s").format(ident), (MIGRATION_ROWS,))
+    lock_name = TOOLS[tool].lock_table(name)
+    lock = _table(postgres, lock_name) if lock_name else None
+    lock_rows = postgres.query(sql.SQL("SELECT * FROM {} LIMIT 10").format(lock[1])) if lock and lock[2] else None
+    try:
+        current, problems = judge_migrations(tool, head, rows, lock_rows)
+    except HeadError as exc:
+        raise TargetError(f"{postgres.label}: {exc}") from None
     evidence.record(tool=tool, table=table, expected_head=head, current=current)
     require(not problems, postgres, f"{tool} ({table}) {'; '.join(problems)}", f"{tool} at {head}")
 
 
 @pytest.mark.check("pg-15", "WAL archiving healthy", severity="high",
                    refs=("CIS PostgreSQL Benchmark: Ensure WAL archiving is configured and functional",
-                         "PostgreSQL docs: Continuous Archiving and Point-in-Time Recovery"))
+                         "PostgreSQL docs: Continuous Archiving and Point-in-Time Recovery"),
+                   answers=("wal_archiving|archive_mode|pitr", "wal archiv|archive|shipping",
+                            "point_in_time_recovery|point_in_time restore|recovery"))
 def test_wal_archiving(postgres: Any, evidence: Any) -> None:
     """Point-in-time recovery is only as recent as the last archived WAL segment, and an archive
     command that fails also keeps every later segment on the primary's disk until it fills.
@@ -466,7 +502,9 @@ def test_wal_archiving(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-16", "Replica streams with little lag", severity="high",
-                   refs=("PostgreSQL docs: Log-Shipping Standby Servers",))
+                   refs=("PostgreSQL docs: Log-Shipping Standby Servers",),
+                   answers=("replication_lag|replica_lag|streaming_replication",
+                            "replica|replication|standby lag|stream|healthy|sync|running|working|delay"))
 def test_replication_lag(postgres: Any, evidence: Any) -> None:
     """A replica that lags loses the latest transactions at failover and serves stale reads
     meanwhile; one that stopped streaming is no replica at all.  Applies to servers in recovery
@@ -496,6 +534,289 @@ def test_replication_lag(postgres: Any, evidence: Any) -> None:
         fail(postgres, f"WAL received up to {row['received']} but no transaction replayed yet{paused}", f"lag within {max_lag:g} s")
     require(lag <= max_lag, postgres, f"replay {lag:g} s behind (received {row['received']}, replayed {row['replayed']}{paused})",
             f"lag within {max_lag:g} s")
+
+
+@pytest.mark.check("pg-17", "No statement slow on average", severity="medium",
+                   refs=("PostgreSQL docs: pg_stat_statements",),
+                   answers=("database queries optimized", "slow queries reviewed", "query performance reviewed",
+                            "pg_stat_statements reviewed", "no slow database queries",
+                            "slow_query|slow query queries? review|analysis|report|top?",
+                            "query|queries performance|time|latency|speed|optimiz|plan|n+1|tested?", "n+1 queries|query",
+                            "pg_stat_statements"))
+def test_slow_statements(postgres: Any, evidence: Any) -> None:
+    """A statement that is slow every time it runs is a page that is slow every time it loads,
+    and under load it holds connections and locks for as long.  Reads ``pg_stat_statements``
+    (the extension must be created in the target's database and preloaded); passes when no
+    statement of the application role (``app_role``, default the DSN's) in this database has a
+    mean execution time above ``slow_statement_max_ms``.  Without the extension: not
+    applicable, naming it; without SELECT on its view: not applicable, naming the grant."""
+    schema = postgres.value("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_stat_statements'")
+    if schema is None:
+        not_applicable(f"{postgres.name}: no pg_stat_statements extension in database {_dsn_db(postgres)}; add pg_stat_statements "
+                       "to shared_preload_libraries and CREATE EXTENSION pg_stat_statements to see slow statements")
+    role, limit = _app_role(postgres), float(postgres.threshold("slow_statement_max_ms"))
+    view = sql.Identifier(str(schema), "pg_stat_statements")
+    where = sql.SQL(" FROM {} s WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    " AND s.userid = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)").format(view)
+    try:
+        tracked = postgres.value(sql.SQL("SELECT count(*)") + where, {"role": role})
+        slow = postgres.query(sql.SQL("SELECT s.calls, round(s.mean_exec_time::numeric, 1) AS mean_ms, left(s.query, 120) AS query")
+                              + where + sql.SQL(" AND s.mean_exec_time > %(limit)s ORDER BY s.mean_exec_time DESC LIMIT 5"),
+                              {"role": role, "limit": limit})
+    except psycopg.errors.InsufficientPrivilege:
+        user = postgres.value("SELECT current_user")
+        not_applicable(f"{postgres.name}: role {user} may not read {schema}.pg_stat_statements; "
+                       f"GRANT USAGE ON SCHEMA {schema} and SELECT ON {schema}.pg_stat_statements TO {user}")
+    except TargetError as exc:
+        if "shared_preload_libraries" not in str(exc):
+            raise
+        not_applicable(f"{postgres.name}: pg_stat_statements is created but not loaded; add it to shared_preload_libraries (restart)")
+    found = [f"{r['calls']} calls of {' '.join(str(r['query']).split())!r} averaging {r['mean_ms']} ms" for r in slow]
+    evidence.record(role=role, statements_tracked=tracked, slowest=found, limit_ms=limit)
+    require(not found, postgres, f"{len(found)} statement{'s' if len(found) != 1 else ''} over {limit:g} ms on average: {_listed(found)}",
+            f"every statement of role {role} at most {limit:g} ms on average (slow_statement_max_ms)")
+
+
+@pytest.mark.check("pg-18", "Every table has a primary key", severity="medium",
+                   refs=("PostgreSQL docs: Logical Replication, Replica Identity",),
+                   answers=("tables have primary keys", "primary keys defined", "schema reviewed", "database schema hygiene"))
+def test_primary_keys(postgres: Any, evidence: Any) -> None:
+    """A table without a primary key lets duplicate rows in, gives ORMs nothing to update a row
+    by, and cannot replicate its UPDATEs and DELETEs logically (replica identity).  Passes when
+    every ordinary or partitioned table outside the system schemas (and not owned by an
+    extension) has a primary key.  Read from ``pg_class`` and ``pg_constraint``."""
+    tables = [r["table_name"] for r in postgres.query(
+        "SELECT c.oid::regclass::text AS table_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " AND n.nspname !~ '^pg_(toast|temp)'"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') ORDER BY 1 LIMIT 200")]
+    evidence.record(tables_without_primary_key=tables)
+    require(not tables, postgres, f"{len(tables)} table{'s' if len(tables) != 1 else ''} without a primary key: {_listed(tables)}",
+            "a primary key on every table")
+
+
+@pytest.mark.check("pg-19", "No invalid indexes or unvalidated constraints", severity="medium",
+                   refs=("PostgreSQL docs: CREATE INDEX CONCURRENTLY", "PostgreSQL docs: ALTER TABLE ... VALIDATE CONSTRAINT"),
+                   answers=("no invalid indexes", "constraints validated", "indexes healthy", "index builds completed"))
+def test_invalid_indexes(postgres: Any, evidence: Any) -> None:
+    """A ``CREATE INDEX CONCURRENTLY`` that failed leaves an INVALID index behind: never used
+    for reads, still paid for on every write, and a unique one that enforces nothing.  A
+    constraint added ``NOT VALID`` and never validated vouches for new rows only.  Passes when
+    ``pg_index`` has no invalid index and ``pg_constraint`` no unvalidated constraint."""
+    indexes = [f"{r['index_name']} on {r['table_name']}" for r in postgres.query(
+        "SELECT indexrelid::regclass::text AS index_name, indrelid::regclass::text AS table_name FROM pg_index"
+        " WHERE NOT indisvalid ORDER BY 1 LIMIT 200")]
+    constraints = [f"{r['conname']} on {r['table_name']}" for r in postgres.query(
+        "SELECT conrelid::regclass::text AS table_name, conname FROM pg_constraint WHERE NOT convalidated ORDER BY 1, 2 LIMIT 200")]
+    evidence.record(invalid_indexes=indexes, not_valid_constraints=constraints)
+    problems = [f"invalid index {i}" for i in indexes] + [f"NOT VALID constraint {c}" for c in constraints]
+    require(not problems, postgres, _listed(problems),
+            "no invalid index (drop and rebuild it) and no NOT VALID constraint (ALTER TABLE ... VALIDATE CONSTRAINT)")
+
+
+@pytest.mark.check("pg-20", "No duplicate indexes", severity="low",
+                   refs=("PostgreSQL wiki: Index Maintenance, duplicate indexes",),
+                   answers=("no duplicate indexes", "redundant indexes removed", "indexes reviewed"))
+def test_duplicate_indexes(postgres: Any, evidence: Any) -> None:
+    """Two indexes on the same columns (same operator classes, collations, expressions and
+    predicate) serve reads no better than one, yet every write maintains both and both take
+    cache and disk.  Passes when ``pg_index`` holds no such pair."""
+    rows = postgres.query(
+        "SELECT indrelid::regclass::text AS table_name,"
+        " array_agg(indexrelid::regclass::text ORDER BY indexrelid::regclass::text) AS indexes FROM pg_index"
+        " GROUP BY indrelid, indkey::text, indclass::text, indcollation::text,"
+        " coalesce(pg_get_expr(indexprs, indrelid), ''), coalesce(pg_get_expr(indpred, indrelid), '')"
+        " HAVING count(*) > 1 ORDER BY 1 LIMIT 200")
+    found = [f"{', '.join(r['indexes'])} on {r['table_name']}" for r in rows]
+    evidence.record(duplicate_indexes=found)
+    require(not found, postgres, f"identical indexes {_listed(found)}", "no two indexes with the same definition")
+
+
+@pytest.mark.check("pg-21", "Sequences far from their limit", severity="high",
+                   refs=("PostgreSQL docs: Sequence Manipulation Functions", "PostgreSQL docs: Numeric Types"),
+                   answers=("sequences not near exhaustion", "id columns will not overflow", "integer overflow of primary keys",
+                            "serial id capacity"))
+def test_sequences_capacity(postgres: Any, evidence: Any) -> None:
+    """An ``integer`` (serial) key runs out at 2,147,483,647 and every insert fails from then on
+    with "integer out of range"; the fix (a bigint column) rewrites the table.  Passes when every
+    ascending sequence has used at most ``sequence_max_pct`` of its range, the range being the
+    smaller of the sequence's maximum and the type of the column that owns it (a bigint sequence
+    feeding an integer column ends at the integer's limit).  Sequences whose value this role may
+    not read make the check not applicable, naming them."""
+    rows = postgres.query(
+        "SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename) AS name, s.data_type::text AS data_type,"
+        " s.last_value, s.max_value, has_sequence_privilege(quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename),"
+        " 'SELECT') OR has_sequence_privilege(quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename), 'USAGE') AS readable,"
+        " (SELECT a.atttypid::regtype::text FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+        "   WHERE d.classid = 'pg_class'::regclass AND d.objid = (quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename))::regclass"
+        "   AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i') LIMIT 1) AS column_type"
+        " FROM pg_sequences s WHERE s.increment_by > 0 ORDER BY 1 LIMIT 5000")
+    max_pct = float(postgres.threshold("sequence_max_pct"))
+    used: list[tuple[float, str]] = []
+    unreadable = [str(r["name"]) for r in rows if not r["readable"]]
+    for r in rows:
+        if r["last_value"] is None:
+            continue
+        limit = min(int(r["max_value"]), INT_LIMITS.get(str(r["column_type"]), int(r["max_value"])))
+        pct = 100.0 * int(r["last_value"]) / limit
+        column = f", feeds a {r['column_type']} column" if r["column_type"] and r["column_type"] != r["data_type"] else ""
+        used.append((pct, f"{r['name']} ({r['data_type']}{column}) at {int(r['last_value']):,} of {limit:,} ({pct:.1f}%)"))
+    used.sort(reverse=True)
+    evidence.record(sequences=len(rows), fullest=[text for _, text in used[:5]], unreadable=unreadable)
+    over = [text for pct, text in used if pct > max_pct]
+    require(not over, postgres, f"{len(over)} sequence{'s' if len(over) != 1 else ''} past {max_pct:g}% of {'their' if len(over) != 1 else 'its'}"
+            f" range: {_listed(over)}", f"every sequence at most {max_pct:g}% used (sequence_max_pct); move the column to bigint")
+    if unreadable:
+        user = postgres.value("SELECT current_user")
+        not_applicable(f"{postgres.name}: role {user} may not read {_listed(unreadable, 5)}; GRANT SELECT ON the sequences TO {user}")
+
+
+@pytest.mark.check("pg-22", "Buffer cache hit ratio healthy", severity="medium",
+                   refs=("PostgreSQL docs: pg_stat_database", "PostgreSQL docs: shared_buffers"),
+                   answers=("cache hit rates normal", "database cache hit ratio", "buffer cache hit ratio", "shared_buffers sized",
+                            "database memory sized", "cache_hit|hit_ratio|hit_rate buffer? cache? ratio?", "buffer cache|pool hit"))
+def test_cache_hit_ratio(postgres: Any, evidence: Any) -> None:
+    """When the buffer cache answers too few block reads, queries wait on the disk: the working
+    set does not fit ``shared_buffers`` (or the server's memory), or queries scan what an index
+    should find.  Read from ``pg_stat_database`` for this database since its statistics were last
+    reset; passes when at least ``cache_hit_min_pct`` of block reads were hits.  With fewer than
+    ``hit_ratio_min_lookups`` reads the ratio means nothing yet: not applicable."""
+    row = postgres.query("SELECT blks_hit, blks_read, stats_reset FROM pg_stat_database WHERE datname = current_database()")[0]
+    hits, reads = int(row["blks_hit"]), int(row["blks_read"])
+    lookups, min_lookups, min_pct = hits + reads, int(postgres.threshold("hit_ratio_min_lookups")), float(postgres.threshold("cache_hit_min_pct"))
+    ratio = 100.0 * hits / lookups if lookups else None
+    evidence.record(blocks_hit=hits, blocks_read=reads, hit_pct=None if ratio is None else round(ratio, 2),
+                    stats_reset=_when(row["stats_reset"]))
+    if ratio is None or lookups < min_lookups:
+        not_applicable(f"{postgres.name}: only {lookups} block reads since the statistics were reset ({_when(row['stats_reset'])}); "
+                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)")
+    require(ratio >= min_pct, postgres, f"buffer cache hit ratio {ratio:.1f}% ({hits:,} hits, {reads:,} reads from disk)",
+            f"at least {min_pct:g}% (cache_hit_min_pct)")
+
+
+@pytest.mark.check("pg-23", "No transaction open for long", severity="medium",
+                   refs=("PostgreSQL docs: pg_stat_activity", "PostgreSQL docs: idle_in_transaction_session_timeout"),
+                   answers=("no long-running transactions", "no idle in transaction sessions", "long running queries checked",
+                            "stuck database sessions"))
+def test_long_transactions(postgres: Any, evidence: Any) -> None:
+    """A transaction left open (idle in it, or a query running for hours) holds its locks,
+    blocks vacuum from removing dead rows everywhere and, at a deploy, blocks the migration that
+    needs the same table.  Passes when no client session that this role may see has had a
+    transaction open for longer than ``transaction_max_s`` right now.  A role without
+    pg_read_all_stats sees only its own role's sessions; the others are counted as hidden."""
+    max_s = float(postgres.threshold("transaction_max_s"))
+    rows = postgres.query(
+        "SELECT pid, state, usename, application_name, round(extract(epoch FROM now() - xact_start)) AS age_s, left(query, 60) AS query"
+        " FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        " AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
+        " AND now() - xact_start > make_interval(secs => %s) ORDER BY xact_start LIMIT 50", (max_s,))
+    hidden = postgres.value("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND state IS NULL")
+    found = [f"pid {r['pid']} ({r['usename']}, {r['application_name'] or 'no application name'}) {r['state']} for {int(r['age_s'])} s:"
+             f" {' '.join(str(r['query']).split())!r}" for r in rows]
+    evidence.record(long_transactions=found, sessions_hidden_from_this_role=hidden)
+    require(not found, postgres, f"{len(found)} transaction{'s' if len(found) != 1 else ''} open longer than {max_s:g} s: {_listed(found)}",
+            f"no transaction open longer than {max_s:g} s (transaction_max_s)")
+
+
+@pytest.mark.check("pg-24", "Live schema matches the schema file", severity="medium",
+                   refs=("PostgreSQL docs: psql -f",),
+                   answers=("schema matches schema.sql", "database schema up to date", "schema changes applied",
+                            "schema drift checked"))
+def test_schema_file(postgres: Any, evidence: Any) -> None:
+    """A team without a migration tool applies a plain schema file by hand, and a step missed on
+    one environment stays missed.  Applies where the target names ``schema_file``.  The file is
+    read, never run: its CREATE TABLE and CREATE INDEX statements give the tables, their
+    columns and the named indexes, compared with the live ones (tables outside the system
+    schemas and not owned by an extension; indexes that back no constraint).  Passes when
+    nothing is missing on either side; column types are not compared."""
+    path = postgres.setting("schema_file")
+    if not path:
+        not_applicable(f"{postgres.name}: no schema_file in the inventory (postgres.{postgres.name}.schema_file)")
+    with open(str(path), "rb") as handle:
+        wanted = parse_schema(handle.read(SCHEMA_MAX_BYTES).decode(errors="replace"))
+    live_tables = {str(r["table_name"]): list(r["columns"] or []) for r in postgres.query(
+        "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END AS table_name,"
+        " array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+        "       ORDER BY a.attnum) AS columns"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+        " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+        " ORDER BY 1 LIMIT 5000")}
+    live_indexes = {str(r["index_name"]): (str(r["table_name"]), str(r["columns"])) for r in postgres.query(
+        "SELECT ic.relname::text AS index_name,"
+        " CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END AS table_name,"
+        " (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k) FROM generate_series(1, i.indnkeyatts) k) AS columns"
+        " FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x'))"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+        " ORDER BY 1 LIMIT 5000")}
+    differences = _schema_differences(wanted.tables, wanted.indexes, live_tables, live_indexes)
+    evidence.record(schema_file=str(path), tables_in_file=len(wanted.tables), indexes_in_file=len(wanted.indexes),
+                    live_tables=len(live_tables), differences=differences)
+    require(not differences, postgres, f"differs from {os.path.basename(str(path))}: {_listed(differences)}",
+            f"the tables, columns and indexes of {path}")
+
+
+@pytest.mark.check("pg-25", "Application connection pools fit the server", severity="high",
+                   refs=("PostgreSQL docs: max_connections, superuser_reserved_connections",),
+                   answers=("connection pooling configured", "database pool size", "pool size fits max_connections", "pool timeouts set",
+                            "connection pool settings",
+                            "connection_pool|connection_pooling|pool_size|pgbouncer configur|size|sized|limit|tuned? database|postgres|mysql?",
+                            "connection pool|pooling", "pgbouncer|pgpool|hikari|proxysql"))
+def test_pool_sizing(postgres: Any, inventory: Any, evidence: Any) -> None:
+    """Every instance of the application opens up to its pool's maximum; when their sum passes
+    ``max_connections`` the last instances to start (or to scale out) get "too many clients" at
+    the worst moment, and a pool without a wait timeout turns a full pool into hung requests.
+    Applies where the target names ``app_config``, the ``files`` target with the application's
+    deployed configuration (its env files and config files).  Its pool size (``DATABASE_POOL_SIZE``,
+    ``DB_POOL_MAX``, ``SQLALCHEMY_POOL_SIZE`` + ``MAX_OVERFLOW``, ``hikari.maximum-pool-size``,
+    knex ``pool.max``, ``?connection_limit=`` in a database URL, ...) times ``app_instances``
+    (default 1) must fit ``max_connections`` less ``superuser_reserved_connections``,
+    ``reserved_connections`` and ``pool_reserve_connections``; and a pool wait timeout
+    (``DB_POOL_TIMEOUT``, ``acquireTimeoutMillis``, ``?pool_timeout=``, ...) must be set above 0."""
+    name = postgres.setting("app_config")
+    if not name:
+        not_applicable(f"{postgres.name}: no app_config in the inventory (postgres.{postgres.name}.app_config: the files target "
+                       "holding the application's configuration)")
+    try:
+        files = inventory.get("files", str(name))
+    except KeyError:
+        raise TargetError(f"{postgres.label}: app_config names {name}, which is no files target of the inventory; "
+                          f"check postgres.{postgres.name}.app_config") from None
+    config = read_pool_config(Path(str(files.spec["path"])), [str(n) for n in files.get("env_files") or ()],
+                              [str(n) for n in files.get("config_files") or ()])
+    if not config.files:
+        raise TargetError(f"{postgres.label}: files target {name} has none of its env or config files in {files.spec['path']}")
+    server = postgres.query("SELECT current_setting('max_connections')::int AS max_connections,"
+                            " current_setting('superuser_reserved_connections')::int AS superuser_reserved,"
+                            " coalesce(current_setting('reserved_connections', true), '0')::int AS reserved")[0]
+    instances = int(postgres.setting("app_instances") or 1)
+    keep = int(postgres.threshold("pool_reserve_connections"))
+    available = int(server["max_connections"]) - int(server["superuser_reserved"]) - int(server["reserved"]) - keep
+    per_instance = config.per_instance
+    evidence.record(app_config=str(name), files=config.files, pool_sizes={s.where: n for s, n in config.sizes},
+                    overflows={s.where: n for s, n in config.overflows}, timeouts={s.where: t for s, t in config.timeouts},
+                    not_numbers=config.unreadable, app_instances=instances, max_connections=server["max_connections"],
+                    superuser_reserved_connections=server["superuser_reserved"], reserved_connections=server["reserved"],
+                    connections_available_to_pools=available)
+    problems = []
+    if per_instance is None:
+        problems.append(f"no connection pool size in {', '.join(config.files)} of {name}"
+                        + (f" ({'; '.join(config.unreadable)})" if config.unreadable else ""))
+    elif per_instance * instances > available:
+        sizes = " + ".join(s.where for s, _ in [max(config.sizes, key=lambda p: p[1]), *config.overflows[:1]])
+        problems.append(f"pools of {per_instance} connections ({sizes}) x {instances} instance{'s' if instances != 1 else ''}"
+                        f" = {per_instance * instances}, {available} available ({server['max_connections']} max_connections less"
+                        f" {int(server['superuser_reserved']) + int(server['reserved'])} reserved and {keep} kept free)")
+    waits = [(s, t) for s, t in config.timeouts if t > 0]
+    if not waits:
+        zero = [s.where for s, t in config.timeouts if t <= 0]
+        problems.append(f"{', '.join(zero)} 0 (waits forever)" if zero else f"no pool wait timeout in {', '.join(config.files)} of {name}")
+    require(not problems, postgres, "; ".join(problems),
+            f"pool size x app_instances within {available} connections and a pool wait timeout above 0")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -593,41 +914,47 @@ def _listed(items: list[str], limit: int = 10) -> str:
     return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _migration_state(postgres: Any, tool: str, table: sql.Identifier, head: str) -> tuple[Any, list[str]]:
-    """(what the history table says, problems against ``head``) for one migration tool."""
-    if tool == "alembic":
-        current = sorted(str(r["version_num"]) for r in postgres.query(sql.SQL("SELECT version_num FROM {}").format(table)))
-        expected = sorted(h.strip() for h in head.split(",") if h.strip())
-        shown = ", ".join(current) or "no revision"
-        return current, [] if current == expected else [f"is at {shown}"]
-    if tool == "flyway":
-        rows = postgres.query(sql.SQL("SELECT version, success FROM {} WHERE version IS NOT NULL ORDER BY installed_rank").format(table))
-        failed = [str(r["version"]) for r in rows if not r["success"]]
-        applied = [str(r["version"]) for r in rows if r["success"]]
-        current = max(applied, key=version_key) if applied else None
-        problems = [f"has failed migrations {', '.join(failed)}"] if failed else []
-        if current != head:
-            problems.append(f"is at {current or 'no version'}")
-        return {"current": current, "failed": failed}, problems
-    if tool == "django":
-        latest: dict[str, str] = {}
-        for r in postgres.query(sql.SQL("SELECT app, name FROM {}").format(table)):
-            latest[r["app"]] = max(latest.get(r["app"], ""), str(r["name"]))
-        problems = []
-        for item in (h.strip() for h in head.split(",") if h.strip()):
-            app, dot, name = item.partition(".")
-            if not dot:
-                raise TargetError(f"{postgres.label}: django migration head {item!r} must read app.migration (e.g. orders.0042_add_index)")
-            if latest.get(app) != name:
-                problems.append(f"app {app} is at {latest.get(app) or 'no migration'}")
-        return latest, problems
-    if tool == "knex":
-        names = [re.sub(r"\.(js|ts|cjs|mjs)$", "", str(r["name"])) for r in postgres.query(sql.SQL("SELECT name FROM {}").format(table))]
-        current = max(names) if names else None
-        return current, [] if current == re.sub(r"\.(js|ts|cjs|mjs)$", "", head) else [f"is at {current or 'no migration'}"]
-    versions = [str(r["version"]) for r in postgres.query(sql.SQL("SELECT version FROM {}").format(table))]
-    current = max(versions, key=lambda v: (len(v), v)) if versions else None
-    return current, [] if current == head else [f"is at {current or 'no version'}"]
+def _table(postgres: Any, name: str) -> tuple[str, sql.Composable, bool] | None:
+    """(schema.table, its identifier, whether this role may SELECT it) for a table name as
+    ``to_regclass`` resolves it on the search path; None when there is no such table."""
+    found = postgres.query("SELECT n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT') AS readable"
+                           " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
+                           (_regclass_name(name),))
+    if not found:
+        return None
+    row = found[0]
+    return f"{row['nspname']}.{row['relname']}", sql.Identifier(row["nspname"], row["relname"]), bool(row["readable"])
+
+
+def _regclass_name(name: str) -> str:
+    """A table name as ``to_regclass`` wants it: mixed case (``SequelizeMeta``) quoted, as the tool created it."""
+    parts = name.split(".")
+    return ".".join(p if p.startswith('"') or p == p.lower() else '"' + p.replace('"', '""') + '"' for p in parts)
+
+
+def _schema_differences(file_tables: dict[str, list[str]], file_indexes: dict[str, tuple[str, str]],
+                        live_tables: dict[str, list[str]], live_indexes: dict[str, tuple[str, str]]) -> list[str]:
+    """What the live schema lacks of the file and holds beyond it, named."""
+    out = []
+    if missing := sorted(set(file_tables) - set(live_tables)):
+        out.append(f"tables missing: {', '.join(missing)}")
+    if extra := sorted(set(live_tables) - set(file_tables)):
+        out.append(f"tables not in the file: {', '.join(extra)}")
+    for table in sorted(set(file_tables) & set(live_tables)):
+        if missing := [c for c in file_tables[table] if c not in live_tables[table]]:
+            out.append(f"columns missing from {table}: {', '.join(missing)}")
+        if extra := [c for c in live_tables[table] if c not in file_tables[table]]:
+            out.append(f"columns of {table} not in the file: {', '.join(extra)}")
+    if missing := sorted(set(file_indexes) - set(live_indexes)):
+        out.append(f"indexes missing: {', '.join(f'{i} on {file_indexes[i][0]}' for i in missing)}")
+    if extra := sorted(set(live_indexes) - set(file_indexes)):
+        out.append(f"indexes not in the file: {', '.join(f'{i} on {live_indexes[i][0]}' for i in extra)}")
+    for index in sorted(set(file_indexes) & set(live_indexes)):
+        (file_table, file_columns), (live_table, live_columns) = file_indexes[index], live_indexes[index]
+        live_columns = index_columns(live_columns)
+        if (file_table, file_columns) != (live_table, live_columns):
+            out.append(f"index {index} is on {live_table} ({live_columns}), the file has {file_table} ({file_columns})")
+    return out
 
 
 def _segments_waiting(last_archived: str | None, current: str | None, segment_size: int) -> int | None:

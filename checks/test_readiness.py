@@ -17,7 +17,10 @@ pytestmark = pytest.mark.section("team", "Team readiness and communication")
 SRE_ON_CALL = "Google SRE book, ch. 11: being on-call"
 
 
-@pytest.mark.check("team-01", "On-call rota staffed for the launch window", severity="high", refs=(SRE_ON_CALL,))
+@pytest.mark.check("team-01", "On-call rota staffed for the launch window", severity="high", refs=(SRE_ON_CALL,),
+                   answers=("oncall rota|schedule|roster|rotation|staffed|setup|cover|ready|plan|engineer|assigned?", "oncall",
+                            "pager|paging rota|rotation|schedule"),
+                   answers_kind="attest")
 @pytest.mark.manual(instructions="Show the rota covering launch day and the following two weeks, with a primary and "
                                  "a secondary who have access to production and know the runbook.")
 def test_on_call():
@@ -26,7 +29,11 @@ def test_on_call():
     have production access."""
 
 
-@pytest.mark.check("team-02", "Escalation path and emergency contacts documented", severity="high", refs=(SRE_ON_CALL,))
+@pytest.mark.check("team-02", "Escalation path and emergency contacts documented", severity="high", refs=(SRE_ON_CALL,),
+                   answers=("escalation",
+                            "contact|contacts emergency? document|list|updat|inform|current? admin|team|vendor|owner|support|key?",
+                            "emergency contact"),
+                   answers_kind="document")
 @pytest.mark.manual(instructions="Call or page each contact in the escalation list (on-call, database admin, security, "
                                  "infrastructure, vendors) to confirm they are current; attest with the date of the check.")
 def test_escalation(files, evidence):
@@ -38,7 +45,10 @@ def test_escalation(files, evidence):
                      re.compile(r"escalat|contact|on[- ]?call", re.I), "escalation path")
 
 
-@pytest.mark.check("team-03", "Support team briefed on the release", severity="medium")
+@pytest.mark.check("team-03", "Support team briefed on the release", severity="medium",
+                   answers=("support_team|support brief|ready|train|informed|inform|aware|prepar|notif|updat?",
+                            "helpdesk|service_desk brief|ready|train"),
+                   answers_kind="attest")
 @pytest.mark.manual(instructions="Brief the support team on what changes for users, known issues and where to route "
                                  "problems; attest with the briefing's date and notes.")
 def test_support_briefed():
@@ -47,7 +57,10 @@ def test_support_briefed():
     known issues and the escalation route."""
 
 
-@pytest.mark.check("team-04", "Operations team trained on the new system", severity="medium")
+@pytest.mark.check("team-04", "Operations team trained on the new system", severity="medium",
+                   answers=("team|operations|staff|engineer|operators train|trained|training|onboard|rehears|walkthrough|knowledge operations?",
+                            "knowledge transfer|handover|hand_off"),
+                   answers_kind="attest")
 @pytest.mark.manual(instructions="Walk the operators through deploy, rollback, restore and the main alerts on staging; "
                                  "attest with the session's date and attendees.")
 def test_operations_trained():
@@ -55,7 +68,11 @@ def test_operations_trained():
     operators rehearsed deploy, rollback, restore and the main alerts on staging."""
 
 
-@pytest.mark.check("team-05", "Launch communicated to customers and stakeholders", severity="medium")
+@pytest.mark.check("team-05", "Launch communicated to customers and stakeholders", severity="medium",
+                   answers=("launch|release|customer|stakeholder|user|maintenance_window communicat|announc|notif|inform|email|sent",
+                            "communication sent|plan", "customer|user|stakeholder notif|inform|announc"),
+                   answers_kind="attest",
+                   answers_accepts=("alert",))
 @pytest.mark.manual(instructions="Follow the communication plan: launch date, maintenance window and expected impact "
                                  "sent to customers and internal stakeholders; attest with the message or its link.")
 def test_launch_communicated():
@@ -64,7 +81,9 @@ def test_launch_communicated():
     as the communication plan says."""
 
 
-@pytest.mark.check("team-06", "Incident communication channel and status page ready", severity="low")
+@pytest.mark.check("team-06", "Incident communication channel and status page ready", severity="low",
+                   answers=("status_page|statuspage", "incident channel|room|bridge|slack|war", "war room"),
+                   answers_kind="attest")
 @pytest.mark.manual(instructions="Confirm the incident channel exists and the status page can be updated by the "
                                  "on-call engineer; attest with their links.")
 def test_status_page():

@@ -35,7 +35,11 @@ def _drill_is_recent(attestation, inventory, evidence, what):
             f"{attestation.source})", f"a {what} within {limit} days (restore_drill_max_age_days)")
 
 
-@pytest.mark.check("dr-01", "Rollback procedure documented", severity="high")
+@pytest.mark.check("dr-01", "Rollback procedure documented", severity="high",
+                   answers=("rollback plan|procedure|runbook|document|step|strategy|process|guide",
+                            "rollback|revert plan|procedure|process", "rollback prepar|ready"),
+                   answers_kind="document",
+                   answers_unless=("migration", "database"))
 def test_rollback_documented(files, evidence):
     """A rollback decided under pressure must follow written steps: which version to go back to,
     how to redeploy it, what to do about database migrations, how to verify.  Passes when the
@@ -43,7 +47,10 @@ def test_rollback_documented(files, evidence):
     require_document(files, evidence, ("ROLLBACK.md", "ROLLBACK.txt"), re.compile(r"roll[ -]?back", re.I), "rollback procedure")
 
 
-@pytest.mark.check("dr-02", "Rollback tested in staging", severity="critical", refs=(NIST_CP,))
+@pytest.mark.check("dr-02", "Rollback tested in staging", severity="critical", refs=(NIST_CP,),
+                   answers=("rollback test|drill|rehears|practic|verif|exercis staging? procedure?", "rollback staging"),
+                   answers_kind="drill",
+                   answers_unless=("migration",))
 @pytest.mark.manual(instructions="Deploy this release to staging, roll it back with the documented procedure, and "
                                  "verify the previous version serves traffic; attest with the pipeline run or ticket.")
 def test_rollback_tested():
@@ -52,7 +59,9 @@ def test_rollback_tested():
     procedure and the previous version came back healthy."""
 
 
-@pytest.mark.check("dr-03", "Database migration rollback tested", severity="high")
+@pytest.mark.check("dr-03", "Database migration rollback tested", severity="high",
+                   answers=("migration|schema rollback|reversible|revers|down|backward test|verif?", "database rollback test"),
+                   answers_kind="drill")
 @pytest.mark.manual(instructions="Apply this release's migrations to a copy of production data, run the down "
                                  "migrations (or the documented restore path), and check the previous version works on it.")
 def test_migration_rollback_tested():
@@ -62,7 +71,12 @@ def test_migration_rollback_tested():
 
 
 @pytest.mark.check("dr-04", "Backup restore drill is recent", severity="high",
-                   refs=(NIST_CP, "ISO/IEC 27001:2022 A.8.13: information backup"))
+                   refs=(NIST_CP, "ISO/IEC 27001:2022 A.8.13: information backup"),
+                   answers=("backup|restore restore|recovery test|drill|verif|rehears|practic procedure?",
+                            "backup|backups test|drill|rehears|restorable", "restore test|drill|verif|rehears",
+                            "test restore|restores backup?"),
+                   answers_kind="drill",
+                   answers_unless=("schedul", "plan", "planned", "planning", "next"))
 @pytest.mark.manual(instructions="Restore the latest production backup into an isolated environment, check the data "
                                  "(row counts, a known record, the application starts on it) and time it against the RTO; "
                                  "attest with the drill's date and report.")
@@ -73,7 +87,9 @@ def test_restore_drill(attestation, inventory, evidence):
     _drill_is_recent(attestation, inventory, evidence, "restore drill")
 
 
-@pytest.mark.check("dr-05", "RTO and RPO documented and agreed", severity="medium", refs=(NIST_CP,))
+@pytest.mark.check("dr-05", "RTO and RPO documented and agreed", severity="medium", refs=(NIST_CP,),
+                   answers=("rto", "rpo", "recovery time|point objective|target"),
+                   answers_kind="document")
 @pytest.mark.manual(instructions="Confirm with the business owner that the documented recovery time and recovery point "
                                  "objectives are accepted; attest with the approval.")
 def test_rto_rpo(files, evidence):
@@ -89,7 +105,11 @@ def test_rto_rpo(files, evidence):
 
 
 @pytest.mark.check("dr-06", "Restore procedure documented", severity="high",
-                   refs=("ISO/IEC 27001:2022 A.8.13: information backup",))
+                   refs=("ISO/IEC 27001:2022 A.8.13: information backup",),
+                   answers=("restore|recovery procedure|process|plan|runbook|step|guide|document|instructions",
+                            "disaster_recovery plan|procedure|document|runbook", "backup restore procedure|document|runbook|process|step"),
+                   answers_kind="document",
+                   answers_unless=("failover",))
 def test_restore_documented(files, evidence):
     """Restoring data is done rarely and under stress; the steps (where the backups are, how to
     restore them, how to check the result) must be written down.  Passes when the repository
@@ -101,7 +121,10 @@ def test_restore_documented(files, evidence):
 
 
 @pytest.mark.check("dr-07", "Failover drill is recent", severity="medium",
-                   refs=(NIST_CP, "ISO/IEC 27001:2022 A.5.30: ICT readiness for business continuity"))
+                   refs=(NIST_CP, "ISO/IEC 27001:2022 A.5.30: ICT readiness for business continuity"),
+                   answers=("failover test|drill|rehears|exercis|verif", "disaster_recovery drill|test|exercis",
+                            "standby|replica promotion test|drill"),
+                   answers_kind="drill")
 @pytest.mark.manual(instructions="Fail over to the standby (database replica, second region, spare host) and back; "
                                  "attest with the drill's date and report. No standby: attest that, with the decision that accepted it.")
 def test_failover_drill(attestation, inventory, evidence):

@@ -89,7 +89,8 @@ def _exposed(address: str) -> bool:
 
 
 @pytest.mark.check(
-    "redis-01", "Authentication required", severity="critical", refs=("Redis security: authentication", "CIS Redis: requirepass / ACL")
+    "redis-01", "Authentication required", severity="critical", refs=("Redis security: authentication", "CIS Redis: requirepass / ACL"),
+                   answers=("redis password|auth|authentication|requirepass|protect broker?", "broker password|auth|authentication")
 )
 def test_authentication_required(redis, evidence):
     """A Redis that answers anyone who can reach it hands out every key and, with default
@@ -109,7 +110,8 @@ def test_authentication_required(redis, evidence):
         raise TargetError(f"{redis.label}: unexpected answer to an unauthenticated PING: {reply[:80]!r}")
 
 
-@pytest.mark.check("redis-02", "Default user disabled or password-protected", severity="high", refs=("Redis ACL: the default user",))
+@pytest.mark.check("redis-02", "Default user disabled or password-protected", severity="high", refs=("Redis ACL: the default user",),
+                   answers=("redis default user disabl|password|nopass", "redis acl"))
 def test_default_user(redis, evidence):
     """Every connection starts as the ``default`` user; with ``nopass`` it is the whole server
     for anyone.  Passes when ``default`` is off or requires a password.  Needs ACL GETUSER
@@ -135,7 +137,9 @@ def _pairs(reply) -> dict:
 
 
 @pytest.mark.check(
-    "redis-03", "Access restricted to trusted networks", severity="high", refs=("Redis security: network security, protected mode",)
+    "redis-03", "Access restricted to trusted networks", severity="high", refs=("Redis security: network security, protected mode",),
+                   answers=("redis access|bind|network|expos|public|protected restrict|trusted|private|internal|localhost|firewall|expos|public|internet",
+                            "redis protected mode", "redis bind")
 )
 def test_network_restricted(redis, evidence):
     """Redis listening on a public interface is found by internet-wide scans within hours.
@@ -155,7 +159,9 @@ def test_network_restricted(redis, evidence):
 
 
 @pytest.mark.check(
-    "redis-04", "Memory cap and eviction policy fit the role", severity="high", refs=("Redis: key eviction", "Celery: Redis broker caveats")
+    "redis-04", "Memory cap and eviction policy fit the role", severity="high", refs=("Redis: key eviction", "Celery: Redis broker caveats"),
+                   answers=("redis maxmemory|eviction|memory_limit|resource_limit|memory_limits|memory policy|limit|max|cap?",
+                            "redis maxmemory")
 )
 def test_maxmemory_policy(redis, evidence):
     """Without ``maxmemory`` Redis grows until the kernel kills it.  A cache must evict
@@ -175,7 +181,9 @@ def test_maxmemory_policy(redis, evidence):
     require(not problems, redis, "; ".join(problems), f"maxmemory set and {wanted} for role {redis.role}")
 
 
-@pytest.mark.check("redis-05", "Persistence on for a broker or queue", severity="high", refs=("Redis persistence: RDB and AOF",))
+@pytest.mark.check("redis-05", "Persistence on for a broker or queue", severity="high", refs=("Redis persistence: RDB and AOF",),
+                   answers=("redis persistence|aof|appendonly|rdb|durable|durability|snapshot|backup",
+                            "broker|queue persistence|durable|durability redis?"))
 def test_persistence(redis, evidence):
     """Queued jobs live only in Redis: a restart without persistence loses them.  For role
     broker or queue: passes with append-only files or scheduled RDB snapshots whose last write
@@ -201,7 +209,8 @@ def test_persistence(redis, evidence):
     require(status == "ok", redis, f"RDB snapshots scheduled ({save}) but the last one failed ({status})", "rdb_last_bgsave_status ok")
 
 
-@pytest.mark.check("redis-06", "Memory use below the threshold", severity="medium")
+@pytest.mark.check("redis-06", "Memory use below the threshold", severity="medium",
+                   answers=("redis memory_usage|memory use|usage|headroom|below",))
 def test_memory_use(redis, evidence):
     """Close to ``maxmemory`` a cache churns and a broker refuses writes.  Passes when used
     memory is at most ``redis_memory_max_pct`` of maxmemory (of the machine's memory when no
@@ -224,7 +233,8 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:.1f} MiB"
 
 
-@pytest.mark.check("redis-07", "Server version still supported", severity="medium", refs=(EOL_SOURCE,))
+@pytest.mark.check("redis-07", "Server version still supported", severity="medium", refs=(EOL_SOURCE,),
+                   answers=("redis version|eol|support|supported|release",))
 def test_version_supported(redis, evidence):
     """A release line past its end of life gets no security fixes.  Passes when the version's
     line has no end of life yet (table: endoflife.date/redis) or the inventory's
@@ -265,7 +275,8 @@ def test_version_supported(redis, evidence):
 
 
 @pytest.mark.check(
-    "redis-08", "Dangerous commands denied to the application", severity="high", refs=("Redis ACL: command categories @admin @dangerous",)
+    "redis-08", "Dangerous commands denied to the application", severity="high", refs=("Redis ACL: command categories @admin @dangerous",),
+                   answers=("redis dangerous|flushall|flushdb|config command|commands disabl|renam|denied|acl?", "rename command")
 )
 def test_dangerous_commands(redis, evidence):
     """An application user that may FLUSHALL, CONFIG SET or SHUTDOWN turns one injection bug
@@ -284,7 +295,8 @@ def test_dangerous_commands(redis, evidence):
     )
 
 
-@pytest.mark.check("redis-09", "TLS for connections that leave the host", severity="medium", refs=("Redis: TLS support",))
+@pytest.mark.check("redis-09", "TLS for connections that leave the host", severity="medium", refs=("Redis: TLS support",),
+                   answers=("redis tls|encrypt|encryption|rediss connection?", "broker|cache tls|encrypt|encryption redis?"))
 def test_tls(redis, evidence):
     """Redis speaks plain text: a password and every value cross the network readable by
     anyone on the path.  For a target not on loopback, passes with a rediss:// URL; not
@@ -297,3 +309,122 @@ def test_tls(redis, evidence):
     if _is_loopback_host(host):
         not_applicable(f"{redis.name}: {host} is a loopback address; traffic never leaves the host")
     fail(redis, f"plain {url.scheme}:// to {host}, which is not on this host", "rediss:// (TLS) for a Redis reached over the network")
+
+
+@pytest.mark.check("redis-10", "Cache hit ratio healthy", severity="medium", refs=("Redis INFO stats: keyspace_hits, keyspace_misses",),
+                   answers=("cache hit rates normal", "cache hit ratio", "redis hit rate", "cache effectiveness",
+                            "cache_hit|hit_ratio|hit_rate buffer? cache? ratio?", "buffer cache|pool hit"))
+def test_cache_hit_ratio(redis, evidence):
+    """A cache that misses most lookups sends the load it was meant to absorb to the database:
+    keys expire too soon, are evicted for lack of memory, or are never written under the names
+    they are read by.  For role cache: passes when at least ``redis_hit_min_pct`` of key lookups
+    since the statistics were reset hit (INFO stats); with fewer than ``hit_ratio_min_lookups``
+    lookups the ratio means nothing yet: not applicable.  Not applicable to other roles."""
+    if redis.role != "cache":
+        not_applicable(f"{redis.name}: role {redis.role}; the hit ratio is judged for a cache")
+    info = redis.permitted("INFO", "stats")
+    hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
+    lookups, min_lookups = hits + misses, int(redis.threshold("hit_ratio_min_lookups"))
+    min_pct = float(redis.threshold("redis_hit_min_pct"))
+    ratio = 100.0 * hits / lookups if lookups else None
+    evidence.record(keyspace_hits=hits, keyspace_misses=misses, hit_pct=None if ratio is None else round(ratio, 1),
+                    evicted_keys=info.get("evicted_keys"), expired_keys=info.get("expired_keys"))
+    if ratio is None or lookups < min_lookups:
+        not_applicable(f"{redis.name}: only {lookups} key lookups since the statistics were reset; "
+                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)")
+    require(ratio >= min_pct, redis, f"cache hit ratio {ratio:.1f}% ({hits:,} hits, {misses:,} misses; {info.get('evicted_keys', 0)} keys evicted)",
+            f"at least {min_pct:g}% (redis_hit_min_pct)")
+
+
+@pytest.mark.check("redis-11", "Replication, Sentinel or Cluster healthy", severity="high",
+                   refs=("Redis: replication", "Redis Sentinel", "Redis Cluster specification"),
+                   answers=("redis replication healthy", "redis sentinel configured", "redis cluster healthy", "cache failover ready",
+                            "replica in sync"))
+def test_replication_health(redis, evidence):
+    """A replica whose link to its master is down serves ever staler data and is no standby at
+    failover; a Sentinel that sees its master down, or a Cluster with failed slots, is an outage
+    in progress.  Reads INFO (and CLUSTER INFO): a replica passes with ``master_link_status:up``
+    and no sync in progress; a master with replicas passes when every one is ``online``; a
+    Sentinel passes when every master it watches has status ok; a Cluster node passes with
+    ``cluster_state:ok`` and no failed slots.  A standalone server without replicas: not applicable."""
+    mode = str(redis.permitted("INFO", "server").get("redis_mode", "standalone"))
+    evidence.record(redis_mode=mode)
+    if mode == "sentinel":
+        masters = [v for k, v in redis.permitted("INFO", "sentinel").items() if k.startswith("master") and isinstance(v, dict)]
+        evidence.record(masters={m.get("name"): {k: m.get(k) for k in ("status", "address", "slaves", "sentinels")} for m in masters})
+        if not masters:
+            fail(redis, "a Sentinel that watches no master", "every watched master with status ok")
+        bad = [f"master {m.get('name')} at {m.get('address')} is {m.get('status')}" for m in masters if m.get("status") != "ok"]
+        require(not bad, redis, "; ".join(bad), "every master the Sentinel watches with status ok")
+        return
+    if mode == "cluster":
+        info = _cluster_info(redis.permitted("CLUSTER", "INFO"))
+        evidence.record(cluster={k: info.get(k) for k in ("cluster_state", "cluster_slots_ok", "cluster_slots_pfail", "cluster_slots_fail",
+                                                          "cluster_known_nodes")})
+        problems = []
+        if info.get("cluster_state") != "ok":
+            problems.append(f"cluster_state is {info.get('cluster_state')}")
+        if int(info.get("cluster_slots_fail", 0)):
+            problems.append(f"{info['cluster_slots_fail']} slots failed")
+        require(not problems, redis, "; ".join(problems), "cluster_state ok and no failed slots")
+        return
+    info = redis.permitted("INFO", "replication")
+    role = str(info.get("role", ""))
+    if role in ("slave", "replica"):
+        link = str(info.get("master_link_status", "unknown"))
+        master = f"{info.get('master_host')}:{info.get('master_port')}"
+        evidence.record(role="replica", master=master, master_link_status=link, master_sync_in_progress=info.get("master_sync_in_progress"),
+                        master_last_io_seconds_ago=info.get("master_last_io_seconds_ago"))
+        down = f", down for {info['master_link_down_since_seconds']} s" if "master_link_down_since_seconds" in info else ""
+        require(link == "up", redis, f"link to master {master} is {link}{down}", "master_link_status up")
+        require(not int(info.get("master_sync_in_progress", 0)), redis, f"still syncing from master {master}", "a replica in sync")
+        return
+    replicas = [v for k, v in info.items() if k.startswith("slave") and k[5:].isdigit() and isinstance(v, dict)]
+    evidence.record(role=role, connected_replicas=int(info.get("connected_slaves", 0)),
+                    replicas=[f"{r.get('ip')}:{r.get('port')} {r.get('state')} lag {r.get('lag')}" for r in replicas])
+    if not replicas:
+        not_applicable(f"{redis.name}: a standalone {role or 'server'} without replicas, not a Sentinel or Cluster node")
+    lagging = [f"replica {r.get('ip')}:{r.get('port')} is {r.get('state')}" for r in replicas if r.get("state") != "online"]
+    require(not lagging, redis, "; ".join(lagging), "every replica online")
+
+
+def _cluster_info(reply) -> dict:
+    if isinstance(reply, dict):
+        return reply
+    text = reply.decode() if isinstance(reply, bytes) else str(reply)
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+@pytest.mark.check("redis-12", "Recent successful save for a Redis that keeps data", severity="high",
+                   refs=("Redis persistence: RDB and AOF", "Redis INFO persistence"),
+                   answers=("redis persistence working", "redis snapshots recent", "redis backups recent", "queue data persisted"))
+def test_last_save(redis, evidence):
+    """A schedule in the configuration says nothing about whether saving works: a full disk or
+    a failing fork leaves the last good snapshot ever older, and a restart loses everything
+    since.  For role broker, queue or session: passes with an append-only file whose last write
+    succeeded, or an RDB snapshot that succeeded within ``redis_save_max_age_hours`` (or nothing
+    changed since the last one).  A server that never saved since it started (``rdb_saves`` 0)
+    with changes waiting fails.  Not applicable to caches."""
+    if redis.role not in KEEPS_DATA:
+        not_applicable(f"{redis.name}: role {redis.role}; a recent save is required of a broker, queue or session store")
+    info = redis.permitted("INFO", "persistence")
+    aof = int(info.get("aof_enabled", 0)) == 1
+    saves, changes = int(info.get("rdb_saves", 0)), int(info.get("rdb_changes_since_last_save", 0))
+    age_h = (dt.datetime.now(dt.timezone.utc).timestamp() - int(info.get("rdb_last_save_time", 0))) / 3600
+    status = str(info.get("rdb_last_bgsave_status", "ok"))
+    evidence.record(aof_enabled=aof, aof_last_write_status=info.get("aof_last_write_status"), rdb_saves=saves,
+                    rdb_changes_since_last_save=changes, rdb_last_bgsave_status=status,
+                    rdb_last_save_age_hours=round(age_h, 2) if saves else None)
+    if aof:
+        write = str(info.get("aof_last_write_status", "ok"))
+        require(write == "ok", redis, f"append-only file on but its last write failed ({write})", "aof_last_write_status ok")
+        return
+    max_h = float(redis.threshold("redis_save_max_age_hours"))
+    if status != "ok":
+        fail(redis, f"the last RDB snapshot failed ({status}); {changes} changes not saved", "a successful snapshot")
+    if changes == 0:
+        return  # nothing to save: the data on disk is the data in memory
+    require(saves > 0, redis, f"never saved since it started ({changes} changes not on disk; rdb_saves 0)",
+            f"a successful snapshot within {max_h:g} h (redis_save_max_age_hours) or appendonly yes")
+    require(age_h <= max_h, redis, f"last successful snapshot {age_h:.1f} h ago ({changes} changes since)",
+            f"a successful snapshot within {max_h:g} h (redis_save_max_age_hours)")

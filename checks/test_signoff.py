@@ -14,7 +14,10 @@ pytestmark = pytest.mark.section("signoff", "Final sign-offs")
 CHANGE_APPROVAL = "ISO/IEC 27001:2022 A.8.32: change management"
 
 
-@pytest.mark.check("signoff-01", "Development lead approval", severity="high", refs=(CHANGE_APPROVAL,))
+@pytest.mark.check("signoff-01", "Development lead approval", severity="high", refs=(CHANGE_APPROVAL,),
+                   answers=("development|engineering|dev|tech|technical|software lead|team|manager|head?", "cto|vp engineering",
+                            "code review|tech_lead", "qa|quality|test lead|team|manager|assurance?"),
+                   answers_kind="approval")
 @pytest.mark.manual(instructions="The development lead confirms the release is complete, reviewed and tested; attest "
                                  "with the approval's link.")
 def test_development_lead():
@@ -22,7 +25,9 @@ def test_development_lead():
     suite green, no known critical bug.  Their approval is recorded with a link to it."""
 
 
-@pytest.mark.check("signoff-02", "Operations / SRE approval", severity="high", refs=(CHANGE_APPROVAL,))
+@pytest.mark.check("signoff-02", "Operations / SRE approval", severity="high", refs=(CHANGE_APPROVAL,),
+                   answers=("operations|infrastructure|platform|reliability|sysadmin lead|team|manager|engineer?", "site reliability"),
+                   answers_kind="approval")
 @pytest.mark.manual(instructions="The operations or SRE lead confirms monitoring, alerting, capacity, rollback and "
                                  "on-call are ready; attest with the approval's link.")
 def test_operations():
@@ -30,7 +35,9 @@ def test_operations():
     rollback are ready and that someone is on call."""
 
 
-@pytest.mark.check("signoff-03", "Security team approval", severity="high", refs=(CHANGE_APPROVAL,))
+@pytest.mark.check("signoff-03", "Security team approval", severity="high", refs=(CHANGE_APPROVAL,),
+                   answers=("security|infosec|ciso|appsec team|lead|officer|review?",),
+                   answers_kind="approval")
 @pytest.mark.manual(instructions="The security team confirms the security review (threat model, dependency and "
                                  "penetration test findings) raised nothing open that blocks; attest with the review.")
 def test_security():
@@ -38,7 +45,10 @@ def test_security():
     team's review; their approval records that no open finding blocks it."""
 
 
-@pytest.mark.check("signoff-04", "Product owner approval", severity="high", refs=(CHANGE_APPROVAL,))
+@pytest.mark.check("signoff-04", "Product owner approval", severity="high", refs=(CHANGE_APPROVAL,),
+                   answers=("product_owner|product_manager|product", "business stakeholder|owner|sponsor|lead|stakeholders?",
+                            "stakeholder"),
+                   answers_kind="approval")
 @pytest.mark.manual(instructions="The product owner accepts the release (acceptance testing done, launch timing "
                                  "agreed); attest with the approval's link.")
 def test_product_owner():
@@ -46,7 +56,10 @@ def test_product_owner():
     launch date suits the business, the communication is planned."""
 
 
-@pytest.mark.check("signoff-05", "Go/no-go meeting held and the decision recorded", severity="high", refs=(CHANGE_APPROVAL,))
+@pytest.mark.check("signoff-05", "Go/no-go meeting held and the decision recorded", severity="high", refs=(CHANGE_APPROVAL,),
+                   answers=("go_no_go|gonogo meeting|decision|review|call?", "launch|release decision|meeting|readiness review",
+                            "cab|change_advisory_board approval?"),
+                   answers_kind="approval")
 @pytest.mark.manual(instructions="Hold the go/no-go meeting on this run's report; record the decision, the attendees "
                                  "and the accepted risks in the minutes; attest with their link.")
 def test_go_no_go_meeting():

@@ -24,7 +24,10 @@ KEY_ONLY_ROOT = ("no", "prohibit-password", "without-password", "forced-commands
 
 
 @pytest.mark.check("ssh-01", "Password login disabled", severity="critical",
-                   refs=("dev-sec ssh-baseline: sshd-27", "Mozilla OpenSSH guidelines: PasswordAuthentication no"))
+                   refs=("dev-sec ssh-baseline: sshd-27", "Mozilla OpenSSH guidelines: PasswordAuthentication no"),
+                   answers=("key_based|key_only authentication|login|access? ssh?", "ssh password login|authentication disabl|off|no|not",
+                            "password_authentication|password_login disabl|off|no ssh?", "ssh harden|hardening|lockdown|lock",
+                            "ssh keys only"))
 def test_password_authentication_off(host, evidence):
     """An sshd that accepts passwords can be logged into by whoever guesses, phishes or reuses one;
     internet-facing sshd is brute-forced continuously.  Passes when ``PasswordAuthentication no``;
@@ -36,7 +39,9 @@ def test_password_authentication_off(host, evidence):
 
 
 @pytest.mark.check("ssh-02", "Keyboard-interactive login disabled", severity="high",
-                   refs=("dev-sec ssh-baseline: sshd-29",))
+                   refs=("dev-sec ssh-baseline: sshd-29",),
+                   answers=("keyboard interactive", "challenge response authentication?", "kbdinteractive",
+                            "ssh harden|hardening|lockdown"))
 def test_kbd_interactive_off(host, evidence):
     """Keyboard-interactive authentication is password login by another name (PAM prompts it),
     and it stays on when only PasswordAuthentication is turned off.  Passes when
@@ -48,7 +53,9 @@ def test_kbd_interactive_off(host, evidence):
 
 
 @pytest.mark.check("ssh-03", "Root login disabled or key-only", severity="high",
-                   refs=("dev-sec ssh-baseline: sshd-06", "CIS Debian Linux 12 5.1.20: Ensure sshd PermitRootLogin is disabled"))
+                   refs=("dev-sec ssh-baseline: sshd-06", "CIS Debian Linux 12 5.1.20: Ensure sshd PermitRootLogin is disabled"),
+                   answers=("root_login|permitrootlogin disabl|no|off|prohibit|key|forbid|deny?",
+                            "ssh root login|access disabl|no|off|key", "ssh harden|hardening|lockdown"))
 def test_root_login(host, evidence):
     """root is the one account name every attacker knows, and a root login leaves no trace of who
     it was.  Passes when ``PermitRootLogin`` is ``no``, ``prohibit-password`` (keys only) or
@@ -61,7 +68,8 @@ def test_root_login(host, evidence):
 
 
 @pytest.mark.check("ssh-04", "Empty passwords refused", severity="high",
-                   refs=("dev-sec ssh-baseline: sshd-28", "CIS Debian Linux 12 5.1.19: Ensure sshd PermitEmptyPasswords is disabled"))
+                   refs=("dev-sec ssh-baseline: sshd-28", "CIS Debian Linux 12 5.1.19: Ensure sshd PermitEmptyPasswords is disabled"),
+                   answers=("empty_password ssh? refus|disabl|no|not?", "ssh harden|hardening|lockdown"))
 def test_permit_empty_passwords_off(host, evidence):
     """With ``PermitEmptyPasswords yes`` any account without a password is open to everyone who
     can reach the port.  High rather than critical: it only bites where password login is on,
@@ -73,7 +81,9 @@ def test_permit_empty_passwords_off(host, evidence):
 
 
 @pytest.mark.check("ssh-05", "Public-key login enabled", severity="medium",
-                   refs=("dev-sec ssh-baseline: sshd-22",))
+                   refs=("dev-sec ssh-baseline: sshd-22",),
+                   answers=("key_based|key_only authentication|login|access? ssh?",
+                            "ssh public_key|pubkey|key authentication|login|access enabl?", "ssh keys only"))
 def test_pubkey_authentication_on(host, evidence):
     """Key-only access needs keys to work: with ``PubkeyAuthentication no`` the operators' way in
     is passwords, or nothing.  Not a hole by itself, hence medium.  Passes when ``yes``."""
@@ -85,7 +95,9 @@ def test_pubkey_authentication_on(host, evidence):
 
 @pytest.mark.check("ssh-06", "No weak ciphers", severity="high",
                    refs=("dev-sec ssh-baseline: sshd-01", "CIS Debian Linux 12 5.1.6: Ensure sshd Ciphers are configured",
-                         "Mozilla OpenSSH guidelines: Ciphers"))
+                         "Mozilla OpenSSH guidelines: Ciphers"),
+                   answers=("ssh cipher|ciphers weak|strong|modern|secure|disabl|cbc|allowed?",
+                            "ssh crypto|algorithm weak|strong|modern|hardened", "ssh harden|hardening|lockdown"))
 def test_no_weak_ciphers(host, evidence):
     """CBC modes allow plaintext recovery, 3DES falls to Sweet32, RC4 is broken; a client that
     offers them can be downgraded to them.  Passes when no offered cipher is CBC, arcfour/RC4,
@@ -99,7 +111,9 @@ def test_no_weak_ciphers(host, evidence):
 
 @pytest.mark.check("ssh-07", "No weak MACs", severity="medium",
                    refs=("dev-sec ssh-baseline: sshd-03", "CIS Debian Linux 12 5.1.15: Ensure sshd MACs are configured",
-                         "Mozilla OpenSSH guidelines: MACs"))
+                         "Mozilla OpenSSH guidelines: MACs"),
+                   answers=("ssh mac|macs weak|strong|modern|sha1|md5?", "ssh crypto|algorithm weak|strong|modern|hardened",
+                            "ssh harden|hardening|lockdown"))
 def test_no_weak_macs(host, evidence):
     """MD5 and SHA-1 MACs and 64-bit or 96-bit tags are below current margins; HMAC-SHA1 is not
     broken in practice, hence medium.  Passes when no offered MAC uses MD5, SHA-1, RIPEMD-160,
@@ -114,7 +128,9 @@ def test_no_weak_macs(host, evidence):
 
 @pytest.mark.check("ssh-08", "No weak key exchange", severity="high",
                    refs=("dev-sec ssh-baseline: sshd-02", "CIS Debian Linux 12 5.1.12: Ensure sshd KexAlgorithms is configured",
-                         "Mozilla OpenSSH guidelines: KexAlgorithms"))
+                         "Mozilla OpenSSH guidelines: KexAlgorithms"),
+                   answers=("ssh kex|key_exchange weak|strong|modern|group1|sha1?", "ssh crypto|algorithm weak|strong|modern|hardened",
+                            "ssh harden|hardening|lockdown"))
 def test_no_weak_kex(host, evidence):
     """The key exchange protects every session key: SHA-1 exchanges and the 1024-bit group1
     (Logjam) let a well-resourced attacker break recorded sessions.  Passes when no offered
@@ -128,7 +144,9 @@ def test_no_weak_kex(host, evidence):
 
 
 @pytest.mark.check("ssh-09", "MaxAuthTries limited", severity="medium",
-                   refs=("dev-sec ssh-baseline: sshd-19", "CIS Debian Linux 12 5.1.16: Ensure sshd MaxAuthTries is configured"))
+                   refs=("dev-sec ssh-baseline: sshd-19", "CIS Debian Linux 12 5.1.16: Ensure sshd MaxAuthTries is configured"),
+                   answers=("maxauthtries", "ssh auth|login|authentication tries|attempt|retries limit|max",
+                            "ssh harden|hardening|lockdown"))
 def test_max_auth_tries(host, evidence):
     """Fewer tries per connection slow password guessing and key spraying and make failures
     visible in the log sooner.  Passes when ``MaxAuthTries`` is at most ``ssh_max_auth_tries``
@@ -141,7 +159,8 @@ def test_max_auth_tries(host, evidence):
 
 
 @pytest.mark.check("ssh-10", "LoginGraceTime bounded", severity="low",
-                   refs=("dev-sec ssh-baseline: sshd-18", "CIS Debian Linux 12 5.1.13: Ensure sshd LoginGraceTime is configured"))
+                   refs=("dev-sec ssh-baseline: sshd-18", "CIS Debian Linux 12 5.1.13: Ensure sshd LoginGraceTime is configured"),
+                   answers=("logingracetime", "ssh login grace time?", "ssh harden|hardening|lockdown"))
 def test_login_grace_time(host, evidence):
     """Unauthenticated connections hold a slot (MaxStartups) for LoginGraceTime; a long or
     unlimited grace time lets a few idle connections lock everyone out.  Passes when
@@ -157,7 +176,9 @@ def test_login_grace_time(host, evidence):
 
 @pytest.mark.check("ssh-11", "Idle sessions ended (ClientAliveInterval)", severity="low",
                    refs=("dev-sec ssh-baseline: sshd-36, sshd-37",
-                         "CIS Debian Linux 12 5.1.7: Ensure sshd ClientAliveInterval and ClientAliveCountMax are configured"))
+                         "CIS Debian Linux 12 5.1.7: Ensure sshd ClientAliveInterval and ClientAliveCountMax are configured"),
+                   answers=("clientaliveinterval|clientalivecountmax", "ssh idle session|connection timeout|disconnect",
+                            "ssh harden|hardening|lockdown"))
 def test_client_alive(host, evidence):
     """Without client-alive probes a dead or abandoned session stays logged in for ever.  Passes
     when ``ClientAliveInterval`` is set (not 0) and at most ``ssh_client_alive_max_s`` (default
@@ -173,7 +194,8 @@ def test_client_alive(host, evidence):
 
 
 @pytest.mark.check("ssh-12", "X11 forwarding disabled", severity="medium",
-                   refs=("dev-sec ssh-baseline: sshd-42", "CIS Debian Linux 12 5.1.8: Ensure sshd DisableForwarding is enabled"))
+                   refs=("dev-sec ssh-baseline: sshd-42", "CIS Debian Linux 12 5.1.8: Ensure sshd DisableForwarding is enabled"),
+                   answers=("x11 forwarding? disabl|no|off?", "ssh forwarding disabl|off|no agent?", "ssh harden|hardening|lockdown"))
 def test_x11_forwarding_off(host, evidence):
     """A forwarded X11 display lets the server (or whoever controls it) read keystrokes and
     screens of the connecting administrator; servers have no use for it.  Passes when

@@ -118,7 +118,13 @@ def _offers(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
 
 
 @pytest.mark.check("tls-01", "Certificate chain is trusted", severity="critical",
-                   refs=(MOZILLA_TLS, "CIS NGINX Benchmark 4.1.2"))
+                   refs=(MOZILLA_TLS, "CIS NGINX Benchmark 4.1.2"),
+                   answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
+                            "certificate_chain|intermediate_certificate|fullchain complete|valid|install|trusted?",
+                            "certificate trusted|ca|authority|chain|self signed", "letsencrypt tls|https|certificate?",
+                            "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls"),
+                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker",
+                                   "ssh", "internal ca", "load_balancer termination", "termination", "renew", "alert", "monitor"))
 def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A client that cannot build a chain from the server's certificate to a CA it trusts refuses
     the connection (or, worse, teaches users to click through warnings).  The chain is verified
@@ -148,7 +154,12 @@ def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("tls-02", "Certificate matches the host name", severity="critical",
-                   refs=("RFC 6125 section 6", "CIS NGINX Benchmark 4.1.2"))
+                   refs=("RFC 6125 section 6", "CIS NGINX Benchmark 4.1.2"),
+                   answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
+                            "certificate hostname|domain|name|san|cn match|cover|valid|correct?",
+                            "certificate wildcard|domain|domains|subdomain cover|match|valid?"),
+                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker",
+                                   "ssh", "internal ca", "termination", "renew", "alert", "monitor"))
 def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """Clients check that the certificate names the host they asked for; a mismatch fails every
     connection.  The name is the target's ``server_name`` (default: the URL's or address's
@@ -165,7 +176,12 @@ def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("tls-03", "Certificate has not expired", severity="critical",
-                   refs=("RFC 5280 section 4.1.2.5",))
+                   refs=("RFC 5280 section 4.1.2.5",),
+                   answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
+                            "certificate expiry not? valid? date?", "certificate not expiry|expired|invalid",
+                            "certificate validity|valid period|date|dates"),
+                   answers_unless=("client certificate", "mtls", "mutual", "database", "postgres", "mysql", "redis", "ssh",
+                                   "renew process", "alert", "monitor", "process"))
 def test_not_expired(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """An expired (or not yet valid) certificate stops every client at once: an outage, not a
     risk.  Passes while now lies between notBefore and notAfter; tls-04 warns ahead of time.
@@ -179,7 +195,14 @@ def test_not_expired(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("tls-04", "Certificate valid for long enough", severity="high",
-                   refs=("RFC 5280 section 4.1.2.5",))
+                   refs=("RFC 5280 section 4.1.2.5",),
+                   answers=("certificate expiry|renew day|days|margin|remaining|soon|week|month|automatic?",
+                            "certificate validity day|days|remaining|margin|left",
+                            "certificate valid more|over|least|beyond day|days|week|weeks|month|months",
+                            "certificate automatic renew letsencrypt?",
+                            "certificate renew|renewal configur|automatic|working|test|cron|timer|schedul|verif letsencrypt?",
+                            "letsencrypt renew|automatic|cron|timer"),
+                   answers_unless=("client certificate", "mtls", "database", "postgres", "mysql", "redis", "ssh"))
 def test_expiry_margin(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A go-live should not be followed within days by a certificate outage: renewal must have
     happened, or be proven to work, before the margin runs out.  Passes when the certificate
@@ -192,7 +215,9 @@ def test_expiry_margin(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("tls-05", "Certificate key is strong enough", severity="high",
-                   refs=(MOZILLA_TLS, "NIST SP 800-131A Rev. 2", "CA/Browser Forum Baseline Requirements 6.1.5"))
+                   refs=(MOZILLA_TLS, "NIST SP 800-131A Rev. 2", "CA/Browser Forum Baseline Requirements 6.1.5"),
+                   answers=("certificate|tls key_size|key_length|key_strength|2048|4096|rsa|ecdsa|bit bits?",
+                            "key_size|key_length 2048|4096|bit|bits|strong?"))
 def test_key_strength(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A short key can be factored or broken, and current clients refuse it.  Passes for RSA
     (and DSA) keys of at least 2048 bits, EC keys on curves of at least 256 bits, Ed25519 and
@@ -213,7 +238,8 @@ def test_key_strength(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("tls-06", "No SHA-1 or MD5 signatures in the chain", severity="high",
-                   refs=("CA/Browser Forum Baseline Requirements 7.1.3", "NIST SP 800-131A Rev. 2"))
+                   refs=("CA/Browser Forum Baseline Requirements 7.1.3", "NIST SP 800-131A Rev. 2"),
+                   answers=("sha_1|sha1|md5 signature|certificate|chain", "certificate signature algorithm|sha256|strong|weak"))
 def test_signature_algorithm(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """Collisions make SHA-1 and MD5 signatures forgeable, and browsers reject them.  Every
     certificate the server sends is checked, except a self-signed root (its signature is never
@@ -237,7 +263,8 @@ def test_signature_algorithm(tls_endpoint: TlsTarget, evidence: Evidence) -> Non
 
 
 @pytest.mark.check("tls-07", "SSLv3 refused", severity="high",
-                   refs=("dev-sec ssl-baseline: ssl3", "RFC 7568", "CIS NGINX Benchmark 4.1.4"))
+                   refs=("dev-sec ssl-baseline: ssl3", "RFC 7568", "CIS NGINX Benchmark 4.1.4"),
+                   answers=("sslv3|sslv2 disabl|refus|off|no?", "ssl v3|3 disabl|refus|off"))
 def test_sslv3_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """SSLv3 is broken (POODLE) and prohibited by RFC 7568; a server that still accepts it lets
     an attacker downgrade old clients.  A ClientHello offering at most SSLv3 must be refused.
@@ -249,7 +276,12 @@ def test_sslv3_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("tls-08", "TLS 1.0 and 1.1 refused", severity="medium",
-                   refs=("dev-sec ssl-baseline: tls1.0, tls1.1", "RFC 8996", "CIS NGINX Benchmark 4.1.4", MOZILLA_TLS))
+                   refs=("dev-sec ssl-baseline: tls1.0, tls1.1", "RFC 8996", "CIS NGINX Benchmark 4.1.4", MOZILLA_TLS),
+                   answers=("old_tls|tls_1_0|tls_1_1|tlsv1_0|tlsv1_1 disabl|refus|off|no|deprecat?",
+                            "modern_tls|tls_1_2|tlsv1_2|tls_1_3 only|min|minimum|plus|above|enforc",
+                            "tls version old|legacy|deprecat|weak|insecure disabl|refus?",
+                            "weak|legacy|old|insecure protocol|protocols disabl|refus?", "tls harden|hardening|grade|rating|score",
+                            "ssl_labs|ssllabs|testssl grade|rating|score|a?"))
 def test_legacy_tls_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """TLS 1.0 and 1.1 are deprecated (RFC 8996): CBC and SHA-1 constructions only, excluded by
     PCI DSS, and refused by every current browser, so accepting them serves no client worth
@@ -266,7 +298,13 @@ def test_legacy_tls_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None
 
 
 @pytest.mark.check("tls-09", "TLS 1.2 or 1.3 offered", severity="high",
-                   refs=("dev-sec ssl-baseline: tls1.2", MOZILLA_TLS))
+                   refs=("dev-sec ssl-baseline: tls1.2", MOZILLA_TLS),
+                   answers=("modern_tls|tls_1_2|tls_1_3|tlsv1_2|tlsv1_3 enabl|support|offer|on?",
+                            "tls_version|protocol_version modern|current|supported|min|minimum?",
+                            "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
+                            "tls harden|hardening|grade|rating|score", "ssl_labs|ssllabs|testssl grade|rating|score|a?"),
+                   answers_unless=("database", "postgres", "mysql", "redis", "broker", "ssh", "load_balancer termination", "termination",
+                                   "renew", "client certificate", "mtls", "mutual", "alert", "monitor", "certificate"))
 def test_modern_tls_offered(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """Current clients speak only TLS 1.2 and 1.3; a server offering neither cannot be reached
     safely.  Passes when a handshake limited to TLS 1.2, or to TLS 1.3, completes.
@@ -281,7 +319,11 @@ def test_modern_tls_offered(tls_endpoint: TlsTarget, evidence: Evidence) -> None
 
 
 @pytest.mark.check("tls-10", "No weak cipher suites accepted", severity="high",
-                   refs=("dev-sec ssl-baseline: rc4", "RFC 7465", "CIS NGINX Benchmark 4.1.5", MOZILLA_TLS))
+                   refs=("dev-sec ssl-baseline: rc4", "RFC 7465", "CIS NGINX Benchmark 4.1.5", MOZILLA_TLS),
+                   answers=("tls|https? cipher weak|strong|modern|secure|disabl|insecure|allowed|suite|only|list",
+                            "rc4|3des|des|export|null cipher? disabl|refus|off?", "tls harden|hardening|grade|rating|score",
+                            "ssl_labs|ssllabs|testssl grade|rating|score|a?"),
+                   answers_unless=("ssh",))
 def test_no_weak_suites(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """NULL suites encrypt nothing, anonymous suites authenticate no one (a man in the middle
     walks in), EXPORT suites are 40/56-bit, RC4 is broken (RFC 7465) and DES/3DES have 64-bit
@@ -308,7 +350,8 @@ def test_no_weak_suites(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 
 @pytest.mark.check("tls-11", "Certificate lifetime", severity="info",
-                   refs=("CA/Browser Forum Baseline Requirements 6.3.2",))
+                   refs=("CA/Browser Forum Baseline Requirements 6.3.2",),
+                   answers=("certificate lifetime|validity period|398 day|days?",))
 def test_certificate_lifetime(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """Publicly trusted certificates may not be valid for more than 398 days; a longer one is
     either from a private CA (fine, if intended) or a sign of manual renewal that will be
@@ -323,7 +366,8 @@ def test_certificate_lifetime(tls_endpoint: TlsTarget, evidence: Evidence) -> No
 
 
 @pytest.mark.check("tls-12", "OCSP stapling", severity="info",
-                   refs=("RFC 6066 section 8", "CIS NGINX Benchmark 4.1.7"))
+                   refs=("RFC 6066 section 8", "CIS NGINX Benchmark 4.1.7"),
+                   answers=("ocsp stapling?", "certificate revocation|revoked check|stapling"))
 def test_ocsp_stapling(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A stapled OCSP response spares clients a query to the CA (privacy, latency) and lets
     them see a revocation.  Not applicable when the certificate names no OCSP responder (many

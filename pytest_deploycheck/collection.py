@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from pytest_deploycheck.checklist.collect import assign as assign_checklist
 from pytest_deploycheck.markers import CheckMeta, check_meta, duplicate_ids, is_check
+from pytest_deploycheck.options import resolve
 from pytest_deploycheck.reports.summary import write_shared_catalog
 from pytest_deploycheck.state import META_KEY, NO_INVENTORY, STATE_KEY, NoTarget, collection_usage_error, item_target
 from pytest_deploycheck.targets import fixture_kinds, takes
@@ -79,9 +81,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         head = f"{len(problems)} problems in the check catalog:\n" if len(problems) > 1 else ""
         collection_usage_error(config, items, head + "\n".join(problems))
         return
-    if state.needs_inventory:
+    if state.needs_inventory and not resolve(config, "deploycheck_list"):
         collection_usage_error(config, items, NO_INVENTORY)
         return
+    assign_checklist(config, items)  # the team's checklist items: their checks, or manual
     if state.min_severity is not None:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
@@ -91,6 +94,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Remember the checks a selection (-k, -m, --deploycheck-severity, --lf) left out: the run
+    is then partial, and every report says so (``decision.Scope``)."""
+    for item in items:
+        meta = item.stash.get(META_KEY, None)
+        state = item.config.stash.get(STATE_KEY, None)
+        if meta is not None and state is not None:
+            state.deselected[item.nodeid] = meta.id
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -105,4 +118,4 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if meta is not None:
             kind, target = item_target(item)
             entries[item.nodeid] = {"check": meta.as_dict(), "target": target, "target_kind": kind}
-    write_shared_catalog(state.state_dir, entries)
+    write_shared_catalog(state.state_dir, entries, state.deselected)

@@ -59,15 +59,56 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """How much of the collected catalog a run selected: a run narrowed by ``-k``, ``-m``,
+    ``--deploycheck-severity``, deselection or a path to one section is *partial*, and every
+    report says so, so that a partial GO can never pass for a full one."""
+
+    selected: int = 0
+    deselected: int = 0
+    narrowed_by: tuple[str, ...] = ()  # "-k tls", "-m 'not manual'", "path checks/test_tls.py", ...
+    left_out: tuple[str, ...] = ()  # check ids (or sections) collected but not selected, when known
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.deselected or self.narrowed_by)
+
+    def describe(self) -> str:
+        """``partial run: 12 checks selected, 288 deselected (-k tls); not a verdict on the whole catalog``."""
+        if not self.partial:
+            return ""
+        how = f" ({'; '.join(self.narrowed_by)})" if self.narrowed_by else ""
+        left = ""
+        if self.left_out:
+            shown = ", ".join(self.left_out[:12]) + (f" and {len(self.left_out) - 12} more" if len(self.left_out) > 12 else "")
+            left = f"; left out: {shown}"
+        return (f"partial run: {self.selected} selected, {self.deselected} deselected{how}{left}; "
+                "not a verdict on the whole catalog")
+
+
+@dataclass(frozen=True)
 class Verdict:
     level: Level
     rule: str
     blocking: tuple[Result, ...] = ()
     risks: tuple[Result, ...] = ()
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def go(self) -> bool:
         return self.level is Level.GO
+
+    @property
+    def partial(self) -> bool:
+        return self.scope.partial
+
+    @property
+    def line(self) -> str:
+        """The verdict as one line: ``GO`` or ``GO (PARTIAL RUN: ...)``."""
+        if not self.partial:
+            return self.level.value
+        how = f"; {'; '.join(self.scope.narrowed_by)}" if self.scope.narrowed_by else ""
+        return f"{self.level.value} (PARTIAL RUN: {self.scope.selected} selected, {self.scope.deselected} deselected{how})"
 
 
 def _blocks(result: Result) -> bool:
@@ -80,19 +121,38 @@ def _risk(result: Result) -> bool:
     return result.is_problem and result.severity in (Severity.MEDIUM, Severity.LOW)
 
 
-def decide(results: Sequence[Result], *, interrupted: bool = False, internal_error: bool = False) -> Verdict:
-    """GO only when every critical/high item passed (or is attested) and the run completed."""
+#: Outcomes that mean the target was looked at: a pass, a failure, a failure accepted by a waiver.
+EXAMINED = (Outcome.PASSED, Outcome.FAILED, Outcome.WAIVED)
+
+
+def decide(results: Sequence[Result], *, interrupted: bool = False, internal_error: bool = False, scope: Scope | None = None,
+           cause: str = "") -> Verdict:
+    """GO only when every critical/high item passed (or is attested), at least one of them was
+    examined, and the run completed.  ``scope`` says how much of the catalog the run selected;
+    ``cause`` what ended a run early (SIGTERM, a second Ctrl-C, a report hook that raised)."""
+    scope = scope or Scope(selected=len(results))
+    verdict = _decide(results, interrupted=interrupted, internal_error=internal_error, cause=cause)
+    if scope.partial:
+        verdict = Verdict(verdict.level, f"{verdict.rule} ({scope.describe()})", verdict.blocking, verdict.risks)
+    return Verdict(verdict.level, verdict.rule, verdict.blocking, verdict.risks, scope)
+
+
+def _decide(results: Sequence[Result], *, interrupted: bool, internal_error: bool, cause: str) -> Verdict:
     blocking = tuple(r for r in results if _blocks(r))
     risks = tuple(r for r in results if _risk(r))
     not_run = [r for r in results if r.outcome is Outcome.NOT_RUN]
+    why = f" ({cause})" if cause else ""
     if internal_error:
-        return Verdict(Level.NO_GO, "NO-GO: the run ended with an internal error; no verdict can be trusted", blocking, risks)
+        return Verdict(Level.NO_GO, f"NO-GO: the run ended with an internal error{why}; no verdict can be trusted", blocking, risks)
     if interrupted:
-        return Verdict(Level.NO_GO, f"NO-GO: the run was interrupted; {len(not_run)} check(s) did not finish", blocking, risks)
+        return Verdict(Level.NO_GO, f"NO-GO: the run was interrupted{why}; {len(not_run)} check(s) did not finish", blocking, risks)
     if not results:
         return Verdict(Level.NO_GO, "NO-GO: no checks ran; a go-live decision needs evidence", (), ())
     if not_run:
         return Verdict(Level.NO_GO, f"NO-GO: {len(not_run)} check(s) never ran", blocking, risks)
+    if not blocking and not any(r.outcome in EXAMINED and r.severity.at_least(Severity.HIGH) for r in results):
+        return Verdict(Level.NO_GO, f"NO-GO: {_nothing_examined(results)}; a go-live decision needs evidence of the critical "
+                                    "and high items", blocking, risks)
     if blocking:
         kinds = Counter(r.outcome for r in blocking)
         parts = []
@@ -114,6 +174,16 @@ def decide(results: Sequence[Result], *, interrupted: bool = False, internal_err
             parts.append(f"{kinds[Outcome.WAIVED]} waived")
         return Verdict(Level.GO_WITH_RISKS, f"GO WITH RISKS: every critical/high item met; {', '.join(parts)}", (), risks)
     return Verdict(Level.GO, "GO: every critical/high item met, nothing waived, nothing pending", (), ())
+
+
+def _nothing_examined(results: Sequence[Result]) -> str:
+    """Why no critical or high check examined anything: how many there were and what they said."""
+    high = [r for r in results if r.severity.at_least(Severity.HIGH)]
+    if not high:
+        return f"no critical or high check was selected ({len(results)} of lower severity ran)"
+    reasons = Counter(r.message.split(";", 1)[0].strip() or r.outcome.value for r in high)
+    top = "; ".join(f"{text}" + (f" (x{n})" if n > 1 else "") for text, n in reasons.most_common(3))
+    return f"none of the {len(high)} critical/high checks examined anything (all not applicable: {top})"
 
 
 def gate_fails(verdict: Verdict, results: Iterable[Result], fail_on: str) -> bool:

@@ -41,7 +41,7 @@ def targets_table() -> str:
 def options_table() -> str:
     rows = ["| option | environment | ini key | default | meaning |", "|---|---|---|---|---|"]
     for s in SETTINGS:
-        flag = f"`{s.flag}`" if s.type is bool else f"`{s.flag}={s.metavar}`"
+        flag = f"`{s.flag}`" if not s.metavar else f"`{s.flag}={s.metavar}`"
         rows.append(f"| {flag} | {f'`{s.env}`' if s.env else ''} | {f'`{s.ini}`' if s.ini else ''} | "
                     f"{s.default if s.default is not None else ''} | {s.help} |")
     return "\n".join(rows)

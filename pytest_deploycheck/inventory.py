@@ -19,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pytest_deploycheck import ansible
 from pytest_deploycheck.redact import Redactor
 from pytest_deploycheck.targets import BY_NAME
 from pytest_deploycheck.targets import KINDS as TARGET_KINDS
@@ -69,6 +70,13 @@ TOP_LEVEL: dict[str, Field] = {
     "thresholds": Field("thresholds", "global threshold overrides"),
     "attestations": Field("path", "attestations file for manual items", must_exist=True),
     "waivers": Field("path", "waivers file", must_exist=True),
+    "ansible": Field("record", "hosts from an Ansible inventory: groups become roles, connection variables the backend, "
+                     "deploycheck_<key> host variables any hosts key", fields={
+                         "inventory": Field("path", "the Ansible inventory: INI or YAML (read by ansible-core's ansible-inventory, "
+                                            "the optional [ansible] extra) or a file holding ansible-inventory --list output "
+                                            "(read without it)", must_exist=True),
+                         "groups": Field("list[str]", "only hosts in these groups (default: every host)"),
+                     }),
     **{kind: Field("targets", f"{kind} targets by name") for kind in KINDS},
 }
 
@@ -121,7 +129,8 @@ def load_inventory(path: str | os.PathLike[str], *, environ: Mapping[str, str] |
 
 def _build(ld: YamlLoader, tree: Any, digest: str, timeout_override: float | None) -> Inventory | None:
     if tree is None:
-        ld.problem(1, "", "the inventory is empty; name at least one target kind (see inventories/example.yml)")
+        if not ld.problems:  # a syntax error or a refused tag left no tree: the file is not empty
+            ld.problem(1, "", "the inventory is empty; name at least one target kind (see inventories/example.yml)")
         return None
     if not isinstance(tree.value, dict):
         ld.problem(tree.line, "", f"expected a mapping of settings and target kinds at the top level, got {typename(tree.value)}")
@@ -136,6 +145,7 @@ def _build(ld: YamlLoader, tree: Any, digest: str, timeout_override: float | Non
 
     targets: list[Target] = []
     seen: dict[str, str] = {}
+    made = dict(global_thresholds=global_thresholds, timeout=timeout, active=active)
     for kind in KINDS:
         section = top.get(kind)
         if section is None or section.value is None:
@@ -155,26 +165,11 @@ def _build(ld: YamlLoader, tree: Any, digest: str, timeout_override: float | Non
             if not isinstance(node.value, dict):
                 ld.problem(node.line, keypath, f"expected a mapping of settings, got {typename(node.value)}")
                 continue
-            spec = read_record(ld, node.value, {**COMMON, **SCHEMA[kind]}, keypath, skip={"thresholds"})
-            missing = [k for k, f in SCHEMA[kind].items() if f.required and k not in node.value]
-            for key in missing:
-                ld.problem(node.line, f"{keypath}.{key}", f"required key missing: {SCHEMA[kind][key].doc}")
-            if any(f.required and k not in spec for k, f in SCHEMA[kind].items()):
-                continue
-            validate = BY_NAME[kind].validate
-            if validate is not None:
-                validate(ld, spec, node.value, keypath)
-            merged = {**defaults(), **global_thresholds, **_thresholds(ld, node.value.get("thresholds"), f"{keypath}.thresholds")}
-            common = {k: spec.pop(k) for k in list(spec) if k in COMMON}
-            targets.append(Target(
-                kind=kind, name=name, spec=MappingProxyType(spec),
-                roles=tuple(common.get("roles", ())), tags=tuple(common.get("tags", ())),
-                timeout=float(common.get("timeout", timeout)),
-                thresholds=MappingProxyType(merged),
-                active_probes=bool(common.get("active_probes", active)),
-                source=f"{ld.display}:{node.line}",
-                description=str(common.get("description", "")),
-            ))
+            target = _target(ld, kind, name, node.value, node.line, keypath, **made)  # type: ignore[arg-type]
+            if target is not None:
+                targets.append(target)
+    if "ansible" in top and isinstance(settings.get("ansible"), Mapping):
+        targets += _ansible_targets(ld, top["ansible"], settings["ansible"], seen, made)
     if ld.problems:
         return None
     targets = [_with_endpoint(ld, target) for target in targets]
@@ -188,6 +183,92 @@ def _build(ld: YamlLoader, tree: Any, digest: str, timeout_override: float | Non
         settings=MappingProxyType({k: v for k, v in settings.items() if k in ("attestations", "waivers", "description")}),
     )
 
+
+
+def _target(ld: YamlLoader, kind: str, name: str, nodes: dict[str, YamlNode], line: int, keypath: str, *,
+            global_thresholds: dict[str, float | int], timeout: float, active: bool) -> Target | None:
+    """One target of ``kind`` from its keys' nodes, validated; None (and problems) if it is not one."""
+    spec = read_record(ld, nodes, {**COMMON, **SCHEMA[kind]}, keypath, skip={"thresholds"})
+    missing = [k for k, f in SCHEMA[kind].items() if f.required and k not in nodes]
+    for key in missing:
+        ld.problem(line, f"{keypath}.{key}", f"required key missing: {SCHEMA[kind][key].doc}")
+    if any(f.required and k not in spec for k, f in SCHEMA[kind].items()):
+        return None
+    validate = BY_NAME[kind].validate
+    if validate is not None:
+        validate(ld, spec, nodes, keypath)
+    merged = {**defaults(), **global_thresholds, **_thresholds(ld, nodes.get("thresholds"), f"{keypath}.thresholds")}
+    common = {k: spec.pop(k) for k in list(spec) if k in COMMON}
+    return Target(
+        kind=kind, name=name, spec=MappingProxyType(spec),
+        roles=tuple(common.get("roles", ())), tags=tuple(common.get("tags", ())),
+        timeout=float(common.get("timeout", timeout)),
+        thresholds=MappingProxyType(merged),
+        active_probes=bool(common.get("active_probes", active)),
+        source=f"{ld.display}:{line}",
+        description=str(common.get("description", "")),
+    )
+
+
+def _ansible_targets(ld: YamlLoader, node: YamlNode, settings: Mapping[str, Any], seen: dict[str, str],
+                     made: dict[str, Any]) -> list[Target]:
+    """The ``hosts`` targets of the Ansible inventory named by the ``ansible`` key (ansible.py),
+    each validated like a hosts entry written in this file; problems point at the ``ansible`` key."""
+    if "inventory" not in settings:
+        if isinstance(node.value, dict) and "inventory" not in node.value:
+            ld.problem(node.line, "ansible.inventory", "required key missing: the Ansible inventory's path")
+        return []
+    path = Path(str(settings["inventory"]))
+    try:
+        hosts = ansible.read_hosts(path)
+    except ansible.AnsibleInventoryError as exc:
+        ld.problem(node.line, "ansible.inventory", f"{display_path(path)}: {exc}")
+        return []
+    wanted = set(settings.get("groups") or ())
+    unknown = sorted(wanted - ansible.group_names(hosts))
+    if unknown:
+        ld.problem(node.line, "ansible.groups", f"no group {', '.join(unknown)} in {display_path(path)}; "
+                   f"its groups are {', '.join(sorted(ansible.group_names(hosts))) or 'none'}")
+        return []
+    keys = {**COMMON, **SCHEMA["hosts"]}
+    targets: list[Target] = []
+    for host in hosts:
+        if wanted and not wanted & set(host.groups):
+            continue
+        keypath = f"ansible[{host.name}]"
+        for secret in ansible.secrets(host):
+            ld.redactor.add(secret)
+        if not NAME_RE.match(host.name):
+            ld.problem(node.line, keypath, "target names may hold letters, digits, '.', '_' and '-'; rename the host or "
+                       "narrow ansible.groups")
+            continue
+        if host.name in seen:
+            ld.problem(node.line, keypath, f"name already used by {seen[host.name]}; target names are unique across kinds")
+            continue
+        seen[host.name] = f"{keypath} ({display_path(path)})"
+        record, problems = ansible.hosts_record(host, keys, path.parent)
+        for problem in problems:
+            ld.problem(node.line, keypath, problem)
+        if problems:
+            continue
+        target = _target(ld, "hosts", host.name, {k: _as_node(v, node.line) for k, v in record.items()}, node.line, keypath, **made)
+        if target is not None:
+            targets.append(target)
+    if not targets and not ld.problems:
+        ld.problem(node.line, "ansible", f"{display_path(path)} names no host{' in those groups' if wanted else ''}")
+    return targets
+
+
+def _as_node(value: Any, line: int) -> YamlNode:
+    """A value from Ansible as the reader's ``(value, line)`` tree; ``$`` doubled so that nothing
+    in it is read as a ``${VAR}``."""
+    if isinstance(value, dict):
+        return YamlNode({str(k): _as_node(v, line) for k, v in value.items()}, line)
+    if isinstance(value, list):
+        return YamlNode([_as_node(v, line) for v in value], line)
+    if isinstance(value, str):
+        return YamlNode(value.replace("$", "$$"), line)
+    return YamlNode(value, line)
 
 
 def _with_endpoint(ld: YamlLoader, target: Target) -> Target:
@@ -218,6 +299,9 @@ def _thresholds(ld: YamlLoader, node: YamlNode | None, keypath: str) -> dict[str
         if value is not INVALID:
             if value < 0:
                 ld.problem(sub.line, f"{keypath}.{key}", f"must not be negative, got {value}")
+                continue
+            if spec.maximum is not None and value > spec.maximum:  # e.g. latency_samples: 100000000 would run for ever
+                ld.problem(sub.line, f"{keypath}.{key}", f"{value:,} is out of range: at most {spec.maximum:,g} {spec.unit}")
                 continue
             out[key] = value
     return out

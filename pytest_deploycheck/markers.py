@@ -52,8 +52,9 @@ _RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LO
 
 
 MARKERS = {
-    "check": "check(id, title, *, severity, refs=(), answers=()): a go-live check with a stable id (area-NN), "
-             "a title, a severity (critical, high, medium, low, info), references, and the checklist wording it answers.",
+    "check": "check(id, title, *, severity, refs=(), answers=(), answers_kind=None, answers_unless=(), answers_accepts=()): "
+             "a go-live check with a stable id (area-NN), a title, a severity (critical, high, medium, low, info), references, "
+             "and the checklist wording it answers (docs/WRITING_CHECKS.md: the phrase grammar, the kinds of evidence).",
     "section": "section(id, title=None): the checklist section of a module (use as pytestmark).",
     "manual": "manual(instructions=''): a person must attest this item; pending until attested.",
     "targets": "targets(roles=(), tags=()): run only on inventory targets with one of these roles / tags.",
@@ -79,6 +80,9 @@ class CheckMeta:
     roles: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     answers: tuple[str, ...] = ()  # checklist wording this check answers, for the checklist matcher
+    answers_kind: str = "state"  # what kind of evidence it gives (checklist/matcher.py KINDS)
+    answers_unless: tuple[str, ...] = ()  # phrases that rule the check out for an item
+    answers_accepts: tuple[str, ...] = ()  # item intents it accepts beyond its kind's defaults
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -118,6 +122,9 @@ def check_meta(item: pytest.Item, problems: list[str]) -> CheckMeta | None:
     severity_raw = kwargs.pop("severity", args.pop(0) if args else None)
     refs = _strings(kwargs.pop("refs", ()))
     answers = _strings(kwargs.pop("answers", ()))
+    answers_kind = kwargs.pop("answers_kind", None)
+    answers_unless = _strings(kwargs.pop("answers_unless", ()))
+    answers_accepts = _strings(kwargs.pop("answers_accepts", ()))
     if args or kwargs:
         problems.append(f"{where}: check marker has unexpected arguments {args or ''}{sorted(kwargs) or ''}")
     if not isinstance(check_id, str) or not ID_RE.match(check_id):
@@ -156,6 +163,8 @@ def check_meta(item: pytest.Item, problems: list[str]) -> CheckMeta | None:
         roles=_strings(targets.kwargs.get("roles")) if targets else (),
         tags=_strings(targets.kwargs.get("tags")) if targets else (),
         answers=answers,
+        answers_kind=str(answers_kind) if answers_kind else ("attest" if manual is not None else "state"),
+        answers_unless=answers_unless, answers_accepts=answers_accepts,
     )
 
 

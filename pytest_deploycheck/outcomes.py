@@ -131,6 +131,47 @@ class Evidence:
         return bool(self.values)
 
 
+#: Evidence key of a result that something else kept from looking (the dead-target rule, a
+#: certificate that cannot be verified): ``{"target", "cause", "reason"}``.  The reports group
+#: such results under their root cause instead of listing each one.
+BLOCKED_BY = "blocked_by"
+#: Evidence key listing what the transport did that a reader should know (a body cut at the
+#: size cap, an answer read over a connection that did not verify the certificate).
+TRANSPORT = "transport"
+
+_current: Evidence | None = None
+
+
+def set_current_evidence(evidence: Evidence | None) -> Evidence | None:
+    """Make ``evidence`` the running item's (results.py sets it around setup and call); returns
+    the previous one.  Items run one at a time in a process, threads of a check included."""
+    global _current
+    previous, _current = _current, evidence
+    return previous
+
+
+def current_evidence() -> Evidence | None:
+    """The running item's evidence, for handles that have something to say about how they read."""
+    return _current
+
+
+def note_blocked(target: str, cause: str, reason: str) -> None:
+    """Record on the running item that ``cause`` (``unusable``, ``certificate``) on ``target``
+    kept it from looking; the first cause recorded stays."""
+    evidence = _current
+    if evidence is not None and BLOCKED_BY not in evidence:
+        evidence.values[BLOCKED_BY] = {"target": target, "cause": cause, "reason": reason}
+
+
+def note_transport(text: str) -> None:
+    """Add one line to the running item's ``transport`` evidence (each line once)."""
+    evidence = _current
+    if evidence is not None:
+        lines = evidence.values.setdefault(TRANSPORT, [])
+        if isinstance(lines, list) and text not in lines and len(lines) < 20:
+            lines.append(text)
+
+
 def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

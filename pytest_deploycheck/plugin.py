@@ -19,18 +19,23 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck import collection, fixtures, hookspecs, reports, results
+from pytest_deploycheck import catalog, collection, fixtures, hookspecs, listing, reports, results
+from pytest_deploycheck.checklist import collect as checklist_collect
+from pytest_deploycheck.checklist.loaded import load as load_checklists
+from pytest_deploycheck.expectations import collect as expectations_collect
 from pytest_deploycheck.governance import attestations, waivers
 from pytest_deploycheck.inventory import load_inventory
 from pytest_deploycheck.markers import MARKERS, Severity
-from pytest_deploycheck.options import add_options, resolve
+from pytest_deploycheck.options import add_options, resolve, resolve_paths
 from pytest_deploycheck.redact import Redactor, install_log_filter
 from pytest_deploycheck.reports.summary import SUMMARY_KEY, GoLiveSummary
 from pytest_deploycheck.state import STATE_KEY, USAGE_ERROR_FILE, DeploycheckState, xdist_active
 from pytest_deploycheck.targets.reach import Reachability, TargetPool
 
 #: The parts registered with every run, by plugin name.
-PARTS = {"deploycheck-collection": collection, "deploycheck-fixtures": fixtures, "deploycheck-results": results}
+PARTS = {"deploycheck-collection": collection, "deploycheck-fixtures": fixtures, "deploycheck-results": results,
+         "deploycheck-checklist-items": checklist_collect, "deploycheck-list": listing,
+         "deploycheck-expectations": expectations_collect, "deploycheck-catalog": catalog}
 
 
 # --------------------------------------------------------------------------- configuration
@@ -57,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
     severity = resolve(config, "deploycheck_severity")
     fail_on = resolve(config, "deploycheck_fail_on")
     inventory = load_inventory(path, redactor=redactor, timeout=timeout) if path else None
+    if inventory is not None:
+        _refuse_testinfra_options(config)
     worker_input = getattr(config, "workerinput", None)
     state_dir, owns = None, False
     if worker_input is not None and worker_input.get("deploycheck_state_dir"):
@@ -69,6 +76,19 @@ def pytest_configure(config: pytest.Config) -> None:
         min_severity=Severity.parse(severity) if severity else None, state_dir=state_dir, owns_state_dir=owns,
     )
     config.stash[STATE_KEY] = state
+    state.checklists = load_checklists(resolve_paths(config, "deploycheck_checklist"))
+    if listing.wanted(config) and worker_input is None and xdist_active(config):
+        raise pytest.UsageError("--deploycheck-list collects the catalog in this process; run it without -n/--dist")
+    state.expectations = expectations_collect.load(resolve_paths(config, "deploycheck_expectations"), inventory)
+    # The checklist and the expectations files are collected like test files (checklist/, expectations/).
+    for path in [loaded.path for loaded in state.checklists] + [loaded.path for loaded in state.expectations]:
+        if not any(Path(arg.split("::", 1)[0]).resolve() == path for arg in config.args):
+            config.args.append(str(path))
+    # The shipped catalog, collected the same way: on by default for a go-live run (catalog.py).
+    choice = resolve(config, "deploycheck_catalog")
+    if choice is None:
+        choice = catalog.ALL if inventory is not None or state.checklists or listing.wanted(config) else catalog.NONE
+    catalog.add_to_run(config, choice)
     logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
     if logging_plugin is not None:
         handlers = [getattr(logging_plugin, n, None) for n in ("caplog_handler", "report_handler", "log_cli_handler", "log_file_handler")]
@@ -84,7 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     attestations.register(config, inventory)
     waivers.register(config, inventory)
 
-    if worker_input is None:
+    if worker_input is None and not _runs_nothing(config):
         summary = GoLiveSummary(config, inventory, state.fail_on)
         config.stash[SUMMARY_KEY] = summary
         config.pluginmanager.register(summary, "deploycheck-summary")
@@ -94,6 +114,35 @@ def pytest_configure(config: pytest.Config) -> None:
             _install_sigterm(config)
         reports.register(config)  # the report writers: JSON, Markdown checklist, JUnit, HTML
 
+
+
+def _runs_nothing(config: pytest.Config) -> bool:
+    """``--fixtures``, ``--fixtures-per-test`` and ``--setup-plan`` collect but run no check: no
+    verdict, no gate, no report (``--collect-only`` is handled by the go-live summary itself)."""
+    return any(config.getoption(dest, False) for dest in ("showfixtures", "show_fixtures_per_test", "setupplan"))
+
+
+#: pytest-testinfra's options (dest -> flag, what to do instead): with --inventory the inventory
+#: names every host and how to reach it, so a testinfra option would be silently ignored.
+TESTINFRA_OPTIONS = {
+    "hosts": ("--hosts", "name the hosts in the inventory's hosts section (backend: ssh://user@web1) or in an Ansible "
+              "inventory (ansible: {inventory: PATH})"),
+    "connection": ("--connection", "set each host's backend in the inventory (ssh://, paramiko://, docker://, local://)"),
+    "ssh_config": ("--ssh-config", "set ssh_config on the inventory's hosts"),
+    "ssh_extra_args": ("--ssh-extra-args", "put the options in an ssh_config file and set ssh_config on the inventory's hosts"),
+    "ssh_identity_file": ("--ssh-identity-file", "set ssh_identity_file on the inventory's hosts"),
+    "sudo": ("--sudo", "set sudo: true on the inventory's hosts"),
+    "sudo_user": ("--sudo-user", "set sudo_user on the inventory's hosts"),
+    "ansible_inventory": ("--ansible-inventory", "name it in the inventory: ansible: {inventory: PATH}"),
+    "force_ansible": ("--force-ansible", "the inventory's hosts are reached directly; drop the option"),
+}
+
+
+def _refuse_testinfra_options(config: pytest.Config) -> None:
+    """A testinfra option next to --inventory is a usage error naming the inventory key to use."""
+    given = [(flag, fix) for dest, (flag, fix) in TESTINFRA_OPTIONS.items() if config.getoption(dest, None) not in (None, False, "")]
+    if given:
+        raise pytest.UsageError("\n".join(f"{flag}: pytest-testinfra's option is not used with --inventory; {fix}" for flag, fix in given))
 
 
 class _XdistHooks:

@@ -8,12 +8,14 @@ masked by the run's redactor.  ``pytest_report_teststatus`` counts the new outco
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Generator
+from typing import Any
 
 import pytest
 
 from pytest_deploycheck.markers import CheckMeta
-from pytest_deploycheck.outcomes import TESTSTATUS, Outcome, classify, jsonable, message_of
+from pytest_deploycheck.outcomes import TESTSTATUS, Evidence, Outcome, classify, jsonable, message_of, set_current_evidence
 from pytest_deploycheck.redact import Redactor
 from pytest_deploycheck.state import EVIDENCE_KEY, META_KEY, OUTCOME_KEY, STATE_KEY, DeploycheckState, item_target
 
@@ -21,6 +23,28 @@ from pytest_deploycheck.state import EVIDENCE_KEY, META_KEY, OUTCOME_KEY, STATE_
 def _skip_longrepr(item: pytest.Item, reason: str) -> tuple[str, int, str]:
     path, lineno, _ = item.reportinfo()
     return str(path), (lineno or 0) + 1, reason
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """The item's evidence is the current one while its fixtures are set up (a dead target's
+    pre-flight runs here) and while it runs, so handles can note how they read."""
+    return (yield from _with_evidence(item))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _with_evidence(item))
+
+
+def _with_evidence(item: pytest.Item) -> Generator[None, None, None]:
+    if item.stash.get(META_KEY, None) is None:
+        return (yield)
+    previous = set_current_evidence(item.stash.setdefault(EVIDENCE_KEY, Evidence()))
+    try:
+        return (yield)
+    finally:
+        set_current_evidence(previous)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -44,7 +68,7 @@ def _annotate(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
     hook = item.config.hook
     attestation = waiver = None
     if report.when == "call" and outcome is Outcome.PASSED and meta.manual:
-        attestation = hook.pytest_deploycheck_attestation(config=item.config, check=meta, target=target)
+        attestation = checked_attestation(hook.pytest_deploycheck_attestation(config=item.config, check=meta, target=target))
         if not attestation or attestation.get("status", "valid") != "valid":
             reason = (attestation or {}).get("reason") or "no attestation recorded"
             message = f"pending attestation ({reason})" + (f": {meta.instructions}" if meta.instructions else "")
@@ -72,6 +96,32 @@ def _annotate(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
         report.user_properties = [*report.user_properties, ("check_id", meta.id), ("title", meta.title),
                                   ("severity", meta.severity.value), ("section", meta.section),
                                   ("target", target or "-"), ("outcome", final.value)]
+
+
+def checked_attestation(attestation: Any) -> dict[str, Any] | None:
+    """An attestation from any source (the file, a plugin's hook) as the reports take it: one
+    without a person (``by``) and a real date that is not in the future is *invalid*, and the
+    item stays pending; the file is checked when it is read, a hook's answer here."""
+    if not attestation:
+        return None
+    if not isinstance(attestation, dict):
+        return {"status": "invalid", "reason": f"the attestation hook returned {type(attestation).__name__}, not a dict"}
+    problems = []
+    by = attestation.get("by")
+    if not isinstance(by, str) or not by.strip():
+        problems.append("no person (by)")
+    raw_date = attestation.get("date")
+    try:
+        date = raw_date if isinstance(raw_date, dt.date) else dt.date.fromisoformat(str(raw_date).strip())
+    except ValueError:
+        problems.append(f"no valid date (got {raw_date!r})")
+    else:
+        if date > dt.date.today():
+            problems.append(f"a date in the future ({date.isoformat()})")
+    if not problems:
+        return attestation
+    source = attestation.get("source") or "an attestation hook"
+    return {**attestation, "status": "invalid", "reason": f"invalid attestation from {source}: {', '.join(problems)}"}
 
 
 def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Redactor) -> None:

@@ -8,11 +8,13 @@ nothing imports it back.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pytest_deploycheck.checklist.loaded import LoadedChecklist
 from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import Evidence, Outcome, TargetError, not_applicable
@@ -43,6 +45,9 @@ class DeploycheckState:
     state_dir: Path | None
     owns_state_dir: bool
     needs_inventory: bool = False
+    deselected: dict[str, str] = field(default_factory=dict)  # node id -> check id of checks -k/-m/--deploycheck-severity left out
+    checklists: list[LoadedChecklist] = field(default_factory=list)  # --deploycheck-checklist, with their mapping files
+    expectations: list[Any] = field(default_factory=list)  # --deploycheck-expectations (expectations.collect.Loaded)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ STATE_KEY = pytest.StashKey[DeploycheckState]()
 META_KEY = pytest.StashKey[CheckMeta]()
 EVIDENCE_KEY = pytest.StashKey[Evidence]()
 OUTCOME_KEY = pytest.StashKey[Outcome]()
+#: (kind, name) of the target of an item that is not parametrized through a fixture (an expectation).
+TARGET_KEY = pytest.StashKey[tuple[str, str]]()
 
 
 def state_of(request: pytest.FixtureRequest) -> DeploycheckState:
@@ -69,6 +76,9 @@ def xdist_active(config: pytest.Config) -> bool:
 
 def item_target(item: pytest.Item) -> tuple[str | None, str | None]:
     """(kind, name) of the inventory target an item was parametrized with; (None, None) if none."""
+    own = item.stash.get(TARGET_KEY, None)
+    if own is not None:
+        return own
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return None, None

@@ -17,6 +17,7 @@ class Threshold:
     unit: str
     doc: str
     integer: bool = False
+    maximum: float | None = None  # largest value an inventory may set: a count or time that drives work stays bounded
 
 
 _ALL = [
@@ -25,11 +26,17 @@ _ALL = [
     Threshold("cert_max_lifetime_days", 398, "days", "longest certificate lifetime reported as fine (information)", True),
     Threshold("hsts_min_age", 15552000, "seconds", "smallest acceptable HSTS max-age (6 months)", True),
     Threshold("token_max_lifetime", 3600, "seconds", "longest lifetime of an access token issued at login", True),
-    Threshold("rate_limit_burst", 30, "requests", "active probe: requests sent to a rate-limited path before a 429 is required", True),
-    Threshold("active_probe_max_s", 20, "seconds", "longest an active probe (a burst, credential tries) may keep sending", True),
+    Threshold("rate_limit_burst", 30, "requests", "active probe: requests sent to a rate-limited path before a 429 is required", True, 1000),
+    Threshold("active_probe_max_s", 20, "seconds", "longest an active probe (a burst, credential tries) may keep sending", True, 600),
     Threshold("latency_p95_ms", 200, "ms", "95th percentile of health-endpoint latency", True),
-    Threshold("latency_samples", 20, "requests", "requests sent to measure latency", True),
+    Threshold("latency_samples", 20, "requests", "requests sent to measure latency", True, 1000),
+    Threshold("http_body_max_bytes", 1024 * 1024, "bytes", "most bytes of one HTTP response body read; a longer body is cut there and the evidence says so", True, 64 * 1024 * 1024),
     Threshold("compression_min_bytes", 1024, "bytes", "smallest text response the compression check judges (smaller ones are often sent uncompressed on purpose)", True),
+    Threshold("session_max_lifetime", 43200, "seconds", "longest lifetime of a login session cookie (Max-Age/Expires; OWASP ASVS L2: 12 h)", True),
+    Threshold("session_idle_max_s", 1800, "seconds", "longest idle timeout of a login session (OWASP ASVS L2: 30 min)", True),
+    Threshold("api_latency_max_ms", 2000, "ms", "latency ceiling of each GET operation in the OpenAPI smoke test", True),
+    Threshold("api_smoke_max_operations", 50, "requests", "most GET operations of the OpenAPI document the smoke test sends", True, 1000),
+    Threshold("bcrypt_min_cost", 10, "log2 rounds", "smallest acceptable bcrypt cost of stored password hashes", True),
     # Databases
     Threshold("connection_usage_max_pct", 80, "%", "connections in use as a share of max_connections"),
     Threshold("vacuum_max_age_days", 7, "days", "oldest acceptable last (auto)vacuum/analyze of a table with many dead tuples"),
@@ -42,6 +49,27 @@ _ALL = [
     Threshold("db_eol_min_days", 90, "days", "least vendor support a database server's release series must have left before its end of life", True),
     Threshold("slow_query_max_s", 2, "seconds", "largest acceptable slow-query logging threshold (MySQL long_query_time, PostgreSQL log_min_duration_statement)"),
     Threshold("redis_memory_max_pct", 90, "%", "used memory as a share of maxmemory"),
+    Threshold("slow_statement_max_ms", 200, "ms", "largest acceptable mean execution time of a statement (pg_stat_statements, performance_schema digests)"),
+    Threshold("sequence_max_pct", 75, "%", "share of its type's range a sequence (serial, identity) may have used"),
+    Threshold("cache_hit_min_pct", 90, "%", "least share of block reads a database's buffer cache (shared_buffers, InnoDB buffer pool) answers"),
+    Threshold("redis_hit_min_pct", 80, "%", "least share of key lookups a Redis cache answers (keyspace hits)"),
+    Threshold("hit_ratio_min_lookups", 500, "lookups", "fewest lookups (blocks read, keys looked up) before a hit ratio is judged", True),
+    Threshold("transaction_max_s", 300, "seconds", "longest a transaction may be open (running or idle in it) at the time of the check"),
+    Threshold("pool_reserve_connections", 5, "connections", "connections kept free beyond the superuser reserve when application pools are at their maximum", True),
+    Threshold("redis_save_max_age_hours", 24, "hours", "oldest acceptable last successful RDB snapshot of a Redis that keeps data (broker, queue, session)"),
+    Threshold("pgbouncer_max_client_conn", 5000, "connections", "largest acceptable PgBouncer max_client_conn (each client is a file descriptor)", True),
+    # Batch-file exchange
+    Threshold("batch_max_age_hours", 26, "hours", "oldest acceptable newest batch file (a target's max_age_hours wins)"),
+    Threshold("batch_partial_grace_hours", 1, "hours", "a partial or temporary transfer file (.part, .tmp) older than this is a transfer that died"),
+    Threshold("batch_byte_budget", 64 * 1024 * 1024, "bytes", "most bytes of batch files read per target and run (newest first; the rest is listed as unread)", True, 4 * 1024**3),
+    # Background workers
+    Threshold("queue_backlog_max", 100, "messages", "most messages (Celery) or jobs (BullMQ) waiting in a required queue", True),
+    Threshold("queue_wait_max_s", 900, "seconds", "oldest acceptable waiting BullMQ job"),
+    Threshold("delayed_overdue_grace_s", 60, "seconds", "a delayed BullMQ job due longer ago than this and still delayed is overdue"),
+    Threshold("dead_letters_max", 0, "messages", "most dead-lettered messages (RabbitMQ dead-letter queues) or failed BullMQ jobs", True),
+    Threshold("task_hung_max_s", 3600, "seconds", "a task active longer than this counts as hung when its worker sets no hard time limit"),
+    Threshold("periodic_grace_s", 300, "seconds", "how late a periodic task's next run may be before it counts as not running"),
+    Threshold("worker_concurrency_per_cpu_max", 1.0, "slots/CPU", "most worker processes or threads per CPU of the worker host (Celery's default is one per CPU)"),
     # Application configuration
     Threshold("secret_min_chars", 32, "characters", "shortest acceptable signing/session secret (JWT_SECRET, SECRET_KEY, ...)", True),
     # Hosts
@@ -56,6 +84,16 @@ _ALL = [
     Threshold("ssh_client_alive_max_s", 300, "seconds", "longest acceptable sshd ClientAliveInterval (0, off, fails)", True),
     Threshold("load_per_core_max", 1.0, "load/core", "largest acceptable 5-minute load average per online CPU"),
     Threshold("pending_security_updates_max", 0, "packages", "pending security updates tolerated", True),
+    # Monitoring
+    Threshold("prometheus_retention_min_days", 15, "days", "shortest acceptable Prometheus retention (local TSDB)"),
+    # Release evidence
+    Threshold("evidence_max_age_days", 14, "days", "oldest acceptable CI report for the release (its own time, else the file's modification time)"),
+    Threshold("coverage_min_pct", 80, "%", "least line coverage in every coverage report of the release"),
+    Threshold("load_p95_max_ms", 500, "ms", "largest acceptable 95th-percentile response time in a load-test report"),
+    Threshold("load_error_rate_max_pct", 1, "%", "largest acceptable share of failed requests in a load-test report"),
+    Threshold("load_min_rps", 0, "requests/s", "least throughput a load-test report must show (0: not judged)"),
+    # Containers and Kubernetes
+    Threshold("pod_restarts_max", 5, "restarts", "most restarts a container of a live pod may show before it counts as unstable", True),
     # Governance
     Threshold("waiver_expiry_warn_days", 14, "days", "a waiver expiring sooner than this is flagged", True),
     Threshold("restore_drill_max_age_days", 90, "days", "oldest acceptable restore or disaster-recovery drill attestation", True),
@@ -72,7 +110,7 @@ def defaults() -> dict[str, float | int]:
 
 def markdown_table() -> str:
     rows = ["| threshold | default | unit | meaning |", "|---|---|---|---|"]
-    rows += [f"| `{t.name}` | {t.default} | {t.unit} | {t.doc} |" for t in _ALL]
+    rows += [f"| `{t.name}` | {t.default} | {t.unit} | {t.doc}{f' (at most {t.maximum:,g})' if t.maximum is not None else ''} |" for t in _ALL]
     return "\n".join(rows)
 
 

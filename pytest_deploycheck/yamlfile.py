@@ -7,14 +7,24 @@ a list``: file, line, key path, what is wrong and what to do.
 
 Typed values (``Field``): strings may use ``${VAR}`` and ``${VAR:-default}`` (``$$`` is a
 literal ``$``); interpolation happens after YAML parsing, so a variable's value can never change
-a file's structure.  Interpolated values, values under secret-like keys and URL passwords are
-registered with the redactor as they are read.
+a file's structure.  A variable spliced into a URL's user information or a query value is
+percent-encoded, so a password holding ``@ / : # ?`` stays a password.  Interpolated values,
+values under secret-like keys and URL passwords are registered with the redactor as they are read.
+
+Reading is safe against hostile or broken files: regular files only (a FIFO or ``/dev/zero``
+is refused before it is opened for reading), at most ``MAX_FILE_BYTES``, no NUL bytes, no YAML
+tags (``!!python/object``...), nesting at most ``MAX_DEPTH`` deep, at most ``MAX_NODES`` values
+after alias expansion (a "billion laughs" file stops at once), impossible dates
+(``2026-02-30``), ``.nan``/``.inf`` numbers and out-of-range timeouts and ports are problems
+naming file and line, never a traceback or a hang.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +34,16 @@ from typing import Any
 import pytest
 import yaml
 
+from pytest_deploycheck.inputfile import read_bounded, url_parts_to_encode, url_problem
 from pytest_deploycheck.redact import MIN_INTERPOLATED_SECRET, Redactor, is_secret_key
+
+#: Deepest nesting of mappings and lists (an inventory needs about six levels).
+MAX_DEPTH = 48
+#: Most values a file may hold once its aliases are expanded ("billion laughs" stops here).
+MAX_NODES = 200_000
+#: Longest timeout a file may set, in seconds: a timeout bounds every network operation, and a
+#: run that may wait an hour per dead target is a hung run.
+MAX_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -54,48 +73,141 @@ class _Loader:
         self.environ = environ
         self.redactor = redactor
         self.problems: list[_Problem] = []
+        self._nodes = 0
 
     def problem(self, line: int, keypath: str, message: str) -> None:
+        # One problem per key and line: a value that could not be read (an impossible date) is
+        # not reported again as "expected a number, got nothing".
+        if any(p.line == line and p.path == keypath for p in self.problems):
+            return
         self.problems.append(_Problem(line, keypath, message))
 
     # YAML nodes -> (value, line) trees --------------------------------------------------
 
     def parse(self, text: str) -> Any:
-        loader = yaml.SafeLoader(text)
+        loader: _StrictLoader | None = None
         try:
+            loader = _StrictLoader(text)
             root = loader.get_single_node()
+        except _TooDeep as exc:
+            self.problem(exc.line, "", f"nested more than {MAX_DEPTH} levels deep; an input file is a few levels of mappings and lists")
+            return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 0
             self.problem(line, "", f"YAML syntax error: {exc.problem or exc}; fix the file's syntax")
             return None
-        finally:
-            loader.dispose()
-        if root is None:
+        except yaml.YAMLError as exc:  # a ReaderError (a control character) carries a position, not a mark
+            self.problem(_line_at(text, getattr(exc, "position", None)), "", f"not a YAML text: {str(exc).splitlines()[0]}; fix the file")
             return None
-        return self._node(root, loader, "")
+        finally:
+            if loader is not None:
+                loader.dispose()
+        for tag, line in loader.tags:
+            self.problem(line, "", f"YAML tag {tag} is not allowed; write plain values (strings, numbers, true/false, lists, mappings)")
+        if loader.tags or root is None:
+            return None
+        self._nodes = 0
+        try:
+            return self._node(root, loader, "", 0)
+        except _TooBig as exc:
+            self.problem(exc.line, "", f"expands to more than {MAX_NODES:,} values (YAML aliases referring to aliases?); "
+                                       "write the values out or use fewer aliases")
+        except _TooDeep as exc:
+            self.problem(exc.line, "", f"nested more than {MAX_DEPTH} levels deep once aliases are expanded (an alias inside "
+                                       "its own anchor?); write the values out")
+        return None
 
-    def _node(self, node: yaml.Node, loader: yaml.SafeLoader, keypath: str) -> Any:
+    def _node(self, node: yaml.Node, loader: yaml.SafeLoader, keypath: str, depth: int) -> Any:
         line = node.start_mark.line + 1
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _TooBig(line)
+        if depth > MAX_DEPTH:
+            raise _TooDeep(line)
         if isinstance(node, yaml.MappingNode):
-            loader.flatten_mapping(node)
+            try:
+                loader.flatten_mapping(node)
+            except yaml.YAMLError as exc:  # a merge key (<<) of something that is not a mapping
+                self.problem(line, keypath, f"{getattr(exc, 'problem', None) or exc}; merge (<<) only mappings")
+                return _Node({}, line)
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=True)
+                key_line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problem(key_line, keypath, "keys must be strings, got a mapping or list; write the key as plain text")
+                    continue
+                key = self._scalar(key_node, loader, keypath)
+                if key is INVALID:
+                    continue
                 sub = f"{keypath}.{key}" if keypath else str(key)
                 if not isinstance(key, str):
                     hint = "; YAML reads yes/no/on/off as booleans: quote the name" if isinstance(key, bool) else ""
-                    self.problem(key_node.start_mark.line + 1, sub, f"keys must be strings, got {type(key).__name__}{hint}")
+                    self.problem(key_line, sub, f"keys must be strings, got {type(key).__name__}{hint}")
                     continue
                 if key in out:
-                    self.problem(key_node.start_mark.line + 1, sub, "duplicate key; remove one of them")
-                child = self._node(value_node, loader, sub)
-                child.line = key_node.start_mark.line + 1  # messages point at the key, not the value
+                    self.problem(key_line, sub, "duplicate key; remove one of them")
+                child = self._node(value_node, loader, sub, depth + 1)
+                child.line = key_line  # messages point at the key, not the value
                 out[key] = child
             return _Node(out, line)
         if isinstance(node, yaml.SequenceNode):
-            return _Node([self._node(v, loader, f"{keypath}[{i}]") for i, v in enumerate(node.value)], line)
-        return _Node(loader.construct_object(node, deep=True), line)
+            return _Node([self._node(v, loader, f"{keypath}[{i}]", depth + 1) for i, v in enumerate(node.value)], line)
+        value = self._scalar(node, loader, keypath)
+        return _Node(None if value is INVALID else value, line)
+
+    def _scalar(self, node: yaml.Node, loader: yaml.SafeLoader, keypath: str) -> Any:
+        """A scalar's value; an impossible date (``2026-02-30``) is a problem, not a traceback."""
+        try:
+            return loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
+            text = node.value if isinstance(node.value, str) else "?"
+            what = "an impossible date" if node.tag == "tag:yaml.org,2002:timestamp" else "a value YAML cannot read"
+            self.problem(node.start_mark.line + 1, keypath, f"{text!r} is {what} ({first_line_of(exc)}); write a real one")
+            return INVALID
+
+
+class _TooBig(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader composing nodes only, which notes every explicit tag (``!!python/...``,
+    ``!Ref``, even ``!!str``: an input file has no use for one) and refuses deep nesting while
+    composing (the composer recurses once per level)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.tags: list[tuple[str, int]] = []
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!"):
+            self.tags.append((str(tag).replace("tag:yaml.org,2002:", "!!"), event.start_mark.line + 1))
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _line_at(text: str, position: int | None) -> int:
+    return text.count("\n", 0, position) + 1 if position is not None else 0
+
+
+def first_line_of(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[-1].strip() if lines else type(exc).__name__
 
 
 @dataclass
@@ -130,11 +242,11 @@ def read_yaml(path: Path, *, what: str, missing: str, directory: str, environ: M
     environ = os.environ if environ is None else environ
     loader = _Loader(path.resolve(), environ, redactor if redactor is not None else Redactor())
     display = display_path(path)
-    if not path.exists():
-        raise pytest.UsageError(f"{display}: {missing}")
-    if path.is_dir():
-        raise pytest.UsageError(f"{display}: {directory}")
-    raw = path.read_bytes()
+    raw = read_bounded(path, display, what=what, missing=missing, directory=directory)
+    if b"\0" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        raise pytest.UsageError(f"{display}:{line}: contains a NUL byte: not a text file (binary, or saved in UTF-16); "
+                                f"save the {what} as UTF-8 text")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -229,6 +341,11 @@ def _scalar(ld: _Loader, node: _Node, spec: Field, keypath: str, raw: Any, inter
         if kind == "url" and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw):
             ld.problem(node.line, keypath, f"expected a URL with a scheme (https://...), got {ld.redactor.redact(raw)!r}")
             return INVALID
+        if kind == "url" or (kind == "str" and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw)):
+            problem = url_problem(raw)
+            if problem is not None:
+                ld.problem(node.line, keypath, problem)
+                return INVALID
         if kind == "choice" and raw not in spec.choices:
             ld.problem(node.line, keypath, f"expected one of {', '.join(spec.choices)}, got {raw!r}")
             return INVALID
@@ -253,8 +370,15 @@ def _scalar(ld: _Loader, node: _Node, spec: Field, keypath: str, raw: Any, inter
                 return bad(ld, node, keypath, _expected(kind), raw)
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or (kind == "int" and not isinstance(raw, int)):
             return bad(ld, node, keypath, _expected(kind), raw)
+        if isinstance(raw, float) and not math.isfinite(raw):
+            ld.problem(node.line, keypath, f"{raw} is not a number a check can use (.nan, .inf); write a finite number")
+            return INVALID
         if raw <= 0 and keypath.endswith("timeout"):
             ld.problem(node.line, keypath, f"a timeout must be greater than 0 seconds, got {raw}")
+            return INVALID
+        if raw > MAX_TIMEOUT_S and keypath.endswith("timeout"):
+            ld.problem(node.line, keypath, f"a timeout of {raw:g} seconds is out of range: at most {MAX_TIMEOUT_S:g} "
+                                           "(it bounds every network operation, and a dead target costs one timeout)")
             return INVALID
         return raw
     raise AssertionError(f"unknown field type {kind}")  # pragma: no cover - schema bug
@@ -266,6 +390,7 @@ def _interpolate(ld: _Loader, node: _Node, keypath: str, text: str) -> tuple[str
     from the environment (defaults written in the file are not secrets)."""
     taken: list[str] = []
     failed = False
+    encode = url_parts_to_encode(text)
 
     def replace(match: re.Match[str]) -> str:
         nonlocal failed
@@ -280,7 +405,9 @@ def _interpolate(ld: _Loader, node: _Node, keypath: str, text: str) -> tuple[str
             ld.problem(node.line, keypath, f"environment variable {var} is not set; export it or write ${{{var}:-default}}")
             return ""
         taken.append(value)
-        return value
+        # In a URL's user information or a query value, '@ / : # ?' in a password would change
+        # which host is contacted: the value is spliced in percent-encoded (clients decode it).
+        return urllib.parse.quote(value, safe="") if encode(match.start()) else value
 
     result = _VAR.sub(replace, text)
     return (None if failed else result), taken

@@ -7,11 +7,14 @@ reason, and no secret it holds appears in any message or evidence.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 
 import pytest
 
+from pytest_deploycheck.outcomes import TargetError
+from pytest_deploycheck.targets.app_pool import read_pool_config
 from tests.servers.base import Instance
 from tests.servers.inventory import run_catalog
 
@@ -162,3 +165,49 @@ def test_structured_config_files_are_judged_like_env_files(pytester: pytest.Pyte
     assert "AUTH_JWT_SECRET (config/production.yaml:7)" in run.message("cfg-04", "go-bad")
     reported = repr([(r.message, r.evidence) for r in run.summary.results])
     assert strong not in reported and "changeme" not in reported
+
+
+def test_env_file_that_cannot_be_read_is_an_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A ``.env`` that is a named pipe (reading it would block) or a folder (we run as root, so
+    a mode cannot make a file unreadable) is "could not look": every check that reads it ends
+    as an error naming the file, never as n/a for a missing one, and no read blocks.  A FIFO
+    named ``*.conf`` in the tree is one too, for the nginx part of cfg-08."""
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / ".env")
+    folder = tmp_path / "folder"
+    (folder / ".env").mkdir(parents=True)
+    conf = _folder(tmp_path / "conf", {".env": ("MAX_UPLOAD_SIZE=10mb\n", 0o600)})
+    os.mkfifo(conf / "site.conf")
+    config = _folder(tmp_path / "config", {".env": ("DEBUG=false\n", 0o600)})
+    os.mkfifo(config / "settings.yaml")
+    targets = [_files("fifo", fifo), _files("folder", folder), _files("conf", conf),
+               _files("config", config, config_files=["settings.yaml"])]
+    run = run_catalog(pytester, "test_app_config.py", targets=targets)
+    assert {check: run.outcome(check, "fifo") for check in CHECKS} == dict.fromkeys(CHECKS, "error")
+    assert {check: run.outcome(check, "folder") for check in CHECKS} == dict.fromkeys(CHECKS, "error")
+    assert run.message("cfg-01", "fifo") == f"fifo ({fifo}): .env is a named pipe (FIFO); it was not read"
+    assert run.message("cfg-07", "folder") == f"folder ({folder}): .env is a folder; it was not read"
+    assert run.outcome("cfg-08", "conf") == "error"
+    assert run.message("cfg-08", "conf") == f"conf ({conf}): site.conf is a named pipe (FIFO); it was not read"
+    assert run.outcome("cfg-01", "config") == "error"
+    assert run.message("cfg-01", "config") == f"config ({config}): settings.yaml is a named pipe (FIFO); it was not read"
+    assert run.outcome("cfg-07", "config") == "passed"  # env files only: the YAML file plays no part
+
+
+def test_pool_reader_fails_closed(tmp_path: Path) -> None:
+    """pg-25 reads the same files through the same reader: a FIFO ``.env`` is an error naming
+    it, a configuration file that is not YAML is an error (never "no pool size"), and camelCase
+    keys are split (knex's ``acquireTimeoutMillis``)."""
+    os.mkfifo(tmp_path / ".env")
+    with pytest.raises(TargetError, match=r"^app-config \(.*\): \.env is a named pipe \(FIFO\); it was not read$"):
+        read_pool_config(tmp_path, name="app-config")
+    (tmp_path / ".env").unlink()
+    (tmp_path / "db.json").write_text('{"pool": {"max": 7, "acquireTimeoutMillis": 3000}')
+    with pytest.raises(TargetError, match=r"db\.json is not valid YAML or JSON"):
+        read_pool_config(tmp_path, config_files=["db.json"])
+    (tmp_path / "db.json").write_text('{"pool": {"max": 7, "acquireTimeoutMillis": 3000}}')
+    config = read_pool_config(tmp_path, config_files=["db.json", "absent.yaml"])
+    assert config.files == ["db.json"]
+    assert [(s.where, n) for s, n in config.sizes] == [("POOL_MAX (db.json:1)", 7)]
+    assert [(s.key, t) for s, t in config.timeouts] == [("POOL_ACQUIRE_TIMEOUT_MILLIS", 3000.0)]

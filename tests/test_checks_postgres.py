@@ -40,13 +40,20 @@ from tests.servers.base import (
 )
 from tests.servers.certs import TestCA
 from tests.servers.inventory import environment, run_catalog, write_inventory
-from tests.servers.postgres import MIGRATION_HEAD, launch_postgres
+from tests.servers.postgres import MIGRATION_HEAD, SCHEMA_FILE_TEXT, TOOL_BAD, TOOL_HEADS, launch_postgres
 
 CATALOG = "test_postgres.py"
-CHECK_IDS = [f"pg-{n:02d}" for n in range(1, 17)]
+CHECK_IDS = [f"pg-{n:02d}" for n in range(1, 26)]
 
 GOOD = {**dict.fromkeys(CHECK_IDS, "passed"), "pg-15": "n/a", "pg-16": "n/a"}
 BAD = {**dict.fromkeys(CHECK_IDS, "failed"), "pg-07": "passed", "pg-08": "passed", "pg-15": "n/a", "pg-16": "n/a"}
+
+#: The application's deployed configuration: a small pool with a wait timeout, and a large one
+#: without (knex-style config file), run on four instances.
+APP_CONFIG = {
+    "good": {".env": "NODE_ENV=production\nDB_POOL_SIZE=5\nDB_POOL_TIMEOUT=5000\n"},
+    "bad": {"config/database.json": '{"database": {"client": "pg", "pool": {"min": 2, "max": 20}}}'},
+}
 
 
 def with_keys(instance: Instance, name: str | None = None, env: dict[str, str] | None = None, **keys: Any) -> Instance:
@@ -57,6 +64,25 @@ def with_keys(instance: Instance, name: str | None = None, env: dict[str, str] |
 
 def at_head(instance: Instance) -> Instance:
     return with_keys(instance, migrations={"tool": "alembic", "head": MIGRATION_HEAD})
+
+
+def app_config(folder: Path, variant: str) -> Instance:
+    """A ``files`` target holding the application's configuration (``APP_CONFIG[variant]``)."""
+    entry: dict[str, Any] = {"path": str(folder)}
+    for name, text in APP_CONFIG[variant].items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+        if name.endswith(".json"):
+            entry["config_files"] = [name]
+    return Instance(name=f"app-config-{variant}", kind="files", entry=entry, env={}, server=None)
+
+
+def deep(instance: Instance, variant: str, schema_file: str | None = None) -> Instance:
+    """``at_head`` plus what the deeper checks need: the schema file, the application's pool
+    configuration (``app-config-<variant>``, on 1 or 4 instances), and a transaction age limit
+    the held sessions of ``pg_bad`` are sure to pass (they are seconds old, not minutes)."""
+    return with_keys(at_head(instance), schema_file=schema_file or instance.admin["schema_file"], app_config=f"app-config-{variant}",
+                     app_instances=1 if variant == "good" else 4, thresholds={"transaction_max_s": 1})
 
 
 def outcomes(run: Any, target: str) -> dict[str, str]:
@@ -146,9 +172,15 @@ def _archiver(instance: Instance) -> dict[str, Any]:
 
 def _switch_wal(instance: Instance) -> None:
     with admin(instance) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS wal_filler (id integer)")
-        conn.execute("INSERT INTO wal_filler VALUES (1)")
+        conn.execute(WAL_FILLER)
+        conn.execute(WAL_FILLER_ROW)
         conn.execute("SELECT pg_switch_wal()")
+
+
+#: The table the archiving tests write to: with a primary key (pg-18), without a sequence that
+#: the application role could not read (pg-21).
+WAL_FILLER = "CREATE TABLE IF NOT EXISTS wal_filler (id integer PRIMARY KEY)"
+WAL_FILLER_ROW = "INSERT INTO wal_filler SELECT coalesce(max(id), 0) + 1 FROM wal_filler"
 
 
 def _archive_one_segment(instance: Instance) -> None:
@@ -204,8 +236,11 @@ def monitor_role(pg_good: Instance) -> Iterator[Instance]:
 # --------------------------------------------------------------------------- good and bad
 
 
-def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, pg_good: Instance, pg_bad_bloated: Instance) -> None:
-    run = run_catalog(pytester, CATALOG, targets=[at_head(pg_good), at_head(pg_bad_bloated)], active_probes=True)
+def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, pg_good: Instance, pg_bad_bloated: Instance, tmp_path: Path) -> None:
+    wait_until(lambda: _held_for(pg_bad_bloated) > 1.5, 10, "the held sessions of pg-bad to be older than 1 s")
+    configs = [app_config(_folder(tmp_path / variant), variant) for variant in ("good", "bad")]
+    targets = [deep(pg_good, "good"), deep(pg_bad_bloated, "bad"), *configs]
+    run = run_catalog(pytester, CATALOG, targets=targets, active_probes=True)
     assert outcomes(run, "pg-good") == GOOD
     assert outcomes(run, "pg-bad") == BAD
 
@@ -224,6 +259,24 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, pg_good: I
         "pg-12": r"1 foreign key without an index: orders\(customer_id\) -> customers; expected an index",
         "pg-13": r"1 table with >= 10000 dead rows .*: public\.audit_log \(1\d{4} dead rows, vacuumed never, analyzed never\)",
         "pg-14": rf"alembic \(public\.alembic_version\) is at 1a0b2c3d4e5f; expected alembic at {MIGRATION_HEAD}",
+        "pg-17": r"1 statement over 200 ms on average: 3 calls of 'SELECT monthly_report\(\)' averaging 3\d\d\.\d ms;"
+                 r" expected every statement of role app at most 200 ms on average",
+        "pg-18": r"2 tables without a primary key: audit_log; event_log; expected a primary key on every table",
+        "pg-19": r"invalid index event_log_kind_key on event_log; NOT VALID constraint orders_total_positive on orders; expected no invalid",
+        "pg-20": r"identical indexes orders_total_cents_idx, orders_total_idx on orders; expected no two indexes",
+        "pg-21": r"1 sequence past 75% of its range: public\.tickets_id_seq \(integer\) at 2,100,000,000 of 2,147,483,647 \(97\.8%\);"
+                 r" expected every sequence at most 75% used",
+        "pg-22": r"buffer cache hit ratio [1-8]\d\.\d% \([\d,]+ hits, [\d,]+ reads from disk\); expected at least 90%",
+        "pg-23": r"2 transactions open longer than 1 s: pid \d+ \(app, billing-worker\) idle in transaction for \d+ s:"
+                 r" 'SELECT count\(\*\) FROM event_log'; pid \d+ \(app, nightly-export\) active for \d+ s: 'SELECT pg_sleep\(86400\)';"
+                 r" expected no transaction open longer than 1 s",
+        "pg-24": r"differs from schema\.sql: tables not in the file: audit_log, event_log, report_rows, tickets;"
+                 r" indexes missing: orders_customer_id_idx on orders;"
+                 r" indexes not in the file: event_log_kind_key on event_log, orders_total_cents_idx on orders, orders_total_idx on orders;"
+                 r" expected the tables, columns and indexes of .*schema\.sql$",
+        "pg-25": r"pools of 20 connections \(DATABASE_POOL_MAX \(config/database\.json:1\)\) x 4 instances = 80, 12 available"
+                 r" \(20 max_connections less 3 reserved and 5 kept free\); no pool wait timeout in config/database\.json of app-config-bad;"
+                 r" expected pool size x app_instances within 12 connections",
     }
     for check_id, pattern in expected_messages.items():
         message = run.message(check_id, "pg-bad")
@@ -240,6 +293,11 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, pg_good: I
     assert run.evidence("pg-01", "pg-good")["this_session_tls"].startswith("TLSv1.")
     assert run.evidence("pg-12", "pg-bad")["unindexed_foreign_keys"] == ["orders(customer_id) -> customers"]
     assert "public.audit_log" in run.evidence("pg-13", "pg-bad")["heavy_tables"]
+    assert run.evidence("pg-17", "pg-good")["statements_tracked"] > 0  # an empty list means fast, not unknown
+    assert run.evidence("pg-22", "pg-good")["hit_pct"] > 98
+    assert run.evidence("pg-25", "pg-good")["pool_sizes"] == {"DB_POOL_SIZE (.env:2)": 5}
+    assert run.evidence("pg-25", "pg-good")["timeouts"] == {"DB_POOL_TIMEOUT (.env:3)": 5000.0}
+    assert run.evidence("pg-24", "pg-good")["tables_in_file"] == 9
     assert "archive_mode is off" in run.message("pg-15", "pg-good")
     assert "not a replica" in run.message("pg-16", "pg-good")
 
@@ -248,6 +306,19 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, pg_good: I
         for password in passwords:
             assert password not in result.message, result.check_id
             assert password not in str(result.evidence), result.check_id
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _held_for(instance: Instance) -> float:
+    """Seconds the younger of the held transactions has been open."""
+    with admin(instance) as conn:
+        row = conn.execute("SELECT extract(epoch FROM now() - max(xact_start)) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                           ([instance.admin["idle_in_transaction_pid"], instance.admin["long_running_pid"]],)).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
 
 
 def test_headroom_and_end_of_life(pytester: pytest.Pytester, pg_bad: Instance) -> None:
@@ -344,16 +415,61 @@ def test_migration_tools(pytester: pytest.Pytester, pg_good: Instance) -> None:
     assert run.evidence("pg-14", "django-head")["current"] == {"orders": "0002_add_total", "auth": "0012_alter_user_first_name_max_length"}
 
 
+def test_node_and_go_migration_tools(pytester: pytest.Pytester, pg_good: Instance, pg_bad: Instance) -> None:
+    """knex, Sequelize, Prisma, TypeORM and golang-migrate, each at head on ``pg_good`` and behind,
+    locked, unfinished or dirty on ``pg_bad`` (the history tables as the tools write them)."""
+    targets = [with_keys(instance, name=f"{variant}-{tool}", migrations={"tool": tool, "head": head})
+               for variant, instance in (("good", pg_good), ("bad", pg_bad)) for tool, head in TOOL_HEADS.items()]
+    run = run_catalog(pytester, CATALOG, targets=targets, args=["-k", "pg-14"])
+    expected = {
+        "knex": "knex (public.knex_migrations) is at 20240301000000_orders; its lock is held (is_locked = 1): a migration run died"
+                " or is still running; expected knex at 20240401000000_add_refunds.js",
+        "sequelize": "sequelize (public.SequelizeMeta) is at 20240301000000-orders; expected sequelize at 20240401000000-add-refunds.js",
+        "prisma": "prisma (public._prisma_migrations) has unfinished (failed) migrations 20240401000000_add_refunds;"
+                  " is at 20240301000000_orders; expected prisma at 20240401000000_add_refunds",
+        "typeorm": "typeorm (public.migrations) is at Orders1709251200000; expected typeorm at AddRefunds1711929600000",
+        "golang-migrate": "golang-migrate (public.schema_migrations) is dirty at version 20240301000000 (a migration failed half-way;"
+                          " fix it, then migrate force); is at 20240301000000; expected golang-migrate at 20240401000000",
+    }
+    for tool in TOOL_HEADS:
+        assert run.outcome("pg-14", f"good-{tool}") == "passed", run.message("pg-14", f"good-{tool}")
+        assert run.outcome("pg-14", f"bad-{tool}") == "failed", tool
+        assert run.message("pg-14", f"bad-{tool}").endswith(f"?sslmode=disable): {expected[tool]}"), run.message("pg-14", f"bad-{tool}")
+    assert set(TOOL_BAD) == set(TOOL_HEADS)
+    assert run.evidence("pg-14", "good-golang-migrate")["current"] == {"version": "20240401000000", "dirty": False}
+
+
+def test_stat_statements_missing_or_not_granted(pytester: pytest.Pytester, pg_good: Instance, monitor_role: Instance) -> None:
+    """Without the extension in the database pg-17 is n/a naming it; a role that may not read its
+    view gets n/a naming the grant; what that role may not read of sequences is n/a too."""
+    maintenance = with_keys(pg_good, name="pg-maintenance-db", dsn=pg_good.entry["dsn"].replace("/app?", "/postgres?"))
+    run = run_catalog(pytester, CATALOG, targets=[maintenance, monitor_role], args=["-k", "pg-17 or pg-21 or pg-23"])
+    assert run.outcome("pg-17", "pg-maintenance-db") == "n/a"
+    assert run.message("pg-17", "pg-maintenance-db").startswith(
+        "pg-maintenance-db: no pg_stat_statements extension in database postgres; add pg_stat_statements to shared_preload_libraries")
+    assert run.outcome("pg-17", "pg-monitor") == "n/a"
+    assert run.message("pg-17", "pg-monitor") == (
+        "pg-monitor: role dc_monitor may not read extensions.pg_stat_statements; "
+        "GRANT USAGE ON SCHEMA extensions and SELECT ON extensions.pg_stat_statements TO dc_monitor")
+    assert run.outcome("pg-21", "pg-monitor") == "n/a"
+    assert "role dc_monitor may not read public." in run.message("pg-21", "pg-monitor")
+    assert run.outcome("pg-23", "pg-monitor") == "passed"
+
+
 # --------------------------------------------------------------------------- read-only, archiving, replication
 
 
-def test_catalog_only_reads(pytester: pytest.Pytester, pg_archive: Instance, pg_good: Instance) -> None:
-    """With log_statement = all, every statement the catalog sent is a SELECT or SHOW; archiving
-    is healthy on the archiving primary and missing where the inventory expects it."""
+def test_catalog_only_reads(pytester: pytest.Pytester, pg_archive: Instance, pg_good: Instance, tmp_path: Path) -> None:
+    """With log_statement = all, every statement the catalog sent is a SELECT or SHOW, the
+    deeper checks included (the archiving tests' table is in this server's schema file);
+    archiving is healthy on the archiving primary and missing where the inventory expects it."""
+    schema_file = tmp_path / "schema.sql"
+    schema_file.write_text(SCHEMA_FILE_TEXT + WAL_FILLER + ";\n")
+    config = app_config(_folder(tmp_path / "app"), "good")
     log = Path(pg_archive.admin["log"])
     start = log.stat().st_size
     expecting = with_keys(pg_good, expect_archiving=True, expect_replica=True)
-    run = run_catalog(pytester, CATALOG, targets=[at_head(pg_archive), expecting], active_probes=True)
+    run = run_catalog(pytester, CATALOG, targets=[deep(pg_archive, "good", str(schema_file)), expecting, config], active_probes=True)
 
     assert outcomes(run, "pg-archive") == {**GOOD, "pg-15": "passed"}
     assert run.evidence("pg-15", "pg-archive")["archive_mode"] == "on"
@@ -428,8 +544,8 @@ def test_replica_lag(pytester: pytest.Pytester, pg_archive: Instance, pg_standby
 
 def _write(instance: Instance) -> None:
     with admin(instance) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS wal_filler (id integer)")
-        conn.execute("INSERT INTO wal_filler VALUES (1)")
+        conn.execute(WAL_FILLER)
+        conn.execute(WAL_FILLER_ROW)
 
 
 def _caught_up(standby: Instance) -> bool:

@@ -190,3 +190,49 @@ def test_redis_catalog(
 
 def outcomes(run: CatalogRun, target: str) -> dict[str, str]:
     return {check: run.outcome(check, target) for check in CHECKS}
+
+
+def test_hit_ratio_replication_and_last_save(
+    pytester: pytest.Pytester, redis_good: Instance, redis_bad: Instance, redis_broker_good: Instance,
+    redis_replica_good: Instance, redis_replica_bad: Instance,
+) -> None:
+    """redis-10..12 on the real servers: the caches' lookups, a replica with its link up and one
+    whose master is gone, a broker with an append-only file, and data-keeping roles on a server
+    that saved (BGSAVE) and one that never did."""
+    targets = [
+        redis_good, redis_bad, redis_broker_good, redis_replica_good, redis_replica_bad,
+        _copy(redis_good, "redis-good-session", role="session"),
+        _copy(redis_bad, "redis-bad-broker", role="broker"),
+    ]
+    run = run_catalog(pytester, "test_redis.py", targets=targets, args=["-k", "redis-10 or redis-11 or redis-12"])
+
+    assert run.outcome("redis-10", "redis-good") == "passed", run.message("redis-10", "redis-good")
+    assert run.evidence("redis-10", "redis-good")["hit_pct"] > 90
+    assert run.outcome("redis-10", "redis-bad") == "failed"
+    assert run.message("redis-10", "redis-bad").startswith(f"redis-bad ({redis_bad.entry['url']}): cache hit ratio ")
+    assert run.message("redis-10", "redis-bad").endswith("; expected at least 80% (redis_hit_min_pct)")
+    assert run.outcome("redis-10", "redis-good-replica") == "n/a"  # no lookups on the replica yet
+    assert "hit_ratio_min_lookups" in run.message("redis-10", "redis-good-replica")
+    assert run.outcome("redis-10", "redis-good-broker") == "n/a"
+
+    assert run.outcome("redis-11", "redis-good-replica") == "passed", run.message("redis-11", "redis-good-replica")
+    assert run.evidence("redis-11", "redis-good-replica")["master"] == f"{LOOPBACK}:{redis_good.admin['port']}"
+    assert run.outcome("redis-11", "redis-good") == "passed", run.message("redis-11", "redis-good")
+    assert run.evidence("redis-11", "redis-good")["connected_replicas"] >= 1
+    assert run.outcome("redis-11", "redis-bad-replica") == "failed"
+    message = run.message("redis-11", "redis-bad-replica")
+    assert f": link to master {LOOPBACK}:{redis_replica_bad.admin['replica_of']} is down" in message, message
+    assert message.endswith("; expected master_link_status up"), message
+    assert run.outcome("redis-11", "redis-bad") == "n/a"
+    assert "standalone master without replicas, not a Sentinel or Cluster node" in run.message("redis-11", "redis-bad")
+
+    assert run.outcome("redis-12", "redis-good-broker") == "passed", run.message("redis-12", "redis-good-broker")
+    assert run.evidence("redis-12", "redis-good-broker")["aof_enabled"] is True
+    assert run.outcome("redis-12", "redis-good-session") == "passed", run.message("redis-12", "redis-good-session")
+    assert run.evidence("redis-12", "redis-good-session")["rdb_saves"] >= 1
+    assert run.outcome("redis-12", "redis-bad-broker") == "failed"
+    message = run.message("redis-12", "redis-bad-broker")
+    assert ": never saved since it started (" in message, message
+    assert message.endswith(" changes not on disk; rdb_saves 0); "
+                            "expected a successful snapshot within 24 h (redis_save_max_age_hours) or appendonly yes"), message
+    assert run.outcome("redis-12", "redis-good") == "n/a"

@@ -53,7 +53,7 @@ def test_valid_inventory_runs_and_reports_header(pytester: pytest.Pytester) -> N
     ("thresholds:\n  cert_min_dayz: 3\n", "inv.yml:2: thresholds.cert_min_dayz: unknown threshold; did you mean 'cert_min_days'?"),
     ("timeout: 0\n", "inv.yml:1: timeout: a timeout must be greater than 0 seconds"),
     ("http:\n  api: {url: 'https://a.example', ca_bundle: missing.pem}\n", "inv.yml:2: http.api.ca_bundle: missing.pem: no such file or directory"),
-    ("postgres:\n  db: {dsn: 'postgresql://app:hunter2@db/app'}\n", "postgres.db.dsn: holds a password; move it to the password key"),
+    ("postgres:\n  db: {dsn: 'postgresql://app:hunter2@db/app'}\n", "postgres.db.dsn: holds a password written in the file; take the whole value from the environment (dsn: ${VAR}) or move the password to the password key"),
     ("hosts:\n  me: {backend: 'ssh://root:pw@box'}\n", "a password in an ssh:// URL would go on a command line"),
     ("hosts:\n  me: {backend: 'local://'}\n  me: {backend: 'local://'}\n", "inv.yml:3: hosts.me: duplicate key"),
     ("hosts:\n  me: {backend: 'local://'}\nhttp:\n  me: {url: 'https://a.example'}\n", "http.me: name already used by hosts.me"),

@@ -158,7 +158,12 @@ def test_outcomes_are_counted_apart_in_the_closing_line(pytester: pytest.Pyteste
     ("critical", "assert False", "never", "NO-GO", 0),
 ])
 def test_verdict_and_exit_gate(pytester: pytest.Pytester, severity: str, body: str, fail_on: str, verdict: str, ret: int) -> None:
+    # demo-00 passes: every run has a critical/high item examined (a run without one is never GO).
     inv = catalog(pytester, f'''
+        @pytest.mark.check("demo-00", "Examined", severity="high")
+        def test_examined(host):
+            """E."""
+
         @pytest.mark.check("demo-01", "Item", severity="{severity}")
         def test_item(host):
             """I."""
@@ -190,7 +195,8 @@ def test_no_checks_selected_is_no_go_and_exit_5(pytester: pytest.Pytester) -> No
             """I."""
     ''', "hosts:\n  me: {backend: 'local://'}\n")
     result = pytester.runpytest(inv, "-k", "nothing_matches")
-    result.stdout.fnmatch_lines(["VERDICT: NO-GO", "rule: NO-GO: no checks ran*"])
+    result.stdout.fnmatch_lines(["VERDICT: NO-GO (PARTIAL RUN: 0 selected, 1 deselected; -k 'nothing_matches')",
+                                 "rule: NO-GO: no checks ran*"])
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
 
 

@@ -198,9 +198,34 @@ def test_write_atomic_never_leaves_half_a_file(tmp_path: Path, monkeypatch: pyte
     assert list(tmp_path.iterdir()) == [target]
 
 
-def test_a_report_that_cannot_be_written_does_not_hide_the_verdict(pytester: pytest.Pytester) -> None:
+def test_a_report_path_that_cannot_be_written_is_a_usage_error_before_anything_runs(pytester: pytest.Pytester) -> None:
     reports = write_catalog(pytester)
     (reports.root / "blocked").write_text("a file where a folder should be", encoding="utf-8")
+    result = pytester.runpytest(*reports.args(), f"--deploycheck-json={reports.root / 'blocked' / 'report.json'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "blocked is not a folder; give a path in a folder" in result.stderr.str()
+    assert not reports.md_path.exists()  # nothing ran
+
+
+BLOCK_LATER = '''
+import pathlib
+import shutil
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session):
+    result = yield
+    shutil.rmtree("blocked")  # the folder was fine at the start; the disk fills up, say
+    pathlib.Path("blocked").write_text("a file where a folder should be", encoding="utf-8")
+    return result
+'''
+
+
+def test_a_report_that_cannot_be_written_does_not_hide_the_verdict(pytester: pytest.Pytester) -> None:
+    reports = write_catalog(pytester, conftest=BLOCK_LATER)
+    (reports.root / "blocked").mkdir()
     result = pytester.runpytest(*reports.args(), f"--deploycheck-json={reports.root / 'blocked' / 'report.json'}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*deploycheck: could not write the JSON report to *blocked/report.json*", "*VERDICT: NO-GO*"])

@@ -344,7 +344,7 @@ MALFORMED = [
             expires: {future}
             aproved_by: Joe
         """, ["waivers.yml:9: waivers[0].aproved_by: unknown key (known keys: id, check, target, justification, approver, ticket, "
-              "expires, max_severity, note); fix or delete it"], id="unknown-key"),
+              "expires, max_severity, note, advisories); fix or delete it"], id="unknown-key"),
     pytest.param("""\
         waivers:
           - id: W-1

@@ -50,7 +50,7 @@ from pytest_deploycheck.governance import files as govfile
 from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta
 from pytest_deploycheck.outcomes import Outcome
-from pytest_deploycheck.state import META_KEY, NoTarget, item_target, xdist_active
+from pytest_deploycheck.state import META_KEY, STATE_KEY, NoTarget, item_target, xdist_active
 from pytest_deploycheck.yamlfile import YamlLoader, YamlNode, raise_problems, typename
 
 PLUGIN_NAME = "deploycheck-attestations"
@@ -134,7 +134,7 @@ class AttestationFile:
         return max(found, key=lambda a: (a.expires, a.specificity))
 
 
-def load_attestations(path: Path) -> AttestationFile:
+def load_attestations(path: Path, items: bool = False) -> AttestationFile:
     """Read and validate an attestations file, or raise one ``UsageError`` listing every problem."""
     ld, tree = govfile.read(path, what=WHAT, option=OPTION)
     entries: list[tuple[Attestation, int]] = []
@@ -146,7 +146,7 @@ def load_attestations(path: Path) -> AttestationFile:
         else:
             for key, sub in node.value.items():
                 keypath = f"attestations.{key}"
-                check = govfile.check_id(ld, key, sub.line, keypath)
+                check = govfile.check_id(ld, key, sub.line, keypath, items)
                 if check is None:
                     continue
                 values = sub.value if isinstance(sub.value, list) else [sub]
@@ -394,10 +394,16 @@ def register(config: pytest.Config, inventory: Inventory | None) -> None:
                                     "choose a new path or delete this one")
     if template_path is not None and _xdist_controller(config):
         raise pytest.UsageError("--deploycheck-attestation-template collects the catalog in this process; run it without -n/--dist")
-    plugin = AttestationPlugin(load_attestations(path) if path is not None else None, template_path, inventory)
+    plugin = AttestationPlugin(load_attestations(path, _checklist_given(config)) if path is not None else None, template_path, inventory)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     config.add_cleanup(lambda: config.pluginmanager.unregister(plugin) if config.pluginmanager.is_registered(plugin) else None)
 
 
 def _xdist_controller(config: pytest.Config) -> bool:
     return xdist_active(config) and not hasattr(config, "workerinput")
+
+
+def _checklist_given(config: pytest.Config) -> bool:
+    """Whether the run reads a team checklist, whose items entries may name by id or key."""
+    state = config.stash.get(STATE_KEY, None)
+    return bool(state is not None and state.checklists)

@@ -26,6 +26,9 @@ from pytest_deploycheck.yamlfile import YamlLoader, YamlNode, raise_problems, re
 
 PLACEHOLDER = "TODO"  # what the attestation template leaves for a person to fill in
 
+#: Longest validity period an attestation or waiver may give (valid_for, expires_in).
+MAX_PERIOD_DAYS = 3660
+
 _PERIOD = re.compile(r"^\s*(\d+)\s*(d|day|days|w|week|weeks)?\s*$", re.IGNORECASE)
 
 
@@ -137,11 +140,21 @@ def period(ld: YamlLoader, node: YamlNode, keypath: str) -> int | None:
                                        "or write expires: YYYY-MM-DD instead")
         return None
     days = int(match.group(1))
-    return days * 7 if (match.group(2) or "d").lower().startswith("w") else days
+    days = days * 7 if (match.group(2) or "d").lower().startswith("w") else days
+    if days > MAX_PERIOD_DAYS:  # also keeps date arithmetic from overflowing past year 9999
+        ld.problem(node.line, keypath, f"a validity period of {days:,} days is out of range: at most {MAX_PERIOD_DAYS} "
+                                       "(ten years); write a shorter one, or expires: YYYY-MM-DD")
+        return None
+    return days
 
 
-def check_id(ld: YamlLoader, value: Any, line: int, keypath: str) -> str | None:
-    if not isinstance(value, str) or not ID_RE.match(value):
+#: A checklist item's id or key (checklist/mapping.py), which attestations and waivers may name too.
+ITEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,120}$")
+
+
+def check_id(ld: YamlLoader, value: Any, line: int, keypath: str, items: bool = False) -> str | None:
+    """A check id (area-NN); with ``items`` (a run given a checklist) also a checklist item's id or key."""
+    if not isinstance(value, str) or not (ID_RE.match(value) or (items and ITEM_RE.match(value))):
         ld.problem(line, keypath, f"expected a check id such as doc-01 (area-NN), got {value!r}; copy the id from the catalog "
                                   "(pytest --collect-only -q, or --deploycheck-attestation-template)")
         return None
@@ -154,6 +167,8 @@ def judged(check: str, known: Iterable[str]) -> bool:
     typo such as ``gvo-01``).  A run narrowed to one module by path cannot know the other
     sections' ids, and must not call them unknown."""
     known = list(known)
+    if not ID_RE.match(check):  # a checklist item's key: judged when any item of the checklist was collected
+        return any(not ID_RE.match(k) for k in known) or bool(difflib.get_close_matches(check, known, n=1, cutoff=0.75))
     area = check.split("-", 1)[0]
     return any(k.split("-", 1)[0] == area for k in known) or bool(difflib.get_close_matches(check, known, n=1, cutoff=0.75))
 

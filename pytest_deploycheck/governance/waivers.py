@@ -14,10 +14,13 @@ or the inventory's ``waivers`` key) is a list::
         ticket: RISK-14
         expires: 2026-12-31               # required: a risk is accepted for a limited time
         max_severity: medium              # optional: the highest severity it may cover
+        advisories: [CVE-2024-1234]       # optional, for a check that lists advisories (rel-04)
 
 A waiver covers a failure when the check id matches, the target is in scope, it has not
-expired, the check's severity is at most ``max_severity``, and, for a critical check, the
-policy allows it (``--deploycheck-critical-waivers=allow``; denied by default).
+expired, the check's severity is at most ``max_severity``, for a critical check the policy
+allows it (``--deploycheck-critical-waivers=allow``; denied by default), and, when it names
+``advisories``, every advisory the failure lists (``(advisories: A, B)`` in its message) is
+one of them: accepting one advisory never accepts the next one a scan finds.
 
 At the end of the run the controller lists every waiver with its status: ``applied``,
 ``expiring`` (applied or not, it ends within ``waiver_expiry_warn_days``), ``expired`` (it no
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +46,7 @@ from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.options import resolve
 from pytest_deploycheck.outcomes import Outcome
-from pytest_deploycheck.state import META_KEY
+from pytest_deploycheck.state import META_KEY, STATE_KEY
 from pytest_deploycheck.thresholds import THRESHOLDS
 from pytest_deploycheck.yamlfile import YamlLoader, YamlNode, raise_problems, typename
 
@@ -63,10 +67,19 @@ FIELDS = {
     "expires": "the last day the waiver holds",
     "max_severity": "the highest severity it may cover",
     "note": "free text shown in reports",
+    "advisories": "the advisory ids it accepts (CVE-..., GHSA-...), for a check whose failure lists them",
 }
 
 # Which status wins when several hold: the most urgent for a reader.
 _PRECEDENCE = ("expired", "refused", "expiring", "stale", "not selected", "applied")
+
+#: How a failure message lists the advisories it is about (rel-04): ``(advisories: A, B)``.
+ADVISORIES_RE = re.compile(r"\(advisories: ([^()]*)\)")
+
+
+def advisories_in(message: str) -> tuple[str, ...]:
+    """The advisory ids a failure message lists, in order."""
+    return tuple(dict.fromkeys(a.strip() for m in ADVISORIES_RE.findall(message) for a in m.split(",") if a.strip()))
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class Waiver:
     check_line: int
     max_severity: Severity | None = None
     note: str = ""
+    advisories: tuple[str, ...] = ()
 
     def in_scope(self, target: str | None) -> bool:
         return fnmatch.fnmatchcase(target, self.target) if target is not None else self.target == "*"
@@ -104,11 +118,22 @@ class Waiver:
             return CRITICAL_POLICY
         return None
 
+    def advisory_gap(self, message: str) -> str | None:
+        """Why this waiver, naming advisories, does not cover a failure with ``message``, or None."""
+        if not self.advisories:
+            return None
+        listed = advisories_in(message)
+        if not listed:
+            return f"it accepts advisories ({', '.join(self.advisories)}) and the failure lists none"
+        missing = [a for a in listed if a.lower() not in {w.lower() for w in self.advisories}]
+        return f"the failure also lists {', '.join(missing)}, which the waiver does not name" if missing else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "check": self.check, "target": self.target, "justification": self.justification,
             "approver": self.approver, "ticket": self.ticket, "expires": self.expires.isoformat(),
             "max_severity": self.max_severity.value if self.max_severity else None, "source": self.source, "note": self.note,
+            "advisories": list(self.advisories),
         }
 
 
@@ -118,14 +143,15 @@ class WaiverFile:
     loader: YamlLoader
     waivers: tuple[Waiver, ...]
 
-    def find(self, check: CheckMeta, target: str | None, allow_critical: bool) -> Waiver | None:
+    def find(self, check: CheckMeta, target: str | None, allow_critical: bool, message: str = "") -> Waiver | None:
         """The waiver that covers a failure of ``check`` on ``target``: the most specific scope first."""
         usable = [w for w in self.waivers
-                  if w.check == check.id and w.in_scope(target) and w.refusal(check.severity, allow_critical) is None]
+                  if w.check == check.id and w.in_scope(target) and w.refusal(check.severity, allow_critical) is None
+                  and w.advisory_gap(message) is None]
         return max(usable, key=lambda w: (w.specificity, w.expires)) if usable else None
 
 
-def load_waivers(path: Path) -> WaiverFile:
+def load_waivers(path: Path, items: bool = False) -> WaiverFile:
     """Read and validate a waivers file, or raise one ``UsageError`` listing every problem."""
     ld, tree = govfile.read(path, what=WHAT, option=OPTION)
     waivers: list[Waiver] = []
@@ -136,7 +162,7 @@ def load_waivers(path: Path) -> WaiverFile:
                        f"expected a list of waivers ('- id: ...' entries), got {typename(node.value)}; see {EXAMPLE}")
         else:
             for i, entry in enumerate(node.value):
-                found = _entry(ld, entry, f"waivers[{i}]")
+                found = _entry(ld, entry, f"waivers[{i}]", items)
                 if found is not None:
                     waivers.append(found)
     seen: dict[str, Waiver] = {}
@@ -148,7 +174,7 @@ def load_waivers(path: Path) -> WaiverFile:
     return WaiverFile(path=path, loader=ld, waivers=tuple(waivers))
 
 
-def _entry(ld: YamlLoader, node: YamlNode, keypath: str) -> Waiver | None:
+def _entry(ld: YamlLoader, node: YamlNode, keypath: str, items: bool = False) -> Waiver | None:
     if not isinstance(node.value, dict):
         ld.problem(node.line, keypath, f"expected a mapping with id, check, target, justification, approver, ticket and expires, "
                                        f"got {typename(node.value)}; see {EXAMPLE}")
@@ -164,7 +190,7 @@ def _entry(ld: YamlLoader, node: YamlNode, keypath: str) -> Waiver | None:
         ld.problem(entry["check"].line if "check" in entry else line, f"{keypath}.check",
                    f"required key missing: {FIELDS['check']}; add it")
     else:
-        check = govfile.check_id(ld, entry["check"].value, entry["check"].line, f"{keypath}.check")
+        check = govfile.check_id(ld, entry["check"].value, entry["check"].line, f"{keypath}.check", items)
     expires = govfile.date(ld, entry, "expires", keypath, line, FIELDS["expires"])
     max_severity = None
     if entry.get("max_severity") is not None and entry["max_severity"].value is not None:
@@ -175,11 +201,20 @@ def _entry(ld: YamlLoader, node: YamlNode, keypath: str) -> Waiver | None:
             ld.problem(entry["max_severity"].line, f"{keypath}.max_severity", f"{exc}; or delete the key to cover every severity")
             return None
     note = govfile.text(ld, entry, "note", keypath, line, FIELDS["note"], required=False) or ""
+    advisories: list[str] = []
+    node_adv = entry.get("advisories")
+    if node_adv is not None and node_adv.value is not None:
+        for item in node_adv.value if isinstance(node_adv.value, list) else [node_adv]:
+            if not isinstance(item.value, str) or not item.value.strip():
+                ld.problem(item.line, f"{keypath}.advisories", f"expected advisory ids (CVE-2024-1234, GHSA-...), got {typename(item.value)}")
+                return None
+            advisories.append(item.value.strip())
     if check is None or expires is None or any(v is None for v in values.values()):
         return None
     return Waiver(id=str(values["id"]), check=check, target=str(values["target"]), justification=str(values["justification"]),
                   approver=str(values["approver"]), ticket=str(values["ticket"]), expires=expires,
-                  source=f"{ld.display}:{line}", line=line, check_line=check_line, max_severity=max_severity, note=note)
+                  source=f"{ld.display}:{line}", line=line, check_line=check_line, max_severity=max_severity, note=note,
+                  advisories=tuple(advisories))
 
 
 class WaiverPlugin:
@@ -194,7 +229,7 @@ class WaiverPlugin:
     def pytest_deploycheck_waiver(self, config: pytest.Config, check: CheckMeta, target: str | None, message: str) -> dict[str, Any] | None:
         if self.file is None:
             return None
-        found = self.file.find(check, target, self.allow_critical)
+        found = self.file.find(check, target, self.allow_critical, message)
         return found.as_dict() if found is not None else None
 
     @pytest.hookimpl(wrapper=True)
@@ -238,7 +273,7 @@ def report_rows(file: WaiverFile | None, results: list[Any], allow_critical: boo
             notes.append(f"expired on {w.expires.isoformat()}; it no longer applies"
                          + (f": {w.check} still fails on {', '.join(sorted({r.target or '-' for r in left}))}" if left else ""))
         else:
-            refused = {r.target or "-": w.refusal(r.severity, allow_critical) for r in left}
+            refused = {r.target or "-": w.refusal(r.severity, allow_critical) or w.advisory_gap(str(r.message or "")) for r in left}
             refused = {t: why for t, why in refused.items() if why}
             if refused:
                 statuses.append("refused")
@@ -277,7 +312,13 @@ def warn_days(config: pytest.Config, inventory: Inventory | None) -> int:
 def register(config: pytest.Config, inventory: Inventory | None) -> None:
     """Load the file (if any) and register the plugin object; called from ``pytest_configure``."""
     path = govfile.locate(config, "deploycheck_waivers", inventory, "waivers")
-    plugin = WaiverPlugin(load_waivers(path) if path is not None else None,
+    plugin = WaiverPlugin(load_waivers(path, _checklist_given(config)) if path is not None else None,
                           resolve(config, "deploycheck_critical_waivers") == "allow", warn_days(config, inventory))
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     config.add_cleanup(lambda: config.pluginmanager.unregister(plugin) if config.pluginmanager.is_registered(plugin) else None)
+
+
+def _checklist_given(config: pytest.Config) -> bool:
+    """Whether the run reads a team checklist, whose items entries may name by id or key."""
+    state = config.stash.get(STATE_KEY, None)
+    return bool(state is not None and state.checklists)

@@ -39,26 +39,27 @@ def register(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     redactor = state.redactor if state is not None else None
     manager = config.pluginmanager
-    manager.register(ReportGuard(), "deploycheck-report-guard")
+    manager.register(ReportGuard(go_live=state is not None and state.inventory is not None), "deploycheck-report-guard")
     json_path = resolve(config, "deploycheck_json")
     if json_path:
-        manager.register(FileReport(output_path(json_path), "JSON report",
+        manager.register(FileReport(output_path(json_path, "--deploycheck-json"), "JSON report",
                                     lambda summary: jsonreport.dumps(jsonreport.document(summary, redactor))), "deploycheck-json")
     md_path = resolve(config, "deploycheck_checklist_md")
     if md_path:
-        manager.register(FileReport(output_path(md_path), "checklist",
+        manager.register(FileReport(output_path(md_path, "--deploycheck-checklist-md"), "checklist",
                                     lambda summary: markdown.render(summary, redactor)), "deploycheck-checklist")
     xml_path = getattr(config.option, "xmlpath", None)
     if xml_path:
         prefix = getattr(config.option, "junitprefix", None)
-        manager.register(junit.JunitRewriter(output_path(xml_path), junit.family(config), prefix, redactor), "deploycheck-junit")
+        manager.register(junit.JunitRewriter(output_path(xml_path, "--junitxml"), junit.family(config), prefix, redactor), "deploycheck-junit")
     html_path = resolve(config, "deploycheck_html")
     if manager.hasplugin("html"):
         from pytest_deploycheck.reports import html  # imports pytest-html
 
         if html_path:
-            html.enable_shortcut(config, output_path(html_path))
+            html.enable_shortcut(config, output_path(html_path, "--deploycheck-html"))
         if getattr(config.option, "htmlpath", None) and (html_path or state is None or state.inventory is not None):
+            output_path(str(config.option.htmlpath), "--html")  # a directory or an unwritable folder: say so now
             # A project's own tests (no inventory) keep pytest-html's page as it is.
             manager.register(html.HtmlReport(config, redactor), "deploycheck-html")
     elif html_path:
@@ -69,6 +70,8 @@ def register(config: pytest.Config) -> None:
 
 class FileReport:
     """A report that is one file rendered from the run summary (JSON, the Markdown checklist)."""
+
+    DEPLOYCHECK_WRITER = True  # called again on its own if another summary hook raised (summary.write_reports_again)
 
     def __init__(self, path: Path, label: str, render: Callable[[RunSummary], str]) -> None:
         self.path = path
@@ -95,42 +98,74 @@ def unregister(config: pytest.Config) -> None:
             config.pluginmanager.unregister(plugin)
 
 
-def output_path(value: str) -> Path:
-    """As pytest's ``--junitxml`` does: ``~`` and ``$VARS`` expanded, relative to the start directory."""
-    return Path(os.path.abspath(os.path.expanduser(os.path.expandvars(value))))
+def output_path(value: str, option: str = "") -> Path:
+    """As pytest's ``--junitxml`` does: ``~`` and ``$VARS`` expanded, relative to the start directory.
+
+    A path that is a directory, or whose folder cannot be created or written, is a usage error
+    now, before anything runs: finding out after an hour of checks would cost the report.
+    """
+    path = Path(os.path.abspath(os.path.expanduser(os.path.expandvars(value))))
+    what = f"{option}={value}" if option else value
+    if path.is_dir():
+        raise pytest.UsageError(f"{what}: is a directory; give a file name for the report (e.g. {os.path.join(value, 'report' + (path.suffix or '.out'))})")
+    if path.exists() and not path.is_file():
+        raise pytest.UsageError(f"{what}: exists and is not a regular file; give a file name for the report")
+    folder = path.parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise pytest.UsageError(f"{what}: {existing} is not a folder; give a path in a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"{what}: cannot write in {existing} (permission denied); choose a folder this user can write")
+    if path.exists() and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
+        raise pytest.UsageError(f"{what}: the file is not writable; choose another path")
+    return path
 
 
 class ReportGuard:
-    """Keeps a cancelled CI job from cutting a report in half.
+    """Keeps a cancelled CI job, or a second Ctrl-C, from cutting a report in half.
 
     The plugin turns SIGTERM into KeyboardInterrupt so an interrupted run still reports.  Once
-    the reports are being written (session finish), a second SIGTERM would interrupt the
-    writers themselves and leave a traceback instead of a file; from then until the end of
-    the run it is noted and ignored: the process ends a moment later anyway.
+    the reports are being written (session finish), a second SIGTERM or Ctrl-C would interrupt
+    the writers themselves and leave a traceback instead of a file; from then until the end of
+    the run it is noted and ignored: the process ends a moment later anyway.  A third Ctrl-C
+    still ends it at once (someone who insists gets out); runs without an inventory keep
+    pytest's Ctrl-C as it is.
     """
 
-    def __init__(self) -> None:
-        self.deferred = False
-        self.previous: Any = None
+    SIGNALS = (("SIGTERM", signal.SIGTERM), ("Ctrl-C (SIGINT)", signal.SIGINT))
+
+    def __init__(self, go_live: bool = True) -> None:
+        self.go_live = go_live  # a project's own tests keep pytest's Ctrl-C
+        self.deferred: list[str] = []
+        self.previous: dict[int, Any] = {}
+        self.interrupts = 0
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
+        for name, number in self.SIGNALS:
+            if number == signal.SIGINT and not self.go_live:
+                continue
 
-        def note(signum: int, frame: Any) -> None:
-            self.deferred = True
+            def note(signum: int, frame: Any, name: str = name) -> None:
+                if signum == signal.SIGINT:
+                    self.interrupts += 1
+                    if self.interrupts > 2:  # the person insists: let them out, reports or not
+                        raise KeyboardInterrupt
+                if name not in self.deferred:
+                    self.deferred.append(name)
 
-        self.previous = signal.signal(signal.SIGTERM, note)
+            self.previous[number] = signal.signal(number, note)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.deferred:
-            terminalreporter.write_line("deploycheck: SIGTERM received while the reports were written; they were finished first",
-                                        yellow=True)
+            terminalreporter.write_line(f"deploycheck: {' and '.join(self.deferred)} received while the reports were written; "
+                                        "they were finished first", yellow=True)
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-            self.previous = None
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
+        self.previous = {}
 

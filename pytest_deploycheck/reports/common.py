@@ -8,10 +8,8 @@ import contextlib
 import json
 import os
 import re
-import signal
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.decision import Result
-from pytest_deploycheck.options import resolve
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.reports.summary import OUTCOME_ORDER, RunSummary
 

@@ -11,11 +11,14 @@ Registered only when pytest-html is present and writing a report, and only on th
 - the blocking items first, then the risks; manual items with their attestation or
   "pending"; waivers applied / matching nothing / expired; checks not applicable (and why)
   and checks not run;
-- results-table columns Outcome (the six go-live outcomes, not pytest's four), Severity,
-  Check, Title, Target and Section; each row's details hold the message, the evidence, the
-  rationale (docstring), the references, the attestation and the waiver;
-- filters by outcome, severity and section that keep working while pytest-html re-sorts its
-  table (they are CSS rules keyed on data attributes of our cells).
+- the results table, rendered in the page (readable without JavaScript, printable): every
+  check on every target with the six go-live outcomes, problems first, its message, evidence,
+  attestation and waiver; then each check of the run once with its rationale and references.
+  A check's row is left out of pytest-html's script-built table, which keeps the project's own
+  tests (its counts still include every check): the page stays small (bench/bench_reports.py);
+- filters by outcome, severity and section (CSS rules keyed on the rows' data attributes, set by
+  a small script; without it they stay hidden and every row shows);
+- print CSS: no scroll box clips a list on paper, every row of the table prints.
 
 Every value is escaped (``esc``) and masked (the run's redactor) before it is inserted.
 pytest-html's own write is replaced by an atomic one.
@@ -30,15 +33,22 @@ from typing import Any
 
 import pytest
 
+from pytest_deploycheck.checklist.status import ChecklistSummary
 from pytest_deploycheck.decision import Level, Result
 from pytest_deploycheck.markers import Severity
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.redact import Redactor
+from pytest_deploycheck.reports.causes import grouped
 from pytest_deploycheck.reports.common import clean_text, extra_list, outcome_columns, show_value, truncate, write_atomic
 from pytest_deploycheck.reports.summary import OUTCOME_ORDER, RunSummary
 
 TEXT_LIMIT = 64_000  # a 1 MB message would make the page unusable; the JSON report keeps it whole
+RESULT_TEXT = 4_000  # a message in the results table (the blocking and risk lists show it whole)
+EVIDENCE_TEXT = 300  # one evidence value in the results table; the JSON report keeps it whole
 LONG_LIST = 25  # lists longer than this scroll inside their own box
+
+#: The results table's order: what needs a decision first.
+PROBLEM_FIRST = (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_RUN, Outcome.MANUAL, Outcome.WAIVED, Outcome.PASSED, Outcome.NOT_APPLICABLE)
 
 _LEVEL_CLASS = {Level.GO: "dc-go", Level.GO_WITH_RISKS: "dc-risks", Level.NO_GO: "dc-nogo"}
 
@@ -85,12 +95,10 @@ class Html:
     def attr(self, value: object) -> str:
         return self(value, 200).replace("\n", "&#10;")
 
-    def inline(self, value: object, limit: int = TEXT_LIMIT) -> str:
-        """For pytest-html's log pane: no raw newline (its script rewrites lines starting with E)."""
-        return self(value, limit).replace("\r", "").replace("\n", "&#10;")
-
 
 class HtmlReport:
+    DEPLOYCHECK_WRITER = True  # called again on its own if another summary hook raised (summary.write_reports_again)
+
     def __init__(self, config: pytest.Config, redactor: Redactor | None = None) -> None:
         self.config = config
         self.esc = Html(redactor)
@@ -109,53 +117,42 @@ class HtmlReport:
         if self.redactor is not None and isinstance(environment, dict):
             report.set_data("environment", self.redactor.redact_obj(dict(environment)))
 
-    def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        ours = [
-            '<th class="sortable" data-column-type="dcoutcome">Outcome</th>',
-            '<th data-column-type="dcseverity">Severity</th>',
-            '<th class="sortable" data-column-type="dccheck">Check</th>',
-            "<th>Title</th>",
-            '<th class="sortable" data-column-type="dctarget">Target</th>',
-            '<th class="sortable" data-column-type="dcsection">Section</th>',
-        ]
-        cells[1:1] = ours
-
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
-        esc = self.esc
-        data = getattr(report, "deploycheck", None)
+        """A check's result is a row of our own results table, rendered in the page (``results_block``):
+        readable without JavaScript, printable, and a fraction of the size of pytest-html's script-built
+        row.  pytest-html's table keeps the project's own tests; its counts line gets the checks'
+        go-live counts (``_agree_counts``), as it counts nothing for a row it leaves out."""
+        if isinstance(getattr(report, "deploycheck", None), dict):
+            cells.clear()  # pytest-html leaves a row with no cells out of its table, its data and its counts
+            return
         when = getattr(report, "when", "call")
         # pytest-html puts the node id in unescaped; a hostile parameter id must not become markup.
         test_id = report.nodeid + ("" if when == "call" else f"::{when}")
         if len(cells) > 1:
-            cells[1] = f'<td class="col-testId">{esc(test_id, 2000)}</td>'
-        if not isinstance(data, dict):
-            cells[1:1] = ['<td class="col-dcoutcome"></td>', '<td class="col-dcseverity"></td>', '<td class="col-dccheck"></td>',
-                          "<td></td>", '<td class="col-dctarget"></td>', '<td class="col-dcsection"></td>']
-            return
-        check = data.get("check") or {}
-        outcome = str(data.get("outcome", ""))
-        severity = str(check.get("severity", ""))
-        section = str(check.get("section", ""))
-        cells[1:1] = [
-            f'<td class="col-dcoutcome dc-o-{_slug(outcome)}" data-dc-outcome="{esc.attr(outcome)}">{esc(outcome)}</td>',
-            f'<td class="col-dcseverity dc-s-{_slug(severity)}" data-dc-severity="{esc.attr(severity)}">{esc(severity)}</td>',
-            f'<td class="col-dccheck">{esc(check.get("id", ""))}</td>',
-            f'<td class="col-dctitle">{esc(check.get("title", ""), 500)}</td>',
-            f'<td class="col-dctarget">{esc(data.get("target") or "-")}</td>',
-            f'<td class="col-dcsection" data-dc-section="{esc.attr(section)}">{esc(check.get("section_title", section))}</td>',
-        ]
-
-    def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
-        info = getattr(report, "deploycheck", None)
-        if isinstance(info, dict):
-            data.insert(0, self.details(info))
+            cells[1] = f'<td class="col-testId">{self.esc(test_id, 2000)}</td>'
 
     @pytest.hookimpl(trylast=True)  # after the modules that add waivers and attestations to summary.extra
     def pytest_deploycheck_summary(self, config: pytest.Config, summary: RunSummary) -> None:
         self.summary = summary
         if self.report_data is not None:
             name = summary.inventory_name or "(no inventory)"
-            self.report_data.title = clean_text(f"{summary.verdict.level.value} — go-live report: {name}")
+            partial = " (partial run)" if summary.partial else ""
+            self.report_data.title = clean_text(f"{summary.verdict.level.value}{partial} — go-live report: {name}")
+            self._agree_counts(summary)
+
+    def _agree_counts(self, run: RunSummary) -> None:
+        """pytest-html's counts line: it counted only the project's own tests (check rows are left out
+        of its table, ``pytest_html_results_table_row``); the checks are added as the go-live summary
+        counts them (a check that could not look is an error, not "Failed")."""
+        outcomes = getattr(self.report_data, "outcomes", None)
+        if not isinstance(outcomes, dict) or not all(k in outcomes for k in ("passed", "failed", "error", "skipped")):
+            return
+        counts = run.counts()
+        outcomes["passed"]["value"] += counts[Outcome.PASSED]
+        outcomes["failed"]["value"] += counts[Outcome.FAILED]
+        outcomes["error"]["value"] += counts[Outcome.ERROR]
+        outcomes["skipped"]["value"] += sum(counts[o] for o in (Outcome.MANUAL, Outcome.WAIVED, Outcome.NOT_APPLICABLE, Outcome.NOT_RUN))
+        outcomes["skipped"]["label"] = "Skipped (manual, waived, n/a, not run)"
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
         run = self.summary
@@ -163,9 +160,11 @@ class HtmlReport:
         if run is None:
             return
         prefix.insert(1, self.verdict_block(run))
+        if run.checklist is not None:
+            prefix.insert(2, self.checklist_block(run.checklist))
         summary.append(self.counts_block(run))
         postfix += [self.blocking_block(run), self.manual_block(run), self.waivers_block(run), self.na_block(run),
-                    self.not_run_block(run), self.filters_block(run)]
+                    self.not_run_block(run), self.filters_block(run), self.results_block(run), self.checks_block(run)]
 
     # -- the blocks ---------------------------------------------------------------------
 
@@ -188,12 +187,53 @@ class HtmlReport:
             ("Versions", f"pytest-deploycheck {esc(run.plugin_version)}; catalog <code>{esc(run.catalog_digest)}</code>; "
                          f"pytest {esc(pytest.__version__)}"),
             ("Gate", f"--deploycheck-fail-on={esc(run.fail_on)}: exit status {run.exit_status}"),
+            ("Scope", f"<b>partial run</b>: {esc(run.scope.describe())}" if run.partial
+                      else f"the whole catalog collected: {run.scope.selected} results"),
+            *(("Incident", f"<b>{esc(incident)}</b>") for incident in run.incidents),
         ]
         table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
         return (f'<section id="dc-verdict" class="dc-verdict {_LEVEL_CLASS[verdict.level]}">'
-                f'<div class="dc-level">{esc(verdict.level.value)}</div>'
+                f'<div class="dc-level">{esc(verdict.level.value)}{" (partial run)" if verdict.partial else ""}</div>'
                 f'<div class="dc-rule">{esc(verdict.rule)}</div>'
                 f'<table class="dc-meta">{table}</table></section>')
+
+    def checklist_block(self, checklist: ChecklistSummary) -> str:
+        """The team's own list first: each item, its status, the checks behind it per target, or who attested it."""
+        esc = self.esc
+        rows = []
+        for item in checklist.items:
+            entry = item.entry
+            section = " > ".join(item.section)
+            if entry is None:
+                how = "not judged"
+            elif entry.manual:
+                how = "manual"
+            else:
+                how = ", ".join(entry.checks)
+            if entry is not None and entry.manual and item.results and item.results[0].attestation and item.status == "passed":
+                att = item.results[0].attestation
+                evidence = (f"attested by {esc(att.get('by'))} ({esc(att.get('role'))}) on {esc(att.get('date'))}; "
+                            f"evidence: {esc(att.get('evidence'))}; expires {esc(att.get('expires'))}")
+            elif entry is not None and not entry.manual and item.results:
+                evidence = "<br>".join(f'<span class="dc-o-{_slug(r.outcome.value)}">{esc(r.check_id)} on {esc(r.target or "-")}: '
+                                       f"{esc(r.outcome.value)}</span>" + (f" — {esc(r.message)}" if r.outcome is not Outcome.PASSED else "")
+                                       for r in item.results[:12])
+                if len(item.results) > 12:
+                    evidence += f"<br>... and {len(item.results) - 12} more"
+            else:
+                evidence = esc(item.reason)
+            matched = esc(entry.matched_by) if entry is not None else ""
+            rows.append(f'<tr><td>{esc(section)}</td><td>{esc(item.text)}<div class="dc-where">{esc(Path(item.source).name)}:{item.line}</div></td>'
+                        f'<td class="dc-o-{_slug(item.status)}">{esc(item.status)}</td>'
+                        f'<td>{esc(entry.severity.value if entry else "")}</td><td class="dc-id">{esc(how)}'
+                        f'<div class="dc-where">{matched}</div></td><td class="dc-msg">{evidence}</td></tr>')
+        warnings = "".join(f"<li>{esc(w)}</li>" for w in checklist.warnings)
+        beyond = len({r.check_id for r in checklist.beyond})
+        return (f'<section id="dc-checklist"><h2>Your checklist</h2><p>{esc(checklist.line())}. '
+                f"{beyond} catalog check(s) beyond your checklist are reported below and count in the verdict by their severity.</p>"
+                + (f"<p>Mapping warnings:</p><ul>{warnings}</ul>" if warnings else "")
+                + '<table class="dc-table"><tr><th>Section</th><th>Item</th><th>Status</th><th>Severity</th><th>Answered by</th>'
+                f"<th>Evidence</th></tr>{''.join(rows)}</table></section>")
 
     def counts_block(self, run: RunSummary) -> str:
         cols = outcome_columns(run) or [Outcome.PASSED]
@@ -210,10 +250,20 @@ class HtmlReport:
 
     def blocking_block(self, run: RunSummary) -> str:
         verdict = run.verdict
-        parts = [self._results_section("dc-blocking", f"Blocking items ({len(verdict.blocking)})", verdict.blocking,
-                                       "Nothing blocks the go-live.")]
-        if verdict.risks:
-            parts.append(self._results_section("dc-risks", f"Risks ({len(verdict.risks)})", verdict.risks, ""))
+        causes = run.root_causes()  # each cause once, not one line per check it blocked
+        under = grouped(causes)
+        blocking = [r for r in verdict.blocking if id(r) not in under]
+        risks = [r for r in verdict.risks if id(r) not in under]
+        parts = [self._results_section("dc-blocking", f"Blocking items ({len(blocking)})", blocking,
+                                       "Nothing blocks the go-live." if not causes else "Nothing else blocks the go-live.")]
+        if causes:
+            rows = "".join(f'<tr><td class="dc-msg">{self.esc(c.label)}</td><td>{self.esc(", ".join(sorted({r.check_id for r in c.blocked})), 2000)}'
+                           "</td></tr>" for c in causes)
+            parts.insert(0, f'<section id="dc-root-causes"><h2>Root causes ({len(causes)})</h2><p>Checks that could not look, '
+                            f'grouped by what stopped them.</p>{self._box(len(causes))}<table class="dc-table"><tr><th>Cause</th>'
+                            f"<th>Checks blocked</th></tr>{rows}</table></div></section>")
+        if risks:
+            parts.append(self._results_section("dc-risks", f"Risks ({len(risks)})", risks, ""))
         return "".join(parts)
 
     def _results_section(self, anchor: str, title: str, results: Sequence[Result], empty: str) -> str:
@@ -312,51 +362,64 @@ class HtmlReport:
             return f'<label>{label} <select data-dc-filter="{kind}"><option value="">all</option>{opts}</select></label>'
 
         present = {r.outcome for r in run.results}
-        return ('<section id="dc-filters"><h2>Results</h2><p>Filter the table below (with pytest-html\'s check boxes above, '
-                "which know only passed/failed/skipped/error): "
+        # The filters need the script: without it they stay hidden and the table shows every row.
+        return ('<section id="dc-filters"><h2>Results</h2><p class="dc-js" hidden>Filter the results table: '
                 + select("outcome", "outcome", ((o.value, o.value) for o in OUTCOME_ORDER if o in present))
                 + select("severity", "severity", ((s.value, s.value) for s in Severity))
                 + select("section", "section", sections.items())
                 + '<span id="dc-filter-count"></span></p><style id="dc-filter-style"></style>'
                 f"<script>{FILTER_JS}</script></section>")
 
-    def details(self, info: dict[str, Any]) -> str:
-        """A row's details: what an auditor reads about one check on one target."""
-        esc = self.esc.inline
-        check = info.get("check") or {}
-        rows = [("Check", f"{esc(check.get('id', ''))} — {esc(check.get('title', ''))}"),
-                ("Section", f"{esc(check.get('section_title', ''))} ({esc(check.get('section', ''))})"),
-                ("Severity", esc(check.get("severity", ""))),
-                ("Target", esc(info.get("target") or "-") + (f" ({esc(info['target_kind'])})" if info.get("target_kind") else "")),
-                ("Outcome", esc(info.get("outcome", "")))]
-        if info.get("message"):
-            rows.append(("Message", f'<span class="dc-pre">{esc(info["message"])}</span>'))
-        evidence = info.get("evidence") or {}
-        if evidence:
-            inner = "".join(f'<tr><th>{esc(k, 200)}</th><td class="dc-pre">{esc(show_value(v))}</td></tr>' for k, v in evidence.items())
-            rows.append(("Evidence", f'<table class="dc-evidence">{inner}</table>'))
-        if check.get("rationale"):
-            rows.append(("Rationale", f'<span class="dc-pre">{esc(check["rationale"])}</span>'))
-        if check.get("refs"):
-            rows.append(("References", "; ".join(esc(ref) for ref in check["refs"])))
-        if check.get("manual"):
-            att = info.get("attestation") or {}
-            if att and info.get("outcome") == Outcome.PASSED.value:
-                text = f"attested by {esc(att.get('by', '?'))}" + (f" ({esc(att['role'])})" if att.get("role") else "")
-                text += f" on {esc(att.get('date', '?'))}; evidence: {esc(att.get('evidence', ''))}"
-                text += f"; expires {esc(att['expires'])}" if att.get("expires") else ""
-            else:
-                text = "pending" + (f" ({esc(att['reason'])})" if att.get("reason") else "")
-            if check.get("instructions"):
-                text += f"<br>instructions: {esc(check['instructions'])}"
-            rows.append(("Attestation", text))
-        waiver = info.get("waiver")
-        if waiver:
-            rows.append(("Waiver", f"{esc(waiver.get('id', '?'))}: {esc(waiver.get('justification', ''))}; approved by "
-                                   f"{esc(waiver.get('approver', '?'))}; ticket {esc(waiver.get('ticket', '-'))}; "
-                                   f"expires {esc(waiver.get('expires', '?'))}"))
-        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-        return f'<div class="dc-detail"><table>{body}</table></div>'
+    def results_block(self, run: RunSummary) -> str:
+        """Every result, in the page itself (the report's canonical view): problems first, then by
+        severity, check and target.  A check's rationale and references are listed once, below."""
+        esc = self.esc
+        rank = {o: i for i, o in enumerate(PROBLEM_FIRST)}
+        severity_rank = {s: i for i, s in enumerate(Severity)}
+        ordered = sorted(run.results, key=lambda r: (rank.get(r.outcome, len(rank)), severity_rank.get(r.severity, 0), r.check_id, r.target or ""))
+        rows = []
+        for r in ordered:
+            outcome, severity = r.outcome.value, r.severity.value
+            section = r.check.section if r.check else ""
+            notes = [esc(r.message, RESULT_TEXT)] if r.message else []
+            if r.attestation and r.outcome is Outcome.PASSED:
+                notes.append(f"attested by {esc(r.attestation.get('by', '?'))} on {esc(r.attestation.get('date', '?'))}")
+            if r.waiver:
+                notes.append(f"waived: {esc(r.waiver.get('id', '?'))}, expires {esc(r.waiver.get('expires', '?'))}")
+            if r.evidence:
+                notes.append('<span class="dc-ev">' + "; ".join(f"{esc(k, 200)}: {esc(show_value(v), EVIDENCE_TEXT)}"
+                                                               for k, v in r.evidence.items()) + "</span>")
+            rows.append(f'<tr data-dc-outcome="{esc.attr(outcome)}" data-dc-severity="{esc.attr(severity)}" data-dc-section="{esc.attr(section)}">'
+                        f'<td class="col-dcoutcome dc-o-{_slug(outcome)}">{esc(outcome)}</td><td class="dc-s-{_slug(severity)}">{esc(severity)}</td>'
+                        f'<td class="col-dccheck">{esc(r.check_id)}</td><td class="col-dctitle">{esc(r.check.title if r.check else "", 500)}</td>'
+                        f'<td class="col-dctarget">{esc(r.target or "-")}{self._variant(r)}</td><td>{esc(r.check.section_title if r.check else "")}</td>'
+                        f'<td class="dc-msg">{"<br>".join(notes)}</td></tr>')
+        others = ("<p>pytest-html's table below lists the project's own tests (no check marker) and any run-level errors; "
+                  "every check's result is here.</p>")
+        return (f'<section id="dc-results">{others}<table class="dc-table dc-results"><thead><tr><th>Outcome</th><th>Severity</th>'
+                f"<th>Check</th><th>Title</th><th>Target</th><th>Section</th><th>Message and evidence</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+    def _variant(self, r: Result) -> str:
+        """A check parametrized beyond its target (``[me-5]``) names the variant, so rows stay distinct."""
+        param = r.nodeid.rsplit("[", 1)[1][:-1] if r.nodeid.endswith("]") and "[" in r.nodeid else ""
+        return f' <span class="dc-where">[{self.esc(param, 200)}]</span>' if param and param != r.target else ""
+
+    def checks_block(self, run: RunSummary) -> str:
+        """Each check of the run once: what it proves (its rationale), its references, how to attest it."""
+        esc = self.esc
+        checks = {r.check.id: r.check for r in run.results if r.check}
+        if not checks:
+            return ""
+        entries = []
+        for cid in sorted(checks):
+            c = checks[cid]
+            extra = f"<br>References: {'; '.join(esc(ref) for ref in c.refs)}" if c.refs else ""
+            extra += f"<br>Attest: {esc(c.instructions)}" if c.manual and c.instructions else ""
+            entries.append(f'<dt id="dc-check-{esc.attr(cid)}"><b>{esc(cid)}</b> {esc(c.title)} ({esc(c.severity.value)}; '
+                           f'{esc(c.section_title)}{"; manual" if c.manual else ""}{"; active probe" if c.active_probe else ""})</dt>'
+                           f'<dd><span class="dc-pre">{esc(c.rationale)}</span>{extra}</dd>')
+        return f'<section id="dc-checks"><h2>Checks in this run ({len(checks)})</h2><dl>{"".join(entries)}</dl></section>'
 
 
 ATTESTATION_KEYS = ("check", "target", "status", "by", "role", "date", "evidence", "expires", "reason")
@@ -380,31 +443,31 @@ def _slug(value: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in value.lower())
 
 
-# Filters are CSS rules keyed on our cells' data attributes, so they survive pytest-html
-# rebuilding its table on every sort or check-box click.
+# Filters are CSS rules keyed on the results table's data attributes; without the script the
+# filters stay hidden and every row shows.
 FILTER_JS = r"""(function(){
 var style=document.getElementById('dc-filter-style'),count=document.getElementById('dc-filter-count');
 var selects=[].slice.call(document.querySelectorAll('select[data-dc-filter]'));
+[].slice.call(document.querySelectorAll('.dc-js')).forEach(function(e){e.hidden=false;});
 function quote(v){return '"'+v.replace(/\\/g,'\\\\').replace(/"/g,'\\"')+'"';}
-function show(){var rows=[].slice.call(document.querySelectorAll('#results-table>tbody.results-table-row'));
-rows=rows.filter(function(t){return !t.querySelector('#not-found-message');});
+function show(){var rows=[].slice.call(document.querySelectorAll('#dc-results tbody>tr'));
 var shown=rows.filter(function(t){return getComputedStyle(t).display!=='none';}).length;
 count.textContent='showing '+shown+' of '+rows.length+' rows';}
 function update(){var rules=[],hash=[];
 selects.forEach(function(s){if(!s.value){return;}
 hash.push(s.dataset.dcFilter+'='+encodeURIComponent(s.value));
-rules.push('#results-table>tbody.results-table-row:not(:has(#not-found-message)):not(:has(td[data-dc-'+s.dataset.dcFilter+'='+quote(s.value)+'])){display:none}');});
+rules.push('#dc-results tbody>tr:not([data-dc-'+s.dataset.dcFilter+'='+quote(s.value)+']){display:none}');});
 style.textContent=rules.join('\n');
 if(window.history&&history.replaceState){history.replaceState(null,'',hash.length?'#'+hash.join('&'):location.pathname+location.search);}
 show();}
 location.hash.replace(/^#/,'').split('&').forEach(function(p){var kv=p.split('=');
 selects.forEach(function(s){if(s.dataset.dcFilter===kv[0]){s.value=decodeURIComponent(kv[1]||'');}});});
 selects.forEach(function(s){s.addEventListener('change',update);});
-window.addEventListener('load',function(){update();
-new MutationObserver(show).observe(document.getElementById('results-table'),{childList:true});});
+if(document.readyState==='loading'){document.addEventListener('DOMContentLoaded',update);}else{update();}
 })();"""
 
 CSS = """
+.dc-where { color: #666; font-size: 85%; }
 body{display:flex;flex-direction:column}
 body>h1{order:0}body>p{order:1}body>.summary{order:2}body>#results-table{order:3}
 body>#environment-header{order:4}body>#environment{order:5}body>footer{order:6}
@@ -435,4 +498,18 @@ section[id^=dc-] h2{margin:14px 0 6px 0}
 .dc-detail th{text-align:left;vertical-align:top;padding:1px 10px 1px 0;white-space:nowrap}
 .dc-detail td{vertical-align:top}
 .dc-evidence th{font-family:monospace;font-weight:normal}
+.dc-ev{color:#444;font-size:90%;word-break:break-word}
+.dc-results thead th{position:sticky;top:0}
+#dc-checks dd{margin:0 0 8px 24px}
+@media print {
+  body{display:block}
+  .dc-box.dc-scroll{max-height:none;overflow:visible;border:0}
+  .dc-js,#dc-filters select,.filters,.collapse,.summary__reload,.logwrapper .logexpander{display:none !important}
+  .logwrapper,.log{max-height:none !important;overflow:visible !important}
+  .dc-results thead th{position:static}
+  .dc-table thead{display:table-header-group}
+  .dc-table tr,.dc-verdict,#dc-checks dt,#dc-checks dd{break-inside:avoid}
+  .dc-verdict,.dc-table th{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+  #dc-results tbody>tr{display:table-row !important}
+}
 """

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pytest_deploycheck.checklist.status import STATUSES as CHECKLIST_STATUSES
 from pytest_deploycheck.decision import Result
 from pytest_deploycheck.markers import Severity
 from pytest_deploycheck.outcomes import Outcome, jsonable
@@ -40,10 +41,21 @@ SCHEMA: dict[str, Any] = {
     "$id": "urn:pytest-deploycheck:report:1",
     "title": "pytest-deploycheck go-live report",
     "type": "object",
-    "required": ["format", "format_version", "run", "verdict", "counts", "checks", "results", "waivers", "attestations"],
+    "required": ["format", "format_version", "run", "verdict", "counts", "checks", "results", "waivers", "attestations",
+                 "partial", "selected", "deselected"],
     "properties": {
         "format": {"const": FORMAT},
         "format_version": {"const": FORMAT_VERSION},
+        "partial": {"type": "boolean"},
+        "selected": {"type": "integer", "minimum": 0},
+        "deselected": {"type": "integer", "minimum": 0},
+        "scope": {"type": "object", "properties": {"narrowed_by": {"type": "array", "items": _STR},
+                                                   "left_out": {"type": "array", "items": _STR}, "description": _STR}},
+        "root_causes": {"type": "array", "items": {
+            "type": "object", "required": ["target", "cause", "reason", "label", "origin", "blocked"],
+            "properties": {"target": _STR, "cause": _STR, "reason": _STR, "label": _STR, "origin": _NSTR,
+                           "blocked": {"type": "array", "items": _STR}}}},
+        "incidents": {"type": "array", "items": _STR},
         "run": {
             "type": "object",
             "required": ["started", "finished", "duration", "interrupted", "exit_status", "fail_on", "plugin_version",
@@ -111,6 +123,25 @@ SCHEMA: dict[str, Any] = {
         }},
         "waivers": {"type": "array", "items": {"type": "object"}},
         "attestations": {"type": "array", "items": {"type": "object"}},
+        "checklist": {
+            "type": "object", "required": ["source", "items"],
+            "properties": {
+                "source": {"anyOf": [_STR, {"type": "array", "items": _STR}]},
+                "items": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["key", "section", "text", "checks", "manual", "severity", "status", "matched_by"],
+                    "properties": {
+                        "key": _STR, "id": _STR, "source": _STR, "section": {"type": "array", "items": _STR}, "text": _STR,
+                        "line": {"type": "integer"}, "checks": {"type": "array", "items": _STR}, "manual": {"type": "boolean"},
+                        "severity": {"anyOf": [{"enum": SEVERITIES}, {"type": "null"}]},
+                        "status": {"enum": list(CHECKLIST_STATUSES)}, "matched_by": _STR, "reason": _STR,
+                        "results": {"type": "array", "items": {"type": "object"}},
+                    },
+                }},
+                "counts": {"type": "object"}, "beyond": {"type": "array", "items": _STR},
+                "warnings": {"type": "array", "items": _STR},
+            },
+        },
     },
 }
 
@@ -140,9 +171,16 @@ def document(summary: RunSummary, redactor: Redactor | None = None) -> dict[str,
     inventory = None
     if summary.inventory_name is not None or summary.inventory_sha256 is not None:
         inventory = {"name": summary.inventory_name or "", "path": summary.inventory_path, "sha256": summary.inventory_sha256}
+    scope = summary.scope
     doc: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "partial": scope.partial,
+        "selected": scope.selected,
+        "deselected": scope.deselected,
+        "scope": {"narrowed_by": list(scope.narrowed_by), "left_out": list(scope.left_out), "description": scope.describe()},
+        "root_causes": [cause.as_dict(key_of) for cause in summary.root_causes()],
+        "incidents": list(summary.incidents),
         "run": {
             "started": summary.started.isoformat(),
             "finished": summary.finished.isoformat(),
@@ -173,6 +211,8 @@ def document(summary: RunSummary, redactor: Redactor | None = None) -> dict[str,
         "waivers": [jsonable(w) for w in extra_list(summary, "waivers")],
         "attestations": [jsonable(a) for a in extra_list(summary, "attestations")],
     }
+    if summary.checklist is not None:
+        doc["checklist"] = summary.checklist.as_dict()
     if redactor is not None:
         doc = redactor.redact_obj(doc)
     return clean_obj(doc)  # type: ignore[no-any-return]

@@ -9,8 +9,10 @@ checklist a team would have written by hand, section by section, with this run's
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+from pytest_deploycheck.checklist.status import ChecklistSummary, ItemStatus
 from pytest_deploycheck.decision import Result
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.redact import Redactor
@@ -113,6 +115,61 @@ def _item(group: CheckGroup) -> list[str]:
     return lines
 
 
+_BOX = {"passed": "[x]"}
+
+
+def _team_checklist(checklist: ChecklistSummary) -> list[str]:
+    """The team's own list: their headings, their wording, their order, ticked by this run; under
+    each item not met, where and why (target: observed; expected) or who must attest."""
+    lines: list[str] = []
+    for source in checklist.sources:
+        items = [i for i in checklist.items if i.source == source]
+        lines += ["", f"## Your checklist: {md(Path(source).name)}"]
+        heading: tuple[str, ...] = ()
+        for item in items:
+            if item.section != heading:
+                common = 0
+                while common < min(len(heading), len(item.section)) and heading[common] == item.section[common]:
+                    common += 1
+                for depth in range(common, len(item.section)):
+                    lines += ["", f"{'#' * min(6, depth + 3)} {md(item.section[depth])}", ""]
+                heading = item.section
+            lines += _team_item(item)
+    if checklist.warnings:
+        lines += ["", "**Mapping warnings:**", ""] + [f"- {md(w)}" for w in checklist.warnings]
+    return lines
+
+
+def _team_item(item: ItemStatus) -> list[str]:
+    entry = item.entry
+    box = _BOX.get(item.status, "[ ]")
+    text = md(item.text)
+    if item.status == "n/a":
+        text = f"~~{text}~~"
+    how = ""
+    if entry is not None:
+        how = "manual" if entry.manual else "checks " + ", ".join(md(c) for c in entry.checks)
+        how = f" *({entry.severity.value}; {how})*"
+    lines = [f"- {box} {text}{how} — {md(item.status)}"]
+    if entry is None:
+        return [*lines, f"  - not judged: {md(item.reason)}"]
+    if entry.manual:
+        r = item.results[0] if item.results else None
+        if r is not None and r.outcome is Outcome.PASSED:
+            lines.append(f"  - {_attested(r.attestation)}")
+        elif r is not None:
+            lines.append(f"  - {_why(r)}")
+        return lines
+    shown = item.problems if item.status != "passed" else ()
+    for r in shown[:20]:
+        lines.append(f"  - [ ] {md(r.check_id)} on {md(r.target or '-')}: {_why(r)}")
+    if len(shown) > 20:
+        lines.append(f"  - ... and {len(shown) - 20} more")
+    if item.status in ("not run", "n/a") and not shown:
+        lines.append(f"  - {md(item.reason)}")
+    return lines
+
+
 def render(summary: RunSummary, redactor: Redactor | None = None) -> str:
     verdict = summary.verdict
     title = summary.inventory_name or "(no inventory)"
@@ -125,7 +182,7 @@ def render(summary: RunSummary, redactor: Redactor | None = None) -> str:
     lines = [
         f"# Go-live checklist: {md(title)}",
         "",
-        f"**Verdict: {verdict.level.value}** — {md(verdict.rule)}",
+        f"**Verdict: {md(verdict.line)}** — {md(verdict.rule)}",
         "",
         f"Checked {when} against {inv}; catalog `{summary.catalog_digest}`; pytest-deploycheck {md(summary.plugin_version)}.",
         f"{len(summary.results)} results: {tally or 'none'}."
@@ -133,8 +190,20 @@ def render(summary: RunSummary, redactor: Redactor | None = None) -> str:
         "",
         "`[x]` met on every target (manual items: attested) · `[ ]` not met, pending or not run · ~~struck through~~: not applicable.",
     ]
-    for (_, section_title), groups in by_check(summary).items():
-        lines += ["", f"## {md(section_title)}", ""]
+    beyond: set[str] | None = None
+    if summary.checklist is not None:
+        lines += _team_checklist(summary.checklist)
+        lines += ["", f"{summary.checklist.line()}."]
+        beyond = {r.check_id for r in summary.checklist.beyond}
+        if beyond:
+            lines += ["", "## Beyond your checklist", "",
+                      "Catalog checks no item of your checklist maps to; they count in the verdict by their severity."]
+    for (section, section_title), groups in by_check(summary).items():
+        if beyond is not None:
+            groups = [g for g in groups if g.check_id in beyond and section != "checklist"]
+            if not groups:
+                continue
+        lines += ["", f"{'###' if beyond is not None else '##'} {md(section_title)}", ""]
         for group in groups:
             lines += _item(group)
     waivers = extra_list(summary, "waivers")

@@ -20,10 +20,13 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck import __version__
-from pytest_deploycheck.decision import Level, Result, Verdict, decide, gate_fails
+from pytest_deploycheck.checklist.items import ChecklistEntry
+from pytest_deploycheck.checklist.status import ChecklistSummary, judge, raise_severity
+from pytest_deploycheck.decision import Level, Result, Scope, Verdict, decide, gate_fails
 from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import Outcome
+from pytest_deploycheck.reports.causes import RootCause, grouped, root_causes
 from pytest_deploycheck.state import META_KEY, STATE_KEY
 
 OUTCOME_ORDER = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.MANUAL, Outcome.WAIVED, Outcome.NOT_APPLICABLE, Outcome.NOT_RUN)
@@ -54,6 +57,20 @@ class RunSummary:
     interrupted: bool
     plugin_version: str = __version__
     extra: dict[str, Any] = field(default_factory=dict)  # report writers may add (waivers, attestations)
+    checklist: ChecklistSummary | None = None  # the team's own checklist (--deploycheck-checklist)
+    incidents: list[str] = field(default_factory=list)  # what else happened: SIGTERM, a report hook that raised, ...
+
+    @property
+    def scope(self) -> Scope:
+        return self.verdict.scope
+
+    @property
+    def partial(self) -> bool:
+        return self.verdict.scope.partial
+
+    def root_causes(self) -> list[RootCause]:
+        """Causes that blocked results (a dead target, a certificate), each with what it blocked."""
+        return root_causes(self.results)
 
     @property
     def catalog_digest(self) -> str:
@@ -97,6 +114,9 @@ class GoLiveSummary:
         self.items: dict[str, _Pending] = {}
         self.summary: RunSummary | None = None
         self.internal_error = False
+        self.checklist_entries: dict[str, ChecklistEntry] = {}  # "source::key" -> what the item's report carried
+        self.checklist_nodeids: dict[str, str] = {}  # node id -> "source::key"
+        self.interrupt_cause = ""  # "SIGTERM", "Ctrl-C"
 
     # -- collection: what should run -------------------------------------------------
 
@@ -113,6 +133,12 @@ class GoLiveSummary:
     # -- results ------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        listed = getattr(report, "deploycheck_checklist", None)
+        if isinstance(listed, dict):
+            entry = ChecklistEntry.from_dict(listed)
+            key = f"{entry.source}::{entry.key}"
+            self.checklist_entries[key] = entry
+            self.checklist_nodeids[report.nodeid] = key
         data = getattr(report, "deploycheck", None)
         if not isinstance(data, dict):
             self.expected.pop(report.nodeid, None)  # not a check: a user's own test
@@ -131,6 +157,9 @@ class GoLiveSummary:
 
     def pytest_internalerror(self) -> None:
         self.internal_error = True
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupt_cause = "SIGTERM received" if "SIGTERM" in str(excinfo.value) else "Ctrl-C (SIGINT)"
 
     def results(self) -> list[Result]:
         out: list[Result] = []
@@ -172,21 +201,38 @@ class GoLiveSummary:
         internal = self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             return
-        if self.config.getoption("collectonly", False) or self.config.getoption("deploycheck_attestation_template", None):
-            return  # nothing was meant to run (--collect-only, the attestation template): no verdict
+        if (self.config.getoption("collectonly", False) or self.config.getoption("deploycheck_attestation_template", None)
+                or self.config.getoption("deploycheck_checklist_map", None) or self.config.getoption("deploycheck_list", None)):
+            return  # nothing was meant to run (--collect-only, the attestation template, the mapping file): no verdict
         results = self.results()
         if not results and self.inventory is None:
             return  # not a go-live run at all (a project's own tests, with no inventory and no checks)
-        verdict = decide(results, interrupted=interrupted, internal_error=internal)
+        checklist = None
+        state = self.config.stash.get(STATE_KEY, None)
+        if state is not None and state.checklists:
+            results = raise_severity(results, self.checklist_entries.values())
+            item_results = {self.checklist_nodeids[r.nodeid]: r for r in results if r.nodeid in self.checklist_nodeids}
+            checklist = judge(self.checklist_entries, [(str(lc.path), lc.checklist.items) for lc in state.checklists], results,
+                              item_results, [w for lc in state.checklists for w in lc.warnings],
+                              {key: nodeid for nodeid, key in self.checklist_nodeids.items()})
+        scope = run_scope(self.config, results, self._deselected())
+        cause = self.interrupt_cause if interrupted else ""
+        verdict = decide(results, interrupted=interrupted, internal_error=internal, scope=scope, cause=cause)
         summary = RunSummary(
             inventory_name=self.inventory.name if self.inventory else None,
             inventory_path=str(self.inventory.path) if self.inventory else None,
             inventory_sha256=self.inventory.sha256 if self.inventory else None,
             started=self.started, finished=dt.datetime.now(dt.timezone.utc),
             results=results, verdict=verdict, fail_on=self.fail_on, exit_status=int(exitstatus), interrupted=interrupted,
+            checklist=checklist, incidents=[f"the run was interrupted: {cause}"] if cause else [],
         )
-        override = self.config.hook.pytest_deploycheck_verdict(config=self.config, summary=summary)
+        try:
+            override = self.config.hook.pytest_deploycheck_verdict(config=self.config, summary=summary)
+        except Exception as exc:  # noqa: BLE001 - a house policy that raises must not cost the reports
+            override = _hook_failed(summary, "pytest_deploycheck_verdict", exc)
         if isinstance(override, Verdict):
+            if override.scope != verdict.scope and not override.scope.partial:
+                override = Verdict(override.level, override.rule, override.blocking, override.risks, verdict.scope)
             summary.verdict = verdict = override
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if gate_fails(verdict, results, self.fail_on) else pytest.ExitCode.OK
@@ -194,7 +240,22 @@ class GoLiveSummary:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         summary.exit_status = int(session.exitstatus)
         self.summary = summary
-        self.config.hook.pytest_deploycheck_summary(config=self.config, summary=summary)
+        try:
+            self.config.hook.pytest_deploycheck_summary(config=self.config, summary=summary)
+        except Exception as exc:  # noqa: BLE001 - one writer (or a user's hook) that raises must not cost the others
+            _hook_failed(summary, "pytest_deploycheck_summary", exc)
+            if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED if self.fail_on != "never" else pytest.ExitCode.OK
+            summary.exit_status = int(session.exitstatus)
+            write_reports_again(self.config, summary)
+
+    def _deselected(self) -> dict[str, str]:
+        state = self.config.stash.get(STATE_KEY, None)
+        if state is None:
+            return {}
+        if state.deselected or state.state_dir is None:
+            return dict(state.deselected)
+        return read_shared_deselected(state.state_dir)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is None:
@@ -205,18 +266,96 @@ class GoLiveSummary:
 
 
 SHARED_CATALOG = "catalog.json"
+SHARED_DESELECTED = "deselected.json"
 
 
-def write_shared_catalog(state_dir: Path, entries: dict[str, dict[str, Any]]) -> None:
+def write_shared_catalog(state_dir: Path, entries: dict[str, dict[str, Any]], deselected: dict[str, str] | None = None) -> None:
     """On an xdist worker: the checks it collected (node id -> check, target), for the controller,
-    which never collects and would otherwise know an item that never started only by its node id.
-    Every worker collects the same items: the first one to write wins."""
-    path = state_dir / SHARED_CATALOG
-    if path.exists():
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(entries), encoding="utf-8")
-    os.replace(tmp, path)
+    which never collects and would otherwise know an item that never started only by its node id;
+    and the checks its selection left out (node id -> check id), so the controller can say the
+    run was partial.  Every worker collects the same items: the first one to write wins."""
+    for name, value in ((SHARED_CATALOG, entries), (SHARED_DESELECTED, deselected or {})):
+        path = state_dir / name
+        if path.exists():
+            continue
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(value), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def read_shared_deselected(state_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads((state_dir / SHARED_DESELECTED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def run_scope(config: pytest.Config, results: list[Result], deselected: dict[str, str]) -> Scope:
+    """How much of the catalog this run selected, and what narrowed it (``decision.Scope``)."""
+    narrowed: list[str] = []
+    keyword = str(getattr(config.option, "keyword", "") or "")
+    if keyword:
+        narrowed.append(f"-k {keyword!r}")
+    markexpr = str(getattr(config.option, "markexpr", "") or "")
+    if markexpr:
+        narrowed.append(f"-m {markexpr!r}")
+    state = config.stash.get(STATE_KEY, None)
+    severity = state.min_severity.value if state is not None and state.min_severity is not None else ""
+    if severity:
+        narrowed.append(f"--deploycheck-severity={severity}")
+    left_out = sorted(set(deselected.values()))
+    paths, modules = _narrowing_paths(config)
+    narrowed += paths
+    if deselected and not (keyword or markexpr or severity):
+        narrowed.append("deselected by a plugin or option (--lf, --deselect, ...)")
+    return Scope(selected=len(results), deselected=len(deselected), narrowed_by=tuple(narrowed), left_out=tuple(left_out or modules))
+
+
+def _narrowing_paths(config: pytest.Config) -> tuple[list[str], list[str]]:
+    """Arguments that run part of a catalog folder: a node id (``::``), or one module of a folder
+    that holds other check modules which were not named (``checks/test_tls.py``)."""
+    base = config.invocation_params.dir
+    args = [str(a) for a in config.args]
+    named = {(base / a.split("::", 1)[0]).resolve() for a in args}
+    narrowed: list[str] = []
+    modules: list[str] = []
+    for arg in args:
+        path = (base / arg.split("::", 1)[0]).resolve()
+        if path.suffix != ".py":
+            continue  # a folder (the whole catalog), or a checklist the plugin collects
+        if "::" in arg:
+            narrowed.append(f"node id {arg}")
+            continue
+        if not path.is_file():
+            continue
+        others = sorted(p.name for p in path.parent.glob("test_*.py") if p.resolve() not in named and p.name != path.name)
+        if others:
+            narrowed.append(f"path {os.path.relpath(path, base)} (not the other {len(others)} module(s) of {path.parent.name}/)")
+            modules += [p for p in others if p not in modules]
+    return narrowed, modules
+
+
+def _hook_failed(summary: RunSummary, hook: str, exc: BaseException) -> Verdict:
+    """A report or policy hook raised: the run is NO-GO, and every report says why."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    incident = f"the {hook} hook raised {type(exc).__name__}: {text[:300]}"
+    summary.incidents.append(incident)
+    old = summary.verdict
+    summary.verdict = Verdict(Level.NO_GO, f"NO-GO: {incident}; no verdict can be trusted", old.blocking, old.risks, old.scope)
+    return summary.verdict
+
+
+def write_reports_again(config: pytest.Config, summary: RunSummary) -> None:
+    """After a ``pytest_deploycheck_summary`` implementation raised, pluggy stopped calling the
+    others: call each of the plugin's own report writers once more, each on its own, so every
+    report is written, with the NO-GO verdict and the incident."""
+    for plugin in config.pluginmanager.get_plugins():
+        if getattr(plugin, "DEPLOYCHECK_WRITER", False):
+            try:
+                plugin.pytest_deploycheck_summary(config=config, summary=summary)
+            except Exception as exc:  # noqa: BLE001 - say it and go on with the next writer
+                summary.incidents.append(f"{type(plugin).__name__} could not write its report: {type(exc).__name__}: {exc}")
 
 
 def read_shared_catalog(state_dir: Path) -> dict[str, Any] | None:
@@ -248,10 +387,20 @@ def write_terminal_summary(tr: Any, summary: RunSummary, show_not_applicable: bo
         for section, counts in sections.items():
             tr.write_line(f"{section.ljust(width)}  " + "  ".join(f"{counts[o] or '':>7}" for o in cols))
     verdict = summary.verdict
-    if verdict.blocking:
-        _write_results(tr, "blocking:", verdict.blocking, 50, " (see the HTML or JSON report)", red=True, bold=True)
-    if verdict.risks:
-        _write_results(tr, "risks:", verdict.risks, 30, "", yellow=True, bold=True)
+    causes = summary.root_causes()
+    under_cause = grouped(causes)
+    blocking = tuple(r for r in verdict.blocking if id(r) not in under_cause)
+    risks = tuple(r for r in verdict.risks if id(r) not in under_cause)
+    if blocking:
+        _write_results(tr, "blocking:", blocking, 50, " (see the HTML or JSON report)", red=True, bold=True)
+    if causes:
+        tr.write_line("")
+        tr.write_line("root causes (each blocked checks that could not look):", red=True, bold=True)
+        for cause in causes[:30]:
+            severe = sum(1 for r in cause.blocked if r.severity.at_least(Severity.HIGH))
+            tr.write_line(f"  {_short(cause.label, 300)}" + (f" ({severe} critical/high)" if severe else ""))
+    if risks:
+        _write_results(tr, "risks:", risks, 30, "", yellow=True, bold=True)
     not_applicable = [r for r in summary.results if r.outcome is Outcome.NOT_APPLICABLE]
     if not_applicable and show_not_applicable:
         tr.write_line("")
@@ -259,8 +408,12 @@ def write_terminal_summary(tr: Any, summary: RunSummary, show_not_applicable: bo
         for r in not_applicable:
             tr.write_line(f"  {r.check_id} {r.target or '-'}: {_short(r.message)}")
     _write_governance(tr, summary.extra)
+    if summary.checklist is not None:
+        _write_checklist(tr, summary.checklist)
     tr.write_line("")
-    tr.write_line(f"VERDICT: {verdict.level.value}", **_COLOURS[verdict.level])
+    for incident in summary.incidents:
+        tr.write_line(f"deploycheck: {incident}", red=True, bold=True)
+    tr.write_line(f"VERDICT: {verdict.line}", **_COLOURS[verdict.level])
     tr.write_line(f"rule: {verdict.rule}")
     tr.write_line(f"gate (--deploycheck-fail-on={summary.fail_on}): exit status {summary.exit_status}")
 
@@ -285,6 +438,25 @@ def _write_governance(tr: Any, extra: dict[str, Any]) -> None:
                           f"{w['status']}: {_short('; '.join(w.get('notes') or ()))}")
         if len(waivers) > 30:
             tr.write_line(f"  ... and {len(waivers) - 30} more (see the HTML or JSON report)")
+
+
+def _write_checklist(tr: Any, checklist: ChecklistSummary) -> None:
+    """The team's own list: every item not passed, in file order, with why; then the counts."""
+    tr.write_line("")
+    open_items = [i for i in checklist.items if i.status != "passed"]
+    if open_items:
+        tr.write_line("your checklist, open items:", bold=True)
+        for item in open_items[:40]:
+            where = f"{os.path.basename(item.source)}:{item.line}"
+            tr.write_line(f"  [{item.status}] {_short(item.text, 80)} ({where}): {_short(item.reason, 160)}")
+        if len(open_items) > 40:
+            tr.write_line(f"  ... and {len(open_items) - 40} more (see the Markdown or HTML report)")
+    for warning in checklist.warnings[:10]:
+        tr.write_line(f"  warning: {warning}", yellow=True)
+    if checklist.beyond:
+        tr.write_line(f"beyond your checklist: {len(checklist.beyond)} results of {len({r.check_id for r in checklist.beyond})} "
+                      "catalog checks no item maps to (they count in the verdict by their severity)")
+    tr.write_line(checklist.line(), bold=True)
 
 
 def _write_results(tr: Any, title: str, results: tuple[Result, ...], limit: int, more_hint: str, **markup: bool) -> None:

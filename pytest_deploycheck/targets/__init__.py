@@ -12,7 +12,22 @@ Shared by every kind: ``base.py`` (``Target``, ``TargetKind``, ``TargetHandle``)
 
 from __future__ import annotations
 
-from pytest_deploycheck.targets import files, hosts, http, mysql, postgres, redis, tls
+from pytest_deploycheck.targets import (
+    alertmanager,
+    batches,
+    files,
+    hosts,
+    http,
+    k8s_cluster,
+    mysql,
+    pgbouncer,
+    postgres,
+    prometheus,
+    redis,
+    release,
+    tls,
+    workers,
+)
 from pytest_deploycheck.targets.base import Target, TargetKind
 
 #: Every target kind, in the order the inventory reference lists them.
@@ -23,7 +38,14 @@ KINDS: tuple[TargetKind, ...] = (
     postgres.KIND,
     mysql.KIND,
     redis.KIND,
+    pgbouncer.KIND,
     files.KIND,
+    batches.KIND,
+    prometheus.KIND,
+    alertmanager.KIND,
+    release.KIND,
+    k8s_cluster.KIND,
+    workers.KIND,
 )
 
 BY_NAME: dict[str, TargetKind] = {kind.name: kind for kind in KINDS}

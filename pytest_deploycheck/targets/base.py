@@ -65,8 +65,9 @@ class Target:
 
 
 def strip_userinfo(value: str) -> str:
-    """``postgresql://app:pw@db/app`` -> ``postgresql://app@db/app``."""
-    return re.sub(r"(://[^/@:\s]*):[^/@\s]*@", r"\1@", value)
+    """``postgresql://app:pw@db/app`` -> ``postgresql://app@db/app``; libpq's ``password=pw`` is dropped."""
+    value = re.sub(r"(://[^/@:\s]*):[^/@\s]*@", r"\1@", value)
+    return re.sub(r"(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)\s*", r"\1", value).strip()
 
 
 #: Cross-field rules of a kind that a type alone cannot say: ``(loader, spec, raw nodes, keypath)``;

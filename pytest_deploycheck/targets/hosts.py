@@ -120,10 +120,12 @@ class HostTarget(TargetHandle):
             if self._host is None:
                 self.reach.raise_if_failed(self.target)
                 try:
-                    self._host = build_host(self.target, self.reach)
+                    host = build_host(self.target, self.reach)
+                    prove_alive(host, self.target)
                 except TransportFailure as exc:
                     self.reach.mark(self.target, str(exc))
                     raise TargetUnreachable(f"{self.target.label}: {exc}") from None
+                self._host = host
             return self._host
 
     def run(self, command: str, *args: str) -> Any:
@@ -199,6 +201,39 @@ def build_host(target: Target, reach: Reachability) -> Any:
     host = testinfra.host.Host(backend)
     backend.set_host(host)
     return host
+
+
+#: The command that proves a backend can run commands at all, and its expected output.
+LIVENESS_COMMAND, LIVENESS_ANSWER = "echo deploycheck-alive", "deploycheck-alive"
+
+
+def prove_alive(host: Any, target: Target) -> None:
+    """Run one harmless command before any check does, on every backend but local://.
+
+    A ``docker://`` host whose daemon is down, a ``kubectl://`` host without a cluster or an
+    ``ansible://`` host without Ansible answers every command with an error exit and a message
+    on stderr; checks would read that as "no such file" or "service not found" and end not
+    applicable, or failed.  Could not look is an error: the host is marked unusable here, with
+    the backend's own words, and every check on it ends as an error citing them.
+    """
+    scheme = scheme_of(target) or "local"
+    if scheme == "local":
+        return
+    try:
+        result = host.run(LIVENESS_COMMAND)
+    except TargetUnreachable:
+        raise
+    except CommandTimeout as exc:
+        raise TransportFailure(f"{scheme}://: no answer to a test command ({str(getattr(exc, 'msg', exc)).split(': ', 1)[-1]})") from None
+    except Exception as exc:  # noqa: BLE001 - a backend's own failure (ansible not installed, no kubeconfig): could not look
+        # testinfra reports a helper command that failed as its CommandResult: its stderr says why.
+        stderr = re.search(r"_stderr=b'([^']*)'", str(exc))
+        said = stderr.group(1).encode().decode("unicode_escape").strip().splitlines()[0] if stderr and stderr.group(1).strip() else ""
+        raise TransportFailure(f"{scheme}://: cannot run commands: {said or type(exc).__name__ + ': ' + first_line(exc)}") from None
+    if result.rc != 0 or LIVENESS_ANSWER not in (result.stdout or ""):
+        said = next((line.strip() for line in f"{result.stderr or ''}\n{result.stdout or ''}".splitlines() if line.strip()), "")
+        raise TransportFailure(f"{scheme}://: cannot run commands (a test command exited {result.rc}"
+                               + (f": {said[:300]}" if said else "") + ")")
 
 
 def testinfra_kwargs(target: Target) -> dict[str, Any]:

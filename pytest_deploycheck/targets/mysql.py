@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import ssl
+import struct
 import urllib.parse
 from typing import Any
 
 from pytest_deploycheck.outcomes import TargetError
 from pytest_deploycheck.targets.base import Field, Target, TargetKind
 from pytest_deploycheck.targets.http import url_address
+from pytest_deploycheck.targets.migrations import MIGRATIONS_FIELD
 from pytest_deploycheck.targets.reach import first_line
-from pytest_deploycheck.targets.sql import SqlTarget, _AuthRefused, _ConnectionLost, validate_dsn
+from pytest_deploycheck.targets.sql import SqlTarget, _AuthRefused, _ConnectionLost, chain, connection_rules, validate_dsn
 
 
 class MysqlTarget(SqlTarget):
@@ -31,7 +33,7 @@ class MysqlTarget(SqlTarget):
         args: dict[str, Any] = {
             "host": parts.hostname or "127.0.0.1", "port": parts.port or 3306,
             "user": urllib.parse.unquote(parts.username or ""),
-            "password": self.target.get("password") or "",
+            "password": self.target.get("password") or urllib.parse.unquote(parts.password or ""),  # dsn: ${DATABASE_URL} carries it
             "database": parts.path.lstrip("/") or None,
             "connect_timeout": self.timeout, "read_timeout": self.timeout, "write_timeout": self.timeout,
             "autocommit": True,
@@ -70,13 +72,16 @@ class MysqlTarget(SqlTarget):
         import pymysql
 
         if self._conn is None:
-            with self.reach.guard(self.target, unreachable=(pymysql.err.OperationalError,), unusable=(_AuthRefused,)):
+            with self.reach.guard(self.target, unreachable=(pymysql.err.OperationalError, _ConnectionLost), unusable=(_AuthRefused,)):
                 try:
                     self._conn = self.connect()
                 except pymysql.err.OperationalError as exc:
                     if exc.args and exc.args[0] in (1044, 1045, 1698):
                         raise _AuthRefused(str(exc.args[1] if len(exc.args) > 1 else exc)) from None
                     raise
+                except (pymysql.err.InternalError, pymysql.err.InterfaceError, struct.error, IndexError, ValueError) as exc:
+                    # The handshake read something that is not MySQL's protocol (garbage, another service).
+                    raise _ConnectionLost(f"the answer is not the MySQL protocol ({first_line(exc)})") from None
         return self._conn
 
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -99,10 +104,15 @@ class MysqlTarget(SqlTarget):
 
 
 FIELDS: dict[str, Field] = {
-    "dsn": Field("url", "mysql://user@host:port/db, without the password; ?ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY", required=True),
+    "dsn": Field("url", "mysql://user@host:port/db (a password in it only from the environment: ${DATABASE_URL}); ?ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY", required=True),
     "password": Field("str", "the user's password (use ${VAR})"),
     "ca_bundle": Field("path", "CA bundle to verify the server certificate", must_exist=True),
     "app_user": Field("str", "the application's account as user@host, when the DSN logs in as a separate audit account (default: the DSN's account)"),
+    "migrations": MIGRATIONS_FIELD,
+    "password_storage": Field("record", "the application's users table: its password hashes are classified in SQL (scheme and cost only)", fields={
+        "table": Field("str", "table of the application's accounts, schema-qualified if needed (app.users)"),
+        "column": Field("str", "column holding each account's password hash"),
+    }),
 }
 
 
@@ -110,7 +120,17 @@ def address(target: Target) -> tuple[str, int] | None:
     return url_address(str(target.spec["dsn"]), {"mysql": 3306})
 
 
+def _dsn_parameters(dsn: str) -> str | None:
+    """``?ssl-mode=`` must be one MySQL's client knows (SOMETIMES is not)."""
+    query = {k.lower().replace("_", "-"): v for k, v in urllib.parse.parse_qsl(urllib.parse.urlsplit(dsn).query)}
+    mode = query.get("ssl-mode")
+    if mode is not None and mode.upper() not in MysqlTarget.SSL_MODES:
+        return f"ssl-mode={mode} is not one MySQL knows; use one of {', '.join(MysqlTarget.SSL_MODES)}"
+    return None
+
+
 KIND = TargetKind(
-    name="mysql", fixture="mysql", handle=MysqlTarget, fields=FIELDS, address=address, validate=validate_dsn("dsn"),
+    name="mysql", fixture="mysql", handle=MysqlTarget, fields=FIELDS, address=address,
+    validate=chain(validate_dsn("dsn"), connection_rules("dsn", ("mysql",), url_only=True, query=_dsn_parameters)),
     summary="""A ``mysql`` (MySQL or MariaDB) target: ``mysql.query(sql)`` in a read-only session.""",
 )

@@ -6,8 +6,9 @@ from typing import Any
 
 from pytest_deploycheck.outcomes import TargetError
 from pytest_deploycheck.targets.base import Field, Target, TargetKind
+from pytest_deploycheck.targets.migrations import MIGRATIONS_FIELD
 from pytest_deploycheck.targets.reach import first_line
-from pytest_deploycheck.targets.sql import SqlTarget, _auth_failure, _AuthRefused, _ConnectionLost, validate_dsn
+from pytest_deploycheck.targets.sql import SqlTarget, _auth_failure, _AuthRefused, _ConnectionLost, chain, connection_rules, validate_dsn
 
 
 class PostgresTarget(SqlTarget):
@@ -66,16 +67,19 @@ class PostgresTarget(SqlTarget):
 
 
 FIELDS: dict[str, Field] = {
-    "dsn": Field("str", "libpq URL or key=value DSN, without the password", required=True),
+    "dsn": Field("str", "libpq URL or key=value DSN; a password in it only from the environment (dsn: ${DATABASE_URL})", required=True),
     "password": Field("str", "the role's password (use ${VAR})"),
-    "migrations": Field("record", "expected migration head", fields={
-        "tool": Field("choice", "alembic, flyway, django, knex or rails", choices=("alembic", "flyway", "django", "knex", "rails")),
-        "head": Field("str", "the revision/version the database must be at"),
-        "table": Field("str", "the migrations table (default: the tool's)"),
-    }),
+    "migrations": MIGRATIONS_FIELD,
     "app_role": Field("str", "the application's role, when the DSN logs in as a separate monitoring role (default: the DSN's user)"),
     "expect_replica": Field("bool", "the target is a streaming replica: pg-16 fails when it is not in recovery (default: pg-16 checks only replicas)"),
     "expect_archiving": Field("bool", "WAL archiving must be on: pg-15 fails when archive_mode is off (default: checked only where it is on)"),
+    "schema_file": Field("path", "the plain SQL schema file the team applies (no migration tool): pg-24 compares the live tables, columns and indexes with it", must_exist=True),
+    "app_config": Field("str", "name of the files target holding the application's configuration: pg-25 reads its connection pool settings"),
+    "app_instances": Field("int", "how many instances of the application connect (processes x hosts) for pg-25 (default 1)"),
+    "password_storage": Field("record", "the application's users table: its password hashes are classified in SQL (scheme and cost only)", fields={
+        "table": Field("str", "table of the application's accounts, schema-qualified if needed (app.users)"),
+        "column": Field("str", "column holding each account's password hash"),
+    }),
 }
 
 
@@ -89,8 +93,30 @@ def address(target: Target) -> tuple[str, int] | None:
     return host, int(params.get("port") or 5432)
 
 
+#: libpq's sslmode values.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _dsn_parameters(dsn: str) -> str | None:
+    """What libpq would refuse in the DSN, said now (file and line) instead of at connect time."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception as exc:  # noqa: BLE001 - libpq's parser says what is wrong
+        return f"not a libpq connection string ({first_line(exc)}); write postgresql://user@host:port/db or host=... dbname=..."
+    mode = params.get("sslmode")
+    if mode is not None and str(mode) not in SSL_MODES:
+        return f"sslmode={mode} is not one libpq knows; use one of {', '.join(SSL_MODES)}"
+    port = params.get("port")
+    if port is not None and not all(p.isdigit() and 0 < int(p) < 65536 for p in str(port).split(",")):
+        return f"port {port} is out of range 1-65535"
+    return None
+
+
 KIND = TargetKind(
-    name="postgres", fixture="postgres", handle=PostgresTarget, fields=FIELDS, address=address, validate=validate_dsn("dsn"),
+    name="postgres", fixture="postgres", handle=PostgresTarget, fields=FIELDS, address=address,
+    validate=chain(validate_dsn("dsn"), connection_rules("dsn", ("postgresql", "postgres"), query=_dsn_parameters)),
     summary="""A ``postgres`` target: ``postgres.query(sql)`` runs in a read-only session with connect
     and statement timeouts; one connection per target for the whole run.""",
 )

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from pytest_deploycheck.outcomes import NotApplicable, TargetError, TargetUnreachable
+from pytest_deploycheck.outcomes import NotApplicable, TargetError, TargetUnreachable, note_blocked
 
 
 class Reachable(Protocol):
@@ -92,6 +92,7 @@ class Reachability:
     def raise_if_failed(self, target: Reachable) -> None:
         message = self.failure(target)
         if message is not None:
+            note_blocked(target.name, "unusable", message)  # the reports list it once, under its cause
             raise TargetUnreachable(f"{target.label}: not checked, target unusable since an earlier check: {message}")
 
     def preflight(self, target: Reachable) -> None:

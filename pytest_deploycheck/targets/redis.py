@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import time
 import urllib.parse
 from typing import Any
 
@@ -12,7 +13,7 @@ from pytest_deploycheck.outcomes import NotApplicable, TargetError
 from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetKind
 from pytest_deploycheck.targets.http import url_address
 from pytest_deploycheck.targets.reach import Reachability, first_line
-from pytest_deploycheck.targets.sql import validate_dsn
+from pytest_deploycheck.targets.sql import chain, connection_rules, validate_dsn
 
 
 class RedisTarget(TargetHandle):
@@ -45,7 +46,11 @@ class RedisTarget(TargetHandle):
         import redis
 
         with self.reach.guard(self.target, unreachable=(redis.ConnectionError, redis.TimeoutError), unusable=(redis.AuthenticationError,)):
-            return self.client().execute_command(*args)
+            try:
+                return self.client().execute_command(*args)
+            except redis.exceptions.InvalidResponse as exc:
+                # Not the Redis protocol (garbage, another service on the port): unusable, like a reset.
+                raise redis.ConnectionError(f"the answer is not the Redis protocol ({first_line(exc)})") from None
 
     def permitted(self, *args: Any) -> Any:
         """``command(*args)``; a command this login may not run (or the server does not know)
@@ -81,7 +86,12 @@ class RedisTarget(TargetHandle):
                     context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
                     sock = context.wrap_socket(sock, server_hostname=address[0])
                 sock.sendall(payload)
+                deadline = time.monotonic() + self.timeout  # a reply dripped byte by byte still ends in time
                 while b"\r\n" not in reply and len(reply) < 4096:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"no complete reply within {self.timeout:g}s")
+                    sock.settimeout(left)
                     chunk = sock.recv(4096)
                     if not chunk:
                         break
@@ -108,7 +118,7 @@ class RedisTarget(TargetHandle):
 
 
 FIELDS: dict[str, Field] = {
-    "url": Field("url", "redis:// or rediss:// URL, without the password", required=True),
+    "url": Field("url", "redis:// or rediss:// URL; a password in it only from the environment (url: ${REDIS_URL})", required=True),
     "username": Field("str", "ACL user (default: from the URL)"),
     "password": Field("str", "password (use ${VAR})"),
     "role": Field("choice", "what the instance is for: decides the eviction and persistence checks", choices=("cache", "broker", "session", "queue")),
@@ -123,6 +133,7 @@ def address(target: Target) -> tuple[str, int] | None:
 
 
 KIND = TargetKind(
-    name="redis", fixture="redis", handle=RedisTarget, fields=FIELDS, address=address, validate=validate_dsn("url"),
+    name="redis", fixture="redis", handle=RedisTarget, fields=FIELDS, address=address,
+    validate=chain(validate_dsn("url"), connection_rules("url", ("redis", "rediss", "unix"), url_only=True)),
     summary="""A ``redis`` target: ``redis.command("CONFIG", "GET", "maxmemory")`` with timeouts.""",
 )

@@ -27,6 +27,7 @@ class TlsTarget(TargetHandle):
     def __init__(self, target: Target, reach: Reachability) -> None:
         super().__init__(target, reach)
         self._certificates: list[bytes] | None = None
+        self._speaks_tls = False  # proven once per run by a handshake (or a TLS alert)
 
     @property
     def host(self) -> str:
@@ -63,10 +64,30 @@ class TlsTarget(TargetHandle):
         except TimeoutError:
             raw.close()
             self._silent()
+        except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, ssl.SSLEOFError):
+            raw.close()
+            # A server that hangs up on this context may refuse what it offers (legacy TLS), or
+            # may speak no TLS at all: only the first is a finding.
+            self.require_tls()
+            raise
+        except ssl.SSLError as exc:
+            raw.close()
+            if not isinstance(exc, ssl.SSLCertVerificationError) and "ALERT" not in str(getattr(exc, "reason", "") or ""):
+                self.require_tls()  # an answer that is not TLS at all ("wrong version number"): unusable once
+            raise
         except BaseException:
             raw.close()
             raise
+        self._speaks_tls = True
         return tls
+
+    def require_tls(self) -> None:
+        """Prove, once per run, that the server speaks TLS: a refusal (a reset, a closed
+        connection) is evidence about a protocol or suite only from a server that completes a
+        handshake otherwise.  A server that resets every connection or answers no TLS is marked
+        unusable: every TLS check on it ends as an error citing this."""
+        if not self._speaks_tls:
+            self.peer_certificates()
 
     def probe(self, version: int, suites: Iterable[int], *, status_request: bool = False) -> tls_probe.Answer:
         """Send one raw ClientHello offering ``version`` and ``suites``; return the server's choice
@@ -80,15 +101,22 @@ class TlsTarget(TargetHandle):
         raw = self._connect()
         try:
             raw.sendall(hello)
-            return tls_probe.read_answer(raw)
+            answer = tls_probe.read_answer(raw)
         except TimeoutError:
             self._silent()
         except (ConnectionResetError, BrokenPipeError):
-            return tls_probe.Answer(False, refusal="connection reset")
+            answer = tls_probe.Answer(False, refusal="connection reset")
         except tls_probe.NotTLS as exc:
+            raw.close()
+            self.require_tls()  # marks the target unusable when no handshake completes either
             raise TargetError(f"{self.label}: no TLS on {self.host}:{self.port}: {exc}") from None
         finally:
             raw.close()
+        if answer.accepted or answer.refusal.startswith("alert"):
+            self._speaks_tls = True  # a ServerHello or a TLS alert is TLS
+        else:
+            self.require_tls()  # a hang-up proves a refusal only from a server that speaks TLS
+        return answer
 
     def peer_certificates(self) -> list[bytes]:
         """The DER certificates the server presents (leaf first), read once per run by a handshake
@@ -104,12 +132,19 @@ class TlsTarget(TargetHandle):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # reaching TLS 1.0-only servers is the point
                 context.minimum_version = ssl.TLSVersion.TLSv1
+            self._speaks_tls = True  # for this handshake's own hang-up, handshake() must not ask again
             try:
                 with self.handshake(context) as tls:
                     chain = getattr(tls, "get_unverified_chain", None)  # Python 3.13+: DER bytes, leaf first
                     certificates = [c for c in (chain() or []) if isinstance(c, bytes)] if chain else []
                     leaf = tls.getpeercert(binary_form=True)
+            except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, ssl.SSLEOFError) as exc:
+                self._speaks_tls = False
+                self._no_tls(f"no TLS handshake on {self.host}:{self.port}: the server hung up ({_why(exc)})")
             except ssl.SSLError as exc:
+                if "ALERT" not in str(getattr(exc, "reason", "") or ""):  # not even a TLS alert: no TLS here
+                    self._speaks_tls = False
+                    self._no_tls(f"no TLS handshake on {self.host}:{self.port}: the answer is not TLS ({_why(exc)})")
                 raise TargetError(f"{self.label}: no TLS handshake on {self.host}:{self.port} ({first_line(exc)})") from None
             if not certificates and leaf:
                 certificates = [leaf]
@@ -122,11 +157,24 @@ class TlsTarget(TargetHandle):
         with self.reach.guard(self.target, unreachable=(socket.timeout,)):
             return socket.create_connection((self.host, self.port), timeout=self.timeout)
 
+    def _no_tls(self, message: str) -> NoReturn:
+        self.reach.mark(self.target, message)
+        raise TargetUnreachable(f"{self.label}: {message}")
+
     def _silent(self) -> NoReturn:
         message = f"no TLS answer within {self.timeout:g}s on {self.host}:{self.port} (does this port speak TLS?)"
         self.reach.mark(self.target, message)
         raise TargetUnreachable(f"{self.label}: {message}")
 
+
+
+def _why(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by peer"
+    if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
+        return "connection closed during the handshake"
+    return str(reason).lower().replace("_", " ") if reason else first_line(exc)
 
 
 FIELDS: dict[str, Field] = {

@@ -36,6 +36,10 @@ DEBIAN_PACKAGES = {
     "sshd": "openssh-server",
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
+    "rabbitmq-server": "rabbitmq-server",
+    "epmd": "erlang-base",
+    "node": "nodejs",
+    "npm": "npm",
 }
 
 _EXTRA_PATHS = ("/usr/sbin", "/usr/local/sbin", "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")

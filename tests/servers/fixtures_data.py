@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.base import Instance, serve
+from tests.servers.base import Instance, free_port, serve
 from tests.servers.certs import TestCA
 from tests.servers.mariadb import launch_mariadb
+from tests.servers.pgbouncer import launch_pgbouncer
 from tests.servers.postgres import launch_postgres
 from tests.servers.redis import launch_redis
 
@@ -22,9 +23,13 @@ __all__ = [
     "mariadb_good",
     "pg_bad",
     "pg_good",
+    "pgbouncer_bad",
+    "pgbouncer_good",
     "redis_bad",
     "redis_broker_good",
     "redis_good",
+    "redis_replica_bad",
+    "redis_replica_good",
     "test_ca",
 ]
 
@@ -81,3 +86,29 @@ def redis_bad() -> Iterator[Instance]:
 def redis_broker_good() -> Iterator[Instance]:
     """A well configured Redis broker (noeviction, append-only file); see ``launch_redis``."""
     yield from serve(launch_redis("good", role="broker"))
+
+
+@pytest.fixture(scope="session")
+def redis_replica_good(redis_good: Instance) -> Iterator[Instance]:
+    """A well configured replica of ``redis_good``, its link up; see ``launch_redis(replica_of=...)``."""
+    yield from serve(launch_redis("good", replica_of=redis_good))
+
+
+@pytest.fixture(scope="session")
+def redis_replica_bad() -> Iterator[Instance]:
+    """A replica of a master that is not there (a port nothing listens on): its link is down."""
+    yield from serve(launch_redis("bad", replica_of=free_port()))
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_good(pg_good: Instance) -> Iterator[Instance]:
+    """PgBouncer in front of ``pg_good``: transaction pooling, max_client_conn 200, nobody waiting;
+    the entry names its read-only console user.  See ``launch_pgbouncer``."""
+    yield from serve(launch_pgbouncer("good", pg_good))
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_bad(pg_good: Instance) -> Iterator[Instance]:
+    """PgBouncer in front of ``pg_good``: session pooling, max_client_conn 10000, a pool of one with
+    two clients waiting behind the one that holds it.  See ``launch_pgbouncer``."""
+    yield from serve(launch_pgbouncer("bad", pg_good))

@@ -16,8 +16,21 @@ from tests.servers.certs import TestCA
 from tests.servers.fixtures_data import test_ca
 from tests.servers.nginx import launch_nginx
 from tests.servers.sshd import launch_sshd
+from tests.servers.users_db import with_users_table
+from tests.servers.users_db_mysql import with_users_table_mysql
 
-__all__ = ["nginx_sites", "sample_app_bad", "sample_app_good", "sshd_hardened", "sshd_weak", "test_ca"]
+__all__ = [
+    "app_users_mysql_bad",
+    "app_users_mysql_good",
+    "app_users_pg_bad",
+    "app_users_pg_good",
+    "nginx_sites",
+    "sample_app_bad",
+    "sample_app_good",
+    "sshd_hardened",
+    "sshd_weak",
+    "test_ca",
+]
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +80,33 @@ def sshd_hardened() -> Iterator[Instance]:
 def sshd_weak() -> Iterator[Instance]:
     """A weak OpenSSH server (passwords, root login, CBC ciphers, SHA-1 MACs); see ``launch_sshd``."""
     yield from serve(launch_sshd("weak"))
+
+
+@pytest.fixture(scope="session")
+def app_users_pg_good(pg_good: Instance) -> Instance:
+    """``pg_good`` (from ``fixtures_data``, found by name through the conftest) with the application's ``users`` table: bcrypt cost 12 and argon2id hashes.
+
+    ``admin["password_storage"]`` names the table and column; see ``tests.servers.users_db``::
+
+        def test_x(app_users_pg_good):
+            table = app_users_pg_good.admin["password_storage"]["table"]
+    """
+    return with_users_table(pg_good, "good")
+
+
+@pytest.fixture(scope="session")
+def app_users_pg_bad(pg_bad: Instance) -> Instance:
+    """``pg_bad`` with the application's ``users`` table: bcrypt cost 4, unsalted MD5 and plaintext."""
+    return with_users_table(pg_bad, "bad")
+
+
+@pytest.fixture(scope="session")
+def app_users_mysql_good(mariadb_good: Instance) -> Instance:
+    """``mariadb_good`` with the application's ``app.users`` table: bcrypt cost 12 and argon2id (``users_db_mysql``)."""
+    return with_users_table_mysql(mariadb_good, "good")
+
+
+@pytest.fixture(scope="session")
+def app_users_mysql_bad(mariadb_bad: Instance) -> Instance:
+    """``mariadb_bad`` with the application's ``app.users`` table: bcrypt cost 4, unsalted MD5 and plaintext."""
+    return with_users_table_mysql(mariadb_bad, "bad")

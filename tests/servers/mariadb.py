@@ -4,6 +4,14 @@
 baseline): TLS required, no anonymous users, no ``test`` database, root only on the local
 socket, an application user limited to DML on its own schema, no LOCAL INFILE, a slow-query log.
 ``bad`` gets each of those wrong at once, so every check has something real to fail on.
+
+For the deeper checks ``good`` also limits statement time (``max_statement_time`` 30 s), keeps
+a primary key on every table and an index on every foreign key, and has only quick statements
+in performance_schema's digests; ``bad`` has no statement time limit, a table without a primary
+key, a foreign key whose index was dropped with foreign_key_checks off (InnoDB creates one for
+every foreign key; that is the way to lose it), and a slow statement at the top of the digests.
+Both keep the history tables of five migration tools (``TOOL_HEADS``): ``good`` at head, ``bad``
+behind, failed or dirty.  ``performance_schema=False`` starts a server without it.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from tests.servers.base import (
     run,
 )
 from tests.servers.certs import TestCA
+from tests.servers.postgres import SLOW_CALL_S, SLOW_CALLS, TOOL_HEADS
 
 Variant = Literal["good", "bad"]
 
@@ -47,6 +56,7 @@ _SETTINGS: dict[Variant, dict[str, str]] = {
         "local-infile": "OFF",
         "slow-query-log": "ON",
         "long-query-time": "1",
+        "max-statement-time": "30",
     },
     "bad": {
         "local-infile": "ON",
@@ -57,14 +67,78 @@ _SETTINGS: dict[Variant, dict[str, str]] = {
 _SCHEMA = [
     f"CREATE DATABASE {APP}",
     f"CREATE TABLE {APP}.customers (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE)",
+    # InnoDB gives the foreign key an index of its own (orders_customer_fk) when none exists.
+    (
+        f"CREATE TABLE {APP}.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer_id BIGINT NOT NULL, total_cents INT NOT NULL,"
+        f" CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES {APP}.customers (id))"
+    ),
+    # Each tool's history table as the tool creates it on MySQL/MariaDB (knex table-creator.js,
+    # sequelize-cli's umzug 2 SequelizeStorage, prisma-engines' mysql flavour, TypeORM's
+    # MigrationExecutor, golang-migrate's mysql driver).
+    f"CREATE TABLE {APP}.`knex_migrations` (`id` int unsigned not null auto_increment primary key, `name` varchar(255), `batch` int,"
+    " `migration_time` timestamp NULL)",
+    f"CREATE TABLE {APP}.`knex_migrations_lock` (`index` int unsigned not null auto_increment primary key, `is_locked` int)",
+    f"CREATE TABLE IF NOT EXISTS {APP}.`SequelizeMeta` (`name` VARCHAR(255) NOT NULL UNIQUE , PRIMARY KEY (`name`))"
+    " ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE utf8_unicode_ci",
+    (
+        f"CREATE TABLE {APP}._prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL,"
+        " finished_at DATETIME(3), migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at DATETIME(3),"
+        " started_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), applied_steps_count INTEGER UNSIGNED NOT NULL DEFAULT 0)"
+        " DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    ),
+    f"CREATE TABLE {APP}.`migrations` (`id` int NOT NULL AUTO_INCREMENT, `timestamp` bigint NOT NULL, `name` varchar(255) NOT NULL,"
+    " PRIMARY KEY (`id`)) ENGINE=InnoDB",
+    f"CREATE TABLE {APP}.`schema_migrations` (version bigint not null primary key, dirty boolean not null)",
 ]
 
-def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None) -> Instance:
+
+def _migration_rows(variant: Variant) -> list[str]:
+    """Each tool's history rows as the tool writes them: ``good`` at ``TOOL_HEADS``, ``bad`` as
+    ``tests.servers.postgres.TOOL_BAD`` says."""
+    good = variant == "good"
+    knex = ["('20240101000000_init.js', 1, NOW() - INTERVAL 90 DAY)", "('20240301000000_orders.js', 2, NOW() - INTERVAL 30 DAY)"]
+    sequelize = ["('20240101000000-init.js')", "('20240301000000-orders.js')"]
+    prisma = [
+        "(UUID(), REPEAT('a', 64), NOW(3) - INTERVAL 90 DAY, '20240101000000_init', NULL, NULL, NOW(3) - INTERVAL 90 DAY, 1)",
+        "(UUID(), REPEAT('b', 64), NOW(3) - INTERVAL 30 DAY, '20240301000000_orders', NULL, NULL, NOW(3) - INTERVAL 30 DAY, 1)",
+    ]
+    typeorm = ["(1704067200000, 'Init1704067200000')", "(1709251200000, 'Orders1709251200000')"]
+    if good:
+        knex.append(f"('{TOOL_HEADS['knex']}', 3, NOW() - INTERVAL 1 DAY)")
+        sequelize.append(f"('{TOOL_HEADS['sequelize']}')")
+        prisma.append(f"(UUID(), REPEAT('c', 64), NOW(3) - INTERVAL 1 DAY, '{TOOL_HEADS['prisma']}', NULL, NULL, NOW(3) - INTERVAL 1 DAY, 1)")
+        typeorm.append(f"(1711929600000, '{TOOL_HEADS['typeorm']}')")
+    else:
+        prisma.append(f"(UUID(), REPEAT('c', 64), NULL, '{TOOL_HEADS['prisma']}', 'Duplicate column name `refund_cents`', NULL,"
+                      " NOW(3) - INTERVAL 1 DAY, 0)")
+    return [
+        f"INSERT INTO {APP}.knex_migrations (name, batch, migration_time) VALUES " + ", ".join(knex),
+        f"INSERT INTO {APP}.knex_migrations_lock (is_locked) VALUES ({0 if good else 1})",
+        f"INSERT INTO {APP}.SequelizeMeta (name) VALUES " + ", ".join(sequelize),
+        f"INSERT INTO {APP}._prisma_migrations (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at,"
+        " applied_steps_count) VALUES " + ", ".join(prisma),
+        f"INSERT INTO {APP}.migrations (`timestamp`, name) VALUES " + ", ".join(typeorm),
+        f"INSERT INTO {APP}.schema_migrations (version, dirty) VALUES " + ("(20240401000000, false)" if good else "(20240301000000, true)"),
+    ]
+
+
+# Run as root after the schema.
+_BAD_SCHEMA = [
+    f"CREATE TABLE {APP}.event_log (occurred_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, kind VARCHAR(40) NOT NULL, detail TEXT)",
+    # What a restore or a migration run with foreign_key_checks off can do: the constraint stays,
+    # enforced by scanning orders, and nothing recreates the index.
+    "SET SESSION foreign_key_checks = 0",
+    f"ALTER TABLE {APP}.orders DROP INDEX orders_customer_fk",
+    "SET SESSION foreign_key_checks = 1",
+]
+
+def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None, *, performance_schema: bool = True) -> Instance:
     """Start a MariaDB server configured as ``variant`` and return its inventory entry.
 
     ``entry``: ``dsn`` (user ``app``, database ``app``), ``password`` as
     ``${DC_<NAME>_PASSWORD}`` and, for ``good`` only, ``ca_bundle`` (the test CA's file).
-    ``admin``: ``user`` (root), ``password``, ``socket``, ``port``, ``ca_file``, ``datadir``, ``log``.
+    ``admin``: ``user`` (root), ``password``, ``socket``, ``port``, ``ca_file``, ``datadir``, ``log``,
+    ``performance_schema`` (on unless ``performance_schema=False``), ``tool_heads``.
     """
     name = name or f"mariadb-{variant}"
     workdir = make_tempdir(name)
@@ -82,6 +156,7 @@ def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None) -> Ins
         "pid-file": str(workdir / "mysqld.pid"),
         "port": str(port),
         "bind-address": LOOPBACK,
+        "performance-schema": "ON" if performance_schema else "OFF",
         **_SETTINGS[variant],
     }
     if variant == "good":
@@ -106,6 +181,7 @@ def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None) -> Ins
         ])
         server.start(lambda: _can_login(socket_path))
         _set_up(variant, socket_path, root_password, app_password)
+        _workload(variant, port, app_password, ca.ca_file if variant == "good" else None)
     except BaseException:
         server.stop()
         raise
@@ -128,6 +204,8 @@ def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None) -> Ins
             "ca_file": str(ca.ca_file),
             "datadir": str(datadir),
             "log": str(server.log),
+            "performance_schema": performance_schema,
+            "tool_heads": dict(TOOL_HEADS),
         },
     )
 
@@ -173,8 +251,28 @@ def _set_up(variant: Variant, socket_path: Path, root_password: str, app_passwor
         cur.execute("SELECT user, host FROM mysql.user WHERE user = 'root' AND host <> 'localhost'")
         for user, host in cur.fetchall():
             cur.execute("DROP USER %s@%s", (user, host))
-        for statement in _SCHEMA:
+        for statement in [*_SCHEMA, *_migration_rows(variant), *(_BAD_SCHEMA if variant == "bad" else [])]:
             cur.execute(statement)
         for statement, args in _accounts(variant, root_password, app_password):
             cur.execute(statement, args)
         cur.execute("ALTER USER root@localhost IDENTIFIED BY %s", (root_password,))
+
+
+def _workload(variant: Variant, port: int, app_password: str, ca_file: Path | None) -> None:
+    """What the application did once set up: quick lookups on ``good``; on ``bad`` also a report
+    that sleeps ``SLOW_CALL_S`` seconds each of ``SLOW_CALLS`` times (the slowest digest)."""
+    with pymysql.connect(
+        host=LOOPBACK, port=port, user=APP, password=app_password, database=APP, autocommit=True, connect_timeout=5,
+        ssl_disabled=ca_file is None, ssl_ca=str(ca_file) if ca_file else None, ssl_verify_identity=ca_file is not None,
+    ) as conn, conn.cursor() as cur:
+        cur.executemany("INSERT INTO customers (email) VALUES (%s)", [(f"c{n}@example.com",) for n in range(1, 101)])
+        for customer in (1, 2, 3):
+            cur.execute("SELECT id, email FROM customers WHERE id = %s", (customer,))
+            cur.execute("SELECT COUNT(*) FROM orders WHERE customer_id = %s", (customer,))
+        if variant == "good":
+            # A freshly started server has read every page it touched from disk (hit ratio ~85 %);
+            # an application that has run a while answers nearly every lookup from the pool.
+            cur.execute("SELECT SUM(c.id) FROM seq_1_to_100000 s JOIN customers c ON c.id = s.seq % 100 + 1")
+        else:
+            for _ in range(SLOW_CALLS):
+                cur.execute(f"SELECT COUNT(*), SLEEP({SLOW_CALL_S}) FROM orders")

@@ -4,10 +4,11 @@
     scripts/demo --keep          # leave the stack running until Enter, to poke at it
 
 Starts PostgreSQL, MariaDB, Redis (cache and broker), the sample app behind nginx (one good site,
-one site per TLS/HTTP defect), two sshd, a deployed-repository folder and two backup folders, all on 127.0.0.1 in
-temporary directories; writes their inventory with an attestations and a waivers file; runs the
-full catalog with the HTML, JUnit, JSON and Markdown reports; prints where they are and the
-verdict; stops everything by pid.
+one site per TLS/HTTP defect), two sshd, a good and a bad Prometheus and Alertmanager, a
+deployed-repository folder and two backup folders, all on 127.0.0.1 in temporary directories;
+writes their inventory with an attestations and a waivers file; runs the full catalog with the
+HTML, JUnit, JSON and Markdown reports; prints where they are and the verdict; stops everything
+by pid.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.servers.base import Instance
 from tests.servers.certs import TestCA
 from tests.servers.inventory import CHECKS, REPO, inventory_document, secrets_env
 from tests.servers.mariadb import launch_mariadb
+from tests.servers.monitoring import launch_alertmanager, launch_prometheus
 from tests.servers.nginx import launch_nginx
 from tests.servers.postgres import launch_postgres
 from tests.servers.redis import launch_redis
@@ -92,6 +94,10 @@ def _governance(root: Path) -> tuple[Path, Path]:
     return att, wav
 
 
+#: What the demo inventory asks of both Prometheus servers: the app scraped, its metrics there.
+MONITORING_REQUIREMENTS = {"required_jobs": ["prometheus", "app"], "required_metrics": ["http_requests_total", "app_info"]}
+
+
 def start_stack(root: Path) -> tuple[list[Instance], list[Callable[[], None]]]:
     """Start every server, in parallel where they do not depend on each other."""
     ca = TestCA.create(root / "ca")
@@ -103,12 +109,23 @@ def start_stack(root: Path) -> tuple[list[Instance], list[Callable[[], None]]]:
             pool.submit(launch_redis, "good"), pool.submit(launch_redis, "bad"),
             pool.submit(launch_redis, "good", role="broker"),
             pool.submit(launch_sshd, "hardened"), pool.submit(launch_sshd, "weak"),
+            pool.submit(launch_alertmanager, "good"), pool.submit(launch_alertmanager, "bad"),
         ]
         apps = {"good": pool.submit(launch_app, "good"), "bad": pool.submit(launch_app, "bad")}
         instances = []
         try:
             for future in [*futures, *apps.values()]:
                 inst = future.result()
+                instances.append(inst)
+                stops.append(inst.stop)
+            # The good Prometheus scrapes the good app and sends to the good Alertmanager: both run by now.
+            app_url = apps["good"].result().entry["url"]
+            alertmanager = next(i for i in instances if i.name == "alertmanager-good")
+            monitors = [pool.submit(launch_prometheus, "good", scrape={"app": [app_url.split("://", 1)[1]]}, alertmanager=alertmanager),
+                        pool.submit(launch_prometheus, "bad")]
+            for future in monitors:
+                inst = future.result()
+                inst.entry.update(MONITORING_REQUIREMENTS)
                 instances.append(inst)
                 stops.append(inst.stop)
         except BaseException:

@@ -1,0 +1,136 @@
+"""Dockerfiles: every ``files`` target's Dockerfiles (``dockerfiles``, paths or globs; default ``Dockerfile``).
+
+Each Dockerfile is parsed as BuildKit reads it (directives, continuations, here-documents,
+multi-stage builds) and judged against the rules hadolint and the CIS Docker Benchmark
+(section 4, container images) set for production images: an unprivileged user, a health check,
+pinned base images, no secrets in the image, COPY for local files, no package caches, no
+compiler toolchain in the shipped stage.  Nothing is built or pulled.  A finding names the stage
+and the ``file:line`` to change; a secret's value is never shown.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_deploycheck import not_applicable
+from pytest_deploycheck.targets.container_common import judge
+from pytest_deploycheck.targets.dockerfile import (
+    Dockerfile,
+    dockerfile_add,
+    dockerfile_base_images,
+    dockerfile_healthcheck,
+    dockerfile_package_caches,
+    dockerfile_secrets,
+    dockerfile_toolchain,
+    dockerfile_user,
+    target_dockerfiles,
+)
+
+pytestmark = pytest.mark.section("dockerfile", "Dockerfiles")
+
+
+def _dockerfiles(files) -> list[Dockerfile]:
+    found = target_dockerfiles(files)
+    if not found:
+        not_applicable(f"{files.name}: no Dockerfile in {files.path} (name them in files.{files.name}.dockerfiles)")
+    return found
+
+
+@pytest.mark.check("dock-01", "Image runs as a non-root user", severity="high",
+                   refs=("hadolint DL3002", "CIS Docker Benchmark 4.1"),
+                   answers=("non-root user in dockerfile", "container does not run as root", "dockerfile user directive",
+                            "containers run as non-root", "docker|dockerfile|container|image|pod non_root|unprivileged|as_root|user|root",
+                            "run_as_non_root|runasnonroot|security context"))
+def test_non_root_user(files, evidence):
+    """A process that is root inside the container is one kernel bug or one mounted path away
+    from root on the host.  Passes when the final stage (or the stage it is built on) sets a
+    ``USER`` other than root/0, or starts from a ``:nonroot`` base image; fails when it runs as
+    root by default or by an explicit ``USER root``."""
+    found = _dockerfiles(files)
+    judge(files, evidence, [f for df in found for f in dockerfile_user(df)], "a USER other than root in the final stage",
+          examined=[df.path for df in found])
+
+
+@pytest.mark.check("dock-02", "Image declares a HEALTHCHECK", severity="medium",
+                   refs=("CIS Docker Benchmark 4.6",),
+                   answers=("dockerfile healthcheck", "container health check defined", "docker healthcheck instruction",
+                            "docker|dockerfile|container|compose|pod|kubernetes health_check|healthcheck|liveness|readiness|probe",
+                            "liveness|readiness probe kubernetes|pod|deployment|container"))
+def test_healthcheck(files, evidence):
+    """Without a health check Docker reports a hung container as running, restart policies
+    never fire and dependants start against it.  Passes when the final stage (or its parent
+    stage) declares ``HEALTHCHECK CMD ...``; fails on none or ``HEALTHCHECK NONE``.  Not
+    applicable where the inventory says the image runs only under orchestrator probes
+    (``orchestrator_probes: true``): Kubernetes ignores HEALTHCHECK and uses its own probes."""
+    found = _dockerfiles(files)
+    if files.setting("orchestrator_probes"):
+        not_applicable(f"{files.name}: orchestrator_probes is true: the orchestrator's liveness and readiness probes judge health, not HEALTHCHECK")
+    judge(files, evidence, [f for df in found for f in dockerfile_healthcheck(df)], "HEALTHCHECK CMD ... in the final stage",
+          examined=[df.path for df in found])
+
+
+@pytest.mark.check("dock-03", "Base images pinned", severity="medium",
+                   refs=("hadolint DL3006", "hadolint DL3007", "CIS Docker Benchmark 4.2"),
+                   answers=("base image pinned", "no latest tag", "pinned image versions", "base image version fixed",
+                            "base image|images production|official|slim|minimal|distroless|pinned|updated|patch",
+                            "dockerfile|docker base|from image"))
+def test_base_images_pinned(files, evidence):
+    """A ``FROM`` without a tag, or with ``latest``, builds from whatever the registry holds that
+    day: a rebuild of the same commit can ship a different OS.  Passes when every base image
+    names a version tag or a digest (``ARG`` defaults are resolved); fails on a missing tag or
+    ``latest``.  A tag without a digest passes with advice in the evidence: a digest also makes
+    the build reproducible when a tag is moved."""
+    found = _dockerfiles(files)
+    judge(files, evidence, [f for df in found for f in dockerfile_base_images(df)], "every FROM pinned to a version tag, better a digest (@sha256:...)",
+          examined=[df.path for df in found], advice=("image-digest",))
+
+
+@pytest.mark.check("dock-04", "No secrets in ENV or ARG", severity="high",
+                   refs=("CIS Docker Benchmark 4.10", "BuildKit check SecretsUsedInArgOrEnv"),
+                   answers=("no secrets in docker image", "no credentials in dockerfile", "build secrets not baked into image"))
+def test_no_secrets_in_image(files, evidence):
+    """``ENV`` and ``ARG`` values stay in the image's history and metadata: anyone who can pull
+    the image reads them.  Passes when no ENV/ARG whose name says credential (``*_PASSWORD``,
+    ``*_TOKEN``, ``*_SECRET``, ``API_KEY``...) holds a literal value; ``ARG NAME`` without a
+    default, ``${VAR}`` and ``*_FILE``/``*_URL`` pointers are fine.  Use ``RUN --mount=type=secret``."""
+    found = _dockerfiles(files)
+    judge(files, evidence, [f for df in found for f in dockerfile_secrets(df)], "credentials passed as build secrets (RUN --mount=type=secret), never ENV/ARG values",
+          examined=[df.path for df in found])
+
+
+@pytest.mark.check("dock-05", "COPY rather than ADD for local files", severity="low",
+                   refs=("hadolint DL3020", "CIS Docker Benchmark 4.9"),
+                   answers=("copy instead of add", "dockerfile uses copy", "no add for local files"))
+def test_copy_not_add(files, evidence):
+    """``ADD`` also unpacks archives and fetches URLs, so a local ``ADD`` can do more than it
+    says.  Passes when ``ADD`` is used only for remote URLs, git sources and tar archives it is
+    meant to unpack; fails on ``ADD`` of local files or folders."""
+    found = _dockerfiles(files)
+    judge(files, evidence, [f for df in found for f in dockerfile_add(df)], "COPY for local files; ADD only for URLs and archives",
+          examined=[df.path for df in found])
+
+
+@pytest.mark.check("dock-06", "Package manager caches cleaned", severity="low",
+                   refs=("hadolint DL3009", "hadolint DL3019", "hadolint DL3042"),
+                   answers=("package cache cleaned", "image size optimized", "optimized docker image", "minimal image layers"))
+def test_package_caches(files, evidence):
+    """Package indexes and download caches left in a layer make every pull larger and keep stale
+    metadata in the image.  Passes when each ``apt-get install`` removes ``/var/lib/apt/lists``
+    in the same RUN, ``apk add`` uses ``--no-cache`` and ``pip install`` ``--no-cache-dir`` (or
+    ``PIP_NO_CACHE_DIR``), or a BuildKit cache mount keeps the cache out of the layer."""
+    found = _dockerfiles(files)
+    judge(files, evidence, [f for df in found for f in dockerfile_package_caches(df)], "no package cache left in any layer",
+          examined=[df.path for df in found])
+
+
+@pytest.mark.check("dock-07", "Compiler toolchain only in a build stage", severity="info",
+                   refs=("Docker docs: multi-stage builds",),
+                   answers=("multi-stage build", "build tools not in runtime image", "small runtime image"))
+def test_multi_stage(files, evidence):
+    """Compilers and SDKs in the shipped image add size and tools an intruder can use.  Passes
+    when the final stage neither installs a toolchain (gcc, build-essential, a JDK, Go, Rust...)
+    nor builds from source (go build, mvn, cargo build, npm ci without --omit=dev) and is not
+    based on an SDK image; information only: build in an earlier stage and COPY --from the artefact."""
+    found = _dockerfiles(files)
+    judge(files, evidence, [f for df in found for f in dockerfile_toolchain(df)], "the toolchain in an earlier stage; the final stage copies the artefact",
+          examined=[df.path for df in found])

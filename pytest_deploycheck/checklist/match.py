@@ -1,0 +1,38 @@
+"""The matcher as the run uses it: the catalog's own phrases in, one suggestion per item out.
+
+Each check declares the checklist wording it answers (``answers=`` on its ``check`` marker; see
+``matcher.py`` for the phrase grammar and how an item's intent is weighed).  No network, no model:
+the same checklist and catalog always give the same suggestions, each with the reason it matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pytest_deploycheck.checklist import matcher
+from pytest_deploycheck.checklist.parse import Checklist, Item
+from pytest_deploycheck.markers import CheckMeta
+
+
+class Matcher:
+    def __init__(self, vocabulary: matcher.Vocabulary) -> None:
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def from_catalog(cls, metas: Iterable[CheckMeta]) -> Matcher:
+        """A vocabulary of every collected check that declares phrases."""
+        entries = {}
+        for meta in sorted(metas, key=lambda m: m.id):
+            if meta.answers:
+                entries[meta.id] = {"phrases": list(meta.answers), "kind": meta.answers_kind,
+                                    "unless": list(meta.answers_unless), "accepts": list(meta.answers_accepts)}
+        return cls(matcher.vocabulary_from_mapping({"checks": entries}, "the catalog's answers= phrases"))
+
+    def suggest(self, item: Item, checklist: Checklist) -> tuple[tuple[str, ...], str]:
+        """(check ids, why) for ``item``; no ids when unsure (a wrong match is worse than none)."""
+        parent = checklist.by_key().get(item.parent) if item.parent else None
+        result = matcher.match_item(item, self.vocabulary, parent)
+        if result.manual:
+            why = result.rejected[0] if result.rejected else "no catalog check answers this item"
+            return (), why
+        return result.check_ids, "; ".join(m.reason for m in result.matches[:3])

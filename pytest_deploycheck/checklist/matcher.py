@@ -1,0 +1,460 @@
+"""Match checklist items to catalog checks: deterministic, explainable, no network, no model.
+
+Each check declares phrases, the wording a checklist uses for what the check proves.  A phrase is a
+few words, each with alternatives, matched in any order close together after normalisation:
+
+    "tls|https certificate expiry"   certificate and expiry required, and tls or https
+    "postgres tls connection?"       'connection' optional: it adds evidence, it is not needed
+    "^health database|dependency"    '^': the word may come from the item's section or parent item
+
+Normalisation lowercases, splits on punctuation and snake_case, maps British to American spelling,
+folds abbreviations to one word (ssl -> tls, db -> database, pg/postgresql -> postgres, k8s ->
+kubernetes, env -> environment), joins fixed compounds (role based access control -> rbac) and strips
+plural and -ed/-ing endings, the same way for phrases and items.
+
+A phrase that matches is not yet a match.  Three things can still leave the item manual:
+
+- coverage: the share of the item's meaningful words that the phrase explains.  "ModelFilters
+  CreatedBy field" shares no word with any phrase; "Load balancer SSL termination" shares one of four
+  with "tls": both stay manual, because the item is about something the catalog cannot know;
+- intent: an item that asks for a document ("renewal process documented"), a drill ("restore
+  tested"), an alert ("certificate expiry alerts"), monitoring, or a recurring duty ("Monthly: ...")
+  is not proven by a check of the current state, and a state item is not proven by a drill;
+- a check's own ``unless`` phrases (negative evidence it declares).
+
+Among the matches that remain, one whose matched words are a strict subset of another's is dropped
+("Redis TLS" is redis-09, not the generic tls-09).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pytest_deploycheck.checklist.compounds import COMPOUNDS as _COMPOUNDS
+from pytest_deploycheck.checklist.normalise import _CADENCE, _FILLER_NORM, _INTENT_NORM, analyse, tokens
+from pytest_deploycheck.checklist.parse import Item
+
+# --------------------------------------------------------------------------------------------- phrases
+
+@dataclass(frozen=True)
+class Slot:
+    alternatives: tuple[tuple[str, ...], ...]  # each alternative: one or more normalised tokens in sequence
+    optional: bool = False
+    context: bool = False  # may be found in the section path or the parent item
+
+    def label(self) -> str:
+        alts = "|".join(" ".join(a) for a in self.alternatives)
+        return ("^" if self.context else "") + alts + ("?" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    source: str
+    slots: tuple[Slot, ...]
+
+    @property
+    def required(self) -> tuple[Slot, ...]:
+        return tuple(s for s in self.slots if not s.optional)
+
+
+def compile_phrase(text: str) -> Phrase:
+    """'tls|https certificate expiry?' -> slots; each alternative is normalised like item text."""
+    slots: list[Slot] = []
+    plain: list[str] = []
+
+    def flush() -> None:
+        # Plain words are normalised together, so "rate limit" becomes the one token "ratelimit" as it does
+        # in an item; each resulting token is one required slot.
+        for tok in tokens(" ".join(plain)):
+            slots.append(Slot(((tok,),)))
+        plain.clear()
+
+    for raw in text.split():
+        if not any(ch in raw for ch in "|?^_"):
+            plain.append(raw)
+            continue
+        flush()
+        optional = raw.endswith("?")
+        context = raw.startswith("^")
+        body = raw.strip("?^")
+        alts: list[tuple[str, ...]] = []
+        for alt in body.split("|"):
+            toks = tuple(tokens(alt.replace("_", " ")))
+            if toks and toks not in alts:
+                alts.append(toks)
+        if not alts:
+            continue  # a filler word alone ("the") says nothing
+        slots.append(Slot(tuple(alts), optional, context))
+    flush()
+    if not any(not s.optional for s in slots):
+        raise ValueError(f"phrase {text!r} has no required word")
+    return Phrase(text, tuple(slots))
+
+
+CheckKind = Literal["state", "document", "drill", "approval", "attest", "alert", "monitor", "evidence"]
+KINDS: tuple[str, ...] = ("state", "document", "drill", "approval", "attest", "alert", "monitor", "evidence")
+
+
+@dataclass(frozen=True)
+class CheckPhrases:
+    """What one check (or planned check area) answers: its phrases, the kind of evidence it gives, and the
+    negative phrases that rule it out."""
+
+    id: str
+    phrases: tuple[Phrase, ...]
+    kind: str = "state"
+    unless: tuple[Phrase, ...] = ()
+    planned: bool = False
+    accepts: frozenset[str] = frozenset()  # item intents this check accepts besides its kind's defaults
+
+
+SPECIFIC_MAX_CHECKS = 2  # a word in the phrases of at most this many checks is specific ("hsts", "walarchive")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    checks: tuple[CheckPhrases, ...]
+    # How many checks use each phrase word: a word few checks use says more than "backup" or "tls".
+    spread: Mapping[str, int] = field(default_factory=dict)
+
+    def ids(self) -> list[str]:
+        return [c.id for c in self.checks]
+
+
+def _as_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError(f"{where}: expected a list of strings")
+
+
+def _entry(check_id: str, body: Any, planned: bool, where: str) -> CheckPhrases:
+    if isinstance(body, list):
+        body = {"phrases": body}
+    if not isinstance(body, dict):
+        raise ValueError(f"{where}: expected a mapping with 'phrases' or a list of phrases")
+    unknown = set(body) - {"phrases", "kind", "unless", "accepts"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+    kind = str(body.get("kind", "state"))
+    if kind not in KINDS:
+        raise ValueError(f"{where}: kind {kind!r}; use one of {', '.join(KINDS)}")
+    phrases = tuple(compile_phrase(p) for p in _as_list(body.get("phrases"), f"{where}.phrases"))
+    if not phrases:
+        raise ValueError(f"{where}: no phrases")
+    unless = tuple(compile_phrase(p) for p in _as_list(body.get("unless"), f"{where}.unless"))
+    accepts = frozenset(_as_list(body.get("accepts"), f"{where}.accepts"))
+    return CheckPhrases(check_id, phrases, kind, unless, planned, accepts)
+
+
+def vocabulary_from_mapping(data: Mapping[str, Any], source: str = "phrases") -> Vocabulary:
+    """Build a vocabulary from ``{"checks": {id: {...}}, "planned": {name: {...}}}`` (the phrases.yml shape);
+    the plugin can feed the phrases of its check markers the same way."""
+    checks: list[CheckPhrases] = []
+    for section, planned in (("checks", False), ("planned", True)):
+        entries = data.get(section) or {}
+        if not isinstance(entries, Mapping):
+            raise ValueError(f"{source}: {section}: expected a mapping")
+        for check_id in sorted(entries):  # sorted: the output order never depends on the file's order
+            checks.append(_entry(str(check_id), entries[check_id], planned, f"{source}: {section}.{check_id}"))
+    spread: dict[str, int] = {}
+    for check in checks:
+        words = {t for p in check.phrases for slot in p.slots for alt in slot.alternatives for t in alt}
+        for word in words:
+            spread[word] = spread.get(word, 0) + 1
+    return Vocabulary(tuple(checks), spread)
+
+
+def load_vocabulary(path: str | Path) -> Vocabulary:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: expected a mapping with 'checks' and 'planned'")
+    return vocabulary_from_mapping(data, str(path))
+
+
+# --------------------------------------------------------------------------------------------- matching
+
+THRESHOLD = 0.6
+WINDOW_SLACK = 3  # required words may sit this many tokens apart (per required word) and still belong together
+
+
+@dataclass(frozen=True)
+class Match:
+    check_id: str
+    planned: bool
+    phrase: str
+    words: tuple[str, ...]  # the item's own words that matched (as written)
+    confidence: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: Item
+    matches: tuple[Match, ...]  # catalog checks that answer the item, best first
+    planned: tuple[Match, ...]  # planned check areas that would answer it
+    rejected: tuple[str, ...] = field(default=())  # candidate matches set aside, and why
+    intents: tuple[str, ...] = ()
+
+    @property
+    def manual(self) -> bool:
+        return not self.matches
+
+    @property
+    def check_ids(self) -> tuple[str, ...]:
+        return tuple(m.check_id for m in self.matches)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """An item's text, normalised, with a map back to the words as written."""
+
+    toks: tuple[str, ...]
+    origin: tuple[str, ...]  # for each token, the source word it came from
+    weight: tuple[float, ...]
+
+
+def _analyse(text: str) -> _Text:
+    triples = analyse(text)
+    return _Text(tuple(t for t, _, _ in triples), tuple(src for _, src, _ in triples), tuple(w for _, _, w in triples))
+
+
+_COMPOUND_TOKENS = frozenset(tok for _, joined in _COMPOUNDS for tok in joined.split())
+PREFIX_MIN = 5
+
+
+def same_word(phrase_tok: str, item_tok: str) -> bool:
+    """Equal, or one a prefix of the other when both are ordinary words of PREFIX_MIN letters or more, so a
+    phrase's "enforc" meets "enforced" and "enforcement", and "verif" meets "verification".  Joined compound
+    tokens ("healthcheck", "ratelimit") are names: only equal counts."""
+    if phrase_tok == item_tok:
+        return True
+    if len(phrase_tok) < PREFIX_MIN or len(item_tok) < PREFIX_MIN:
+        return False
+    if phrase_tok in _COMPOUND_TOKENS or item_tok in _COMPOUND_TOKENS:
+        return False
+    return item_tok.startswith(phrase_tok) or phrase_tok.startswith(item_tok)
+
+
+def _find(seq: tuple[str, ...], alt: tuple[str, ...]) -> list[int]:
+    n = len(alt)
+    return [i for i in range(len(seq) - n + 1) if all(same_word(a, t) for a, t in zip(alt, seq[i : i + n], strict=True))]
+
+
+def _intents(item_toks: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    toks = set(item_toks)
+    for intent, words in _INTENT_NORM.items():
+        if toks & words:
+            found.add(intent)
+    return found
+
+
+def _content(toks: Sequence[str]) -> list[int]:
+    """Positions of the words that carry the item's subject."""
+    all_intent = set().union(*_INTENT_NORM.values())
+    # Numbers and measurements ("15min", "26h", "p95") qualify the subject; they are not it.
+    return [i for i, t in enumerate(toks) if t not in _FILLER_NORM and t not in all_intent
+            and not any(ch.isdigit() for ch in t) and len(t) > 1]
+
+
+@dataclass(frozen=True)
+class _Hit:
+    used: frozenset[int]  # item positions the phrase's words claimed
+    required: frozenset[int]  # of those, the positions of required words
+    explained: frozenset[int]  # item positions whose word is any alternative of a slot that matched
+    slots_hit: int
+    from_context: bool
+
+
+def _match_phrase(phrase: Phrase, text: _Text, context: set[str]) -> _Hit | None:
+    """How the phrase matches the item, or None when it does not."""
+    used: set[int] = set()
+    required: set[int] = set()
+    positions: list[int] = []
+    slots_hit = 0
+    from_context = False
+    hit_slots: list[Slot] = []
+    for slot in phrase.slots:
+        hit: list[int] = []
+        for alt in slot.alternatives:
+            for start in _find(text.toks, alt):
+                span = list(range(start, start + len(alt)))
+                if not used.intersection(span):  # two slots never claim the same word
+                    hit = span
+                    break
+            if hit:
+                break
+        if hit:
+            used.update(hit)
+            hit_slots.append(slot)
+            if not slot.optional:
+                positions.append(hit[0])
+                required.update(hit)
+            slots_hit += 1
+            continue
+        if slot.context and any(all(any(same_word(t, c) for c in context) for t in alt) for alt in slot.alternatives):
+            slots_hit += 1
+            from_context = True
+            continue
+        if not slot.optional:
+            return None
+    if positions and max(positions) - min(positions) > WINDOW_SLACK * len(positions) + 2:
+        return None  # the words are in the item, but too far apart to be about one thing
+    # "SSL/TLS", "SLA/SLO": a second spelling of a word the phrase matched is explained too.
+    alts = [a for slot in hit_slots for alt in slot.alternatives if len(alt) == 1 for a in alt]
+    explained = {i for i, t in enumerate(text.toks) if i in used or any(same_word(a, t) for a in alts)}
+    return _Hit(frozenset(used), frozenset(required), frozenset(explained), slots_hit, from_context)
+
+
+def _compatible(kind: str, intents: set[str], accepts: frozenset[str], item_kind: str) -> str | None:
+    """None when a check of this kind can answer an item with these intents, else why not."""
+    extra = intents - accepts
+    if "recurring" in intents:
+        return "a recurring duty, not a go-live state"
+    if item_kind != "task" and kind not in ("approval", "attest", "document"):
+        return "a name or date to fill in is vouched for by a person, not proven by a probe"
+    if kind in ("state", "evidence"):
+        if extra & {"alert"}:
+            return "the item asks for an alert, the check proves the current state"
+        if extra & {"monitor"}:
+            return "the item asks for monitoring, the check proves the current state"
+        if "document" in extra and "test" not in intents:
+            return "the item asks for a document or a plan, the check proves the current state"
+        return None
+    if kind == "document":
+        if "test" in extra and "document" not in intents:
+            return "the item asks for a test or drill, the check proves a document"
+        if extra & {"alert", "monitor"}:
+            return "the item asks for alerting or monitoring, the check proves a document"
+        return None
+    if kind == "drill":
+        return None if "test" in intents else "the check is a drill; the item does not ask for one to be done"
+    if kind == "approval":
+        return None if "approve" in intents else "the check is a sign-off; the item does not ask for an approval"
+    if kind == "attest":
+        return "the item asks for alerting or monitoring" if extra & {"alert", "monitor"} else None
+    if kind == "alert":
+        return None if "alert" in intents else "the check is an alert rule; the item does not ask for an alert"
+    if kind == "monitor":
+        return None if intents & {"alert", "monitor"} else "the check is about monitoring; the item does not ask for it"
+    return None
+
+
+def _reason(match_words: list[str], phrase: Phrase, item_plain: str, context_used: bool) -> str:
+    quoted = " ".join(dict.fromkeys(match_words))
+    text = item_plain if len(item_plain) <= 90 else item_plain[:87] + "..."
+    extra = " (with the section heading)" if context_used else ""
+    return f"matched '{quoted}' in '{text}' (phrase '{phrase.source}'){extra}"
+
+
+# Items that list several things in one line ("Automated backups enabled, PITR on, 7 days retention") are
+# matched clause by clause as well as whole, so the detail of one clause does not hide another.
+_CLAUSE_SPLIT = re.compile(r"\s*(?:[;,]|\s[—–+]\s|\s-\s)\s*")
+_LABEL = re.compile(r"^\s*([^:]{1,40}):\s+\S")
+
+
+def _clauses(plain: str) -> list[str]:
+    parts = [p for p in _CLAUSE_SPLIT.split(plain) if p.strip()]
+    # Parentheses are asides, never clause boundaries: re-join pieces split inside them.
+    out: list[str] = []
+    for part in parts:
+        if out and out[-1].count("(") > out[-1].count(")"):
+            out[-1] += ", " + part
+        else:
+            out.append(part)
+    return out if len(out) > 1 else []
+
+
+def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> ItemResult:
+    text = _analyse(item.plain)
+    context_src = " ".join([*item.section, parent.plain if parent else ""])
+    label = _LABEL.match(item.plain)
+    # The whole item and its "Label:" are context for each clause ("Cookies: secure, httponly").
+    context = set(tokens(context_src)) | (set(tokens(label.group(1))) if label else set())
+    clause_texts = [_analyse(c) for c in _clauses(item.plain)]
+    intents = _intents(text.toks)
+    if _CADENCE.match(item.plain):
+        intents.add("recurring")
+    # A sign-off table row or blank under a sign-off heading is an approval even if it only names a role.
+    if item.kind in ("table", "signoff") and _intents(context) & {"approve"}:
+        intents.add("approve")
+    # The innermost heading sets the item's intent too: under "Sign-off" a role is an approval, under
+    # "Required metrics" a resource is something to monitor, under "Alerts" something to alert on.
+    section_intents = _intents(tokens(" ".join(item.section[-1:]))) & {"approve", "monitor", "alert"}
+    intents |= section_intents & {"approve"}
+    candidates: list[tuple[CheckPhrases, Match, frozenset[str]]] = []
+    rejected: list[str] = []
+    for check in vocab.checks:
+        best: tuple[float, Phrase, _Hit, _Text] | None = None
+        for part in (text, *clause_texts):
+            content = _content(part.toks)
+            total = sum(part.weight[i] for i in content)
+            for phrase in check.phrases:
+                found = _match_phrase(phrase, part, context)
+                if found is None or not found.used:
+                    continue  # nothing, or everything from the context: the item itself says nothing about it
+                coverage = sum(part.weight[i] for i in content if i in found.explained) / total if total else 1.0
+                required = len(phrase.required)
+                # A required slot whose matched word few checks use counts twice: "HSTS header present" is
+                # as clear as "database backups configured".
+                specific = sum(1 for i in found.required if vocab.spread.get(part.toks[i], 99) <= SPECIFIC_MAX_CHECKS
+                               and part.toks[i] not in _FILLER_NORM)
+                units = required + min(specific, 1)
+                strength = min(1.0, 0.55 + 0.2 * units + 0.05 * (found.slots_hit - required))
+                confidence = round(strength * (0.3 + 0.7 * coverage), 3)
+                if best is None or confidence > best[0]:
+                    best = (confidence, phrase, found, part)
+        if best is None:
+            continue
+        confidence, phrase, found, part = best
+        shown = list(dict.fromkeys(part.origin[i] for i in sorted(found.used)))
+        match = Match(check.id, check.planned, phrase.source, tuple(shown), confidence,
+                      _reason(shown, phrase, item.plain, found.from_context))
+        if confidence < THRESHOLD:
+            rejected.append(f"{check.id}: too little of the item explained ({match.reason}, confidence {confidence})")
+            continue
+        veto = next((u.source for u in check.unless if _match_phrase(u, part, set()) is not None), None)
+        if veto:
+            rejected.append(f"{check.id}: ruled out by '{veto}' ({match.reason})")
+            continue
+        # A monitoring or alerting heading rules out checks of the current state ("Required metrics: CPU
+        # utilization" is not a load check), but not documents or people ("Monitoring: incident response").
+        seen = intents | section_intents if check.kind in ("state", "evidence", "monitor", "alert") else intents
+        why_not = _compatible(check.kind, seen, check.accepts, item.kind)
+        if why_not:
+            rejected.append(f"{check.id}: {why_not} ({match.reason})")
+            continue
+        candidates.append((check, match, frozenset(part.toks[i] for i in found.required)))
+    # Drop a match whose required words are a strict subset of another's: the more specific check wins.
+    kept = [
+        (check, match) for check, match, words in candidates
+        if not any(words < other for _, _, other in candidates)
+    ]
+    for check, match, words in candidates:
+        if any(words < other for _, _, other in candidates):
+            rejected.append(f"{check.id}: a more specific check matched more of the item ({match.reason})")
+    kept.sort(key=lambda cm: (-cm[1].confidence, cm[0].id))
+    return ItemResult(
+        item=item,
+        matches=tuple(m for c, m in kept if not c.planned),
+        planned=tuple(m for c, m in kept if c.planned),
+        rejected=tuple(rejected),
+        intents=tuple(sorted(intents | section_intents)),
+    )
+
+
+def match_checklist(items: Sequence[Item], vocab: Vocabulary) -> list[ItemResult]:
+    """Match every item, in checklist order; the same input always gives the same output."""
+    by_key = {item.key: item for item in items}
+    return [match_item(item, vocab, by_key.get(item.parent) if item.parent else None) for item in items]

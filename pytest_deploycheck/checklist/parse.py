@@ -1,0 +1,397 @@
+"""Read a team's own Markdown go-live checklist into items.
+
+What counts as an item:
+
+- a task-list line, at any nesting depth: ``- [ ]``, ``- [x]``, ``* [ ]``, ``+ [ ]``, ``1. [ ]``,
+  ``1) [ ]`` (the tick is recorded, but means nothing: a tick is a claim, not evidence);
+- a sign-off line with blanks to fill in: ``Engineering Lead: ______``, ``- Approved by: ____ Date: ____``,
+  ``**QA Sign-off**: _____`` (a line that is only a date or a "last updated" field is not an item:
+  it records when, not whether);
+- a table row with a tick box or a blank in one of its cells (sign-off tables: ``| Security | ____ | [ ] |``).
+
+Headings of any level, ATX (``## Security``) and setext (a line underlined with ``===`` or ``---``), are
+the sections; an item's section path is the stack of headings above it.  Lines inside fenced code blocks
+(```` ``` ```` and ``~~~``) and HTML comments are never items.
+
+    checklist = parse_file("GO_LIVE.md")
+    for item in checklist.items:
+        print(item.line, " > ".join(item.section), item.plain)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+# Bounds: a checklist is a page or a few, not a data file.  Past these we refuse with a clear message rather
+# than spend minutes matching a log file someone passed by mistake.
+MAX_BYTES = 2_000_000
+MAX_ITEMS = 3000
+MAX_LINE_CHARS = 2000  # longer lines are cut for matching (the original text keeps the cut too)
+KEY_TEXT_CHARS = 60
+KEY_SECTION_CHARS = 40
+
+ItemKind = Literal["task", "signoff", "table"]
+
+
+class ChecklistError(ValueError):
+    """The file cannot be read as a checklist; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One checklist item.
+
+    ``text`` is the item as written after its bullet and box (Markdown intact); ``plain`` the same text
+    with emphasis, links, inline code and HTML removed, which is what the matcher reads.  ``section`` is
+    the heading path (plain text, outermost first).  ``parent`` is the ``key`` of the enclosing item of a
+    nested list, if any.  ``checked`` is None for sign-off lines and table rows without a box.
+    """
+
+    key: str
+    text: str
+    plain: str
+    line: int
+    section: tuple[str, ...]
+    kind: ItemKind
+    checked: bool | None
+    depth: int = 0
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class Checklist:
+    source: str
+    items: tuple[Item, ...]
+    warnings: tuple[str, ...] = field(default=())
+    encoding: str = "utf-8"
+
+    def by_key(self) -> dict[str, Item]:
+        return {item.key: item for item in self.items}
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def decode(data: bytes, source: str = "<bytes>") -> tuple[str, str, list[str]]:
+    """Bytes to text: a BOM wins, then strict UTF-8, then Windows-1252 (what editors on Windows save);
+    returns (text, encoding, warnings).  Never fails on odd bytes: a checklist with one bad byte is still
+    a checklist."""
+    warnings: list[str] = []
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding, warnings
+            except UnicodeDecodeError:
+                break
+    if b"\x00" in data[:4096]:
+        raise ChecklistError(f"{source}: looks like a binary file (NUL bytes), not a Markdown checklist")
+    try:
+        return data.decode("utf-8"), "utf-8", warnings
+    except UnicodeDecodeError as exc:
+        warnings.append(f"{source}: not valid UTF-8 (byte {exc.start}); read as Windows-1252, undecodable bytes replaced")
+    return data.decode("cp1252", errors="replace"), "cp1252", warnings
+
+
+def parse_file(path: str | Path) -> Checklist:
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise ChecklistError(f"{p}: {size} bytes; a checklist may be at most {MAX_BYTES} bytes (is this the right file?)")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ChecklistError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    return parse_bytes(data, str(p))
+
+
+def parse_bytes(data: bytes, source: str = "<bytes>") -> Checklist:
+    if len(data) > MAX_BYTES:
+        raise ChecklistError(f"{source}: {len(data)} bytes; a checklist may be at most {MAX_BYTES} bytes")
+    text, encoding, warnings = decode(data, source)
+    result = parse_text(text, source)
+    return Checklist(result.source, result.items, tuple(warnings) + result.warnings, encoding)
+
+
+# ---------------------------------------------------------------------------------------------- inline text
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_AUTOLINK = re.compile(r"<((?:https?|mailto|ftp):[^>\s]+)>")
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EM_STAR = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])")
+_EM_UNDER = re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_SPACES = re.compile(r"\s+")
+
+
+def plain_text(markdown: str) -> str:
+    """Inline Markdown to the words a reader sees: code spans keep their content, links their label,
+    emphasis and HTML tags go."""
+    spans: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        spans.append(m.group(2).strip())
+        return f"\x00{len(spans) - 1}\x00"
+
+    text = _CODE_SPAN.sub(keep, markdown)  # first: nothing inside a code span is Markdown
+    text = _BLANK_FIELD.sub("\x01", text)  # a fill-in blank is not emphasis
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _HTML_TAG.sub(" ", text)
+    for _ in range(3):  # nested emphasis (***x***, **_x_**)
+        text = _STRONG.sub(r"\2", text)
+        text = _EM_STAR.sub(r"\1", text)
+        text = _EM_UNDER.sub(r"\1", text)
+        text = _STRIKE.sub(r"\1", text)
+    text = _ESCAPE.sub(r"\1", text)
+    text = re.sub(r"\x00(\d+)\x00", lambda m: spans[int(m.group(1))], text)
+    text = text.replace("\x01", "____")
+    return _SPACES.sub(" ", text).strip()
+
+
+def slug(text: str, limit: int) -> str:
+    """Lowercase ASCII words joined by '-'; words with no ASCII letter or digit at all (emoji, mojibake
+    of emoji) are dropped, accented letters folded.  Cut at a word boundary."""
+    words: list[str] = []
+    for raw in re.split(r"[^\w]+|_", text):
+        if not re.search(r"[A-Za-z0-9]", raw):
+            continue
+        folded = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
+        folded = re.sub(r"[^a-z0-9]", "", folded)
+        if folded:
+            words.append(folded)
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > limit:
+            break
+        out = candidate
+    return out or (words[0][:limit] if words else "")
+
+
+# ---------------------------------------------------------------------------------------------- block structure
+
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[(?P<box>[ xX✓✔])\][ \t]+(?P<text>\S.*)$")
+_BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+(?P<text>.*)$")
+_THEMATIC = re.compile(r"^ {0,3}((\*[ \t]*){3,}|(-[ \t]*){3,}|(_[ \t]*){3,})$")
+_BLANK_FIELD = re.compile(r"_{3,}")
+_TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
+_BOX_CELL = re.compile(r"^\[[ xX✓✔]\]$")
+# Fill-in fields that record when or which, not whether: not go-live items.
+_FIELD_ONLY = re.compile(r"^(last[ -]?updated|updated|next[ -]?review|review[ -]?date|date|version|revision|.* date)$", re.I)
+_PLACEHOLDER_CELL = re.compile(r"^(_{2,}|\?{2,}|-|—|n/?a|tbd|\[ ?\]|\s*)$", re.I)
+
+
+def _indent_width(indent: str) -> int:
+    return len(indent.expandtabs(4))
+
+
+def _strip_comments(line: str, in_comment: bool) -> tuple[str, bool]:
+    """Remove HTML comment text from one line; returns (visible text, still inside a comment)."""
+    out: list[str] = []
+    pos = 0
+    while pos <= len(line):
+        if in_comment:
+            end = line.find("-->", pos)
+            if end < 0:
+                return "".join(out), True
+            pos = end + 3
+            in_comment = False
+        else:
+            start = line.find("<!--", pos)
+            if start < 0:
+                out.append(line[pos:])
+                break
+            out.append(line[pos:start])
+            pos = start + 4
+            in_comment = True
+    return "".join(out), in_comment
+
+
+def _signoff(line: str) -> str | None:
+    """The label text of a fill-in sign-off line, or None when the line is not one."""
+    if not _BLANK_FIELD.search(line):
+        return None
+    bullet = _BULLET.match(line)
+    body = bullet.group("text") if bullet else line.strip()
+    if body.startswith("|"):
+        return None  # a table row: handled as one
+    # Every label before a blank: "Approved by: ____ Date: ____" -> ["Approved by", "Date"].
+    labels = [plain_text(part).strip(" :*-—") for part in _BLANK_FIELD.split(body)]
+    labels = [label for label in labels if label]
+    if not labels or not re.search(r"[A-Za-z]", labels[0]):
+        return None
+    if all(_FIELD_ONLY.match(label) for label in labels):
+        return None
+    return plain_text(body)
+
+
+def _table_item(cells: list[str]) -> tuple[str, bool | None] | None:
+    boxes = [c for c in cells if _BOX_CELL.match(c)]
+    blanks = [c for c in cells if _BLANK_FIELD.fullmatch(c)]
+    if not boxes and not blanks:
+        return None
+    words = [plain_text(c) for c in cells if not _PLACEHOLDER_CELL.match(c) and not _BOX_CELL.match(c)]
+    words = [w for w in words if w]
+    if not words:
+        return None
+    checked = None if not boxes else all(b[1] in "xX✓✔" for b in boxes)
+    return " | ".join(words), checked
+
+
+def _split_lines(text: str) -> list[str]:
+    # Not str.splitlines(): it also breaks on form feeds and U+2028, which would shift line numbers
+    # away from what the user's editor shows.
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def parse_text(text: str, source: str = "<text>") -> Checklist:
+    """Parse checklist Markdown; raises ChecklistError when it holds no item at all."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = _split_lines(text)
+    warnings: list[str] = []
+    headings: list[tuple[int, str]] = []  # (level, plain title)
+    open_items: list[tuple[int, str]] = []  # (indent width, key) of enclosing task items
+    raw: list[tuple[str, str, int, tuple[str, ...], ItemKind, bool | None, int, str | None]] = []
+    fence: tuple[str, int, int] | None = None  # (char, length, opening line)
+    in_comment = False
+    comment_line = 0
+    prev_paragraph: tuple[int, str] | None = None  # the previous line, if it could be a setext heading's text
+    seen: dict[str, int] = {}
+
+    def set_heading(level: int, title: str) -> None:
+        nonlocal open_items
+        while headings and headings[-1][0] >= level:
+            headings.pop()
+        headings.append((level, plain_text(title)))
+        open_items = []
+
+    def key_for(section: tuple[str, ...], body: str) -> str:
+        base = "--".join(p for p in (slug(section[-1], KEY_SECTION_CHARS) if section else "", slug(body, KEY_TEXT_CHARS)) if p)
+        base = base or "item"
+        count = seen.get(base, 0) + 1
+        seen[base] = count
+        return base if count == 1 else f"{base}-{count}"
+
+    for number, full in enumerate(lines, start=1):
+        line = full[:MAX_LINE_CHARS]
+        if fence is not None:
+            m = _FENCE.match(line)
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= fence[1] and not m.group(2).strip():
+                fence = None
+            continue
+        opening = None if in_comment else _FENCE.match(line)
+        # A backtick fence's info string may not hold a backtick (CommonMark); such a line is inline code.
+        if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+            fence = (opening.group(1)[0], len(opening.group(1)), number)
+            prev_paragraph = None
+            continue
+        was_in_comment = in_comment
+        line, in_comment = _strip_comments(line, in_comment)
+        if in_comment and not was_in_comment:
+            comment_line = number
+        if not line.strip():
+            prev_paragraph = None
+            continue
+
+        atx = _ATX.match(line)
+        if atx:
+            set_heading(len(atx.group(1)), atx.group(2) or "")
+            prev_paragraph = None
+            continue
+        setext = _SETEXT.match(line)
+        if setext and prev_paragraph is not None and prev_paragraph[0] == number - 1:
+            set_heading(1 if setext.group(1).startswith("=") else 2, prev_paragraph[1])
+            prev_paragraph = None
+            continue
+        if _THEMATIC.match(line):
+            prev_paragraph = None
+            continue
+
+        section = tuple(title for _, title in headings)
+        task = _TASK.match(line)
+        if task:
+            width = _indent_width(task.group("indent"))
+            while open_items and open_items[-1][0] >= width:
+                open_items.pop()
+            body = task.group("text").strip()
+            key = key_for(section, plain_text(body))
+            parent = open_items[-1][1] if open_items else None
+            raw.append((key, body, number, section, "task", task.group("box") != " ", len(open_items), parent))
+            open_items.append((width, key))
+            prev_paragraph = None
+            continue
+
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            cells = [c.strip() for c in stripped.strip("|").split("|")]
+            header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
+            # The separator row and the header row above it hold column names, not items.
+            if not _TABLE_SEP.match(stripped) and not header:
+                found = _table_item(cells)
+                if found:
+                    body, checked = found
+                    raw.append((key_for(section, plain_text(body)), body, number, section, "table", checked, 0, None))
+            prev_paragraph = None
+            continue
+
+        label = _signoff(line)
+        if label is not None:
+            bullet = _BULLET.match(line)
+            body = bullet.group("text").strip() if bullet else stripped
+            raw.append((key_for(section, label), body, number, section, "signoff", None, 0, None))
+            prev_paragraph = None
+            continue
+
+        bullet = _BULLET.match(line)
+        if bullet:
+            # A plain bullet ends the nesting of task items at its depth or deeper.
+            width = _indent_width(bullet.group("indent"))
+            while open_items and open_items[-1][0] >= width:
+                open_items.pop()
+            prev_paragraph = None
+            continue
+        # Only a paragraph line can be a setext heading's text; a line indented under an item continues it.
+        prev_paragraph = (number, stripped) if not line[:1].isspace() else None
+        if not line[:1].isspace():
+            open_items = []
+
+    if fence is not None:
+        warnings.append(f"{source}:{fence[2]}: code fence never closed; the rest of the file was read as code")
+    if in_comment:
+        warnings.append(f"{source}:{comment_line}: HTML comment never closed; the rest of the file was ignored")
+    if not raw:
+        raise ChecklistError(
+            f"{source}: no checklist items found; write each item as a task-list line ('- [ ] TLS certificate valid')"
+            " or a sign-off line ('Security lead: ______')"
+        )
+    if len(raw) > MAX_ITEMS:
+        raise ChecklistError(f"{source}: {len(raw)} items; a checklist may hold at most {MAX_ITEMS}")
+    items = tuple(
+        Item(key=key, text=body, plain=plain_text(body), line=number, section=section, kind=kind, checked=checked,
+             depth=depth, parent=parent)
+        for key, body, number, section, kind, checked, depth, parent in raw
+    )
+    return Checklist(source, items, tuple(warnings))

@@ -1,0 +1,167 @@
+"""Each checklist item's status, judged on the controller from the results of the checks it maps to.
+
+An automated item passed only when each of its (check, target) results passed or is attested;
+otherwise it takes the worst of failed / error / not run / pending / waived, and is n/a only when all
+its results are (n/a is a positive finding: "no TLS target in this inventory").  A manual item's
+status is its own result: passed when attested, manual (pending) until then.  Catalog results that
+no item maps to are "beyond your checklist": they still count in the verdict by their severity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_deploycheck.checklist.items import ChecklistEntry
+from pytest_deploycheck.decision import Result
+from pytest_deploycheck.outcomes import Outcome
+
+#: Item statuses, as the JSON report names them.
+STATUSES = ("passed", "failed", "error", "not run", "manual", "waived", "n/a")
+
+#: Worst first: the status an automated item takes from its results.
+_WORST = (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_RUN, Outcome.MANUAL, Outcome.WAIVED)
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    """One checklist item and how this run answered it."""
+
+    entry: ChecklistEntry | None  # None: the item never reported (an interrupted run)
+    source: str
+    key: str
+    section: tuple[str, ...]
+    text: str
+    line: int
+    status: str
+    results: tuple[Result, ...] = ()  # the (check, target) results behind an automated item; the item's own for a manual one
+    reason: str = ""
+    nodeid: str | None = None  # the item's test item, when it reported
+
+    @property
+    def problems(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.outcome not in (Outcome.PASSED, Outcome.NOT_APPLICABLE))
+
+    def as_dict(self) -> dict[str, Any]:
+        entry = self.entry
+        return {
+            "key": self.key, "id": entry.id if entry else self.key, "source": self.source, "section": list(self.section),
+            "text": self.text, "line": self.line,
+            "checks": list(entry.checks) if entry else [], "manual": bool(entry and entry.manual),
+            "severity": entry.severity.value if entry else None, "status": self.status,
+            "matched_by": entry.matched_by if entry else "not run", "reason": self.reason,
+            "results": [{"check": r.check_id, "target": r.target, "outcome": r.outcome.value, "message": r.message}
+                        for r in self.results],
+        }
+
+
+@dataclass
+class ChecklistSummary:
+    """The team's checklist as this run answered it, for every report."""
+
+    sources: tuple[str, ...]
+    items: list[ItemStatus]
+    beyond: list[Result]  # catalog results no item maps to
+    warnings: list[str] = field(default_factory=list)  # stale mapping entries, encoding fallbacks
+
+    def counts(self) -> Counter[str]:
+        return Counter(i.status for i in self.items)
+
+    @property
+    def automated(self) -> list[ItemStatus]:
+        return [i for i in self.items if i.entry is not None and not i.entry.manual]
+
+    @property
+    def manual(self) -> list[ItemStatus]:
+        return [i for i in self.items if i.entry is not None and i.entry.manual]
+
+    def line(self) -> str:
+        """The closing line: items automated / manual, passed / failed / pending."""
+        counts = self.counts()
+        parts = [f"{counts[s]} {label}" for s, label in (("passed", "passed"), ("failed", "failed"), ("error", "could not be checked"),
+                                                           ("manual", "pending attestation"), ("waived", "waived"),
+                                                           ("not run", "not run"), ("n/a", "n/a")) if counts[s]]
+        return (f"checklist: {len(self.items)} items ({len(self.automated)} automated, {len(self.manual)} manual): "
+                + ", ".join(parts or ["nothing judged"]))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.sources[0] if len(self.sources) == 1 else list(self.sources),
+                "items": [i.as_dict() for i in self.items], "counts": dict(self.counts()),
+                "beyond": sorted({r.check_id for r in self.beyond}), "warnings": list(self.warnings)}
+
+
+def judge(entries: Mapping[str, ChecklistEntry], parsed: Sequence[tuple[str, Iterable[Any]]], results: Sequence[Result],
+          item_results: Mapping[str, Result], warnings: Sequence[str] = (), nodeids: Mapping[str, str] | None = None) -> ChecklistSummary:
+    """``entries``: key (``source::key``) -> the entry its report carried; ``parsed``: every checklist's
+    (source, items) as read on this process, so an item that never reported is listed as not run;
+    ``item_results``: a manual item's own result by the same key."""
+    by_check: dict[str, list[Result]] = {}
+    for r in results:
+        if r.check is not None and r.check.section != "checklist":
+            by_check.setdefault(r.check_id, []).append(r)
+    items: list[ItemStatus] = []
+    mapped: set[str] = set()
+    nodeids = nodeids or {}
+    for source, parsed_items in parsed:
+        for item in parsed_items:
+            key = f"{source}::{item.key}"
+            entry = entries.get(key)
+            if entry is None:
+                items.append(ItemStatus(None, source, item.key, item.section, item.plain, item.line, "not run",
+                                        reason="the run ended before this item was judged, or it was not selected"))
+                continue
+            mapped.update(entry.checks)
+            if entry.manual:
+                own = item_results.get(key)
+                status = _manual_status(own)
+                items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status,
+                                        (own,) if own else (), own.message if own else "never ran", nodeids.get(key)))
+                continue
+            found = tuple(r for check in entry.checks for r in by_check.get(check, ()))
+            status, reason = _automated_status(entry, found)
+            items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status, found, reason, nodeids.get(key)))
+    beyond = [r for r in results if r.check is not None and r.check.section != "checklist" and r.check_id not in mapped]
+    return ChecklistSummary(tuple(s for s, _ in parsed), items, beyond, list(warnings))
+
+
+def _manual_status(result: Result | None) -> str:
+    if result is None:
+        return "not run"
+    return {Outcome.PASSED: "passed", Outcome.MANUAL: "manual", Outcome.WAIVED: "waived", Outcome.FAILED: "failed",
+            Outcome.ERROR: "error", Outcome.NOT_APPLICABLE: "n/a", Outcome.NOT_RUN: "not run"}[result.outcome]
+
+
+def _automated_status(entry: ChecklistEntry, found: tuple[Result, ...]) -> tuple[str, str]:
+    if not found:
+        return "not run", f"none of its checks ran in this run ({', '.join(entry.checks)}): deselected, or no such check collected"
+    outcomes = {r.outcome for r in found}
+    for worst in _WORST:
+        if worst in outcomes:
+            bad = [r for r in found if r.outcome is worst]
+            names = ", ".join(f"{r.check_id} on {r.target or '-'}" for r in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            return _manual_status(bad[0]), f"{len(bad)} of {len(found)} results {worst.value}: {names}"
+    if outcomes == {Outcome.NOT_APPLICABLE}:
+        return "n/a", "not applicable on every target: " + "; ".join(dict.fromkeys(r.message for r in found[:3]))
+    passed = [r for r in found if r.outcome is Outcome.PASSED]
+    return "passed", f"{len(passed)} result(s) passed: " + ", ".join(f"{r.check_id} on {r.target or '-'}" for r in passed[:5])
+
+
+def raise_severity(results: Sequence[Result], entries: Iterable[ChecklistEntry]) -> list[Result]:
+    """A team that sets an item's severity in its mapping file raises its checks' severity to it
+    (never lowers it): "SSL certificates installed: critical" makes a failed tls-02 block the go-live."""
+    floor: dict[str, ChecklistEntry] = {}
+    for entry in entries:
+        if entry.severity_set and not entry.manual:
+            for check in entry.checks:
+                if check not in floor or entry.severity.rank > floor[check].severity.rank:
+                    floor[check] = entry
+    out = []
+    for r in results:
+        raised = floor.get(r.check_id)
+        if raised is not None and r.check is not None and raised.severity.rank > r.check.severity.rank:
+            r = dataclasses.replace(r, check=dataclasses.replace(r.check, severity=raised.severity))
+        out.append(r)
+    return out

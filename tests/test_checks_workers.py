@@ -1,0 +1,179 @@
+"""The background-workers catalog (checks/test_workers.py) against real workers: Celery on Redis and
+on RabbitMQ, BullMQ on Redis, each good and bad (tests/servers/celery_bed.py, bullmq.py).
+
+One catalog run covers the four Celery setups, one the two BullMQ ones.  The bad setups' defects
+are listed in the launchers' docstrings; the expectations below say which check sees which.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shelve
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_deploycheck.outcomes import TargetError
+from pytest_deploycheck.targets.celery_schedule import schedule_file_entries
+from tests.servers.base import Instance, wait_until
+from tests.servers.celery_bed import CeleryBed
+from tests.servers.inventory import CatalogRun, run_catalog
+
+#: The hung task of the bad setups has run a few seconds when the catalog runs, not an hour:
+#: the test lowers the threshold that judges it rather than wait.
+HUNG_MAX_S = 5
+#: Seconds of worker uptime wrk-10 needs before judging the default scheduler by rate (3 intervals of 5 s).
+RATE_UPTIME_S = 16
+
+CELERY_EXPECTED: dict[str, dict[str, str]] = {
+    # check: {target: outcome}; targets are the fixtures' names
+    "wrk-01": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    "wrk-02": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    "wrk-03": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    "wrk-04": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    "wrk-05": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    "wrk-06": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    # Redis does not dead-letter: n/a there, said so.
+    "wrk-07": {"redis-good": "n/a", "redis-bad": "n/a", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    "wrk-08": {"redis-good": "n/a", "redis-bad": "n/a", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    "wrk-09": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    # RedBeat: the lock; default scheduler: the rate over the workers' uptime (two beats send twice).
+    "wrk-10": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
+    # The RabbitMQ bad setup's beats both run, so its schedule is fresh: only Redis bad is stale.
+    "wrk-11": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "passed"},
+    # No result backend on the RabbitMQ setups: nothing to expire.
+    "wrk-12": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "n/a", "rabbit-bad": "n/a"},
+}
+
+BULLMQ_EXPECTED: dict[str, dict[str, str]] = {
+    "wrk-01": {"bull-good": "passed", "bull-bad": "failed"},
+    "wrk-02": {"bull-good": "passed", "bull-bad": "failed"},
+    "wrk-06": {"bull-good": "passed", "bull-bad": "failed"},
+    "wrk-07": {"bull-good": "passed", "bull-bad": "failed"},
+    "wrk-08": {"bull-good": "n/a", "bull-bad": "n/a"},
+    "wrk-09": {"bull-good": "passed", "bull-bad": "failed"},
+    **{check: {"bull-good": "n/a", "bull-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-10", "wrk-11", "wrk-12")},
+}
+
+
+def _as(instance: Instance, name: str, **entry: Any) -> Instance:
+    """The instance under another inventory name (server=None: stopping it is not ours)."""
+    return Instance(name=name, kind="workers", entry={**instance.entry, **entry}, env=dict(instance.env), server=None)
+
+
+def _uptime(bed: CeleryBed) -> float:
+    with bed.inspect(timeout=2.0, destination=bed.admin["workers"]) as inspect:
+        replies = inspect.stats() or {}
+    return float(next(iter(replies.values()), {}).get("uptime", 0))
+
+
+def _assert_outcomes(run: CatalogRun, expected: dict[str, dict[str, str]]) -> None:
+    wrong = {}
+    for check, targets in expected.items():
+        for target, outcome in targets.items():
+            got = run.outcome(check, target)
+            if got != outcome:
+                wrong[(check, target)] = (got, outcome, run.message(check, target))
+            elif outcome == "failed":
+                message = run.message(check, target)
+                assert message.startswith(f"{target} (") and "; expected " in message, message
+    assert not wrong, wrong
+
+
+def test_celery_catalog(pytester: pytest.Pytester, celery_redis_good: CeleryBed, celery_redis_bad: CeleryBed,
+                        celery_rabbitmq_good: CeleryBed, celery_rabbitmq_bad: CeleryBed) -> None:
+    beds = {"redis-good": celery_redis_good, "redis-bad": celery_redis_bad, "rabbit-good": celery_rabbitmq_good, "rabbit-bad": celery_rabbitmq_bad}
+    # wrk-10 judges the default scheduler by rate: it needs three intervals of worker uptime.
+    for bed in (celery_rabbitmq_good, celery_rabbitmq_bad):
+        wait_until(lambda bed=bed: _uptime(bed) >= RATE_UPTIME_S, 60, f"{bed.name} to be up {RATE_UPTIME_S}s")
+    targets = [_as(bed, name, timeout=3, thresholds={"task_hung_max_s": HUNG_MAX_S}) for name, bed in beds.items()]
+    run = run_catalog(pytester, "test_workers.py", targets=targets)
+    _assert_outcomes(run, CELERY_EXPECTED)
+
+    # Each failure names its defect.
+    assert "1 worker(s) answered ping" in run.message("wrk-01", "redis-bad")
+    assert "no consumer for queue(s) emails" in run.message("wrk-02", "rabbit-bad")
+    assert "task_time_limit=None" in run.message("wrk-03", "redis-bad") and "threads pool" in run.message("wrk-03", "redis-bad")
+    assert "emails: 150 messages ready" in run.message("wrk-06", "rabbit-bad")
+    assert "dead_letters: 3 messages" in run.message("wrk-07", "rabbit-bad")
+    assert "queue(s) emails" in run.message("wrk-08", "rabbit-bad")
+    assert "sleep" in run.message("wrk-09", "redis-bad") and "task_hung_max_s" in run.message("wrk-09", "redis-bad")
+    assert "RedBeat lock redbeat::lock" in run.message("wrk-10", "redis-bad")
+    assert "a second beat is running" in run.message("wrk-10", "rabbit-bad")
+    assert "cleanup (every 5s)" in run.message("wrk-11", "redis-bad") and "overdue by" in run.message("wrk-11", "redis-bad")
+    assert "result_expires=None" in run.message("wrk-12", "redis-bad")
+    assert "does not dead-letter" in run.message("wrk-07", "redis-good")
+
+    # The evidence holds what was judged, and no password anywhere.
+    rates = run.evidence("wrk-10", "rabbit-bad")["rates"]["cleanup"]
+    assert rates["runs"] > rates["allowed"] and rates["every_s"] == 5
+    assert run.evidence("wrk-02", "redis-good")["consumers"]["emails"] == celery_redis_good.admin["workers"]
+    entries = run.evidence("wrk-11", "rabbit-good")["entries"]
+    assert entries["cleanup"]["schedule"] == "every 5s" and entries["cleanup"]["last_run_at"]
+    passwords = [value for bed in beds.values() for value in bed.env.values()]
+    for result in run.summary.results:
+        assert not any(p in str(result.message) or p in str(result.evidence) for p in passwords), result.check_id
+
+
+def test_bullmq_checks(pytester: pytest.Pytester, bullmq_good: Instance, bullmq_bad: Instance) -> None:
+    run = run_catalog(pytester, "test_workers.py", targets=[_as(bullmq_good, "bull-good"), _as(bullmq_bad, "bull-bad")])
+    _assert_outcomes(run, BULLMQ_EXPECTED)
+    assert "queue(s) emails, reminders, reports" in run.message("wrk-02", "bull-bad")
+    backlog = run.message("wrk-06", "bull-bad")
+    assert "oldest waiting job is 3600s old" in backlog or "oldest waiting job is 360" in backlog
+    assert "queue reminders: 2 delayed job(s) overdue" in backlog
+    assert "queue thumbnails: 4 failed jobs" in run.message("wrk-07", "bull-bad") and "unsupported input" in run.message("wrk-07", "bull-bad")
+    assert "queue reports: 1 active job(s) without a lock" in run.message("wrk-09", "bull-bad")
+
+
+def test_a_dead_broker_is_one_error(pytester: pytest.Pytester) -> None:
+    dead = Instance(name="dead", kind="workers", entry={"broker": "redis://app@127.0.0.1:1/0", "framework": "celery", "queues": ["default"],
+                                                         "timeout": 1}, env={}, server=None)
+    run = run_catalog(pytester, "test_workers.py", targets=[dead], args=["-k", "wrk_01 or workers_answer or queues_consumed"])
+    assert run.outcome("wrk-01", "dead") == "error"
+    assert "connection refused" in run.message("wrk-01", "dead")
+
+
+def test_without_celery_the_error_names_the_extra(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, celery_redis_good: CeleryBed) -> None:
+    monkeypatch.setitem(sys.modules, "celery", None)  # import celery now raises ImportError
+    run = run_catalog(pytester, "test_workers.py", targets=[_as(celery_redis_good, "no-celery", timeout=1)], args=["-k", "workers_answer"])
+    assert run.outcome("wrk-01", "no-celery") == "error"
+    assert "pip install 'pytest-deploycheck[celery]'" in run.message("wrk-01", "no-celery")
+
+
+def test_a_schedule_file_is_never_code(tmp_path: Path) -> None:
+    """The schedule file is unpickled with an allow-list: a file that would run a command does not."""
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self) -> tuple[Any, tuple[str]]:
+            import os
+
+            return os.system, (f"touch {marker}",)
+
+    path = tmp_path / "celerybeat-schedule"
+    with shelve.open(str(path), protocol=pickle.HIGHEST_PROTOCOL) as shelf:
+        shelf["entries"] = {"cleanup": Evil()}
+    with pytest.raises(pickle.UnpicklingError, match="does not load"):
+        schedule_file_entries(path)
+    assert not marker.exists()
+    assert issubclass(pickle.UnpicklingError, Exception) and not issubclass(pickle.UnpicklingError, TargetError)
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ({"broker": "amqp://app@rabbit:5672/shop", "framework": "bullmq"}, "BullMQ runs on Redis"),
+    ({"broker": "http://rabbit:15672"}, "not a broker deploycheck reads"),
+    ({"broker": "amqp://app@rabbit/shop", "periodic_tasks": ["cleanup"]}, "add schedule_file"),
+    ({"broker": "amqp://app@rabbit/shop", "scheduler": "redbeat", "schedule_file": "x"}, "RedBeat keeps its schedule in Redis"),
+    ({"broker": "redis://app:hunter2@cache/0"}, "holds a password written in the file"),
+    ({"broker": "redis://app@cache/0", "management_url": "http://cache:15672"}, "a Redis broker is read directly"),
+])
+def test_inventory_rules(tmp_path: Path, entry: dict[str, Any], problem: str) -> None:
+    from pytest_deploycheck.inventory import load_inventory
+    from tests.servers.inventory import write_inventory
+
+    path = write_inventory(tmp_path / "inventory.yml", [Instance(name="jobs", kind="workers", entry=entry, env={}, server=None)])
+    with pytest.raises(pytest.UsageError, match=problem):
+        load_inventory(path, environ={})
