@@ -46,7 +46,8 @@ def rows(items: list[pytest.Item]) -> tuple[list[dict[str, Any]], list[dict[str,
         checks[meta.id] = {
             "id": meta.id, "severity": meta.severity.value, "section": meta.section, "section_title": meta.section_title,
             "title": meta.title, "target_kinds": kinds, "active_probe": meta.active_probe, "manual": meta.manual,
-            "refs": list(meta.refs), "answers": list(meta.answers),
+            "refs": list(meta.refs), "answers": list(meta.answers), "answers_kind": meta.answers_kind,
+            "answers_unless": list(meta.answers_unless), "answers_accepts": list(meta.answers_accepts),
         }
     return list(checks.values()), listed
 

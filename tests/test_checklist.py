@@ -289,3 +289,12 @@ def test_the_sample_checklists_are_read_whole(pytester: pytest.Pytester) -> None
         boxes = sum(1 for line in path.read_text(errors="replace").splitlines() if line.lstrip().startswith(("- [", "* [")))
         assert len(checklist.items) >= boxes * 0.9, f"{path.name}: {len(checklist.items)} items for {boxes} box lines"
         assert len({i.key for i in checklist.items}) == len(checklist.items)
+
+
+def test_the_attestation_template_lists_manual_items_in_the_teams_words(team: pytest.Pytester) -> None:
+    mapping(team, {"documentation--readme-written": ["doc-01"], "documentation--runbook-published-for-on-call": ["doc-02"]})
+    result = team.runpytest("-p", "no:cacheprovider", *ARGS, "--deploycheck-attestation-template=-")
+    text = result.stdout.str()
+    assert "sign-off--rollback-plan-tested [high] Rollback plan tested (Go-live checklist > Sign-off)" in text
+    assert "'Rollback plan tested' (go-live.md:15)" in text
+    assert "documentation--readme-written:" not in text  # answered by doc-01: nothing to attest

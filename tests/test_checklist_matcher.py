@@ -1,0 +1,309 @@
+"""The checklist parser and matcher: what counts as an item, and what an item is (and is not) matched to.
+
+The matcher runs on the catalog's own phrases (``answers=`` on every check), read the way a run reads
+them: from ``pytest --deploycheck-list=json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_deploycheck.checklist.matcher import Vocabulary, compile_phrase, match_checklist, vocabulary_from_mapping
+from pytest_deploycheck.checklist.normalise import tokens
+from pytest_deploycheck.checklist.parse import MAX_BYTES, ChecklistError, parse_bytes, parse_file, parse_text, plain_text
+from tests.servers.inventory import REPO
+
+SAMPLES = REPO.parent / "shared" / "checklists"
+
+
+# ------------------------------------------------------------------------------------------ parser
+
+
+def texts(md: str) -> list[str]:
+    return [i.plain for i in parse_text(md).items]
+
+
+def test_bullet_styles_and_numbered_items() -> None:
+    md = "- [ ] dash\n* [x] star\n+ [X] plus\n1. [ ] numbered\n2) [ ] paren numbered\n- plain bullet\n"
+    items = parse_text(md).items
+    assert [i.plain for i in items] == ["dash", "star", "plus", "numbered", "paren numbered"]
+    assert [i.checked for i in items] == [False, True, True, False, False]
+    assert [i.line for i in items] == [1, 2, 3, 4, 5]
+
+
+def test_nested_items_record_depth_and_parent() -> None:
+    md = "# S\n- [ ] Resource monitoring\n  - [ ] CPU alerts\n    - [ ] at 90%\n  - [ ] Disk alerts\n- [ ] Other\n"
+    items = parse_text(md).items
+    by_text = {i.plain: i for i in items}
+    assert by_text["CPU alerts"].depth == 1
+    assert by_text["CPU alerts"].parent == by_text["Resource monitoring"].key
+    assert by_text["at 90%"].parent == by_text["CPU alerts"].key
+    assert by_text["Disk alerts"].parent == by_text["Resource monitoring"].key
+    assert by_text["Other"].parent is None
+    assert by_text["Other"].depth == 0
+
+
+def test_tab_indented_nesting() -> None:
+    items = parse_text("- [ ] parent\n\t- [ ] child\n").items
+    assert items[1].parent == items[0].key
+
+
+def test_fenced_code_and_html_comments_are_ignored() -> None:
+    md = (
+        "# S\n- [ ] real one\n```bash\n- [ ] in backticks\n```\n~~~\n- [ ] in tildes\n~~~\n"
+        "  ```\n  - [ ] indented fence\n  ```\n<!-- - [ ] hidden -->\n<!--\n- [ ] hidden block\n-->\n- [ ] real two\n"
+        "````\n```\n- [ ] inside a longer fence\n````\n"
+    )
+    assert texts(md) == ["real one", "real two"]
+
+
+def test_unclosed_fence_warns() -> None:
+    checklist = parse_text("- [ ] before\n```\n- [ ] after\n")
+    assert [i.plain for i in checklist.items] == ["before"]
+    assert any("never closed" in w for w in checklist.warnings)
+
+
+def test_atx_and_setext_headings_make_the_section_path() -> None:
+    md = (
+        "Go-live\n=======\n\nDatabase\n--------\n- [ ] backups\n### Postgres ###\n- [ ] tls\n"
+        "## Web\n- [ ] hsts\n\n- [ ] item\n---\n- [ ] after a rule\n"
+    )
+    items = {i.plain: i.section for i in parse_text(md).items}
+    assert items["backups"] == ("Go-live", "Database")
+    assert items["tls"] == ("Go-live", "Database", "Postgres")
+    assert items["hsts"] == ("Go-live", "Web")
+    # '---' under a list item is a thematic break, not a setext heading.
+    assert items["after a rule"] == ("Go-live", "Web")
+
+
+def test_signoff_lines_with_blanks_are_items() -> None:
+    md = (
+        "## Sign-off\nEngineering Lead: ______\n- Approved by: ____ Date: ____\n**QA Sign-off**: _____\n"
+        "**Last Updated:** _______\nDeployment Date: ______\n| Role | Name | Status |\n|---|---|---|\n"
+        "| Security | _____ | [ ] |\n| Metric | Target |\n"
+    )
+    items = parse_text(md).items
+    assert [(i.kind, i.plain) for i in items] == [
+        ("signoff", "Engineering Lead: ____"),
+        ("signoff", "Approved by: ____ Date: ____"),
+        ("signoff", "QA Sign-off: ____"),
+        ("table", "Security"),
+    ]
+    assert items[0].checked is None
+
+
+def test_markdown_stripped_for_matching_original_kept() -> None:
+    md = "- [ ] **Set** `JWT_SECRET` via [vault](https://x.example/a_(b)) and _rotate_ it ~~now~~\n"
+    item = parse_text(md).items[0]
+    assert item.text.startswith("**Set** `JWT_SECRET`")
+    assert item.plain == "Set JWT_SECRET via vault and rotate it now"
+    assert plain_text("snake_case_name stays") == "snake_case_name stays"
+
+
+def test_keys_are_slugs_deduplicated_in_order() -> None:
+    md = "## 🔐 Security\n- [ ] TLS enabled\n- [ ] TLS enabled\n## Other\n- [ ] TLS enabled\n"
+    keys = [i.key for i in parse_text(md).items]
+    assert keys == ["security--tls-enabled", "security--tls-enabled-2", "other--tls-enabled"]
+    assert keys == [i.key for i in parse_text(md).items]  # stable
+
+
+def test_crlf_and_cr_line_endings() -> None:
+    items = parse_text("# A\r\n- [ ] one\r\n- [ ] two\r- [x] three").items
+    assert [(i.plain, i.line) for i in items] == [("one", 2), ("two", 3), ("three", 4)]
+
+
+def test_encodings() -> None:
+    assert parse_bytes("\ufeff- [ ] café".encode()).items[0].plain == "café"
+    assert parse_bytes("- [ ] café".encode("utf-16")).items[0].plain == "café"
+    latin = parse_bytes("- [ ] caf\xe9 \x93quoted\x94".encode("latin-1"))
+    assert latin.encoding == "cp1252"
+    assert latin.items[0].plain == "café “quoted”"
+    assert latin.warnings
+
+
+def test_binary_and_oversized_input_refused(tmp_path: Path) -> None:
+    with pytest.raises(ChecklistError, match="binary"):
+        parse_bytes(b"- [ ] x\x00\x00")
+    big = tmp_path / "big.md"
+    big.write_bytes(b"- [ ] x\n" * (MAX_BYTES // 8 + 1))
+    with pytest.raises(ChecklistError, match="at most"):
+        parse_file(big)
+
+
+def test_no_items_is_a_clear_error() -> None:
+    with pytest.raises(ChecklistError, match=r"no checklist items found.*- \[ \]"):
+        parse_text("# Notes\n\nJust prose.\n```\n- [ ] only in code\n```\n", "notes.md")
+
+
+def test_long_lines_are_bounded() -> None:
+    item = parse_text("- [ ] " + "word " * 5000).items[0]
+    assert len(item.text) < 2100
+
+
+# ------------------------------------------------------------------------------------------ normalisation
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("SSL certificate", "TLS certs"),
+        ("PostgreSQL DB", "postgres database"),
+        ("k8s network policies", "Kubernetes NetworkPolicy"),
+        ("authorisation", "authorization"),
+        ("Rate-limiting", "rate limits"),
+        ("Let's Encrypt", "letsencrypt"),
+        ("Role-based access control", "RBAC"),
+    ],
+)
+def test_spellings_normalise_alike(a: str, b: str) -> None:
+    assert tokens(a) == tokens(b)
+
+
+def test_phrase_words_join_like_item_words() -> None:
+    phrase = compile_phrase("rate limit api? endpoint|route?")
+    assert [s.alternatives for s in phrase.required] == [(("ratelimit",),)]
+    with pytest.raises(ValueError, match="no required word"):
+        compile_phrase("tls?")
+
+
+# ------------------------------------------------------------------------------------------ matcher
+
+
+@pytest.fixture(scope="module")
+def catalog() -> list[dict[str, object]]:
+    out = subprocess.run([sys.executable, "-m", "pytest", "--deploycheck-list=json", "-p", "no:cacheprovider", "-q"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
+    document = json.JSONDecoder().raw_decode(out[out.index("{"):])[0]
+    return list(document["checks"])
+
+
+@pytest.fixture(scope="module")
+def vocab(catalog: list[dict[str, object]]) -> Vocabulary:
+    entries = {str(c["id"]): {"phrases": c["answers"], "kind": c["answers_kind"], "unless": c["answers_unless"],
+                              "accepts": c["answers_accepts"]} for c in catalog if c["answers"]}
+    return vocabulary_from_mapping({"checks": entries}, "the catalog")
+
+
+def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = False) -> list[str]:
+    results = match_checklist(parse_text(f"## {section}\n- [ ] {text}\n").items, vocab)
+    return list(results[0].check_ids) + ([f"planned:{m.check_id}" for m in results[0].planned] if planned else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SSL certificates installed and valid", {"tls-01", "tls-02", "tls-03"}),
+        ("Certificate expires in more than 30 days", {"tls-03", "tls-04"}),
+        ("HSTS header set", {"http-02"}),
+        ("Redis requires a password", {"redis-01"}),
+        ("PostgreSQL connections use TLS", {"pg-01"}),
+        ("Root login over SSH disabled", {"ssh-03"}),
+        ("Automatic security updates enabled", {"os-01"}),
+        ("Nightly database backups configured", {"bk-01"}),
+        ("Backups are encrypted", {"bk-03"}),
+        ("Rollback plan documented", {"dr-01"}),
+        ("Rollback tested in staging", {"dr-02"}),
+        ("RTO and RPO agreed", {"dr-05"}),
+        ("Log rotation configured for app logs", {"host-06"}),
+        ("CORS restricted to our domains", {"cfg-06", "http-08"}),
+        ("NODE_ENV set to production", {"cfg-02"}),
+        ("Incident response plan documented", {"doc-02"}),
+    ],
+)
+def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
+    assert set(ids(vocab, text)) == expected
+
+
+def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
+    assert ids(vocab, "Security team: Go", "Go/No-Go") == ["signoff-03"]
+    assert ids(vocab, "Product owner approval") == ["signoff-04"]
+    # Without an approval the same words are not a sign-off.
+    assert ids(vocab, "Security team briefed on the new login flow") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ModelFilters CreatedBy field added",  # project-specific: the catalog cannot know it
+        "Load balancer SSL termination",  # architecture, not the certificate's state
+        "SSL certificate renewal process documented",  # a document, not tls-0x
+        "Weekly: look at the certificate dates",  # a recurring duty
+        "Backup approach written down",  # a document, not bk-01
+        "Restore test planned for next sprint",  # a plan: neither a backup nor a drill
+        "Index usage reviewed",  # the catalog has no general index check yet
+        "Architecture is firewall-friendly",
+        "DBA: ________",
+    ],
+)
+def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:
+    assert ids(vocab, text) == []
+
+
+def test_alerts_and_monitoring_go_to_the_monitoring_checks(vocab: Vocabulary) -> None:
+    assert ids(vocab, "Alert on disk space running low") == ["mon-05"]  # an alert rule, not the disk usage now (os-08)
+    assert ids(vocab, "Alert two weeks before the TLS certificate expires") == ["mon-05"]
+    assert ids(vocab, "Celery task timeouts set") == ["wrk-03"]
+    # Under a metrics heading a resource is something to monitor, not a load check.
+    assert "os-10" not in ids(vocab, "CPU usage", "Metrics to collect")
+
+
+def test_specific_check_beats_generic(vocab: Vocabulary) -> None:
+    assert ids(vocab, "Redis TLS enabled") == ["redis-09"]
+    assert ids(vocab, "Database migration rollback tested") == ["dr-03"]
+
+
+def test_reason_names_the_words_matched(vocab: Vocabulary) -> None:
+    result = match_checklist(parse_text("- [ ] SSL certificates installed\n").items, vocab)[0]
+    assert result.matches
+    assert "SSL certificates" in result.matches[0].reason
+    assert "SSL certificates installed" in result.matches[0].reason
+
+
+def test_check_unless_vetoes() -> None:
+    vocab = vocabulary_from_mapping({"checks": {"x-01": {"phrases": ["backup recent"], "unless": ["offsite"]}}})
+    assert ids(vocab, "Backup recent") == ["x-01"]
+    assert ids(vocab, "Offsite backup recent") == []
+
+
+def test_every_check_declares_its_wording(catalog: list[dict[str, object]]) -> None:
+    silent = [c["id"] for c in catalog if not c["answers"]]
+    assert not silent, f"checks without answers= phrases: {silent}"
+    for check in catalog:
+        for phrase in check["answers"]:  # type: ignore[attr-defined]
+            compile_phrase(str(phrase))  # raises on a phrase with no required word
+
+
+def test_deterministic_same_input_same_output(vocab: Vocabulary) -> None:
+    path = next(iter(sorted(SAMPLES.glob("*.txt"))), None) if SAMPLES.is_dir() else None
+    if path is None:
+        pytest.skip("sample checklists not present")
+    items = parse_file(path).items
+
+    def run() -> list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+        return [(r.item.key, r.check_ids, tuple(m.reason for m in r.matches), tuple(m.check_id for m in r.planned))
+                for r in match_checklist(items, vocab)]
+
+    first = run()
+    assert first == run()
+    # The vocabulary's order in the file does not change the result either.
+    data = {"checks": {c.id: [p.source for p in c.phrases] for c in reversed(vocab.checks) if not c.planned}}
+    shuffled = vocabulary_from_mapping(data)
+    assert [r.check_ids for r in match_checklist(items, shuffled)] == [
+        r.check_ids for r in match_checklist(items, vocabulary_from_mapping(
+            {"checks": {c.id: [p.source for p in c.phrases] for c in vocab.checks if not c.planned}}))
+    ]
+
+
+@pytest.mark.parametrize("name", ["000_62f56133abf592bf.txt", "002_ab838b342c959066.txt", "004_3f4a3fe3a7b91151.txt"])
+def test_samples_parse(name: str) -> None:
+    path = SAMPLES / name
+    if not path.exists():
+        pytest.skip("sample checklists not present")
+    checklist = parse_file(path)
+    assert len(checklist.items) > 50
+    assert len({i.key for i in checklist.items}) == len(checklist.items)
