@@ -110,9 +110,14 @@ def defaults() -> dict[str, float | int]:
 
 def markdown_table() -> str:
     rows = ["| threshold | default | unit | meaning |", "|---|---|---|---|"]
-    rows += [f"| `{t.name}` | {t.default} | {t.unit} | {t.doc}{f' (at most {t.maximum:,g})' if t.maximum is not None else ''} |" for t in _ALL]
+    rows += [f"| `{t.name}` | {t.default} | {t.unit} | {t.doc}{f' (at most {_number(t.maximum)})' if t.maximum is not None else ''} |" for t in _ALL]
     return "\n".join(rows)
 
 
 if __name__ == "__main__":  # pragma: no cover
     print(markdown_table())
+
+
+def _number(value: float | int) -> str:
+    """1000 -> "1,000", 67108864 -> "67,108,864", 0.5 -> "0.5": never scientific notation."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
