@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.checklist.collect import assign as assign_checklist
-from pytest_deploycheck.markers import CheckMeta, check_meta, duplicate_ids, is_check
+from pytest_deploycheck.markers import CheckMeta, Severity, check_meta, duplicate_ids, is_check
 from pytest_deploycheck.options import resolve
 from pytest_deploycheck.reports.summary import write_shared_catalog
 from pytest_deploycheck.state import META_KEY, NO_INVENTORY, STATE_KEY, NoTarget, collection_usage_error, item_target
@@ -58,6 +58,16 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+#: The severity marks added to every check item, made once (``pytest.mark.<name>`` builds a new decorator per access).
+_SEVERITY_MARKS = {severity: getattr(pytest.mark, severity.value) for severity in Severity}
+
+
+def _definition_key(item: pytest.Item) -> tuple[Any, ...]:
+    """Items with one key share their markers: the same function under the same parent, with the
+    same own marks (a ``pytest.param(..., marks=...)`` makes its item differ)."""
+    return (item.parent, getattr(item, "originalname", item.name), tuple(id(mark) for mark in item.own_markers))
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m/-k deselection, which reads the markers we add
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash.get(STATE_KEY, None)
@@ -65,16 +75,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     problems: list[str] = []
     by_function: dict[tuple[str, str], CheckMeta] = {}
+    # A check parametrized over 500 targets is one definition: its markers are evaluated, its path
+    # made relative, once; each item only gets the result.
+    evaluated: dict[tuple[Any, ...], CheckMeta | None] = {}
+    relpaths: dict[Any, str] = {}
     for item in items:
-        if not is_check(item):
-            continue  # a project's own test: no metadata, no verdict
-        meta = check_meta(item, problems)
+        key = _definition_key(item)
+        if key in evaluated:
+            meta = evaluated[key]
+        else:
+            meta = check_meta(item, problems) if is_check(item) else None
+            evaluated[key] = meta
+            if meta is not None:
+                if item.path not in relpaths:
+                    relpaths[item.path] = os.path.relpath(item.path)
+                by_function[(relpaths[item.path], getattr(item, "originalname", item.name))] = meta
         if meta is None:
-            continue
+            continue  # a project's own test (no metadata, no verdict), or a check with a problem reported once
         item.stash[META_KEY] = meta
-        by_function[(os.path.relpath(item.path), getattr(item, "originalname", item.name))] = meta
-        item.add_marker(meta.severity.value)
-        item.extra_keyword_matches.update({meta.id, meta.section, meta.severity.value})
+        item.add_marker(_SEVERITY_MARKS[meta.severity])
+        item.extra_keyword_matches.update((meta.id, meta.section, meta.severity.value))
     problems = list(dict.fromkeys(problems))  # a parametrized check reports its problem once
     problems += duplicate_ids(by_function)
     if problems:
@@ -106,9 +126,11 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
             state.deselected[item.nodeid] = meta.id
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reports its collection: the controller schedules by it
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Under xdist the controller never collects: a worker shares the checks it collected, so an
-    interrupted run still names the checks that never started (``summary.write_shared_catalog``)."""
+    interrupted run still names the checks that never started (``summary.write_shared_catalog``),
+    and the controller can keep each target's items on one worker (``distribution.py``)."""
     state = session.config.stash.get(STATE_KEY, None)
     if state is None or state.state_dir is None or not hasattr(session.config, "workerinput"):
         return

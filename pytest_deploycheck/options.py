@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,17 @@ def _flag(value: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4); anything else is an argparse error naming the expected form."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected I/N (e.g. 2/4), got {value!r}")
+    i, n = int(match.group(1)), int(match.group(2))
+    if n < 1 or not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"expected 1 <= I <= N in I/N, got {value!r}")
+    return i, n
 
 
 def _days(value: str) -> int:
@@ -133,6 +145,9 @@ SETTINGS: tuple[Setting, ...] = (
             "active probe or manual) and exit without running; with --deploycheck-checklist, each item and the checks that "
             "answer it; FORMAT text (the default), json or md; needs no inventory", "FORMAT",
             _choice(("text", "json", "md"), "list format"), None, const="text"),
+    Setting("deploycheck_shard", "--deploycheck-shard", "run only the I-th of N shares of the targets (1/4, 2/4, ...): a fleet "
+            "split across CI jobs by target; merge the shards' JSON reports with python -m pytest_deploycheck.merge", "I/N",
+            parse_shard, None, "DEPLOYCHECK_SHARD", "deploycheck_shard"),
     # Reports (reports.py): written by the controller at the end of every run, interrupted ones too.
     Setting("deploycheck_json", "--deploycheck-json", "write the go-live report as JSON (versioned schema, "
             "docs/REPORTS.md) to PATH", "PATH", _path, None, "DEPLOYCHECK_JSON", "deploycheck_json"),

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck import catalog, collection, fixtures, hookspecs, listing, reports, results
+from pytest_deploycheck import catalog, collection, distribution, fixtures, hookspecs, listing, preflight, reports, results, shard
 from pytest_deploycheck.checklist import collect as checklist_collect
 from pytest_deploycheck.checklist.loaded import load as load_checklists
 from pytest_deploycheck.expectations import collect as expectations_collect
@@ -35,7 +35,8 @@ from pytest_deploycheck.targets.reach import Reachability, TargetPool
 #: The parts registered with every run, by plugin name.
 PARTS = {"deploycheck-collection": collection, "deploycheck-fixtures": fixtures, "deploycheck-results": results,
          "deploycheck-checklist-items": checklist_collect, "deploycheck-list": listing,
-         "deploycheck-expectations": expectations_collect, "deploycheck-catalog": catalog}
+         "deploycheck-expectations": expectations_collect, "deploycheck-catalog": catalog, "deploycheck-preflight": preflight,
+         "deploycheck-distribution": distribution, "deploycheck-shard": shard}
 
 
 # --------------------------------------------------------------------------- configuration
@@ -155,6 +156,12 @@ class _XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         if self.state.state_dir is not None:
             node.workerinput["deploycheck_state_dir"] = str(self.state.state_dir)
+
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """``-n`` without ``--dist``: a target's items stay on one worker (``distribution.py``)."""
+        if self.state.state_dir is None or self.state.inventory is None or not distribution.by_target(config):
+            return None
+        return distribution.make_scheduler(config, log, self.state.state_dir, self.state.inventory)
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         problem = self.state.state_dir / USAGE_ERROR_FILE if self.state.state_dir is not None else None

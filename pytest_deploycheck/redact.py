@@ -42,7 +42,15 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        # Two patterns, so that registering a secret does not recompile every secret so far (a
+        # login token per target made that quadratic: minutes for 500 targets): ``_pattern``
+        # covers ``_settled``; secrets added since are in ``_pending`` and its own small pattern,
+        # folded into the big one once there are about sqrt(2n) of them.
+        self._settled: set[str] = set()
+        self._pending: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._pending_pattern: re.Pattern[str] | None = None
+        self._dirty = False
         self._lock = threading.Lock()
 
     def add(self, secret: str) -> None:
@@ -54,10 +62,20 @@ class Redactor:
         if len(secret) >= 6:
             variants.add(base64.b64encode(secret.encode()).decode())
         with self._lock:
-            before = len(self._secrets)
-            self._secrets.update(v for v in variants if v)
-            if len(self._secrets) != before:
+            new = {v for v in variants if v} - self._secrets
+            if not new:
+                return
+            self._secrets.update(new)
+            # A secret inside another (or containing one) must be masked longest first, which
+            # only one pattern guarantees: then everything is folded into the big one now.
+            overlaps = any(a in b or b in a for a in new for b in self._settled)
+            self._pending.update(new)
+            if overlaps or len(self._pending) ** 2 > 2 * len(self._secrets):
+                self._settled.update(self._pending)
+                self._pending.clear()
                 self._pattern = None
+            self._pending_pattern = None
+            self._dirty = True
 
     def add_url_userinfo(self, value: str) -> None:
         """Register the password of every ``scheme://user:password@host`` found in ``value``."""
@@ -71,19 +89,29 @@ class Redactor:
     def secrets(self) -> frozenset[str]:
         return frozenset(self._secrets)
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    @staticmethod
+    def _build(secrets: set[str]) -> re.Pattern[str] | None:
+        if not secrets:
+            return None
+        # Longest first, so a secret containing another is masked whole.
+        return re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+
+    def _compiled(self) -> tuple[re.Pattern[str], ...]:
         with self._lock:
-            if self._pattern is None and self._secrets:
-                # Longest first, so a secret containing another is masked whole.
-                ordered = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-            return self._pattern
+            if self._dirty:
+                if self._pattern is None:
+                    self._pattern = self._build(self._settled)
+                if self._pending_pattern is None:
+                    self._pending_pattern = self._build(self._pending)
+                self._dirty = False
+            return tuple(p for p in (self._pattern, self._pending_pattern) if p is not None)
 
     def redact(self, text: str) -> str:
-        pattern = self._compiled()
-        if pattern is None or not text:
+        patterns = self._compiled()
+        if not patterns or not text:
             return text
-        text = pattern.sub(MASK, text)
+        for pattern in patterns:
+            text = pattern.sub(MASK, text)
         if "..." in text:
             text = self._mask_truncated(text)
         return text
@@ -103,7 +131,7 @@ class Redactor:
     def redact_obj(self, obj: Any) -> Any:
         """Mask secrets in strings anywhere inside dicts, lists, tuples and dataclasses (in place
         for dataclasses, which is how pytest's traceback representations are built)."""
-        if self._compiled() is None:
+        if not self._compiled():
             return obj
         return self._walk(obj, set())
 
@@ -131,8 +159,7 @@ class Redactor:
         return obj
 
     def contains_secret(self, text: str) -> bool:
-        pattern = self._compiled()
-        return bool(pattern and pattern.search(text))
+        return any(pattern.search(text) for pattern in self._compiled())
 
 
 class RedactingFilter(logging.Filter):

@@ -48,6 +48,16 @@ class DeploycheckState:
     deselected: dict[str, str] = field(default_factory=dict)  # node id -> check id of checks -k/-m/--deploycheck-severity left out
     checklists: list[LoadedChecklist] = field(default_factory=list)  # --deploycheck-checklist, with their mapping files
     expectations: list[Any] = field(default_factory=list)  # --deploycheck-expectations (expectations.collect.Loaded)
+    _by_key: dict[tuple[str, str], Target] = field(default_factory=dict, repr=False)
+
+    def target(self, kind: str, name: str) -> Target:
+        """The inventory's target ``kind.name``, from an index built once: a fleet's inventory has
+        hundreds of targets, and every item asks for its own."""
+        assert self.inventory is not None
+        if not self._by_key:
+            self._by_key.update({(t.kind, t.name): t for t in self.inventory.targets})
+        found = self._by_key.get((kind, name))
+        return found if found is not None else self.inventory.get(kind, name)
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ def resolve_target(request: pytest.FixtureRequest) -> Target:
         not_applicable(param.reason)
     if state.inventory is None or not isinstance(param, tuple):
         raise TargetError(NO_INVENTORY)
-    target = state.inventory.get(*param)
+    target = state.target(*param)
     meta = request.node.stash.get(META_KEY, None)
     if meta is not None and meta.active_probe and not target.active_probes:
         not_applicable(f"{target.name}: active probe not enabled; set active_probes: true on the target "

@@ -191,3 +191,19 @@ def test_json_paths() -> None:
     assert lookup(doc, "$.a.b[-1].c") == (True, "x")
     with pytest.raises(JsonPathError, match="at character 4"):
         parse_path("$.a..b")
+
+
+def test_xdist_gives_the_same_results(pytester: pytest.Pytester, sample_app_good: Instance, sample_app_bad: Instance) -> None:
+    pytest.importorskip("xdist")
+    expectations = {f"acme.health-{n}": {"title": "Health answers", "severity": "high", "targets": [sample_app_good.name, sample_app_bad.name],
+                                         "http": {"path": "/health", "expect": {"json": {"$.status": "ok"}}}} for n in range(3)}
+    expectations["acme.orders"] = {"title": "Orders", "severity": "high", "targets": [sample_app_good.name, sample_app_bad.name],
+                                   "http": {"path": "/api/orders", "login": True, "expect": {"status": 200}}}
+    _, serial, _ = run_expectations(pytester, expectations, [sample_app_good, sample_app_bad])
+    _, parallel, _ = run_expectations(pytester, expectations, [sample_app_good, sample_app_bad], "-n", "2")
+
+    def table(summary: Any) -> list[tuple[str, str | None, str, str]]:
+        return [(r.check_id, r.target, r.outcome.value, r.message) for r in summary.results]
+
+    assert table(parallel) == table(serial)
+    assert {r.outcome.value for r in serial.results} == {"passed", "failed"}

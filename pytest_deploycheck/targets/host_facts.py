@@ -9,6 +9,7 @@ a tool that is missing makes the check that needs it not applicable, never a cra
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import shlex
@@ -60,8 +61,17 @@ true
 
 
 def sh(host: Any, script: str, *args: str) -> Any:
-    """Run a POSIX ``sh`` script with ``args`` as ``$1 ...``, whatever the login shell is."""
-    return host.run("sh -c %s sh" + " %s" * len(args), script, *args)
+    """Run a POSIX ``sh`` script with ``args`` as ``$1 ...``, whatever the login shell is.
+
+    The answer is kept for the run (``host.memo``) and shared by every inventory entry that
+    reaches the same machine as the same account: checks only read, so the same question asked
+    twice (``apt-get -s dist-upgrade`` for two entries of one machine) gets the first answer.
+    """
+    memo = getattr(host, "memo", None)
+    if memo is None:
+        return host.run("sh -c %s sh" + " %s" * len(args), script, *args)
+    key = "sh:" + hashlib.sha256("\0".join((script, *args)).encode()).hexdigest()
+    return memo(key, lambda: host.run("sh -c %s sh" + " %s" * len(args), script, *args))
 
 
 def tools(host: Any) -> dict[str, str]:

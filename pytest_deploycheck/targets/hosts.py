@@ -8,6 +8,11 @@ works as usual for a project's own tests.
 Every ``hosts`` backend testinfra offers works (``local://``, ``ssh://``, ``safe-ssh://``,
 ``paramiko://``, ``docker://``, ``kubectl://``, ``ansible://``, ...), with these rules on top:
 
+* **Work a machine answers once is done once.**  ``host.memo`` keeps facts per *machine* and
+  account, not per inventory entry: two entries that reach the same machine (``/etc/machine-id``,
+  boot id and host name, read with one command per host) as the same user share the package
+  simulation, the listening sockets and every other memoized fact.  Facts about the SSH server
+  (keys starting ``sshd``) are kept per sshd listener, since two sshd on one machine differ.
 * **One connection per host and run.**  ``ssh://`` and ``safe-ssh://`` share one OpenSSH
   ControlMaster whose socket lives in a private temporary directory of the run (closed with
   ``ssh -O exit`` and removed at the end); ``paramiko://`` keeps one ``SSHClient`` and opens a
@@ -112,6 +117,7 @@ class HostTarget(TargetHandle):
         self._host: Any = None
         self._lock = threading.RLock()
         self._memo: dict[str, tuple[bool, Any]] = {}
+        self._machine: MachineIdentity | None = None
 
     @property
     def testinfra(self) -> Any:
@@ -134,21 +140,84 @@ class HostTarget(TargetHandle):
         self.reach.raise_if_failed(self.target)
         return self.testinfra.run(command, *args)
 
-    def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """``compute()`` once per host and run; later calls get the same value or outcome."""
+    def memo(self, key: str, compute: Callable[[], T], *, scope: str | None = None) -> T:
+        """``compute()`` once per machine and run; later calls get the same value or outcome.
+
+        A value is shared by every inventory entry that reaches the same machine as the same
+        account (``machine()``); ``scope="connection"`` (the default for keys starting with
+        ``sshd``) narrows it to entries reaching the same SSH server with the same ``sshd_config``
+        setting, ``scope="host"`` to this entry.  A not-applicable or error outcome is kept for
+        this entry only: its message names it.
+        """
+        scope = scope or ("connection" if key.startswith(CONNECTION_SCOPED) else "machine")
+        shared = self._shared_store(scope) if scope != "host" else None  # the machine() command runs here, once per entry
+        with self._lock:
+            if key in self._memo:
+                return self._replay(self._memo[key])  # type: ignore[no-any-return]
+        if shared is not None:
+            store, lock = shared
+            with lock:
+                if key not in store:
+                    outcome = self._compute(compute)
+                    if not outcome[0]:
+                        with self._lock:
+                            self._memo[key] = outcome
+                        return self._replay(outcome)  # type: ignore[no-any-return]
+                    store[key] = outcome
+                return self._replay(store[key])  # type: ignore[no-any-return]
         with self._lock:
             if key not in self._memo:
-                try:
-                    self._memo[key] = (True, compute())
-                except TargetUnreachable:
-                    raise  # a dead host is remembered by Reachability
-                except (NotApplicable, TargetError) as exc:
-                    self._memo[key] = (False, (type(exc), str(getattr(exc, "msg", exc))))
-            ok, value = self._memo[key]
+                self._memo[key] = self._compute(compute)
+            return self._replay(self._memo[key])  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _compute(compute: Callable[[], Any]) -> tuple[bool, Any]:
+        try:
+            return True, compute()
+        except TargetUnreachable:
+            raise  # a dead host is remembered by Reachability
+        except (NotApplicable, TargetError) as exc:
+            return False, (type(exc), str(getattr(exc, "msg", exc)))
+
+    @staticmethod
+    def _replay(outcome: tuple[bool, Any]) -> Any:
+        ok, value = outcome
         if not ok:
             kind, message = value
             raise kind(message)
-        return value  # type: ignore[no-any-return]
+        return value
+
+    def machine(self) -> MachineIdentity:
+        """Which machine and account this entry's commands run on (one command, once per entry)."""
+        with self._lock:
+            if self._machine is None:
+                try:
+                    self._machine = read_identity(self)
+                except (NotApplicable, TargetError) as exc:
+                    if isinstance(exc, TargetUnreachable):
+                        raise
+                    # Could not tell (no POSIX shell): this entry's facts stay its own, asked once.
+                    self._machine = MachineIdentity(key=f"entry {self.target.kind}.{self.target.name}", connection="")
+            return self._machine
+
+    def _shared_store(self, scope: str) -> tuple[dict[str, tuple[bool, Any]], threading.RLock]:
+        identity = self.machine()
+        name = identity.key
+        if scope == "connection":
+            # The SSH server's facts depend on which sshd accepted the login and on the file the
+            # inventory names (``sshd_config``), not on the machine alone.
+            name += f"|sshd {identity.connection}|config {self.target.get('sshd_config') or ''}"
+        registry = self.reach.shared("hosts.machines")
+        with _REGISTRY_LOCK:
+            if name not in registry:
+                registry[name] = ({}, threading.RLock())
+            return registry[name]  # type: ignore[no-any-return]
+
+    def warm(self) -> None:
+        """Connect and read the machine identity now: the start-of-run prefetch (``preflight.py``)
+        does this for every host at once, so the logins overlap instead of waiting in turn."""
+        self.testinfra  # noqa: B018 - the property connects
+        self.machine()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -162,6 +231,73 @@ class HostTarget(TargetHandle):
             closer = getattr(host.backend, "deploycheck_close", None)
             if closer is not None:
                 closer()
+
+
+#: Memo keys whose answer depends on which SSH server accepted the connection, not only on the
+#: machine: two sshd on one machine (ports 22 and 2222) have different configurations.
+CONNECTION_SCOPED = ("sshd",)
+
+_REGISTRY_LOCK = threading.Lock()
+
+#: One command: what identifies the machine, the account commands run as, and the sshd endpoint.
+IDENTITY_SCRIPT = (
+    'printf "machine\\t%s\\n" "$(cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id 2>/dev/null)"; '
+    'printf "boot\\t%s\\n" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; '
+    'printf "name\\t%s\\n" "$(uname -n 2>/dev/null)"; '
+    'printf "uid\\t%s\\n" "$(id -u 2>/dev/null)"; '
+    'printf "ssh\\t%s\\n" "$SSH_CONNECTION"'
+)
+
+
+@dataclass(frozen=True)
+class MachineIdentity:
+    """``key``: the machine and account (``machine-id/boot-id/hostname uid=0``, or the backend URL
+    when the machine has no id to read); ``connection``: the sshd address and port that accepted
+    the login ("" when not over SSH)."""
+
+    key: str
+    connection: str
+
+
+def parse_identity(text: str, backend: str) -> MachineIdentity:
+    fields = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("\t")
+        if sep:
+            fields[name.strip()] = value.strip()
+    uid = fields.get("uid", "")
+    machine_id, boot_id = fields.get("machine", ""), fields.get("boot", "")
+    if machine_id or boot_id:
+        where = f"{machine_id}/{boot_id}/{fields.get('name', '')}"
+    else:
+        where = f"backend {re.sub(r'://[^@/]*@', '://', backend)}"  # the address without the login
+    ssh = fields.get("ssh", "").split()
+    return MachineIdentity(key=f"{where} uid={uid}", connection=" ".join(ssh[2:4]) if len(ssh) == 4 else "")
+
+
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "ip6-localhost")
+
+
+def machine_hint(target: Target) -> str:
+    """A guess, without connecting, at which machine an entry reaches: ``local`` for local:// and
+    SSH to a loopback address, else the host name of the backend URL.  The xdist scheduler keeps
+    entries with one hint on one worker (``distribution.py``), so they share the machine's facts;
+    a wrong guess costs only that sharing, never a wrong answer (``machine()`` decides that)."""
+    backend = str(target.spec.get("backend", ""))
+    scheme = scheme_of(target) or "local"
+    if scheme == "local":
+        return "local"
+    host = urllib.parse.urlsplit(backend).hostname if "://" in backend else None
+    if scheme in (*SSH_SCHEMES, "paramiko") and host:
+        return "local" if host.lower() in _LOOPBACK_NAMES or host.startswith("127.") else host.lower()
+    return f"{scheme}://{host or backend}"
+
+
+def read_identity(host: HostTarget) -> MachineIdentity:
+    result = host.run("sh -c %s", IDENTITY_SCRIPT)
+    if result.rc != 0:
+        raise TargetError(f"{host.label}: cannot read the machine identity (exit status {result.rc})")
+    return parse_identity(result.stdout or "", str(host.target.spec["backend"]))
 
 
 # --------------------------------------------------------------------------- backends

@@ -1,0 +1,235 @@
+"""Fleet-scale speed, side by side: before and after issue 22's changes, in one run.
+
+    python bench/bench_fleet.py                      # everything (about 15-30 minutes on 2 cores)
+    python bench/bench_fleet.py --only dead,collect  # some sections: stack, http, dead, collect
+    python bench/bench_fleet.py --sizes 10,100 --variants after
+
+Sections (numbers, not assertions; the tests assert the behaviour):
+
+* ``stack``: the full catalog against the reference stack (``tests/servers/stack.py``: 18
+  targets, PostgreSQL, MariaDB, Redis, nginx sites, two sshd, Prometheus, Alertmanager), serial
+  and ``-n auto``, plus SSH logins per host (``Accepted publickey`` lines in each sshd's log).
+* ``http``: the TLS and HTTP sections against 10/100/500 http targets that all reach one nginx
+  site in front of the good sample app (``fleet.http_fleet``), serial and ``-n auto``.
+* ``dead``: K = 1/10/50 http targets on a port that drops SYNs, timeout 2 s, three checks each.
+* ``collect``: 50,000 items (100 checks x 500 targets) collected (``--collect-only``) against
+  plain pytest's collection of the same number of parametrized tests.
+
+Variants, each a copy of the package put first on ``PYTHONPATH``:
+
+* ``before``: this tree with the changes switched off (no start-of-run pre-flight or prefetch,
+  xdist's own ``load`` distribution, host facts memoized per entry, ``sh`` not memoized, check
+  metadata evaluated per item): the behaviour the issue measured.
+* ``after``: this tree as it is.
+* ``after+redact``: this tree plus the proposed ``redact.py`` change
+  (``/work/scratch/issue22-redact.patch`` if present): registering a secret no longer recompiles
+  every secret so far, which made runs with a login per target quadratic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fleet
+import yaml
+
+REPO = fleet.REPO
+PACKAGE = REPO / "pytest_deploycheck"
+REDACT_PATCH = Path("/work/scratch/issue22-redact.patch")
+
+#: (file, old text, new text): the "before" switches, each asserted to apply.
+BEFORE = (
+    ("plugin.py", '"deploycheck-catalog": catalog, "deploycheck-preflight": preflight,\n         "deploycheck-distribution": distribution, '
+                  '"deploycheck-shard": shard}', '"deploycheck-catalog": catalog}'),
+    ("targets/hosts.py", 'scope = scope or ("connection" if key.startswith(CONNECTION_SCOPED) else "machine")', 'scope = "host"'),
+    ("targets/host_facts.py", '    memo = getattr(host, "memo", None)\n', "    memo = None\n"),
+    ("collection.py", "    return (item.parent, getattr(item, \"originalname\", item.name), tuple(id(mark) for mark in item.own_markers))",
+     "    return (id(item),)"),
+)
+
+
+def variant_tree(name: str, root: Path) -> Path | None:
+    """A PYTHONPATH entry holding the variant's package, or None for the tree as it is."""
+    if name == "after":
+        return None
+    target = root / name
+    shutil.copytree(PACKAGE, target / "pytest_deploycheck", ignore=shutil.ignore_patterns("__pycache__"))
+    if name == "before":
+        for file, old, new in BEFORE:
+            path = target / "pytest_deploycheck" / file
+            text = path.read_text()
+            if old not in text:
+                raise SystemExit(f"bench: cannot switch off the change in {file}; update BEFORE in {__file__}")
+            path.write_text(text.replace(old, new))
+    elif name == "after+redact":
+        if not REDACT_PATCH.exists():
+            return None
+        subprocess.run(["patch", "-s", "-p1", "-d", str(target), "-i", str(REDACT_PATCH)], check=True)
+    return target
+
+
+def env_for(tree: Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **(extra or {})}
+    if tree is not None:
+        # PYTHONSAFEPATH: "python -m pytest" run from the repository must not put its own package first.
+        env["PYTHONPATH"] = os.pathsep.join([str(tree), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["PYTHONSAFEPATH"] = "1"
+    return env
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start, proc.returncode
+
+
+def pytest_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", *fleet.BASE_ARGS, *args]
+
+
+class Table:
+    def __init__(self, variants: list[str]) -> None:
+        self.variants = variants
+        print(f"{'measure':52s}" + "".join(f"{v:>16s}" for v in variants), flush=True)
+
+    def row(self, label: str, values: dict[str, str]) -> None:
+        print(f"{label:52s}" + "".join(f"{values.get(v, '-'):>16s}" for v in self.variants), flush=True)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def bench_collect(table: Table, trees: dict[str, Path | None], root: Path) -> None:
+    targets, checks = 500, 100
+    plain, cat = root / "collect-plain", root / "collect-catalog"
+    plain.mkdir()
+    cat.mkdir()
+    (plain / "test_plain.py").write_text(
+        f'import pytest\n\n@pytest.mark.parametrize("target", [f"t{{i}}" for i in range({targets})])\n'
+        f'@pytest.mark.parametrize("n", range({checks}))\ndef test_item(target, n):\n    assert n >= 0\n')
+    src = 'import pytest\nfrom pytest_deploycheck import require\npytestmark = pytest.mark.section("bench", "Benchmark")\n'
+    severities = ["critical", "high", "medium", "low", "info"]
+    for n in range(checks):
+        src += (f'\n@pytest.mark.check("bench-{n:03d}", "Check {n}", severity="{severities[n % 5]}")\n'
+                f'def test_check_{n}(files, evidence):\n    """Synthetic."""\n    require(files.path.exists(), files, "missing", "present")\n')
+    (cat / "test_bench.py").write_text(src)
+    (cat / "inv.yml").write_text("files:\n" + "".join(f"  t{i}: {{path: .}}\n" for i in range(targets)))
+    plain_s, _ = timed(pytest_argv("--collect-only", "-p", "no:deploycheck"), plain, env_for(None))
+    values = {}
+    for name, tree in trees.items():
+        seconds, _ = timed(pytest_argv("--collect-only", "--inventory=inv.yml", "--deploycheck-catalog=none"), cat, env_for(tree))
+        values[name] = f"{seconds:.2f}s {seconds / plain_s:.2f}x"
+    table.row(f"collect 50,000 items (plain pytest {plain_s:.2f}s)", values)
+
+
+def bench_dead(table: Table, trees: dict[str, Path | None], root: Path, ks: list[int]) -> None:
+    folder = root / "dead"
+    folder.mkdir()
+    (folder / "test_dead.py").write_text("import pytest\npytestmark = pytest.mark.section('dead', 'Dead')\n" + "".join(
+        f'\n@pytest.mark.check("dead-{n:02d}", "Check {n}", severity="high")\ndef test_check_{n}(http_endpoint):\n'
+        f'    """Synthetic."""\n    http_endpoint.get("/")\n' for n in range(3)))
+    with fleet.dropping_port() as port:
+        for k in ks:
+            (folder / "inv.yml").write_text("timeout: 2\nhttp:\n" + "".join(f"  dead{n:03d}: {{url: 'http://127.0.0.1:{port}/{n}'}}\n"
+                                                                             for n in range(k)))
+            values = {}
+            for name, tree in trees.items():
+                seconds, _ = timed(pytest_argv("--inventory=inv.yml", "--deploycheck-catalog=none"), folder, env_for(tree))
+                values[name] = f"{seconds:.1f}s"
+            table.row(f"{k} dead target(s), timeout 2s, 3 checks each", values)
+
+
+def bench_http(table: Table, trees: dict[str, Path | None], root: Path, sizes: list[int], xdist: str) -> None:
+    for n in sizes:
+        folder = root / f"http-{n}"
+        folder.mkdir()
+        with fleet.http_fleet(folder, n) as (inventory, env):
+            for mode in ("serial", f"-n {xdist}"):
+                values = {}
+                for name, tree in trees.items():
+                    extra = ["-n", xdist] if mode != "serial" else []
+                    seconds, status = timed(pytest_argv(str(REPO / "checks/test_tls.py"), str(REPO / "checks/test_http_security.py"),
+                                                        f"--inventory={inventory}", *extra), REPO, env_for(tree, env))
+                    values[name] = f"{seconds:.1f}s" + ("" if status in (0, 1) else f" (exit {status})")
+                table.row(f"{n} http targets x 22 checks (TLS+HTTP), {mode}", values)
+
+
+@contextlib.contextmanager
+def reference_stack(root: Path) -> Iterator[tuple[Path, dict[str, str], list[Path]]]:
+    from tests.servers import stack
+    from tests.servers.inventory import inventory_document, secrets_env
+
+    instances, stops = stack.start_stack(root)
+    try:
+        doc = inventory_document(instances, name="demo", timeout=3, active_probes=True)
+        _, bad = stack._backups(root)
+        doc["hosts"]["localhost"] = {"backend": "local://", "backups": [bad]}
+        doc["files"] = {"repo": {"path": str(stack._repository(root)), "env_files": [".env.production"]}}
+        path = root / "stack.yml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        logs = [i.server.log for i in instances if i.kind == "hosts" and i.server is not None]
+        yield path, secrets_env(instances), logs
+    finally:
+        for stop in reversed(stops):
+            stop()
+
+
+def bench_stack(table: Table, trees: dict[str, Path | None], root: Path, xdist: str) -> None:
+    folder = root / "stack"
+    folder.mkdir()
+    with reference_stack(folder) as (inventory, env, logs):
+        for mode in ("serial", f"-n {xdist}"):
+            values, logins = {}, {}
+            for name, tree in trees.items():
+                before = [log.stat().st_size for log in logs]
+                extra = ["-n", xdist] if mode != "serial" else []
+                seconds, status = timed(pytest_argv(str(REPO / "checks"), f"--inventory={inventory}", *extra), REPO, env_for(tree, env))
+                counts = []
+                for log, offset in zip(logs, before, strict=True):
+                    with open(log, "rb") as fh:
+                        fh.seek(offset)
+                        counts.append(fh.read().decode(errors="replace").count("Accepted publickey"))
+                values[name] = f"{seconds:.1f}s" + ("" if status in (0, 1) else f" (exit {status})")
+                logins[name] = "/".join(str(c) for c in counts)
+            table.row(f"reference stack, full catalog, {mode}", values)
+            table.row(f"  SSH logins per sshd host ({len(logs)} hosts), {mode}", logins)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="collect,dead,http,stack", help="sections, comma-separated")
+    parser.add_argument("--sizes", default="10,100,500", help="http target counts")
+    parser.add_argument("--dead", default="1,10,50", help="dead target counts")
+    parser.add_argument("--variants", default="before,after,after+redact")
+    parser.add_argument("--xdist", default="auto", help="the -n value of the parallel runs")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        root = Path(tmp)
+        trees = {name: variant_tree(name, root / "trees") for name in args.variants.split(",")}
+        print(f"cpus: {os.cpu_count()}; load average now: {os.getloadavg()[0]:.1f}", flush=True)
+        table = Table(list(trees))
+        sections: list[tuple[str, Callable[[], None]]] = [
+            ("collect", lambda: bench_collect(table, trees, root)),
+            ("dead", lambda: bench_dead(table, trees, root, [int(k) for k in args.dead.split(",")])),
+            ("http", lambda: bench_http(table, trees, root, [int(n) for n in args.sizes.split(",")], args.xdist)),
+            ("stack", lambda: bench_stack(table, trees, root, args.xdist)),
+        ]
+        for name, run in sections:
+            if name in only:
+                run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Serial and ``-n 2`` runs of the TLS and HTTP sections write the same report, and under xdist a
+target's items stay on one worker.
+
+The serial run prefetches every endpoint's certificate chain at once before the first check;
+the xdist run reads it as each worker reaches the target.  Outcomes, messages, evidence and the
+verdict must not tell the two apart: the JSON reports are compared whole, minus times.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers.base import Instance
+from tests.servers.inventory import CHECKS, REPO, environment, secrets_env, write_inventory
+
+#: Which worker ran each item (read on the controller, from the report's node).
+WORKERS = '''
+import json
+
+RAN = {}
+
+def pytest_runtest_logreport(report):
+    node = getattr(report, "node", None)
+    if report.when == "call" and node is not None:
+        RAN[report.nodeid] = node.workerinput["workerid"]
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        with open("workers.json", "w") as fh:
+            json.dump(RAN, fh)
+'''
+
+#: At the first check of a serial run: the TLS handles that already hold their certificate chain.
+PREFETCHED = '''
+import json
+from pytest_deploycheck.state import STATE_KEY
+
+def pytest_runtest_setup(item):
+    path = "prefetched.json"
+    import os
+    if hasattr(item.config, "workerinput") or os.path.exists(path):
+        return
+    pool = item.config.stash[STATE_KEY].pool
+    ready = sorted(name for (fixture, kind, name), handle in pool._handles.items()
+                   if fixture == "tls_endpoint" and getattr(handle, "_certificates", None))
+    with open(path, "w") as fh:
+        json.dump(ready, fh)
+'''
+
+
+def comparable(path: Path) -> dict[str, Any]:
+    doc = json.loads(path.read_text())
+    for key in ("started", "finished", "duration"):
+        doc["run"].pop(key, None)
+    for row in doc["results"]:
+        row.pop("duration", None)
+    return doc  # type: ignore[no-any-return]
+
+
+def test_serial_and_xdist_reports_are_identical(pytester: pytest.Pytester, nginx_sites: dict[str, Instance]) -> None:
+    pytest.importorskip("xdist")
+    sites = [nginx_sites[name] for name in ("good", "expired_cert", "wrong_host", "insecure", "legacy_tls")]
+    inventory = write_inventory(pytester.path / "inv.yml", sites, name="parity")
+    # A plugin module, not a conftest: the checks are collected from the catalog folder, not from here.
+    pytester.makepyfile(parity_recorder=WORKERS + PREFETCHED)
+    base = [str(CHECKS / "test_tls.py"), str(CHECKS / "test_http_security.py"), f"--inventory={inventory}", f"--rootdir={REPO}",
+            "-p", "no:benchmark", "-p", "no:cacheprovider", "-p", "parity_recorder"]
+    with environment({**secrets_env(sites), "PYTHONPATH": str(pytester.path)}):
+        serial = pytester.runpytest_subprocess(*base, f"--deploycheck-json={pytester.path / 'serial.json'}")
+        parallel = pytester.runpytest_subprocess(*base, "-n", "2", f"--deploycheck-json={pytester.path / 'xdist.json'}")
+    assert serial.ret == parallel.ret
+    one, two = comparable(pytester.path / "serial.json"), comparable(pytester.path / "xdist.json")
+    assert [r["outcome"] for r in one["results"]].count("failed") > 0  # the defective sites fail something
+    assert one == two
+    # The serial run had every site's chain before its first check.
+    assert json.loads((pytester.path / "prefetched.json").read_text()) == sorted(s.name for s in sites)
+    # Under -n 2 every site's checks ran on one worker, and both workers had work.
+    ran = json.loads((pytester.path / "workers.json").read_text())
+    by_target: dict[str, set[str]] = {}
+    for row in two["results"]:
+        if row["target"] and row["nodeid"] in ran:
+            by_target.setdefault(row["target"], set()).add(ran[row["nodeid"]])
+    assert set(by_target) == {s.name for s in sites}
+    assert all(len(workers) == 1 for workers in by_target.values()), by_target
+    assert len(set(ran.values())) == 2
+
+
+def test_an_explicit_dist_is_honoured(pytester: pytest.Pytester) -> None:
+    """``--dist load`` given by the user: items are balanced one by one, as xdist does."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_catalog='''
+import pytest
+from pytest_deploycheck import require
+pytestmark = pytest.mark.section("d", "Dist")
+
+@pytest.mark.parametrize("n", range(40))
+@pytest.mark.check("dist-01", "Many", severity="high")
+def test_many(files, n):
+    """Passes."""
+    require(files.path.exists(), files, "missing", "present")
+''')
+    pytester.makeconftest(WORKERS)
+    (pytester.path / "inv.yml").write_text("files:\n  only: {path: .}\n")
+    result = pytester.runpytest_subprocess("--inventory=inv.yml", "-n", "2", "--dist", "load", "-p", "no:benchmark")
+    assert result.ret == 0
+    assert len(set(json.loads((pytester.path / "workers.json").read_text()).values())) == 2
+    result = pytester.runpytest_subprocess("--inventory=inv.yml", "-n", "2", "-p", "no:benchmark")
+    assert result.ret == 0
+    assert len(set(json.loads((pytester.path / "workers.json").read_text()).values())) == 1  # one target: one worker
