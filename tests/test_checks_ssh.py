@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.state import STATE_KEY
-from pytest_deploycheck.targets.hosts import HOST_KEY_HINT, ssh_failure
+from pytest_deploycheck.targets.host_links import HOST_KEY_HINT, ssh_failure
 from pytest_deploycheck.targets.sshd_config import apply_modifier, find_listener, listener_options, parse_probe, parse_time, read_files
 from tests.servers.base import LOOPBACK, Instance, free_port
 from tests.servers.inventory import CHECKS, REPO, CatalogRun, environment, secrets_env, write_inventory
