@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.merge import main as merge_main
+from tests.test_xdist import FIXED_CHECKS
 
 CATALOG = '''
 import pytest
@@ -23,21 +24,7 @@ def test_mixed(host, n):
     if n == 1:
         not_applicable("odd one")
     require(n != 2 or host.name != "c", host, f"n={n}", "not 2 on c")
-
-@pytest.mark.check("par-02", "Critical", severity="critical")
-def test_critical(host):
-    """Fails on b."""
-    require(host.name != "b", host, "b", "not b")
-
-@pytest.mark.check("par-03", "Manual", severity="high")
-@pytest.mark.manual(instructions="sign")
-def test_manual():
-    """Pending."""
-
-@pytest.mark.check("par-04", "No PG", severity="low")
-def test_pg(postgres):
-    """n/a."""
-
+''' + FIXED_CHECKS + '''
 @pytest.mark.check("par-05", "Files", severity="high")
 def test_files(files):
     """Passes."""

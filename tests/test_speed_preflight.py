@@ -18,6 +18,7 @@ import pytest
 
 from pytest_deploycheck.targets import reach as reach_module
 from pytest_deploycheck.targets.reach import Reachability
+from tests.servers import hostile
 from tests.servers.base import LOOPBACK, free_port
 
 CHECKS = "import pytest\npytestmark = pytest.mark.section('dead', 'Dead')\n" + "\n".join(f'''
@@ -57,21 +58,9 @@ def pytest_deploycheck_summary(config, summary):
 @pytest.fixture
 def dropping_port() -> Iterator[int]:
     """A port whose accept queue is full: a connect waits for its timeout."""
-    server = socket.socket()
-    server.bind((LOOPBACK, 0))
-    server.listen(0)
-    port = int(server.getsockname()[1])
-    fillers = []
-    for _ in range(4):
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect((LOOPBACK, port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
-    yield port
-    for sock in [*fillers, server]:
+    listener, fillers = hostile.black_hole()
+    yield int(listener.getsockname()[1])
+    for sock in [*fillers, listener]:
         sock.close()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.servers import hostile
 from tests.servers.base import LOOPBACK, free_port
 
 CHECKS = "\n".join(f'''
@@ -42,23 +43,12 @@ def pytest_deploycheck_summary(config, summary):
 
 @pytest.fixture
 def dropping_port() -> Iterator[int]:
-    server = socket.socket()
-    server.bind((LOOPBACK, 0))
-    server.listen(0)
-    port = int(server.getsockname()[1])
-    fillers = []
-    for _ in range(4):  # fill the accept queue; later SYNs are dropped, never refused
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect((LOOPBACK, port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
+    listener, fillers = hostile.black_hole()  # the accept queue is full: later SYNs are dropped, never refused
+    port = int(listener.getsockname()[1])
     with pytest.raises(TimeoutError):
         socket.create_connection((LOOPBACK, port), timeout=0.3).close()
     yield port
-    for sock in [*fillers, server]:
+    for sock in [*fillers, listener]:
         sock.close()
 
 

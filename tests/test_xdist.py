@@ -6,19 +6,8 @@ import json
 
 import pytest
 
-CATALOG = '''
-import pytest
-from pytest_deploycheck import require, not_applicable
-pytestmark = pytest.mark.section("par", "Parity")
-
-@pytest.mark.parametrize("n", range(6))
-@pytest.mark.check("par-01", "Mixed", severity="medium")
-def test_mixed(host, n):
-    """Mixed outcomes."""
-    if n % 3 == 1:
-        not_applicable("odd one")
-    require(n % 3 != 2, host, f"n={n}", "not 2 mod 3")
-
+#: Checks whose outcomes do not depend on how the run is split (test_shard_merge runs them too).
+FIXED_CHECKS = '''
 @pytest.mark.check("par-02", "Critical", severity="critical")
 def test_critical(host):
     """Fails on b."""
@@ -33,6 +22,20 @@ def test_manual():
 def test_pg(postgres):
     """n/a."""
 '''
+
+CATALOG = '''
+import pytest
+from pytest_deploycheck import require, not_applicable
+pytestmark = pytest.mark.section("par", "Parity")
+
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.check("par-01", "Mixed", severity="medium")
+def test_mixed(host, n):
+    """Mixed outcomes."""
+    if n % 3 == 1:
+        not_applicable("odd one")
+    require(n % 3 != 2, host, f"n={n}", "not 2 mod 3")
+''' + FIXED_CHECKS
 
 DUMP = '''
 import json

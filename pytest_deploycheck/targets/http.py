@@ -109,9 +109,7 @@ class HttpTarget(TargetHandle):
 
         with self._lock:
             if self._session is None:
-                session = http_transport.bounded_session()
-                session.headers["User-Agent"] = "pytest-deploycheck"
-                session.verify = self.verify
+                session = http_transport.bounded_session(user_agent="pytest-deploycheck", verify=self.verify)
                 # Every request is anonymous: cookies a response sets (a login's session cookie)
                 # are read from the response, never stored and sent by a later check.
                 session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))

@@ -148,8 +148,13 @@ class BoundedAdapter(HTTPAdapter):
         return _watched_manager(super().proxy_manager_for(proxy, **kwargs))
 
 
-def bounded_session() -> requests.Session:
+def bounded_session(*, user_agent: str | None = None, verify: str | bool = True) -> requests.Session:
+    """A session whose connections obey the exchange's deadline; ``user_agent`` replaces requests'
+    own, ``verify`` is the CA bundle (or True/False) its requests verify against."""
     session = requests.Session()
+    if user_agent is not None:
+        session.headers["User-Agent"] = user_agent
+    session.verify = verify
     adapter = BoundedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

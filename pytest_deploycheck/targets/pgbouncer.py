@@ -18,9 +18,9 @@ from typing import Any
 
 from pytest_deploycheck.outcomes import TargetError
 from pytest_deploycheck.targets.base import Field, Target, TargetKind
-from pytest_deploycheck.targets.postgres import _dsn_parameters
+from pytest_deploycheck.targets.postgres import _dsn_parameters, libpq_address, libpq_session
 from pytest_deploycheck.targets.reach import first_line
-from pytest_deploycheck.targets.sql import SqlTarget, _auth_failure, _AuthRefused, _ConnectionLost, chain, connection_rules, validate_dsn
+from pytest_deploycheck.targets.sql import SqlTarget, _ConnectionLost, chain, connection_rules, validate_dsn
 
 #: Most rows one SHOW returns to a check (SHOW POOLS of a pooler with thousands of databases).
 MAX_ROWS = 5000
@@ -42,17 +42,8 @@ class PgbouncerTarget(SqlTarget):
 
     @property
     def conn(self) -> Any:
-        import psycopg
-
-        if self._conn is None or self._conn.closed:
-            with self.reach.guard(self.target, unreachable=(psycopg.OperationalError,), unusable=(_AuthRefused,)):
-                try:
-                    self._conn = self.connect()
-                except psycopg.OperationalError as exc:
-                    if _auth_failure(str(exc)):
-                        raise _AuthRefused(first_line(exc)) from None
-                    raise
-        return self._conn
+        # Unlocked: query() holds self._lock while it reads this and for the whole exchange.
+        return libpq_session(self)
 
     def show(self, what: str) -> list[dict[str, Any]]:
         """``SHOW <what>`` (``POOLS``, ``CONFIG``, ``DATABASES``, ...) as rows of dicts; the only
@@ -113,13 +104,7 @@ FIELDS: dict[str, Field] = {
 
 
 def address(target: Target) -> tuple[str, int] | None:
-    from psycopg.conninfo import conninfo_to_dict
-
-    params = conninfo_to_dict(target.spec["dsn"])
-    host = str(params.get("host") or params.get("hostaddr") or "")
-    if not host or host.startswith("/") or "," in host:
-        return None
-    return host, int(params.get("port") or 6432)
+    return libpq_address(str(target.spec["dsn"]), 6432)
 
 
 KIND = TargetKind(

@@ -31,18 +31,8 @@ class PostgresTarget(SqlTarget):
 
     @property
     def conn(self) -> Any:
-        import psycopg
-
         with self._lock:
-            if self._conn is None or self._conn.closed:
-                with self.reach.guard(self.target, unreachable=(psycopg.OperationalError,), unusable=(_AuthRefused,)):
-                    try:
-                        self._conn = self.connect()
-                    except psycopg.OperationalError as exc:
-                        if _auth_failure(str(exc)):
-                            raise _AuthRefused(first_line(exc)) from None
-                        raise
-            return self._conn
+            return libpq_session(self)
 
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         """Rows as dicts.  Runs in a read-only transaction: a write raises.
@@ -84,13 +74,37 @@ FIELDS: dict[str, Field] = {
 
 
 def address(target: Target) -> tuple[str, int] | None:
+    return libpq_address(str(target.spec["dsn"]), 5432)
+
+
+def libpq_address(dsn: str, default_port: int) -> tuple[str, int] | None:
+    """The TCP host and port a libpq DSN reaches (``default_port`` when it names none); None for a
+    Unix socket directory or a list of hosts, which the reachability probe cannot try as one."""
     from psycopg.conninfo import conninfo_to_dict
 
-    params = conninfo_to_dict(target.spec["dsn"])
+    params = conninfo_to_dict(dsn)
     host = str(params.get("host") or params.get("hostaddr") or "")
     if not host or host.startswith("/") or "," in host:
         return None
-    return host, int(params.get("port") or 5432)
+    return host, int(params.get("port") or default_port)
+
+
+def libpq_session(handle: SqlTarget) -> Any:
+    """The handle's one psycopg connection, opened through ``handle.connect()`` on first use or
+    after it closed (postgres and pgbouncer).  Not locked here: the caller holds ``handle._lock``
+    (pgbouncer's query keeps it across the whole exchange, so taking it again would deadlock).
+    A refused login marks the target unusable, any other failure to connect unreachable."""
+    import psycopg
+
+    if handle._conn is None or handle._conn.closed:
+        with handle.reach.guard(handle.target, unreachable=(psycopg.OperationalError,), unusable=(_AuthRefused,)):
+            try:
+                handle._conn = handle.connect()
+            except psycopg.OperationalError as exc:
+                if _auth_failure(str(exc)):
+                    raise _AuthRefused(first_line(exc)) from None
+                raise
+    return handle._conn
 
 
 #: libpq's sslmode values.

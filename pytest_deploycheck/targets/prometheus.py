@@ -65,9 +65,7 @@ class ApiTarget(TargetHandle):
 
         with self._lock:
             if self._session is None:
-                session = http_transport.bounded_session()
-                session.headers["User-Agent"] = "pytest-deploycheck"
-                session.verify = self.verify
+                session = http_transport.bounded_session(user_agent="pytest-deploycheck", verify=self.verify)
                 if self.target.get("bearer_token"):
                     session.headers["Authorization"] = f"Bearer {self.target.get('bearer_token')}"
                 elif self.target.get("username"):

@@ -25,6 +25,10 @@ class SqlTarget(TargetHandle):
         self._conn: Any = None
         self._lock = threading.Lock()
 
+    def connect(self, **overrides: Any) -> Any:
+        """A new connection (the caller closes it); ``overrides`` change connection parameters."""
+        raise NotImplementedError
+
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         raise NotImplementedError
 

@@ -46,9 +46,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from celery import Celery
 from celery.app.control import Inspect
-from kombu import pools
-from kombu.utils.collections import eqhash
 
+from pytest_deploycheck.targets.celery_inspect import close_app
 from tests.servers.base import Instance, LauncherError, ServerProcess, env_name, make_tempdir, wait_until
 from tests.servers.celery_app import CLEANUP, REJECT, SEND_EMAIL, SLEEP
 from tests.servers.inventory import REPO
@@ -158,20 +157,6 @@ def inspector(broker_url: str, timeout: float = 1.0, destination: Sequence[str] 
             yield app.control.inspect(timeout=timeout, destination=list(destination) if destination else None, connection=connection)
     finally:
         close_app(app)
-
-
-def close_app(app: Celery) -> None:
-    """Close what a client app opened.  ``Celery.close()`` alone only forgets its pools, and those
-    are kombu's process-wide pools keyed by broker URL: the broadcast of every ``inspect`` call
-    borrows a producer there, whose connection would stay open (a leak in a long-lived runner).
-    Closing and dropping this URL's pools closes the sockets now; the next client gets new ones."""
-    with app.connection_for_write() as connection:
-        key = eqhash(connection)  # type: ignore[no-untyped-call]  # kombu ships no type hints
-        for group in (pools.producers, pools.connections):
-            pool = group.pop(key, None)
-            if pool is not None:
-                pool.force_close_all()
-    app.close()
 
 
 def send_tasks(broker_url: str, name: str, args_list: Sequence[Sequence[Any]], queue: str) -> list[str]:

@@ -2,16 +2,11 @@
 // Adds jobs to a BullMQ queue and exits: the producer side of the test bed (tests/servers/bullmq.py).
 // The Redis password comes from DC_BULLMQ_PASSWORD, never from the command line.
 // Prints the ids of the jobs it added, one per line.
-const { parseArgs } = require('node:util');
 const { Queue } = require('bullmq');
+const { parseQueueArgs, redisConnection } = require('./common');
 
-const { values } = parseArgs({
-  options: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string' },
-    username: { type: 'string' },
-    queue: { type: 'string' },
-    prefix: { type: 'string', default: 'bull' },
+const values = parseQueueArgs(
+  {
     name: { type: 'string', default: 'job' },
     count: { type: 'string', default: '1' },
     'delay-ms': { type: 'string', default: '0' },
@@ -19,22 +14,13 @@ const { values } = parseArgs({
     // hours old and a delayed job hours overdue without the test waiting hours.
     'age-ms': { type: 'string', default: '0' },
   },
-});
-
-if (!values.port || !values.queue) {
-  console.error('usage: node produce.js --port N --queue NAME [--count N] [--delay-ms MS] [--age-ms MS] [--name JOBNAME]');
-  process.exit(2);
-}
+  'usage: node produce.js --port N --queue NAME [--count N] [--delay-ms MS] [--age-ms MS] [--name JOBNAME]',
+);
 
 async function main() {
   const queue = new Queue(values.queue, {
     prefix: values.prefix,
-    connection: {
-      host: values.host,
-      port: Number(values.port),
-      username: values.username,
-      password: process.env.DC_BULLMQ_PASSWORD || undefined,
-    },
+    connection: redisConnection(values),
   });
   const delay = Number(values['delay-ms']);
   const timestamp = Date.now() - Number(values['age-ms']);

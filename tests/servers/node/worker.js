@@ -7,28 +7,19 @@
 //   throw  fails every job (a consumer whose code is broken: jobs land in the failed set)
 //   hang   never finishes a job (the launcher kills the process mid-job to leave a stalled job)
 // Lines on stdout say what happened, for the launcher's log when something goes wrong.
-const { parseArgs } = require('node:util');
 const { Worker } = require('bullmq');
+const { parseQueueArgs, redisConnection } = require('./common');
 
-const { values } = parseArgs({
-  options: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string' },
-    username: { type: 'string' },
-    queue: { type: 'string' },
+const values = parseQueueArgs(
+  {
     name: { type: 'string' },
-    prefix: { type: 'string', default: 'bull' },
     mode: { type: 'string', default: 'ok' },
     concurrency: { type: 'string', default: '1' },
     'lock-duration': { type: 'string', default: '30000' },
     'stalled-interval': { type: 'string', default: '30000' },
   },
-});
-
-if (!values.port || !values.queue) {
-  console.error('usage: node worker.js --port N --queue NAME [--username U] [--name WORKER] [--mode ok|throw|hang]');
-  process.exit(2);
-}
+  'usage: node worker.js --port N --queue NAME [--username U] [--name WORKER] [--mode ok|throw|hang]',
+);
 
 const processors = {
   ok: async (job) => ({ handled: job.id }),
@@ -48,10 +39,7 @@ if (!processor) {
 }
 
 const connection = {
-  host: values.host,
-  port: Number(values.port),
-  username: values.username,
-  password: process.env.DC_BULLMQ_PASSWORD || undefined,
+  ...redisConnection(values),
   // BullMQ requires this for blocking connections; failing fast makes a broken test bed visible.
   maxRetriesPerRequest: null,
 };
