@@ -244,5 +244,5 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-if __name__ == "__main__":  # python -m pytest_deploycheck.jsonreport > report.schema.json
+if __name__ == "__main__":  # python -m pytest_deploycheck.reports.jsonreport > report.schema.json
     print(json.dumps(SCHEMA, indent=2, sort_keys=True))
