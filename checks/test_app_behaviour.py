@@ -361,7 +361,7 @@ def _session_login(http_endpoint: HttpTarget, redactor: Redactor) -> tuple[dict[
                    refs=("OWASP ASVS 4.0.3 V3.3.2", "OWASP Session Management Cheat Sheet: session expiration"),
                    answers=("session management secure|hardening?", "session timeout|expiry|expiration|lifetime",
                             "session cookie lifetime|expiry|expiration",
-                            "session secur|management|fixation|hijack|timeout|expiry|invalidat|rotat|storage|store",
+                            "session management|timeout|expiry|invalidat|rotat",
                             "session_timeout|idle_timeout", "logout invalidat session|token"))
 def test_session_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A session cookie that lives for months keeps a shared or stolen browser logged in.  The
@@ -389,7 +389,7 @@ def test_session_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redacto
 @pytest.mark.check("app-08", "Idle sessions expire", severity="medium",
                    refs=("OWASP ASVS 4.0.3 V3.3.2", "OWASP Session Management Cheat Sheet: idle timeout"),
                    answers=("session idle|inactivity timeout|expiry", "idle|inactive session timeout|time|expire|expiry|logout",
-                            "session secur|management|fixation|hijack|timeout|expiry|invalidat|rotat|storage|store",
+                            "session management|timeout|expiry|invalidat|rotat",
                             "session_timeout|idle_timeout", "logout invalidat session|token"))
 def test_session_idle_timeout(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """An idle timeout ends a session left open on an unattended screen.  It cannot be waited out

@@ -132,8 +132,9 @@ def test_live(http_endpoint, evidence):
     "obs-04", "Readiness reports its dependencies", severity="low", refs=("IETF draft: Health Check Response Format for HTTP APIs",),
                    answers=("^health_check|health|readiness|status database|redis|cache|dependency|dependencies|elasticsearch|queue|broker|downstream connection|check|reachable|status",
                             "health_check|readiness|health report|include|list dependency|dependencies|component|database|downstream",
-                            "dependency|dependencies health|status|check"),
-                   answers_accepts=("monitor",)
+                            "dependency|dependencies health|status"),
+                   answers_accepts=("monitor",),
+                   answers_unless=("vulnerability|owasp|audit|scan|licence|license|outdated",)
 )
 def test_ready_dependencies(http_endpoint, evidence):
     """A readiness endpoint that only says "ok" cannot tell an operator which dependency is

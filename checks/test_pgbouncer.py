@@ -27,7 +27,7 @@ def _pools(pgbouncer: Any) -> list[dict[str, Any]]:
                    answers=("connection pool not saturated", "no clients waiting in pgbouncer", "pgbouncer pool size sufficient",
                             "connection pooler healthy",
                             "connection_pool|connection_pooling|pool_size|pgbouncer configur|size|sized|limit|tuned? database|postgres|mysql?",
-                            "connection pool|pooling", "pgbouncer|pgpool|hikari|proxysql"))
+                            "connection pool|pooling", "pgbouncer|pgpool|hikari"))
 def test_no_waiting_clients(pgbouncer: Any, evidence: Any) -> None:
     """A client waiting in PgBouncer's queue is a request waiting on nothing but the pool: the
     pool is too small for the load, or sessions hold their server connection while idle.

@@ -251,7 +251,8 @@ def test_no_public_table_grants(postgres: Any, evidence: Any) -> None:
                          "CIS PostgreSQL Benchmark: Ensure PostgreSQL versions are up-to-date",
                          "https://www.postgresql.org/support/versioning/"),
                    answers=("postgres|database version|eol|support|supported|major_release",
-                            "postgres|database major? release supported|eol|support"))
+                            "postgres|database major? release supported|eol|support"),
+                   answers_unless=("pin", "same|match|parity|consistent|mismatch"))
 def test_supported_version(postgres: Any, evidence: Any) -> None:
     """A major release past its end of life gets no security fixes; one that ends soon forces an
     upgrade right after go-live.  Passes when the server's major release has at least
@@ -540,7 +541,7 @@ def test_replication_lag(postgres: Any, evidence: Any) -> None:
                    refs=("PostgreSQL docs: pg_stat_statements",),
                    answers=("database queries optimized", "slow queries reviewed", "query performance reviewed",
                             "pg_stat_statements reviewed", "no slow database queries",
-                            "slow_query|slow query queries? review|analysis|report|top?",
+                            "slow_query|slow query queries? review|analysis|report|top",
                             "query|queries performance|time|latency|speed|optimiz|plan|n+1|tested?", "n+1 queries|query",
                             "pg_stat_statements"))
 def test_slow_statements(postgres: Any, evidence: Any) -> None:
@@ -765,7 +766,7 @@ def test_schema_file(postgres: Any, evidence: Any) -> None:
                    answers=("connection pooling configured", "database pool size", "pool size fits max_connections", "pool timeouts set",
                             "connection pool settings",
                             "connection_pool|connection_pooling|pool_size|pgbouncer configur|size|sized|limit|tuned? database|postgres|mysql?",
-                            "connection pool|pooling", "pgbouncer|pgpool|hikari|proxysql"))
+                            "connection pool|pooling", "pgbouncer|pgpool|hikari"))
 def test_pool_sizing(postgres: Any, inventory: Any, evidence: Any) -> None:
     """Every instance of the application opens up to its pool's maximum; when their sum passes
     ``max_connections`` the last instances to start (or to scale out) get "too many clients" at

@@ -94,7 +94,7 @@ def test_coverage(release, evidence):
                             "code quality gate passed", "lint|linter|linting clean|pass|error|warning?", "code style|format check",
                             "type_check|typecheck|mypy|tsc pass|clean|error?", "typescript compil|build|error succeed|success|clean?",
                             "compilation|compile succeed|success|error|warning", "sast|static_analysis|code_scanning scan? pass? finding?",
-                            "security scan|scanner code|static", "vulnerability no|zero|critical|high|detect|none|open security?"),
+                            "security scan|scanner code|static"),
                    answers_kind="evidence",
 )
 def test_static_analysis(release, evidence):

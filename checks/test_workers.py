@@ -75,7 +75,8 @@ def test_workers_answer(workers, evidence):
 
 @pytest.mark.check("wrk-02", "Every required queue has a consumer", severity="critical", refs=(f"{CELERY_WORKERS}: Queues", BULLMQ),
                    answers=("queue consumer|consume|worker|listener|subscriber", "every|each|all queue serve|process|consume|drain",
-                            "no? orphan|unconsumed|unserved|idle queue"))
+                            "no? orphan|unconsumed|unserved|idle queue"),
+                   answers_unless=("restart|reload",))
 def test_queues_consumed(workers, evidence):
     """A queue nobody consumes keeps accepting work that never runs: a worker started with the
     wrong ``-Q`` list, or a new queue the deployment forgot.  Celery: passes when every queue in
@@ -94,7 +95,7 @@ def test_queues_consumed(workers, evidence):
 
 @pytest.mark.check("wrk-03", "Task time limits set", severity="high",
                    refs=(f"{CELERY_WORKERS}: Time limits", f"{CELERY_CONFIG}: task_time_limit, task_soft_time_limit"),
-                   answers=("tasktimeout", "celery|task|job timeout|limit", "soft|hard tasktimeout|timeout|limit", "celery|background|queue worker timeout|tasktimeout"))
+                   answers=("tasktimeout", "celery|task|job timeout|limit|tasktimeout", "tasktimeout hung|stuck|stall|stalled|runaway", "soft|hard tasktimeout|timeout|limit", "celery|background|queue worker timeout|tasktimeout"))
 def test_time_limits(workers, evidence):
     """A task without a time limit that waits on a dead peer holds its worker slot forever; a
     few of them and the worker does nothing.  Passes when every worker has a hard
@@ -224,7 +225,8 @@ def test_dead_letters(workers, evidence):
 
 
 @pytest.mark.check("wrk-08", "Dead-letter route for every required queue", severity="medium", refs=(RABBIT_DLX,),
-                   answers=("deadletter", "deadletter exchange|route|routing|policy", "dlx|dlq", "rabbitmq|queue dlx|dlq|deadletter"))
+                   answers=("deadletter", "deadletter exchange|route|routing|policy", "dlx|dlq", "rabbitmq|queue dlx|dlq|deadletter"),
+                   answers_unless=("topic|kafka|pubsub|sns",))
 def test_dead_letter_route(workers, evidence):
     """Without a dead-letter exchange a rejected or expired message is dropped: the evidence of
     what failed disappears with it.  RabbitMQ: passes when every required queue has a
@@ -249,7 +251,8 @@ def test_dead_letter_route(workers, evidence):
 
 
 @pytest.mark.check("wrk-09", "No task hung", severity="high", refs=(f"{CELERY_WORKERS}: Inspecting workers (active)", f"{BULLMQ}: stalled jobs"),
-                   answers=("hung|stuck|stall|stalled|zombie|runaway task|job|worker", "long run|running task|job", "hung task detect|detection"))
+                   answers=("hung|stuck|stall|stalled|zombie|runaway task|job|worker", "long run|running task|job", "hung task detect|detection"),
+                   answers_unless=("time_limit|timeout",))
 def test_no_hung_task(workers, evidence):
     """A task that never ends holds a worker slot and, with acks late, its message.  Celery:
     passes when no active task (``inspect active``) has run longer than its worker's hard time

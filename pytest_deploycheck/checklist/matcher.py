@@ -243,7 +243,19 @@ def same_word(phrase_tok: str, item_tok: str) -> bool:
         return False
     if phrase_tok in _COMPOUND_TOKENS or item_tok in _COMPOUND_TOKENS:
         return False
-    return item_tok.startswith(phrase_tok) or phrase_tok.startswith(item_tok)
+    if item_tok.startswith(phrase_tok):  # the phrase's stem ("enforc") meets the item's word ("enforcement")
+        return True
+    # The item's word is the shorter one: only an inflection may separate them ("monitor" / "monitoring"),
+    # never another word ("alert" is not "alertmanager", "proxy" not "proxysql", "super" not "superuser").
+    if not phrase_tok.startswith(item_tok):
+        return False
+    rest = phrase_tok[len(item_tok):]
+    return len(rest) <= 2 or rest in _INFLECTIONS
+
+
+#: What may follow a word within the same word (both sides are stemmed, so stems meet too: "communic" / "communicat").
+_INFLECTIONS = frozenset({"ing", "ings", "ion", "ions", "ment", "ments", "ity", "ies", "ied", "ness", "ally", "ate", "ated", "ates",
+                          "ating", "ation", "ations", "ative", "ive", "ers", "est", "ful"})
 
 
 def _find(seq: tuple[str, ...], alt: tuple[str, ...]) -> list[int]:
