@@ -13,8 +13,9 @@ reports failed makes the merged verdict NO-GO; reports of different inventories,
 the same result twice, are refused (exit status 4).
 
 Prints the verdict line and exits 0 (gate passed), 1 (gate failed) or 4 (cannot merge).
-Not merged: the team checklist section (``--deploycheck-checklist``); merge the item statuses
-by running the checklist in one job, or read them per shard.
+The team's checklist (``--deploycheck-checklist``) is merged too: each item's mapping comes from
+the shard that ran it (every shard maps alike: the mapping is decided on the whole catalog before
+the split), and its status is judged again from the merged results, as one run would.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
+from pytest_deploycheck.checklist.items import ChecklistEntry
+from pytest_deploycheck.checklist.status import ChecklistSummary, judge
 from pytest_deploycheck.decision import FAIL_ON, Level, Result, Scope, Verdict, decide, gate_fails
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import Outcome
@@ -207,6 +211,7 @@ def merge(shards: Sequence[Shard], fail_on: str | None = None) -> RunSummary:
         results=results, verdict=verdict, fail_on=policy, exit_status=0, interrupted=interrupted, incidents=incidents,
     )
     summary.exit_status = 1 if gate_fails(verdict, results, policy) or not results else 0
+    summary.checklist = merged_checklist(shards, results)
     for key in ("waivers", "attestations"):
         seen: dict[str, Any] = {}
         for s in shards:
@@ -214,6 +219,31 @@ def merge(shards: Sequence[Shard], fail_on: str | None = None) -> RunSummary:
                 seen.setdefault(json.dumps(entry, sort_keys=True), entry)
         summary.extra[key] = list(seen.values())
     return summary
+
+
+def merged_checklist(shards: Sequence[Shard], results: Sequence[Result]) -> ChecklistSummary | None:
+    """The team checklist over every shard's results; None when the runs had no checklist."""
+    documents = [s.doc["checklist"] for s in shards if isinstance(s.doc.get("checklist"), dict)]
+    if not documents:
+        return None
+    entries: dict[str, ChecklistEntry] = {}
+    listed: dict[str, dict[str, SimpleNamespace]] = {}
+    warnings: list[str] = []
+    for document in documents:
+        warnings += [str(w) for w in document.get("warnings", [])]
+        for row in document.get("items", []):
+            key = f"{row['source']}::{row['key']}"
+            listed.setdefault(str(row["source"]), {}).setdefault(str(row["key"]), SimpleNamespace(
+                key=str(row["key"]), section=tuple(row["section"]), plain=str(row["text"]), line=int(row.get("line", 0))))
+            if row.get("severity") and row.get("matched_by") != "not run":  # the shard that ran the item
+                entries.setdefault(key, ChecklistEntry(
+                    source=str(row["source"]), key=str(row["key"]), id=str(row.get("id") or row["key"]), section=tuple(row["section"]),
+                    text=str(row["text"]), line=int(row.get("line", 0)), checks=tuple(row["checks"]), manual=bool(row["manual"]),
+                    severity=Severity.parse(str(row["severity"])), matched_by=str(row["matched_by"])))
+    own = {r.check_id: r for r in results if r.check is not None and r.check.section == "checklist"}
+    item_results = {key: own[e.id] for key, e in entries.items() if e.manual and e.id in own}
+    parsed = [(source, sorted(items.values(), key=lambda i: i.line)) for source, items in listed.items()]
+    return judge(entries, parsed, results, item_results, list(dict.fromkeys(warnings)))
 
 
 def _missing_shards(shards: Sequence[Shard]) -> list[str]:

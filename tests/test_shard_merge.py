@@ -119,3 +119,22 @@ def test_a_bad_shard_option_is_a_usage_error(fleet: pytest.Pytester) -> None:
     result = fleet.runpytest_subprocess("--inventory=inv.yml", "-p", "no:benchmark", "--deploycheck-shard=4/3")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--deploycheck-shard*1 <= I <= N*"])
+
+
+def test_the_team_checklist_merges_as_one_run(fleet: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:
+    (fleet.path / "go-live.md").write_text("# Go-live\n- [ ] Mixed outcomes\n- [ ] Files present\n- [ ] Rollback plan tested\n")
+    (fleet.path / "go-live.deploycheck.yml").write_text(
+        "version: 1\nitems:\n  go-live--mixed-outcomes: [par-01]\n  go-live--files-present: [par-05]\n")
+    checklist = "--deploycheck-checklist=go-live.md"
+    run(fleet, "single.json", checklist)
+    for i in (1, 2, 3):
+        run(fleet, f"shard-{i}.json", checklist, f"--deploycheck-shard={i}/3")
+    merge_main([*(str(fleet.path / f"shard-{i}.json") for i in (1, 2, 3)), f"--json={fleet.path / 'merged.json'}"])
+    capsys.readouterr()
+
+    def statuses(path: str) -> list[tuple[str, str, list[str]]]:
+        items = json.loads((fleet.path / path).read_text())["checklist"]["items"]
+        return [(i["key"], i["status"], i["checks"]) for i in items]
+
+    assert statuses("merged.json") == statuses("single.json")
+    assert [s for _, s, _ in statuses("single.json")] == ["failed", "passed", "manual"]
