@@ -164,7 +164,7 @@ def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """
     minimum = http_endpoint.threshold("hsts_min_age")
     _require_https(http_endpoint, "Strict-Transport-Security")
-    header = http_endpoint.get("/").headers.get("Strict-Transport-Security")
+    header = http_endpoint.page("/").headers.get("Strict-Transport-Security")
     evidence.record(strict_transport_security=header, hsts_min_age=minimum)
     require(header, http_endpoint, "no Strict-Transport-Security header", f"Strict-Transport-Security with max-age >= {minimum}")
     match = re.search(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", str(header), re.IGNORECASE)
@@ -187,7 +187,7 @@ def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     ``'unsafe-eval'`` and without sources that allow any script (``*``, ``https:``, ``data:``).
     With several policies a script must pass all of them.  Report-Only policies do not count.
     """
-    response = http_endpoint.get("/")
+    response = http_endpoint.page("/")
     header = response.headers.get("Content-Security-Policy")
     evidence.record(content_security_policy=header,
                     report_only=response.headers.get("Content-Security-Policy-Report-Only"))
@@ -209,7 +209,7 @@ def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Without ``nosniff`` a browser may guess a response's type and run an uploaded text file
     as script or style.  Passes when ``X-Content-Type-Options`` is ``nosniff``.
     """
-    header = http_endpoint.get("/").headers.get("X-Content-Type-Options")
+    header = http_endpoint.page("/").headers.get("X-Content-Type-Options")
     evidence.record(x_content_type_options=header)
     require(str(header).strip().lower() == "nosniff", http_endpoint,
             f"X-Content-Type-Options: {header}" if header else "no X-Content-Type-Options header", "X-Content-Type-Options: nosniff")
@@ -224,7 +224,7 @@ def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     when ``X-Frame-Options`` is DENY or SAMEORIGIN, or the Content-Security-Policy has a
     ``frame-ancestors`` directive that does not allow any origin.
     """
-    response = http_endpoint.get("/")
+    response = http_endpoint.page("/")
     xfo = response.headers.get("X-Frame-Options")
     ancestors = [p["frame-ancestors"] for p in _policies(response) if "frame-ancestors" in p]
     evidence.record(x_frame_options=xfo, frame_ancestors=[" ".join(a) for a in ancestors])
@@ -244,7 +244,7 @@ def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     same-origin, strict-origin or strict-origin-when-cross-origin (of a list, the last value the
     browser knows is the one it applies).
     """
-    header = http_endpoint.get("/").headers.get("Referrer-Policy")
+    header = http_endpoint.page("/").headers.get("Referrer-Policy")
     known = [v.strip().lower() for v in str(header or "").split(",") if v.strip().lower() in ALL_REFERRER_POLICIES]
     effective = known[-1] if known else None
     evidence.record(referrer_policy=header, effective=effective)
@@ -332,7 +332,7 @@ def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: R
     HttpOnly (anti-CSRF cookies named ``*csrf*``/``*xsrf*`` are exempt: scripts must read them)
     and SameSite=Lax or Strict.  Not applicable when no cookie is set.
     """
-    responses = [("GET /", http_endpoint.get("/"))]
+    responses = [("GET /", http_endpoint.page("/"))]
     try:
         responses.append(("login", http_endpoint.sign_in()))
     except NotApplicable:

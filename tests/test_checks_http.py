@@ -90,3 +90,17 @@ def test_http_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance]
     assert run.evidence("http-10", "nginx-good") == {"status": 405, "echoed": False}
     # Cookie values (the session token) are never evidence.
     assert "eyJ" not in repr([r.evidence for r in run.summary.results] + [r.message for r in run.summary.results])
+
+
+def test_the_page_checks_share_one_request(pytester: pytest.Pytester, sample_app_good: Instance) -> None:
+    """http-02..06 and http-09 judge what GET / answers: one request per target and run, not one per check."""
+    from tests.test_checks_auth import _requests_seen
+
+    before = _requests_seen(sample_app_good)
+    run = run_catalog(pytester, "test_http_security.py", targets=[sample_app_good],
+                      args=["-k", "http-02 or http-03 or http-04 or http-05 or http-06 or http-09"])
+    after = _requests_seen(sample_app_good)
+    # The sample app serves no "/" route: its counter files GET / under "unmatched".
+    gets = sum(n - before.get(key, 0) for key, n in after.items() if key[0] == "GET" and key[1] in ("/", "unmatched"))
+    assert gets == 1, (before, after)
+    assert {run.outcome(c, sample_app_good.name) for c in ("http-04", "http-05")} <= {"passed", "failed"}

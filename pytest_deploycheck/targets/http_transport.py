@@ -233,8 +233,7 @@ def _read_body(response: requests.Response, body_limit: int) -> None:
     if truncated:
         del body[body_limit:]
         response.close()  # the rest stays unread: this connection is not reused
-        note_transport(f"{response.request.method} {response.url}: body cut at {body_limit:,} bytes (the size cap); "
-                       "checks judged the first part only")
+        note_transport(truncation_note(response, body_limit))
     if not truncated:
         response.close()  # releases the connection to the pool
     # requests' own cache of the body: .content, .text, .json() and iter_content() read it; a
@@ -277,3 +276,8 @@ def describe(exc: BaseException) -> str:
             return said
     lines = text.strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def truncation_note(response: Any, body_limit: int) -> str:
+    """The evidence line of a body cut at the cap (also replayed for a response a later check shares)."""
+    return f"{response.request.method} {response.url}: body cut at {body_limit:,} bytes (the size cap); checks judged the first part only"
