@@ -29,7 +29,7 @@ from pytest_deploycheck.markers import MARKERS, Severity
 from pytest_deploycheck.options import add_options, resolve, resolve_paths
 from pytest_deploycheck.redact import Redactor, install_log_filter
 from pytest_deploycheck.reports.summary import SUMMARY_KEY, GoLiveSummary
-from pytest_deploycheck.state import STATE_KEY, USAGE_ERROR_FILE, DeploycheckState, xdist_active
+from pytest_deploycheck.state import PYTEST_RUNS_NOTHING, STATE_KEY, USAGE_ERROR_FILE, DeploycheckState, xdist_active
 from pytest_deploycheck.targets.reach import Reachability, TargetPool
 
 #: The parts registered with every run, by plugin name.
@@ -120,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _runs_nothing(config: pytest.Config) -> bool:
     """``--fixtures``, ``--fixtures-per-test`` and ``--setup-plan`` collect but run no check: no
     verdict, no gate, no report (``--collect-only`` is handled by the go-live summary itself)."""
-    return any(config.getoption(dest, False) for dest in ("showfixtures", "show_fixtures_per_test", "setupplan"))
+    return any(config.getoption(dest, False) for dest in PYTEST_RUNS_NOTHING if dest != "collectonly")
 
 
 #: pytest-testinfra's options (dest -> flag, what to do instead): with --inventory the inventory

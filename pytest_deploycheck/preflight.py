@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.outcomes import TargetUnreachable
-from pytest_deploycheck.state import STATE_KEY, DeploycheckState, xdist_active
+from pytest_deploycheck.state import STATE_KEY, DeploycheckState, runs_nothing, xdist_active
 from pytest_deploycheck.targets import BY_NAME, fixture_kinds
 from pytest_deploycheck.targets.base import Target
 from pytest_deploycheck.targets.reach import PREFLIGHT_WORKERS
@@ -45,7 +45,7 @@ _THREAD_KEY = pytest.StashKey[threading.Thread]()
 
 def _skipped(config: pytest.Config) -> bool:
     """Runs that run no check: nothing to connect to."""
-    return any(config.getoption(dest, False) for dest in ("collectonly", "setupplan", "showfixtures", "show_fixtures_per_test"))
+    return runs_nothing(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

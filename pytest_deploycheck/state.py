@@ -79,6 +79,17 @@ def state_of(request: pytest.FixtureRequest) -> DeploycheckState:
     return request.config.stash[STATE_KEY]
 
 
+#: pytest's own options under which no check runs (the items are listed, or their fixtures).
+PYTEST_RUNS_NOTHING = ("collectonly", "setupplan", "showfixtures", "show_fixtures_per_test")
+#: Ours: the attestation template, the checklist's mapping file, the catalog list are written instead.
+DEPLOYCHECK_RUNS_NOTHING = ("deploycheck_attestation_template", "deploycheck_checklist_map", "deploycheck_list")
+
+
+def runs_nothing(config: pytest.Config) -> bool:
+    """A run that collects and runs no check: no target is contacted, no verdict is decided."""
+    return any(config.getoption(dest, None) for dest in PYTEST_RUNS_NOTHING + DEPLOYCHECK_RUNS_NOTHING)
+
+
 def xdist_active(config: pytest.Config) -> bool:
     """Whether this run distributes items to xdist workers (``-n``, ``--dist``)."""
     return bool(config.pluginmanager.hasplugin("xdist") and (config.getoption("numprocesses", None) or config.getoption("dist", "no") != "no"))

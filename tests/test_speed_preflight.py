@@ -138,3 +138,16 @@ def test_under_xdist_the_controller_tries_and_the_workers_do_not(pytester: pytes
         own = [m for t, m in messages if t == target]
         # Items of one target run on one worker: one report of the failure, the rest cite it.
         assert sum("not checked" not in m for m in own) == 1, own
+
+
+@pytest.mark.parametrize("mode", ["--deploycheck-attestation-template=-", "--collect-only", "--deploycheck-list"])
+def test_runs_that_run_no_check_contact_no_target(pytester: pytest.Pytester, mode: str) -> None:
+    from tests.servers.base import SilentListener
+
+    with SilentListener() as listener:
+        pytester.makepyfile(test_x="import pytest\n@pytest.mark.check('x-01', 'X', severity='high')\n"
+                                   "def test_x(http_endpoint):\n    '''Reads the page.'''\n    http_endpoint.get('/')\n")
+        (pytester.path / "inv.yml").write_text(f"http:\n  silent: {{url: 'http://{LOOPBACK}:{listener.port}'}}\n")
+        result = pytester.runpytest("--inventory=inv.yml", "-p", "no:cacheprovider", "--deploycheck-catalog=none", mode)
+        assert result.ret == 0, result.stdout.str()
+        assert listener.accepted() == 0

@@ -27,7 +27,7 @@ from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.reports.causes import RootCause, grouped, root_causes
-from pytest_deploycheck.state import META_KEY, STATE_KEY
+from pytest_deploycheck.state import META_KEY, STATE_KEY, runs_nothing
 
 OUTCOME_ORDER = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.MANUAL, Outcome.WAIVED, Outcome.NOT_APPLICABLE, Outcome.NOT_RUN)
 
@@ -201,8 +201,7 @@ class GoLiveSummary:
         internal = self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             return
-        if (self.config.getoption("collectonly", False) or self.config.getoption("deploycheck_attestation_template", None)
-                or self.config.getoption("deploycheck_checklist_map", None) or self.config.getoption("deploycheck_list", None)):
+        if runs_nothing(self.config):
             return  # nothing was meant to run (--collect-only, the attestation template, the mapping file): no verdict
         results = self.results()
         if not results and self.inventory is None:
