@@ -9,13 +9,16 @@ anything is written, so terminal, tracebacks, HTML, JUnit and JSON all see the s
 from __future__ import annotations
 
 import base64
+import bisect
 import dataclasses
 import logging
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import ahocorasick
 
 MASK = "***"
 
@@ -33,8 +36,54 @@ MIN_INTERPOLATED_SECRET = 4
 MIN_FRAGMENT = 3
 
 
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each run of characters covered by the sorted ``spans`` replaced by one MASK."""
+    pieces: list[str] = []
+    kept = 0
+    start, end = spans[0]
+    for s, e in spans[1:]:
+        if s <= end:
+            end = max(end, e)
+            continue
+        pieces += [text[kept:start], MASK]
+        kept, (start, end) = end, (s, e)
+    pieces += [text[kept:start], MASK, text[end:]]
+    return "".join(pieces)
+
+
+def _longest_piece(ordered: list[str], pieces: Iterable[str]) -> int:
+    """The length of the longest of ``pieces`` that starts some string in ``ordered`` (sorted), or 0."""
+    best = 0
+    for piece in pieces:
+        at = bisect.bisect_left(ordered, piece)
+        if at < len(ordered) and ordered[at].startswith(piece):
+            best = max(best, len(piece))
+    return best
+
+
 def is_secret_key(key: str) -> bool:
     return bool(SECRET_KEY.search(key)) and not key.endswith(("_file", "_files", "_path", "_paths", "_env"))
+
+
+class _Literals:
+    """Every occurrence of a set of literal strings in a text, in one pass (Aho-Corasick, C).
+
+    A regular expression alternation of the secrets, which this replaces, tries every secret at
+    every position and recompiles slowly: with a login token per target that made masking the
+    largest cost of a 500-target run."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
+        for secret in secrets:
+            self._automaton.add_word(secret)
+        self._automaton.make_automaton()
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        for end, length in self._automaton.iter(text):
+            yield end - length + 1, end + 1
+
+    def found_in(self, text: str) -> bool:
+        return next(self._automaton.iter(text), None) is not None
 
 
 class Redactor:
@@ -42,15 +91,21 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
-        # Two patterns, so that registering a secret does not recompile every secret so far (a
-        # login token per target made that quadratic: minutes for 500 targets): ``_pattern``
-        # covers ``_settled``; secrets added since are in ``_pending`` and its own small pattern,
-        # folded into the big one once there are about sqrt(2n) of them.
+        # Two automata, so that registering a secret does not rebuild one over every secret so
+        # far (a login token per target would make that quadratic): ``_settled`` is rebuilt when
+        # about sqrt(2n) secrets have gathered in ``_pending``, which alone is rebuilt per secret.
+        # Both are searched on the original text and every character of every occurrence is
+        # masked, so secrets inside or overlapping one another are masked whole whichever holds them.
         self._settled: set[str] = set()
         self._pending: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._pending_pattern: re.Pattern[str] | None = None
+        self._settled_matcher: _Literals | None = None
+        self._pending_matcher: _Literals | None = None
         self._dirty = False
+        # For secrets cut by pytest's "..." (``_mask_truncated``): every secret and, to find
+        # suffixes, every secret reversed, each sorted.
+        self._heads: list[str] = []
+        self._tails: list[str] = []
+        self._longest = 0
         self._lock = threading.Lock()
 
     def add(self, secret: str) -> None:
@@ -66,15 +121,16 @@ class Redactor:
             if not new:
                 return
             self._secrets.update(new)
-            # A secret inside another (or containing one) must be masked longest first, which
-            # only one pattern guarantees: then everything is folded into the big one now.
-            overlaps = any(a in b or b in a for a in new for b in self._settled)
+            for value in new:
+                bisect.insort(self._heads, value)
+                bisect.insort(self._tails, value[::-1])
+                self._longest = max(self._longest, len(value))
             self._pending.update(new)
-            if overlaps or len(self._pending) ** 2 > 2 * len(self._secrets):
+            if len(self._pending) ** 2 > 2 * len(self._secrets):
                 self._settled.update(self._pending)
                 self._pending.clear()
-                self._pattern = None
-            self._pending_pattern = None
+                self._settled_matcher = None
+            self._pending_matcher = None
             self._dirty = True
 
     def add_url_userinfo(self, value: str) -> None:
@@ -89,49 +145,52 @@ class Redactor:
     def secrets(self) -> frozenset[str]:
         return frozenset(self._secrets)
 
-    @staticmethod
-    def _build(secrets: set[str]) -> re.Pattern[str] | None:
-        if not secrets:
-            return None
-        # Longest first, so a secret containing another is masked whole.
-        return re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
-
-    def _compiled(self) -> tuple[re.Pattern[str], ...]:
+    def _matchers(self) -> tuple[_Literals, ...]:
         with self._lock:
             if self._dirty:
-                if self._pattern is None:
-                    self._pattern = self._build(self._settled)
-                if self._pending_pattern is None:
-                    self._pending_pattern = self._build(self._pending)
+                if self._settled_matcher is None and self._settled:
+                    self._settled_matcher = _Literals(self._settled)
+                if self._pending_matcher is None and self._pending:
+                    self._pending_matcher = _Literals(self._pending)
                 self._dirty = False
-            return tuple(p for p in (self._pattern, self._pending_pattern) if p is not None)
+            return tuple(m for m in (self._settled_matcher, self._pending_matcher) if m is not None)
 
     def redact(self, text: str) -> str:
-        patterns = self._compiled()
-        if not patterns or not text:
+        matchers = self._matchers()
+        if not matchers or not text:
             return text
-        for pattern in patterns:
-            text = pattern.sub(MASK, text)
+        spans = sorted(span for matcher in matchers for span in matcher.spans(text))
+        if spans:
+            text = _mask_spans(text, spans)
         if "..." in text:
             text = self._mask_truncated(text)
         return text
 
     def _mask_truncated(self, text: str) -> str:
         """pytest shortens long reprs to ``'redis://:canary-Zq8w...@host'``: a secret cut by the
-        ellipsis no longer matches whole, so its remaining prefix or suffix is masked too."""
-        for secret in self._secrets:
-            for k in range(len(secret) - 1, MIN_FRAGMENT - 1, -1):
-                head, tail = secret[:k] + "...", "..." + secret[-k:]
-                if head in text:
-                    text = text.replace(head, MASK + "...")
-                if tail in text:
-                    text = text.replace(tail, "..." + MASK)
-        return text
+        ellipsis no longer matches whole, so the longest piece of a secret (at least
+        ``MIN_FRAGMENT`` characters) just before an ellipsis (a secret's start) or just after one
+        (a secret's end) is masked too."""
+        with self._lock:
+            heads, tails = self._heads, self._tails
+            spans: list[tuple[int, int]] = []
+            longest = self._longest
+            for found in re.finditer(r"\.\.\.", text):
+                i, j = found.start(), found.end()
+                # A piece grown by one character may start a secret when the shorter one did
+                # not: every length is tried, up to the longest secret.
+                before = _longest_piece(heads, (text[i - k:i] for k in range(MIN_FRAGMENT, min(i, longest) + 1)))
+                if before:
+                    spans.append((i - before, i))
+                after = _longest_piece(tails, (text[j:j + k][::-1] for k in range(MIN_FRAGMENT, min(len(text) - j, longest) + 1)))
+                if after:
+                    spans.append((j, j + after))
+        return _mask_spans(text, sorted(spans)) if spans else text
 
     def redact_obj(self, obj: Any) -> Any:
         """Mask secrets in strings anywhere inside dicts, lists, tuples and dataclasses (in place
         for dataclasses, which is how pytest's traceback representations are built)."""
-        if not self._compiled():
+        if not self._matchers():
             return obj
         return self._walk(obj, set())
 
@@ -159,7 +218,7 @@ class Redactor:
         return obj
 
     def contains_secret(self, text: str) -> bool:
-        return any(pattern.search(text) for pattern in self._compiled())
+        return any(matcher.found_in(text) for matcher in self._matchers())
 
 
 class RedactingFilter(logging.Filter):

@@ -86,11 +86,16 @@ def _annotate(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
     if previous is Outcome.PASSED or report.when == "call":
         item.stash[OUTCOME_KEY] = outcome
     evidence = item.stash.get(EVIDENCE_KEY, None)
-    report.deploycheck = state.redactor.redact_obj({  # type: ignore[attr-defined]
-        "phase": report.when, "outcome": outcome.value, "check": meta.as_dict(), "target": target, "target_kind": kind,
+    data = state.redactor.redact_obj({
+        "phase": report.when, "outcome": outcome.value, "target": target, "target_kind": kind,
         "message": message, "evidence": jsonable(evidence.values) if evidence else {},
         "attestation": jsonable(attestation) if attestation else None, "waiver": jsonable(waiver) if waiver else None,
     })
+    # The check's metadata is the catalog's own text, not run data: it is not masked, and only the
+    # item's first report (setup) carries it whole; the later ones name the check by id.  A 500
+    # target run sends 33,000 reports to the xdist controller: the metadata once per item, not thrice.
+    data["check"] = meta.as_dict() if report.when == "setup" else {"id": meta.id}
+    report.deploycheck = data  # type: ignore[attr-defined]
     if report.when == "teardown":
         final = item.stash.get(OUTCOME_KEY, outcome)
         report.user_properties = [*report.user_properties, ("check_id", meta.id), ("title", meta.title),

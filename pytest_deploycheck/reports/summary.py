@@ -98,6 +98,7 @@ class RunSummary:
 @dataclass
 class _Pending:
     data: dict[str, Any]
+    check: dict[str, Any] = field(default_factory=dict)
     outcome: Outcome = Outcome.PASSED
     message: str = ""
     duration: float = 0.0
@@ -144,6 +145,8 @@ class GoLiveSummary:
             self.expected.pop(report.nodeid, None)  # not a check: a user's own test
             return
         pending = self.items.setdefault(report.nodeid, _Pending(data))
+        if len(data.get("check", {})) > 1:
+            pending.check = data["check"]  # the setup report's whole metadata; later reports name only the id
         outcome = Outcome(data["outcome"])
         pending.duration += float(getattr(report, "duration", 0.0) or 0.0)
         if report.when == "call" or (outcome is not Outcome.PASSED and pending.outcome is Outcome.PASSED):
@@ -166,7 +169,7 @@ class GoLiveSummary:
         for nodeid, pending in self.items.items():
             data = pending.data
             out.append(Result(
-                nodeid=nodeid, check=meta_from_dict(data["check"]), target=data.get("target"),
+                nodeid=nodeid, check=meta_from_dict(pending.check or data["check"]), target=data.get("target"),
                 target_kind=data.get("target_kind"),
                 outcome=pending.outcome if pending.done else Outcome.NOT_RUN,
                 message=pending.message if pending.done else "the run ended before this check finished",
