@@ -28,8 +28,9 @@ BASE_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:hyp
 
 
 @contextlib.contextmanager
-def http_fleet(root: Path, n: int) -> Iterator[tuple[Path, dict[str, str]]]:
-    """An inventory of ``n`` http targets on one nginx site in front of the good app; yields (path, env)."""
+def http_fleet(root: Path, n: int, rtt_ms: float = 0.0) -> Iterator[tuple[Path, dict[str, str]]]:
+    """An inventory of ``n`` http targets on one nginx site in front of the good app; yields (path, env).
+    With ``rtt_ms`` the targets' https URL goes through ``latency_proxy.py``: they answer as remote sites."""
     from tests.servers.app import launch_app
     from tests.servers.certs import TestCA
     from tests.servers.nginx import SITES, launch_nginx
@@ -42,17 +43,38 @@ def http_fleet(root: Path, n: int) -> Iterator[tuple[Path, dict[str, str]]]:
             site = sites.sites["good"]
             env = dict(site.env)
             doc: dict[str, Any] = {"name": "fleet", "timeout": 5, "http": {}}
-            for i in range(n):
-                entry = json.loads(json.dumps(site.entry))
-                # Every entry reads the one site's login variables.
-                doc["http"][f"site{i:03d}"] = entry
-            path = root / f"fleet-{n}.yml"
-            path.write_text(yaml.safe_dump(doc, sort_keys=False))
-            yield path, env
+            with latency(site.entry["url"], rtt_ms) as url:
+                for i in range(n):
+                    entry = json.loads(json.dumps(site.entry))
+                    entry["url"] = url
+                    # Every entry reads the one site's login variables.
+                    doc["http"][f"site{i:03d}"] = entry
+                path = root / f"fleet-{n}-{rtt_ms:g}ms.yml"
+                path.write_text(yaml.safe_dump(doc, sort_keys=False))
+                yield path, env
         finally:
             sites.stop()
     finally:
         app.stop()
+
+
+@contextlib.contextmanager
+def latency(url: str, rtt_ms: float) -> Iterator[str]:
+    """``url`` itself, or with ``rtt_ms`` the same URL through a latency proxy (stopped afterwards)."""
+    if not rtt_ms:
+        yield url
+        return
+    scheme, _, rest = url.partition("://")
+    hostport, slash, path = rest.partition("/")
+    proxy = subprocess.Popen([sys.executable, str(Path(__file__).with_name("latency_proxy.py")), hostport.rpartition(":")[2], str(rtt_ms)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert proxy.stdout is not None
+        port = int(proxy.stdout.readline())
+        yield f"{scheme}://127.0.0.1:{port}{slash}{path}"
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_deploycheck import Evidence, NotApplicable, TargetError, fail, not_applicable, require
+from pytest_deploycheck import Evidence, NotApplicable, TargetError, fail, not_applicable, read_ahead, require
 from pytest_deploycheck.redact import Redactor
 from pytest_deploycheck.targets.http import HttpTarget
 from pytest_deploycheck.targets.reach import first_line
@@ -40,6 +40,11 @@ FOREIGN_ORIGIN = "https://cors-probe.example"
 
 def _https(http_endpoint: HttpTarget) -> bool:
     return http_endpoint.url.startswith("https://")
+
+
+def _front_page(http_endpoint: HttpTarget) -> requests.Response:
+    """``GET /`` as the page checks share it (``page``): read ahead for every target at once."""
+    return http_endpoint.page("/")
 
 
 def _require_https(http_endpoint: HttpTarget, what: str) -> None:
@@ -156,6 +161,7 @@ def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 @pytest.mark.check("http-02", "HSTS with a long max-age", severity="medium",
                    refs=(OBSERVATORY + "strict-transport-security", "dev-sec nginx-baseline: nginx-13", "CIS NGINX Benchmark 4.1.8"),
                    answers=("hsts max? age?", "http|web? security_headers helmet?", "helmet"))
+@read_ahead(lambda http_endpoint: _https(http_endpoint) and _front_page(http_endpoint))
 def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Strict-Transport-Security makes a browser that has seen the site once refuse plain HTTP
     for max-age seconds, closing the SSL-stripping window that a redirect leaves open.  Passes
@@ -180,6 +186,7 @@ def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 @pytest.mark.check("http-03", "Content-Security-Policy restricts scripts", severity="medium",
                    refs=(OBSERVATORY + "content-security-policy", "dev-sec nginx-baseline: nginx-15", "CIS NGINX Benchmark 5.3"),
                    answers=("csp script? restrict?", "http|web? security_headers helmet?", "helmet", "xss header"))
+@read_ahead(_front_page)
 def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A Content-Security-Policy is the browser's last line against injected script (XSS).  It
     only helps if it restricts scripts: ``script-src`` (or ``default-src``) without
@@ -205,6 +212,7 @@ def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 @pytest.mark.check("http-04", "X-Content-Type-Options: nosniff", severity="low",
                    refs=(OBSERVATORY + "x-content-type-options", "dev-sec nginx-baseline: nginx-10", "CIS NGINX Benchmark 5.3"),
                    answers=("nosniff", "content type sniff", "http|web? security_headers helmet?", "helmet"))
+@read_ahead(_front_page)
 def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Without ``nosniff`` a browser may guess a response's type and run an uploaded text file
     as script or style.  Passes when ``X-Content-Type-Options`` is ``nosniff``.
@@ -219,6 +227,7 @@ def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
                    refs=(OBSERVATORY + "x-frame-options", "dev-sec nginx-baseline: nginx-08", "CIS NGINX Benchmark 5.3"),
                    answers=("xfo deny|sameorigin?", "clickjack", "frame ancestor|deny|option|embed", "http|web? security_headers helmet?",
                             "helmet"))
+@read_ahead(_front_page)
 def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A page other sites can frame can be overlaid and clicked through (clickjacking).  Passes
     when ``X-Frame-Options`` is DENY or SAMEORIGIN, or the Content-Security-Policy has a
@@ -238,6 +247,7 @@ def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 @pytest.mark.check("http-06", "Referrer-Policy is safe", severity="low",
                    refs=(OBSERVATORY + "referrer-policy", "CIS NGINX Benchmark 5.3"),
                    answers=("referrer_policy|referrer", "http|web? security_headers helmet?", "helmet"))
+@read_ahead(_front_page)
 def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """URLs carry tokens, ids and search terms; the Referer header hands them to every third
     party a page loads from or links to.  Passes when ``Referrer-Policy`` is no-referrer,
@@ -325,6 +335,7 @@ def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 @pytest.mark.check("http-09", "Cookies are Secure, HttpOnly and SameSite", severity="medium",
                    refs=(OBSERVATORY + "cookies", "dev-sec nginx-baseline: nginx-16", "OWASP WSTG-SESS-02"),
                    answers=("cookie secure|httponly|samesite|flag|attribute httponly? samesite?", "session cookie"))
+@read_ahead(_front_page)
 def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A session cookie without Secure leaks over plain HTTP, without HttpOnly it is readable by
     injected script, without SameSite it rides along on cross-site requests (CSRF).  Cookies set

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck import TargetError, fail, not_applicable, read_ahead, require
 from pytest_deploycheck.targets import host_facts as hostfacts
 
 pytestmark = pytest.mark.section("os", "Operating system: patching, time and capacity")
@@ -163,6 +163,7 @@ def _dnf_pending(host, evidence) -> tuple[int, list[str]]:
                             "os|host|server|system|kernel|package|packages update|patch applied|install|current|latest|pending|date?",
                             "fully patch|updat server|host|system|os?"),
                    answers_unless=("automatic", "dependency", "dependencies", "npm", "pip", "library", "libraries", "schedul"))
+@read_ahead(lambda host: hostfacts.tool(host, "apt-get") and hostfacts.sh(host, _APT_PENDING))
 def test_pending_security_updates(host, evidence):
     """A pending security update is a published vulnerability still present.  Counts packages
     whose candidate comes from a security archive (``apt-get -s dist-upgrade``: Debian-Security,

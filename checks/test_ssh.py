@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_deploycheck import require
+from pytest_deploycheck import read_ahead, require
 from pytest_deploycheck.targets.sshd_config import effective, weak_ciphers, weak_kex, weak_macs
 
 pytestmark = pytest.mark.section("ssh", "SSH server")
@@ -28,6 +28,7 @@ KEY_ONLY_ROOT = ("no", "prohibit-password", "without-password", "forced-commands
                    answers=("key_based|key_only authentication|login|access? ssh?", "ssh password login|authentication disabl|off|no|not",
                             "password_authentication|password_login disabl|off|no ssh?", "ssh harden|hardening|lockdown|lock",
                             "ssh keys only"))
+@read_ahead(effective)
 def test_password_authentication_off(host, evidence):
     """An sshd that accepts passwords can be logged into by whoever guesses, phishes or reuses one;
     internet-facing sshd is brute-forced continuously.  Passes when ``PasswordAuthentication no``;
@@ -42,6 +43,7 @@ def test_password_authentication_off(host, evidence):
                    refs=("dev-sec ssh-baseline: sshd-29",),
                    answers=("keyboard interactive", "challenge response authentication?", "kbdinteractive",
                             "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_kbd_interactive_off(host, evidence):
     """Keyboard-interactive authentication is password login by another name (PAM prompts it),
     and it stays on when only PasswordAuthentication is turned off.  Passes when
@@ -56,6 +58,7 @@ def test_kbd_interactive_off(host, evidence):
                    refs=("dev-sec ssh-baseline: sshd-06", "CIS Debian Linux 12 5.1.20: Ensure sshd PermitRootLogin is disabled"),
                    answers=("root_login|permitrootlogin disabl|no|off|prohibit|key|forbid|deny?",
                             "ssh root login|access disabl|no|off|key", "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_root_login(host, evidence):
     """root is the one account name every attacker knows, and a root login leaves no trace of who
     it was.  Passes when ``PermitRootLogin`` is ``no``, ``prohibit-password`` (keys only) or
@@ -70,6 +73,7 @@ def test_root_login(host, evidence):
 @pytest.mark.check("ssh-04", "Empty passwords refused", severity="high",
                    refs=("dev-sec ssh-baseline: sshd-28", "CIS Debian Linux 12 5.1.19: Ensure sshd PermitEmptyPasswords is disabled"),
                    answers=("empty_password ssh? refus|disabl|no|not?", "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_permit_empty_passwords_off(host, evidence):
     """With ``PermitEmptyPasswords yes`` any account without a password is open to everyone who
     can reach the port.  High rather than critical: it only bites where password login is on,
@@ -84,6 +88,7 @@ def test_permit_empty_passwords_off(host, evidence):
                    refs=("dev-sec ssh-baseline: sshd-22",),
                    answers=("key_based|key_only authentication|login|access? ssh?",
                             "ssh public_key|pubkey|key authentication|login|access enabl?", "ssh keys only"))
+@read_ahead(effective)
 def test_pubkey_authentication_on(host, evidence):
     """Key-only access needs keys to work: with ``PubkeyAuthentication no`` the operators' way in
     is passwords, or nothing.  Not a hole by itself, hence medium.  Passes when ``yes``."""
@@ -98,6 +103,7 @@ def test_pubkey_authentication_on(host, evidence):
                          "Mozilla OpenSSH guidelines: Ciphers"),
                    answers=("ssh cipher|ciphers weak|strong|modern|secure|disabl|cbc|allowed?",
                             "ssh crypto|algorithm weak|strong|modern|hardened", "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_no_weak_ciphers(host, evidence):
     """CBC modes allow plaintext recovery, 3DES falls to Sweet32, RC4 is broken; a client that
     offers them can be downgraded to them.  Passes when no offered cipher is CBC, arcfour/RC4,
@@ -114,6 +120,7 @@ def test_no_weak_ciphers(host, evidence):
                          "Mozilla OpenSSH guidelines: MACs"),
                    answers=("ssh mac|macs weak|strong|modern|sha1|md5?", "ssh crypto|algorithm weak|strong|modern|hardened",
                             "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_no_weak_macs(host, evidence):
     """MD5 and SHA-1 MACs and 64-bit or 96-bit tags are below current margins; HMAC-SHA1 is not
     broken in practice, hence medium.  Passes when no offered MAC uses MD5, SHA-1, RIPEMD-160,
@@ -131,6 +138,7 @@ def test_no_weak_macs(host, evidence):
                          "Mozilla OpenSSH guidelines: KexAlgorithms"),
                    answers=("ssh kex|key_exchange weak|strong|modern|group1|sha1?", "ssh crypto|algorithm weak|strong|modern|hardened",
                             "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_no_weak_kex(host, evidence):
     """The key exchange protects every session key: SHA-1 exchanges and the 1024-bit group1
     (Logjam) let a well-resourced attacker break recorded sessions.  Passes when no offered
@@ -147,6 +155,7 @@ def test_no_weak_kex(host, evidence):
                    refs=("dev-sec ssh-baseline: sshd-19", "CIS Debian Linux 12 5.1.16: Ensure sshd MaxAuthTries is configured"),
                    answers=("maxauthtries", "ssh auth|login|authentication tries|attempt|retries limit|max",
                             "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_max_auth_tries(host, evidence):
     """Fewer tries per connection slow password guessing and key spraying and make failures
     visible in the log sooner.  Passes when ``MaxAuthTries`` is at most ``ssh_max_auth_tries``
@@ -161,6 +170,7 @@ def test_max_auth_tries(host, evidence):
 @pytest.mark.check("ssh-10", "LoginGraceTime bounded", severity="low",
                    refs=("dev-sec ssh-baseline: sshd-18", "CIS Debian Linux 12 5.1.13: Ensure sshd LoginGraceTime is configured"),
                    answers=("logingracetime", "ssh login grace time?", "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_login_grace_time(host, evidence):
     """Unauthenticated connections hold a slot (MaxStartups) for LoginGraceTime; a long or
     unlimited grace time lets a few idle connections lock everyone out.  Passes when
@@ -179,6 +189,7 @@ def test_login_grace_time(host, evidence):
                          "CIS Debian Linux 12 5.1.7: Ensure sshd ClientAliveInterval and ClientAliveCountMax are configured"),
                    answers=("clientaliveinterval|clientalivecountmax", "ssh idle session|connection timeout|disconnect",
                             "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_client_alive(host, evidence):
     """Without client-alive probes a dead or abandoned session stays logged in for ever.  Passes
     when ``ClientAliveInterval`` is set (not 0) and at most ``ssh_client_alive_max_s`` (default
@@ -196,6 +207,7 @@ def test_client_alive(host, evidence):
 @pytest.mark.check("ssh-12", "X11 forwarding disabled", severity="medium",
                    refs=("dev-sec ssh-baseline: sshd-42", "CIS Debian Linux 12 5.1.8: Ensure sshd DisableForwarding is enabled"),
                    answers=("x11 forwarding? disabl|no|off?", "ssh forwarding disabl|off|no agent?", "ssh harden|hardening|lockdown"))
+@read_ahead(effective)
 def test_x11_forwarding_off(host, evidence):
     """A forwarded X11 display lets the server (or whoever controls it) read keystrokes and
     screens of the connecting administrator; servers have no use for it.  Passes when

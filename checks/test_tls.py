@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from pytest_deploycheck import Evidence, TargetError, fail, not_applicable, require
+from pytest_deploycheck import Evidence, TargetError, fail, not_applicable, read_ahead, require
 from pytest_deploycheck.targets import tls_probe as tlsprobe
 from pytest_deploycheck.targets.reach import first_line
 from pytest_deploycheck.targets.tls import TlsTarget
@@ -101,6 +101,10 @@ def _days(days: int, not_after: dt.datetime) -> str:
 
 def _offers(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
     """The cipher negotiated when only ``version`` is allowed, or None when the server refuses it."""
+    return tls_endpoint.remember(("offers", version), lambda: _negotiate(tls_endpoint, version))
+
+
+def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # which protocols are offered, whatever the certificate
@@ -265,6 +269,7 @@ def test_signature_algorithm(tls_endpoint: TlsTarget, evidence: Evidence) -> Non
 @pytest.mark.check("tls-07", "SSLv3 refused", severity="high",
                    refs=("dev-sec ssl-baseline: ssl3", "RFC 7568", "CIS NGINX Benchmark 4.1.4"),
                    answers=("sslv3|sslv2 disabl|refus|off|no?", "ssl v3|3 disabl|refus|off"))
+@read_ahead(lambda tls_endpoint: tls_endpoint.probe(tlsprobe.SSL3, tlsprobe.ALL_SUITES))
 def test_sslv3_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """SSLv3 is broken (POODLE) and prohibited by RFC 7568; a server that still accepts it lets
     an attacker downgrade old clients.  A ClientHello offering at most SSLv3 must be refused.
@@ -282,6 +287,7 @@ def test_sslv3_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
                             "tls version old|legacy|deprecat|weak|insecure disabl|refus?",
                             "weak|legacy|old|insecure protocol|protocols disabl|refus?", "tls harden|hardening|grade|rating|score",
                             "ssl_labs|ssllabs|testssl grade|rating|score|a?"))
+@read_ahead(lambda tls_endpoint: [tls_endpoint.probe(v, tlsprobe.ALL_SUITES) for v in (tlsprobe.TLS10, tlsprobe.TLS11)])
 def test_legacy_tls_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """TLS 1.0 and 1.1 are deprecated (RFC 8996): CBC and SHA-1 constructions only, excluded by
     PCI DSS, and refused by every current browser, so accepting them serves no client worth
@@ -305,6 +311,7 @@ def test_legacy_tls_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None
                             "tls harden|hardening|grade|rating|score", "ssl_labs|ssllabs|testssl grade|rating|score|a?"),
                    answers_unless=("database", "postgres", "mysql", "redis", "broker", "ssh", "load_balancer termination", "termination",
                                    "renew", "client certificate", "mtls", "mutual", "alert", "monitor", "certificate"))
+@read_ahead(lambda tls_endpoint: [_offers(tls_endpoint, v) for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)])
 def test_modern_tls_offered(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """Current clients speak only TLS 1.2 and 1.3; a server offering neither cannot be reached
     safely.  Passes when a handshake limited to TLS 1.2, or to TLS 1.3, completes.
@@ -324,6 +331,7 @@ def test_modern_tls_offered(tls_endpoint: TlsTarget, evidence: Evidence) -> None
                             "rc4|3des|des|export|null cipher? disabl|refus|off?", "tls harden|hardening|grade|rating|score",
                             "ssl_labs|ssllabs|testssl grade|rating|score|a?"),
                    answers_unless=("ssh",))
+@read_ahead(lambda tls_endpoint: _weak_accepted(tls_endpoint))
 def test_no_weak_suites(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """NULL suites encrypt nothing, anonymous suites authenticate no one (a man in the middle
     walks in), EXPORT suites are 40/56-bit, RC4 is broken (RFC 7465) and DES/3DES have 64-bit
@@ -331,10 +339,22 @@ def test_no_weak_suites(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     (where EXPORT lived), must be refused; each suite a server picks is removed and the hello
     sent again, so the evidence lists every weak suite accepted.
     """
-    weak = sorted({code for codes in WEAK_SUITES.values() for code in codes})
+    weak = _weak_suites()
+    accepted = _weak_accepted(tls_endpoint)
+    evidence.record(weak_suites_accepted=accepted, weak_suites_offered=len(weak))
+    require(not accepted, tls_endpoint, f"accepts {', '.join(accepted)}", "no NULL, anonymous, EXPORT, RC4 or DES/3DES suite accepted")
+
+
+def _weak_suites() -> list[int]:
+    return sorted({code for codes in WEAK_SUITES.values() for code in codes})
+
+
+def _weak_accepted(tls_endpoint: TlsTarget) -> list[str]:
+    """Every weak suite the server picks, at TLS 1.2 and at TLS 1.0: each one picked is removed
+    and the hello sent again (the same hellos each time: ``probe`` answers a repeat from memory)."""
     accepted: list[str] = []
     for version in (tlsprobe.TLS12, tlsprobe.TLS10):
-        offered = list(weak)
+        offered = _weak_suites()
         while offered:  # at most one round trip per weak suite
             answer = tls_endpoint.probe(version, offered)
             if not answer.accepted or answer.cipher not in offered:
@@ -342,8 +362,7 @@ def test_no_weak_suites(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
             offered.remove(answer.cipher or 0)
             families = [family for family, codes in WEAK_SUITES.items() if answer.cipher in codes]
             accepted.append(f"{answer.cipher_name} ({'/'.join(families)}, {answer.version_name})")
-    evidence.record(weak_suites_accepted=accepted, weak_suites_offered=len(weak))
-    require(not accepted, tls_endpoint, f"accepts {', '.join(accepted)}", "no NULL, anonymous, EXPORT, RC4 or DES/3DES suite accepted")
+    return accepted
 
 
 # --------------------------------------------------------------------------- information
@@ -368,6 +387,7 @@ def test_certificate_lifetime(tls_endpoint: TlsTarget, evidence: Evidence) -> No
 @pytest.mark.check("tls-12", "OCSP stapling", severity="info",
                    refs=("RFC 6066 section 8", "CIS NGINX Benchmark 4.1.7"),
                    answers=("ocsp stapling?", "certificate revocation|revoked check|stapling"))
+@read_ahead(lambda tls_endpoint: tls_endpoint.probe(tlsprobe.TLS12, tlsprobe.ALL_SUITES, status_request=True))
 def test_ocsp_stapling(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A stapled OCSP response spares clients a query to the CA (privacy, latency) and lets
     them see a revocation.  Not applicable when the certificate names no OCSP responder (many

@@ -2,13 +2,14 @@
 
 The public API for check authors::
 
-    from pytest_deploycheck import require, fail, not_applicable, TargetError
+    from pytest_deploycheck import require, fail, not_applicable, read_ahead, TargetError
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from pytest_deploycheck.ahead import read_ahead
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import (
     CheckFailed,
@@ -24,5 +25,5 @@ from pytest_deploycheck.outcomes import (
 
 __all__ = [
     "CheckFailed", "CheckMeta", "Evidence", "NotApplicable", "Outcome", "Severity", "TargetError",
-    "TargetUnreachable", "__version__", "fail", "not_applicable", "require",
+    "TargetUnreachable", "__version__", "fail", "not_applicable", "read_ahead", "require",
 ]

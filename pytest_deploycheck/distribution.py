@@ -29,6 +29,9 @@ from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.reports.summary import SHARED_CATALOG
 from pytest_deploycheck.targets.hosts import machine_hint
 
+#: Targets queued on a worker ahead of the one it checks (it reads their facts meanwhile).
+SCOPES_AHEAD = 8
+
 #: ``config.stash``: True when ``-n`` was given without a ``--dist``: the run distributes by target.
 BY_TARGET_KEY = pytest.StashKey[bool]()
 
@@ -61,6 +64,27 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
             if self._scopes is None:
                 self._scopes = target_scopes(state_dir, inventory)
             return self._scopes.get(nodeid, nodeid)
+
+        def _reschedule(self, node: Any) -> None:
+            """Keep up to ``SCOPES_AHEAD`` targets queued on a worker (xdist's ``loadscope`` hands
+            the next one over when two items are left), so that it can read them ahead while it
+            checks the current one; fewer towards the end, so the workers still finish together."""
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            wanted = min(SCOPES_AHEAD, max(1, len(self.workqueue) // max(1, len(self.nodes))))
+            units = [unit for unit in self.assigned_work[node].values() if not all(unit.values())]
+            # xdist's own rule first: a worker holds its last item back until it knows the next
+            # one, so one with two items or fewer left always gets more work.
+            pending = len(units)
+            if sum(1 for unit in units for done in unit.values() if not done) <= 2:
+                self._assign_work_unit(node)
+                pending += 1
+            while self.workqueue and pending < wanted:
+                self._assign_work_unit(node)
+                pending += 1
 
     return TargetScheduling(config, log)
 

@@ -13,6 +13,7 @@ applicable through ``not_applicable(reason)``.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -140,6 +141,9 @@ BLOCKED_BY = "blocked_by"
 TRANSPORT = "transport"
 
 _current: Evidence | None = None
+#: Threads that read ahead for targets (``preflight.py``) while an item of another target runs:
+#: what they read is no part of that item's evidence.
+_outside = threading.local()
 
 
 def set_current_evidence(evidence: Evidence | None) -> Evidence | None:
@@ -150,22 +154,27 @@ def set_current_evidence(evidence: Evidence | None) -> Evidence | None:
     return previous
 
 
+def outside_items() -> None:
+    """Mark this thread as working for no item: it sees no current evidence."""
+    _outside.on = True
+
+
 def current_evidence() -> Evidence | None:
     """The running item's evidence, for handles that have something to say about how they read."""
-    return _current
+    return None if getattr(_outside, "on", False) else _current
 
 
 def note_blocked(target: str, cause: str, reason: str) -> None:
     """Record on the running item that ``cause`` (``unusable``, ``certificate``) on ``target``
     kept it from looking; the first cause recorded stays."""
-    evidence = _current
+    evidence = current_evidence()
     if evidence is not None and BLOCKED_BY not in evidence:
         evidence.values[BLOCKED_BY] = {"target": target, "cause": cause, "reason": reason}
 
 
 def note_transport(text: str) -> None:
     """Add one line to the running item's ``transport`` evidence (each line once)."""
-    evidence = _current
+    evidence = current_evidence()
     if evidence is not None:
         lines = evidence.values.setdefault(TRANSPORT, [])
         if isinstance(lines, list) and text not in lines and len(lines) < 20:

@@ -5,20 +5,24 @@ concurrently (a bounded pool): K dead targets cost one timeout, not K timeouts p
 The first check on a dead target reports the failure as its own error; the others cite it.
 
 * Serial run: the targets of the selected items, in ``pytest_runtestloop`` (after collection
-  and deselection), then the prefetch below.
+  and deselection).
 * Under xdist the controller never collects: it checks every inventory target in a thread
   started at ``pytest_sessionstart``, while the workers start and collect, and writes what it
   found to the run's state directory; each worker waits for that record before its first item
   (``Reachability.load_preflight``) and connects to nothing again.
 
-The prefetch (serial runs) then reads, for every live target at once, the fact whose wait
-dominates a target's checks: the SSH login and machine identity of a host, the certificate chain
-of a TLS endpoint.  A fact read is kept for the checks.  A failure that makes the target unusable
-(a refused login, a port that speaks no TLS) is the target's whichever check meets it first: it
-is remembered, and the first check reports it as its own, word for word as without a prefetch.
-Any other failure (a TLS alert) is a finding: the prefetch forgets it and the check that needs
-the fact reads it again and decides, as it would have.  Under xdist each worker reads its
-targets' facts as it reaches them: items of one target run on one worker (``distribution.py``).
+Then each live target's costly facts are read ahead (``ReadAhead``), in a bounded pool of
+background threads: its handle's own (``TargetHandle.warm``: the SSH login and machine identity
+of a host, the certificate chain of a TLS endpoint, a database session) and what the selected
+checks declare with ``@read_ahead`` (``ahead.py``).  The checks start at once; an item waits only
+for its own target's reads, so the waits of different targets overlap each other and the checks.
+Serial runs submit every target at the start; an xdist worker submits the targets xdist hands
+it (whole: ``distribution.py``), as they arrive.  A fact read is kept for the checks.  A failure
+that makes the target unusable (a refused login, a port that speaks no TLS) is the target's
+whichever check meets it first: it is remembered, and the first check reports it as its own.
+Any other failure (a TLS alert) is a finding: it is forgotten and the check that needs the fact
+reads it again and decides, as it would have.  Threads reading ahead record nothing in the
+evidence of the item running meanwhile (``outcomes.outside_items``).
 """
 
 from __future__ import annotations
@@ -26,21 +30,26 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from pytest_deploycheck.outcomes import TargetUnreachable
+from pytest_deploycheck.ahead import Reader, readers_of
+from pytest_deploycheck.outcomes import TargetUnreachable, outside_items
 from pytest_deploycheck.state import STATE_KEY, DeploycheckState, runs_nothing, xdist_active
-from pytest_deploycheck.targets import BY_NAME, fixture_kinds
-from pytest_deploycheck.targets.base import Target
+from pytest_deploycheck.targets import KINDS, fixture_kinds
+from pytest_deploycheck.targets.base import Target, TargetHandle
 from pytest_deploycheck.targets.reach import PREFLIGHT_WORKERS
 
 #: Most facts read at once by the prefetch.
 PREFETCH_WORKERS = 32
 
 _THREAD_KEY = pytest.StashKey[threading.Thread]()
+_READER_KEY = pytest.StashKey["ReadAhead"]()
+
+#: Fixture -> its handle class.
+HANDLES = {kind.fixture: kind.handle for kind in KINDS}
 
 
 def _skipped(config: pytest.Config) -> bool:
@@ -63,6 +72,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    reader = session.config.stash.get(_READER_KEY, None)
+    if reader is not None:
+        reader.close()
     thread = session.config.stash.get(_THREAD_KEY, None)
     if thread is not None:
         thread.join(timeout=_wait_for(session.config.stash[STATE_KEY]))
@@ -74,13 +86,27 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is None or state.inventory is None or not session.items or _skipped(config):
         return
+    reader = ReadAhead(state)
+    config.stash[_READER_KEY] = reader
     if hasattr(config, "workerinput"):
         if state.state_dir is not None:
             state.reach.load_preflight(wait=_wait_for(state))
-        return
+        return  # this worker's targets are read ahead as xdist hands them over (pytest_runtest_protocol)
     used = _used_targets(session.items, state)
-    state.reach.preflight_all(target for _, target in used)
-    prefetch(state, used)
+    state.reach.preflight_all(target for _, target, _ in used)
+    reader.submit(used)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    """Before an item runs: under xdist, read ahead for the targets newly handed to this worker;
+    then wait until the reads of this item's own target are done."""
+    reader = item.config.stash.get(_READER_KEY, None)
+    if reader is None:
+        return
+    if hasattr(item.config, "workerinput"):
+        reader.submit_queued(item)
+    reader.wait(item)
 
 
 def _wait_for(state: DeploycheckState) -> float:
@@ -93,67 +119,159 @@ def _wait_for(state: DeploycheckState) -> float:
     return batches * max(t.timeout for t in targets) + 10.0
 
 
-def _used_targets(items: Iterable[pytest.Item], state: DeploycheckState) -> list[tuple[str, Target]]:
-    """(fixture, target) of every selected item, in first-use order, each once."""
+def _used_targets(items: Iterable[pytest.Item], state: DeploycheckState) -> list[tuple[str, Target, list[Reader]]]:
+    """(fixture, target, the readers its selected checks declare) of every selected item, in
+    first-use order, each target once and each reader once."""
     assert state.inventory is not None
     fixtures = fixture_kinds()
-    seen: dict[tuple[str, str, str], tuple[str, Target]] = {}
+    seen: dict[tuple[str, str, str], tuple[str, Target, list[Reader]]] = {}
     by_key = {(t.kind, t.name): t for t in state.inventory.targets}
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is None:
             continue
-        for fixture in fixtures:
-            param = callspec.params.get(fixture)
-            if isinstance(param, tuple) and len(param) == 2 and (fixture, *param) not in seen:
+        params = [(fixture, callspec.params.get(fixture)) for fixture in fixtures]
+        params = [(fixture, param) for fixture, param in params if isinstance(param, tuple) and len(param) == 2]
+        declared = readers_of(item) if len(params) == 1 else ()  # a reader takes the check's one target
+        for fixture, param in params:
+            key = (fixture, param[0], param[1])
+            if key not in seen:
                 target = by_key.get((param[0], param[1]))
-                if target is not None:
-                    seen[(fixture, param[0], param[1])] = (fixture, target)
+                if target is None:
+                    continue
+                seen[key] = (fixture, target, [])
+            readers = seen[key][2]
+            readers.extend(r for r in declared if r not in readers)
     return list(seen.values())
 
 
 # --------------------------------------------------------------------------- prefetch
 
 
-def _prefetch_host(state: DeploycheckState, fixture: str, target: Target) -> None:
-    handle = state.pool.handle(fixture, target, BY_NAME[target.kind].handle)
+def _warm(state: DeploycheckState, fixture: str, target: Target) -> bool:
+    """The handle's own costly fact (``TargetHandle.warm``: a login, a certificate chain, a
+    database session); False when the target's declared reads should not be tried."""
+    handle = state.pool.handle(fixture, target, HANDLES[fixture])
     try:
         handle.warm()
     except TargetUnreachable:
-        state.reach.defer_report(target)  # the login failed: the host's first check reports it
-    except Exception:  # noqa: BLE001 - a fact the check will read itself, and fail on as it would have
-        state.pool.discard(fixture, target)
-
-
-def _prefetch_tls(state: DeploycheckState, fixture: str, target: Target) -> None:
-    handle = state.pool.handle(fixture, target, BY_NAME["tls"].handle)
-    try:
-        handle.peer_certificates()
-    except TargetUnreachable:
-        # No TLS here at all (a reset, garbage, silence): whichever TLS check came first would
-        # have found exactly this and marked the target; the first one reports it as its own.
+        # Unusable (a refused login, no TLS, silence): whichever check came first would have
+        # found exactly this and marked the target; the first one reports it as its own.
         state.reach.defer_report(target)
-    except Exception:  # noqa: BLE001 - a finding for the checks (a TLS alert): they read it again and decide, as serially
+        return False
+    except Exception:  # noqa: BLE001 - a finding (a TLS alert, a query error): the checks read it again and decide, as serially
         state.pool.discard(fixture, target)
+        return False
+    return True
 
 
-#: Fixture -> how its handle's costly fact is read ahead (kinds without an entry read nothing ahead).
-PREFETCHERS: dict[str, Callable[[DeploycheckState, str, Target], None]] = {
-    "host": _prefetch_host,
-    "tls_endpoint": _prefetch_tls,
-}
+def _warms(fixture: str) -> bool:
+    return HANDLES[fixture].warm is not TargetHandle.warm
 
 
-def prefetch(state: DeploycheckState, used: list[tuple[str, Target]], workers: int = PREFETCH_WORKERS) -> None:
-    """Read every live target's costly fact at once (``PREFETCHERS``), before the first check."""
-    jobs = [(PREFETCHERS[fixture], fixture, target) for fixture, target in used
-            if fixture in PREFETCHERS and state.reach.failure(target) is None]
-    if not jobs:
+def _read(state: DeploycheckState, fixture: str, target: Target, readers: list[Reader]) -> None:
+    """One target's reads, in turn: its kind's fact, then what its selected checks declare."""
+    if _warms(fixture) and not _warm(state, fixture, target):
         return
+    if not readers:
+        return
+    handle = state.pool.handle(fixture, target, HANDLES[fixture])
+    for reader in readers:
+        if state.reach.failure(target) is not None:
+            return
+        try:
+            reader(handle)
+        except TargetUnreachable:
+            state.reach.defer_report(target)  # e.g. a deadline missed: the target's first check reports it
+            return
+        except Exception:  # noqa: BLE001 - anything else is the check's to meet again, and judge, as serially
+            continue
 
-    def run(job: tuple[Callable[[DeploycheckState, str, Target], None], str, Target]) -> Any:
-        work, fixture, target = job
-        return work(state, fixture, target)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="deploycheck-prefetch") as pool:
-        list(pool.map(run, jobs))
+class ReadAhead:
+    """Each target's reads (``_read``) in a bounded pool of background threads, while the checks
+    of the targets already read run; an item waits only for its own target's reads, so the
+    first checks start at once and the waits of different targets overlap one another and the
+    checks.  A target's handle is touched by its reads or its checks, never both at once."""
+
+    def __init__(self, state: DeploycheckState, workers: int = PREFETCH_WORKERS) -> None:
+        self.state = state
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._reads: dict[tuple[str, str, str], Future[None]] = {}
+        self._last_scope: tuple[str, str, str] | None = None
+
+    def submit(self, used: Iterable[tuple[str, Target, list[Reader]]]) -> None:
+        for fixture, target, readers in used:
+            key = (fixture, target.kind, target.name)
+            if key in self._reads or not (_warms(fixture) or readers) or self.state.reach.failure(target) is not None:
+                continue
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deploycheck-read-ahead")
+            self._reads[key] = self._pool.submit(_outside_items, _read, self.state, fixture, target, readers)
+
+    def submit_queued(self, item: pytest.Item) -> None:
+        """xdist: read ahead for the items queued on this worker, at the first item of each target
+        (the queue is read then; xdist hands targets over whole)."""
+        keys = _target_keys(item)
+        if keys and keys[0] == self._last_scope:
+            return
+        self._last_scope = keys[0] if keys else None
+        queued = _worker_queue(item.config)
+        if queued is None:
+            self.submit(_used_targets([item], self.state))
+            return
+        items = item.session.items
+        self.submit(_used_targets([item, *(items[i] for i in queued if isinstance(i, int) and i < len(items))], self.state))
+
+    def wait(self, item: pytest.Item) -> None:
+        for key in _target_keys(item):
+            read = self._reads.get(key)
+            if read is not None:
+                read.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _outside_items(work: Callable[..., None], *args: Any) -> None:
+    outside_items()
+    work(*args)
+
+
+def _target_keys(item: pytest.Item) -> list[tuple[str, str, str]]:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return []
+    keys = []
+    for fixture in HANDLES:
+        param = callspec.params.get(fixture)
+        if isinstance(param, tuple) and len(param) == 2:
+            keys.append((fixture, str(param[0]), str(param[1])))
+    return keys
+
+
+def _worker_queue(config: pytest.Config) -> list[Any] | None:
+    """The item indexes xdist has handed this worker and it has not started (its
+    ``WorkerInteractor.torun``), or None when this xdist keeps them elsewhere."""
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor":
+            queue = getattr(plugin, "torun", None)
+            lock = getattr(queue, "lock", None)
+            if lock is None:
+                return None
+            with lock() as pending:
+                return list(pending)
+    return None
+
+
+def prefetch(state: DeploycheckState, used: list[tuple[str, Target, list[Reader]]], workers: int = PREFETCH_WORKERS) -> None:
+    """Read every live target's costly facts at once and wait for all of them (``ReadAhead``
+    without the overlap with the checks)."""
+    reader = ReadAhead(state, workers)
+    try:
+        reader.submit(used)
+    finally:
+        reader.close()

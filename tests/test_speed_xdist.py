@@ -1,8 +1,9 @@
 """Serial and ``-n 2`` runs of the TLS and HTTP sections write the same report, and under xdist a
 target's items stay on one worker.
 
-The serial run prefetches every endpoint's certificate chain at once before the first check;
-the xdist run reads it as each worker reaches the target.  Outcomes, messages, evidence and the
+The serial run reads ahead, for every endpoint at once before the first check, its certificate
+chain and what its checks declare (``@read_ahead``: ClientHello answers, the front page); the
+xdist run reads each as a worker's check needs it.  Outcomes, messages, evidence and the
 verdict must not tell the two apart: the JSON reports are compared whole, minus times.
 """
 
@@ -34,21 +35,30 @@ def pytest_sessionfinish(session):
             json.dump(RAN, fh)
 '''
 
-#: At the first check of a serial run: the TLS handles that already hold their certificate chain.
+#: At the first check of each target: its handle's facts read ahead (the run waits for them).
 PREFETCHED = '''
 import json
 from pytest_deploycheck.state import STATE_KEY
 
+READY = {"chains": [], "probes": {}, "pages": []}
+
 def pytest_runtest_setup(item):
-    path = "prefetched.json"
-    import os
-    if hasattr(item.config, "workerinput") or os.path.exists(path):
+    if hasattr(item.config, "workerinput"):
         return
     pool = item.config.stash[STATE_KEY].pool
-    ready = sorted(name for (fixture, kind, name), handle in pool._handles.items()
-                   if fixture == "tls_endpoint" and getattr(handle, "_certificates", None))
-    with open(path, "w") as fh:
-        json.dump(ready, fh)
+    fixture, (kind, name) = next(((f, p) for f, p in item.callspec.params.items() if f in ("tls_endpoint", "http_endpoint")))
+    handle = pool._handles.get((fixture, kind, name))
+    if fixture == "tls_endpoint" and name not in READY["probes"]:
+        READY["probes"][name] = sorted({str(key[0]) for key in handle._remembered}) if handle else []
+        if handle is not None and handle._certificates:
+            READY["chains"].append(name)
+    if fixture == "http_endpoint" and handle is not None and "/" in handle._pages and name not in READY["pages"]:
+        READY["pages"].append(name)
+
+def pytest_unconfigure(config):
+    if READY["probes"]:  # the serial run (under xdist the checks ran on the workers)
+        with open("prefetched.json", "w") as fh:
+            json.dump(READY, fh)
 '''
 
 
@@ -76,8 +86,12 @@ def test_serial_and_xdist_reports_are_identical(pytester: pytest.Pytester, nginx
     one, two = comparable(pytester.path / "serial.json"), comparable(pytester.path / "xdist.json")
     assert [r["outcome"] for r in one["results"]].count("failed") > 0  # the defective sites fail something
     assert one == two
-    # The serial run had every site's chain before its first check.
-    assert json.loads((pytester.path / "prefetched.json").read_text()) == sorted(s.name for s in sites)
+    # The serial run had, at each site's first check, its chain, the ClientHello answers and
+    # handshakes its TLS checks declare (``@read_ahead``) and the front page its header checks share.
+    ready = json.loads((pytester.path / "prefetched.json").read_text())
+    assert sorted(ready["chains"]) == sorted(s.name for s in sites)
+    assert all(set(probes) == {"offers", "probe"} for probes in ready["probes"].values()), ready["probes"]
+    assert sorted(ready["pages"]) == sorted(s.name for s in sites)
     # Under -n 2 every site's checks ran on one worker, and both workers had work.
     ran = json.loads((pytester.path / "workers.json").read_text())
     by_target: dict[str, set[str]] = {}

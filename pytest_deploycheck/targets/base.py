@@ -133,6 +133,12 @@ class TargetHandle:
         """An inventory key of this target (``http_endpoint.setting("auth")``)."""
         return self.target.get(key, default)
 
+    def warm(self) -> None:
+        """Read now what nearly every check of this kind waits for first (a login, a certificate
+        chain, a database session), keeping it for them; the start of a serial run does this for
+        every target at once (``preflight.py``).  A failure is raised as the first check would
+        have met it.  Kinds with nothing to read ahead keep this no-op."""
+
     def close(self) -> None:
         """Release connections; called once at the end of the run."""
 

@@ -41,6 +41,9 @@ class RedisTarget(TargetHandle):
             self._client = client
         return self._client
 
+    def warm(self) -> None:
+        self.command("PING")  # connects and logs in
+
     def command(self, *args: Any) -> Any:
         """Run one (read-only) command, e.g. ``command("CONFIG", "GET", "maxmemory")``."""
         import redis

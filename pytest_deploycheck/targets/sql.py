@@ -36,6 +36,13 @@ class SqlTarget(TargetHandle):
         rows = self.query(sql, params)
         return next(iter(rows[0].values())) if rows else None
 
+    def warm(self) -> None:
+        self.conn  # noqa: B018 - the property opens the run's session (TLS, login)
+
+    @property
+    def conn(self) -> Any:
+        raise NotImplementedError
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
