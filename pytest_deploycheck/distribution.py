@@ -59,6 +59,7 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
         def __init__(self, config: pytest.Config, log: Any = None) -> None:
             super().__init__(config, log)
             self._scopes: dict[str, str] | None = None
+            self._open: dict[Any, list[str]] = {}  # node -> its scopes not finished, in order
 
         def _split_scope(self, nodeid: str) -> str:
             if self._scopes is None:
@@ -75,16 +76,22 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
                 node.shutdown()
                 return
             wanted = min(SCOPES_AHEAD, max(1, len(self.workqueue) // max(1, len(self.nodes))))
-            units = [unit for unit in self.assigned_work[node].values() if not all(unit.values())]
+            # Only the node's unfinished scopes are looked at (xdist's own count walks every item
+            # ever assigned, on every report: quadratic in a 500-target run).
+            work = self.assigned_work[node]
+            unfinished = self._open.setdefault(node, [])
+            unfinished[:] = [scope for scope in unfinished if not all(work[scope].values())]
             # xdist's own rule first: a worker holds its last item back until it knows the next
             # one, so one with two items or fewer left always gets more work.
-            pending = len(units)
-            if sum(1 for unit in units for done in unit.values() if not done) <= 2:
+            if sum(1 for scope in unfinished for done in work[scope].values() if not done) <= 2:
                 self._assign_work_unit(node)
-                pending += 1
-            while self.workqueue and pending < wanted:
+            while self.workqueue and len(unfinished) < wanted:
                 self._assign_work_unit(node)
-                pending += 1
+
+        def _assign_work_unit(self, node: Any) -> None:
+            scope = next(iter(self.workqueue))
+            super()._assign_work_unit(node)
+            self._open.setdefault(node, []).append(scope)
 
     return TargetScheduling(config, log)
 

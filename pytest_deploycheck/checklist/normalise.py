@@ -188,6 +188,12 @@ _STEM_KEEP = {
 }
 
 
+# The compounds by their first word, longest first (as in COMPOUNDS), so a word is compared only
+# with the terms it can start.
+_COMPOUNDS_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _parts, _joined in _COMPOUNDS:
+    _COMPOUNDS_BY_FIRST.setdefault(_parts[0], []).append((_parts, _joined))
+
 # Tokens made by joining compounds are names, not words: never stemmed.
 _STEM_KEEP |= {tok for _, joined in _COMPOUNDS for tok in joined.split()}
 
@@ -227,7 +233,7 @@ def _compounds(words: list[Tok]) -> list[Tok]:
     out: list[Tok] = []
     i = 0
     while i < len(words):
-        for parts, joined in _COMPOUNDS:
+        for parts, joined in _COMPOUNDS_BY_FIRST.get(words[i][0], ()):
             if tuple(w for w, _, _ in words[i : i + len(parts)]) == parts:
                 src = " ".join(dict.fromkeys(s for _, s, _ in words[i : i + len(parts)]))
                 weight = max(wt for _, _, wt in words[i : i + len(parts)])

@@ -149,8 +149,13 @@ def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None, *, per
     app_password = secrets.token_urlsafe(18)
     run_as = ["--user=root"] if os.geteuid() == 0 else []
 
+    # A private temporary directory: two bootstraps at once in the shared /tmp have failed with
+    # "Error on delete of '/tmp/#sql-temptable-...'".
+    private_tmp = workdir / "tmp"
+    private_tmp.mkdir(exist_ok=True)
     settings = {
         **_FAST,
+        "tmpdir": str(private_tmp),
         "datadir": str(datadir),
         "socket": str(socket_path),
         "pid-file": str(workdir / "mysqld.pid"),
@@ -176,7 +181,7 @@ def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None, *, per
     try:
         # Root starts without a password on the socket; _set_up gives it one last.
         run([
-            find_binary("mariadb-install-db"), "--no-defaults", *run_as, f"--datadir={datadir}",
+            find_binary("mariadb-install-db"), "--no-defaults", *run_as, f"--datadir={datadir}", f"--tmpdir={private_tmp}",
             "--auth-root-authentication-method=normal", "--skip-test-db",
         ])
         server.start(lambda: _can_login(socket_path))
