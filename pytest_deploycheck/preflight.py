@@ -42,8 +42,8 @@ from pytest_deploycheck.targets import KINDS, fixture_kinds
 from pytest_deploycheck.targets.base import Target, TargetHandle
 from pytest_deploycheck.targets.reach import PREFLIGHT_WORKERS
 
-#: Most facts read at once by the prefetch.
-PREFETCH_WORKERS = 32
+#: Most targets read ahead at once (threads per process).
+READ_AHEAD_WORKERS = 32
 
 _THREAD_KEY = pytest.StashKey[threading.Thread]()
 _READER_KEY = pytest.StashKey["ReadAhead"]()
@@ -145,7 +145,7 @@ def _used_targets(items: Iterable[pytest.Item], state: DeploycheckState) -> list
     return list(seen.values())
 
 
-# --------------------------------------------------------------------------- prefetch
+# --------------------------------------------------------------------------- reading ahead
 
 
 def _warm(state: DeploycheckState, fixture: str, target: Target) -> bool:
@@ -194,7 +194,7 @@ class ReadAhead:
     first checks start at once and the waits of different targets overlap one another and the
     checks.  A target's handle is touched by its reads or its checks, never both at once."""
 
-    def __init__(self, state: DeploycheckState, workers: int = PREFETCH_WORKERS) -> None:
+    def __init__(self, state: DeploycheckState, workers: int = READ_AHEAD_WORKERS) -> None:
         self.state = state
         self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
@@ -265,13 +265,3 @@ def _worker_queue(config: pytest.Config) -> list[Any] | None:
             with lock() as pending:
                 return list(pending)
     return None
-
-
-def prefetch(state: DeploycheckState, used: list[tuple[str, Target, list[Reader]]], workers: int = PREFETCH_WORKERS) -> None:
-    """Read every live target's costly facts at once and wait for all of them (``ReadAhead``
-    without the overlap with the checks)."""
-    reader = ReadAhead(state, workers)
-    try:
-        reader.submit(used)
-    finally:
-        reader.close()
