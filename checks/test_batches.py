@@ -80,7 +80,7 @@ def test_newest_batch_recent(batches, evidence):
                    answers=("partial|incomplete|half file|transfer|upload|download",
                             "leftover|stale|orphan|abandoned temporary|tmp|part file",
                             "interrupt|abort|fail transfer|upload clean|cleanup|left",
-                            "partial|incomplete|truncat|empty|corrupt file|files|batch|batches|upload|transfer handl|detect|reject?",
+                            "partial|incomplete|truncat|corrupt file|files|batch|batches|upload|transfer handl|detect|reject?",
                             "atomic write|rename|move|operation|operations|transfer|commit", "all or nothing"))
 def test_no_stale_partials(batches, evidence):
     """A ``.part``/``.tmp`` file (or an rsync temporary) that stays is a transfer that died: the
