@@ -37,8 +37,8 @@ import pytest
 
 from pytest_deploycheck.ahead import Reader, readers_of
 from pytest_deploycheck.outcomes import TargetUnreachable, outside_items
-from pytest_deploycheck.state import STATE_KEY, DeploycheckState, runs_nothing, xdist_active
-from pytest_deploycheck.targets import KINDS, fixture_kinds
+from pytest_deploycheck.state import STATE_KEY, DeploycheckState, item_target_params, runs_nothing, xdist_active
+from pytest_deploycheck.targets import KINDS
 from pytest_deploycheck.targets.base import Target, TargetHandle
 from pytest_deploycheck.targets.reach import PREFLIGHT_WORKERS
 
@@ -123,23 +123,17 @@ def _used_targets(items: Iterable[pytest.Item], state: DeploycheckState) -> list
     """(fixture, target, the readers its selected checks declare) of every selected item, in
     first-use order, each target once and each reader once."""
     assert state.inventory is not None
-    fixtures = fixture_kinds()
     seen: dict[tuple[str, str, str], tuple[str, Target, list[Reader]]] = {}
     by_key = {(t.kind, t.name): t for t in state.inventory.targets}
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None:
-            continue
-        params = [(fixture, callspec.params.get(fixture)) for fixture in fixtures]
-        params = [(fixture, param) for fixture, param in params if isinstance(param, tuple) and len(param) == 2]
+        params = item_target_params(item)
         declared = readers_of(item) if len(params) == 1 else ()  # a reader takes the check's one target
-        for fixture, param in params:
-            key = (fixture, param[0], param[1])
+        for key in params:
             if key not in seen:
-                target = by_key.get((param[0], param[1]))
+                target = by_key.get(key[1:])
                 if target is None:
                     continue
-                seen[key] = (fixture, target, [])
+                seen[key] = (key[0], target, [])
             readers = seen[key][2]
             readers.extend(r for r in declared if r not in readers)
     return list(seen.values())
@@ -213,7 +207,7 @@ class ReadAhead:
     def submit_queued(self, item: pytest.Item) -> None:
         """xdist: read ahead for the items queued on this worker, at the first item of each target
         (the queue is read then; xdist hands targets over whole)."""
-        keys = _target_keys(item)
+        keys = item_target_params(item)
         if keys and keys[0] == self._last_scope:
             return
         self._last_scope = keys[0] if keys else None
@@ -225,7 +219,7 @@ class ReadAhead:
         self.submit(_used_targets([item, *(items[i] for i in queued if isinstance(i, int) and i < len(items))], self.state))
 
     def wait(self, item: pytest.Item) -> None:
-        for key in _target_keys(item):
+        for key in item_target_params(item):
             read = self._reads.get(key)
             if read is not None:
                 read.result()
@@ -239,18 +233,6 @@ class ReadAhead:
 def _outside_items(work: Callable[..., None], *args: Any) -> None:
     outside_items()
     work(*args)
-
-
-def _target_keys(item: pytest.Item) -> list[tuple[str, str, str]]:
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return []
-    keys = []
-    for fixture in HANDLES:
-        param = callspec.params.get(fixture)
-        if isinstance(param, tuple) and len(param) == 2:
-            keys.append((fixture, str(param[0]), str(param[1])))
-    return keys
 
 
 def _worker_queue(config: pytest.Config) -> list[Any] | None:

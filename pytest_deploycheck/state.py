@@ -100,14 +100,21 @@ def item_target(item: pytest.Item) -> tuple[str | None, str | None]:
     own = item.stash.get(TARGET_KEY, None)
     if own is not None:
         return own
+    params = item_target_params(item)
+    return (params[0][1], params[0][2]) if params else (None, None)
+
+
+def item_target_params(item: pytest.Item) -> list[tuple[str, str, str]]:
+    """(fixture, kind, name) of every target fixture the item was parametrized with."""
     callspec = getattr(item, "callspec", None)
     if callspec is None:
-        return None, None
+        return []
+    found = []
     for fixture in fixture_kinds():
         param = callspec.params.get(fixture)
-        if isinstance(param, tuple):
-            return param[0], param[1]
-    return None, None
+        if isinstance(param, tuple) and len(param) == 2:
+            found.append((fixture, str(param[0]), str(param[1])))
+    return found
 
 
 def resolve_target(request: pytest.FixtureRequest) -> Target:

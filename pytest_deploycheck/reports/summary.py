@@ -145,7 +145,7 @@ class GoLiveSummary:
             self.expected.pop(report.nodeid, None)  # not a check: a user's own test
             return
         pending = self.items.setdefault(report.nodeid, _Pending(data))
-        if len(data.get("check", {})) > 1:
+        if "title" in data.get("check", {}):
             pending.check = data["check"]  # the setup report's whole metadata; later reports name only the id
         outcome = Outcome(data["outcome"])
         pending.duration += float(getattr(report, "duration", 0.0) or 0.0)
