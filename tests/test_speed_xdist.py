@@ -49,7 +49,7 @@ def pytest_runtest_setup(item):
     fixture, (kind, name) = next(((f, p) for f, p in item.callspec.params.items() if f in ("tls_endpoint", "http_endpoint")))
     handle = pool._handles.get((fixture, kind, name))
     if fixture == "tls_endpoint" and name not in READY["probes"]:
-        READY["probes"][name] = sorted({str(key[0]) for key in handle._remembered}) if handle else []
+        READY["probes"][name] = sorted({str(key[0]) for key in getattr(handle, "_remembered", {})}) if handle else []
         if handle is not None and handle._certificates:
             READY["chains"].append(name)
     if fixture == "http_endpoint" and handle is not None and "/" in handle._pages and name not in READY["pages"]:

@@ -10,13 +10,15 @@ README's tables all read that one list.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_deploycheck.targets.reach import Reachability
 from pytest_deploycheck.thresholds import THRESHOLDS
 from pytest_deploycheck.yamlfile import Field, YamlLoader, YamlNode
+
+T = TypeVar("T")
 
 __all__ = ["Field", "Target", "TargetHandle", "TargetKind", "Validator", "strip_userinfo"]
 
@@ -132,6 +134,15 @@ class TargetHandle:
     def setting(self, key: str, default: Any = None) -> Any:
         """An inventory key of this target (``http_endpoint.setting("auth")``)."""
         return self.target.get(key, default)
+
+    def remember(self, key: Hashable, read: Callable[[], T]) -> T:
+        """``read()`` once per run for this target: later calls with ``key`` get the same answer.
+        An exception is not kept (the next call reads again).  For a fact several checks judge,
+        or one read ahead (``ahead.read_ahead``); ``tls_endpoint.probe`` keeps its answers so."""
+        remembered: dict[Hashable, Any] = self.__dict__.setdefault("_remembered", {})
+        if key not in remembered:
+            remembered[key] = read()
+        return remembered[key]  # type: ignore[no-any-return]
 
     def warm(self) -> None:
         """Read now what nearly every check of this kind waits for first (a login, a certificate

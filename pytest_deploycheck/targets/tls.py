@@ -10,8 +10,8 @@ from __future__ import annotations
 import socket
 import ssl
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
 
 import pytest_deploycheck.targets.tls_probe as tls_probe
 from pytest_deploycheck.outcomes import TargetError, TargetUnreachable
@@ -19,8 +19,6 @@ from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetK
 from pytest_deploycheck.targets.http import url_address
 from pytest_deploycheck.targets.reach import Reachability, first_line
 from pytest_deploycheck.yamlfile import YamlLoader, YamlNode
-
-T = TypeVar("T")
 
 
 class TlsTarget(TargetHandle):
@@ -30,7 +28,6 @@ class TlsTarget(TargetHandle):
         super().__init__(target, reach)
         self._certificates: list[bytes] | None = None
         self._speaks_tls = False  # proven once per run by a handshake (or a TLS alert)
-        self._remembered: dict[Hashable, Any] = {}
 
     @property
     def host(self) -> str:
@@ -94,14 +91,6 @@ class TlsTarget(TargetHandle):
 
     def warm(self) -> None:
         self.peer_certificates()
-
-    def remember(self, key: Hashable, read: Callable[[], T]) -> T:
-        """``read()`` once per run for this endpoint: later calls with ``key`` get the same answer.
-        An exception is not kept (the next call reads again).  For a fact several checks judge,
-        or one read ahead (``ahead.read_ahead``)."""
-        if key not in self._remembered:
-            self._remembered[key] = read()
-        return self._remembered[key]  # type: ignore[no-any-return]
 
     def probe(self, version: int, suites: Iterable[int], *, status_request: bool = False) -> tls_probe.Answer:
         """Send one raw ClientHello offering ``version`` and ``suites``; return the server's choice
