@@ -54,44 +54,152 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
     from xdist.scheduler import LoadScopeScheduling
 
     class TargetScheduling(LoadScopeScheduling):  # type: ignore[misc]
-        """``loadscope`` with an item's target as its scope."""
+        """``loadscope`` with an item's target as its scope, targets queued ahead on each worker,
+        and a worker that runs out taking a target another worker has not started (work stealing,
+        with xdist's own ``steal`` command): one slow target no longer keeps the targets queued
+        behind it waiting while the other workers idle.  The bookkeeping is counts per worker and
+        target, never a walk over every item assigned so far (xdist's own, on every report, is
+        quadratic in a 500-target run)."""
 
         def __init__(self, config: pytest.Config, log: Any = None) -> None:
             super().__init__(config, log)
             self._scopes: dict[str, str] | None = None
-            self._open: dict[Any, list[str]] = {}  # node -> its scopes not finished, in order
+            self._index: dict[Any, dict[str, int]] = {}  # node -> node id -> its index in the node's collection
+            self._left: dict[Any, dict[str, int]] = {}  # node -> its unfinished scopes, in order -> items not done
+            self._size: dict[str, int] = {}  # scope -> items handed over with it
+            self._asked: dict[Any, tuple[Any, str]] = {}  # worker asked to give a scope back -> (thief, scope)
+            self._started: set[str] = set()  # scopes a steal found started: never asked for again
 
         def _split_scope(self, nodeid: str) -> str:
             if self._scopes is None:
                 self._scopes = target_scopes(state_dir, inventory)
             return self._scopes.get(nodeid, nodeid)
 
+        # -- what xdist asks --------------------------------------------------------
+
+        @property
+        def tests_finished(self) -> bool:
+            if not self.collection_is_completed or self.workqueue or self._asked:
+                return False
+            return all(sum(left.values()) < 2 for left in self._left.values())
+
+        @property
+        def has_pending(self) -> bool:
+            return bool(self.workqueue) or any(any(left.values()) for left in self._left.values())
+
+        def schedule(self) -> None:
+            """xdist's ``loadscope`` start (identical collections, the largest targets first), but
+            no worker is told to shut down while another may still have a target to give away."""
+            assert self.collection_is_completed
+            collection: list[str] | None = getattr(self, "collection", None)
+            if collection is not None:
+                for node in self.nodes:
+                    self._reschedule(node)
+                return
+            if not self._check_nodes_have_same_collection():
+                self.log("**Different tests collected, aborting run**")
+                return
+            self.collection = list(next(iter(self.registered_collections.values())))
+            if not self.collection:
+                return
+            units: dict[str, dict[str, bool]] = {}
+            for nodeid in self.collection:
+                units.setdefault(self._split_scope(nodeid), {})[nodeid] = False
+            ordered = sorted(units.items(), key=lambda unit: -len(unit[1])) if self.config.option.loadscopereorder else units.items()
+            self.workqueue.update(ordered)
+            for _ in range(len(self.nodes) - len(self.workqueue)):  # more workers than targets
+                unused, _ = self.assigned_work.popitem()
+                unused.shutdown()
+            for node in self.nodes:
+                self._assign_work_unit(node)
+            for node in self.nodes:
+                self._reschedule(node)
+
+        def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+            nodeid = self.registered_collections[node][item_index]
+            scope = self._split_scope(nodeid)
+            self.assigned_work[node][scope][nodeid] = True
+            left = self._left[node]
+            left[scope] -= 1
+            if not left[scope]:
+                del left[scope]
+            self._reschedule(node)
+
+        def remove_node(self, node: Any) -> str | None:
+            self._left.pop(node, None)
+            self._index.pop(node, None)
+            for victim, (thief, _) in list(self._asked.items()):
+                if node in (victim, thief):
+                    del self._asked[victim]
+            return super().remove_node(node)  # type: ignore[no-any-return]
+
+        def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
+            """A worker's answer to ``steal``: every item of the scope asked for, or none (it had
+            started it); the thief gets the scope, or asks again elsewhere."""
+            thief, scope = self._asked.pop(node)
+            if indices and node in self.assigned_work:
+                unit = self.assigned_work[node].pop(scope)
+                self._left[node].pop(scope, None)
+                self.workqueue[scope] = unit
+                self.workqueue.move_to_end(scope, last=False)
+            else:
+                self._started.add(scope)
+            for other in sorted(self.nodes, key=lambda n: n is not thief):  # the thief first; others if it is gone
+                self._reschedule(other)
+
+        # -- handing out ----------------------------------------------------------------
+
+        def _assign_work_unit(self, node: Any) -> None:
+            scope, unit = self.workqueue.popitem(last=False)
+            self.assigned_work.setdefault(node, {})[scope] = unit
+            index = self._index.get(node)
+            if index is None:
+                index = self._index[node] = {nodeid: i for i, nodeid in enumerate(self.registered_collections[node])}
+            indexes = [index[nodeid] for nodeid, done in unit.items() if not done]
+            if indexes:
+                self._left.setdefault(node, {})[scope] = self._size[scope] = len(indexes)
+                node.send_runtest_some(indexes)
+
         def _reschedule(self, node: Any) -> None:
             """Keep up to ``SCOPES_AHEAD`` targets queued on a worker (xdist's ``loadscope`` hands
             the next one over when two items are left), so that it can read them ahead while it
-            checks the current one; fewer towards the end, so the workers still finish together."""
-            if node.shutting_down:
+            checks the current one; fewer towards the end, so the workers still finish together.
+            When none is left to hand out, a worker down to two items takes a target another has
+            not started, or, when there is none, is told to finish."""
+            if node.shutting_down or any(thief is node for thief, _ in self._asked.values()):
                 return
-            if not self.workqueue:
+            left = self._left.setdefault(node, {})
+            if self.workqueue:
+                wanted = min(SCOPES_AHEAD, max(1, len(self.workqueue) // max(1, len(self.nodes))))
+                # xdist's own rule first: a worker holds its last item back until it knows the next
+                # one, so one with two items or fewer left always gets more work.
+                if sum(left.values()) <= 2:
+                    self._assign_work_unit(node)
+                while self.workqueue and len(left) < wanted:
+                    self._assign_work_unit(node)
+                return
+            if sum(left.values()) > 2:
+                return
+            if not self._steal_for(node):
                 node.shutdown()
-                return
-            wanted = min(SCOPES_AHEAD, max(1, len(self.workqueue) // max(1, len(self.nodes))))
-            # Only the node's unfinished scopes are looked at (xdist's own count walks every item
-            # ever assigned, on every report: quadratic in a 500-target run).
-            work = self.assigned_work[node]
-            unfinished = self._open.setdefault(node, [])
-            unfinished[:] = [scope for scope in unfinished if not all(work[scope].values())]
-            # xdist's own rule first: a worker holds its last item back until it knows the next
-            # one, so one with two items or fewer left always gets more work.
-            if sum(1 for scope in unfinished for done in work[scope].values() if not done) <= 2:
-                self._assign_work_unit(node)
-            while self.workqueue and len(unfinished) < wanted:
-                self._assign_work_unit(node)
 
-        def _assign_work_unit(self, node: Any) -> None:
-            scope = next(iter(self.workqueue))
-            super()._assign_work_unit(node)
-            self._open.setdefault(node, []).append(scope)
+        def _steal_for(self, thief: Any) -> bool:
+            """Ask the busiest other worker for the last target it was handed and has not started."""
+            best: tuple[int, Any, str] | None = None
+            for victim, left in self._left.items():
+                if victim is thief or victim in self._asked or victim not in self.assigned_work:
+                    continue
+                waiting = [scope for scope in list(left)[1:] if left[scope] == self._size[scope] and scope not in self._started]
+                pending = sum(left.values())
+                if waiting and (best is None or pending > best[0]):
+                    best = (pending, victim, waiting[-1])
+            if best is None:
+                return False
+            _, victim, scope = best
+            self._asked[victim] = (thief, scope)
+            index = self._index[victim]
+            victim.send_steal([index[nodeid] for nodeid, done in self.assigned_work[victim][scope].items() if not done])
+            return True
 
     return TargetScheduling(config, log)
 

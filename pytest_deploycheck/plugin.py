@@ -19,7 +19,20 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck import catalog, collection, distribution, fixtures, hookspecs, listing, preflight, reports, results, shard
+from pytest_deploycheck import (
+    catalog,
+    collection,
+    distribution,
+    fixtures,
+    heap,
+    hookspecs,
+    listing,
+    preflight,
+    reports,
+    results,
+    shard,
+    wire,
+)
 from pytest_deploycheck.checklist import collect as checklist_collect
 from pytest_deploycheck.checklist.loaded import load as load_checklists
 from pytest_deploycheck.expectations import collect as expectations_collect
@@ -36,7 +49,8 @@ from pytest_deploycheck.targets.reach import Reachability, TargetPool
 PARTS = {"deploycheck-collection": collection, "deploycheck-fixtures": fixtures, "deploycheck-results": results,
          "deploycheck-checklist-items": checklist_collect, "deploycheck-list": listing,
          "deploycheck-expectations": expectations_collect, "deploycheck-catalog": catalog, "deploycheck-preflight": preflight,
-         "deploycheck-distribution": distribution, "deploycheck-shard": shard}
+         "deploycheck-distribution": distribution, "deploycheck-shard": shard, "deploycheck-heap": heap,
+         "deploycheck-wire": wire}
 
 
 # --------------------------------------------------------------------------- configuration

@@ -31,6 +31,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout  # the builtin TimeoutError only from Python 3.11
 from typing import Any
 
 import pytest
@@ -44,9 +45,12 @@ from pytest_deploycheck.targets.reach import PREFLIGHT_WORKERS
 
 #: Most targets read ahead at once (threads per process).
 READ_AHEAD_WORKERS = 32
+#: xdist: how often an item waiting for its target's reads looks for targets handed over meanwhile (s).
+QUEUE_POLL = 0.05
 
 _THREAD_KEY = pytest.StashKey[threading.Thread]()
 _READER_KEY = pytest.StashKey["ReadAhead"]()
+_QUEUE_LOCK_KEY = pytest.StashKey[Any]()
 
 #: Fixture -> its handle class.
 HANDLES = {kind.fixture: kind.handle for kind in KINDS}
@@ -193,7 +197,7 @@ class ReadAhead:
         self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._reads: dict[tuple[str, str, str], Future[None]] = {}
-        self._last_scope: tuple[str, str, str] | None = None
+        self._seen: set[int] = set()  # xdist: items whose targets were submitted (id of the item)
 
     def submit(self, used: Iterable[tuple[str, Target, list[Reader]]]) -> None:
         for fixture, target, readers in used:
@@ -205,24 +209,31 @@ class ReadAhead:
             self._reads[key] = self._pool.submit(_outside_items, _read, self.state, fixture, target, readers)
 
     def submit_queued(self, item: pytest.Item) -> None:
-        """xdist: read ahead for the items queued on this worker, at the first item of each target
-        (the queue is read then; xdist hands targets over whole)."""
-        keys = item_target_params(item)
-        if keys and keys[0] == self._last_scope:
-            return
-        self._last_scope = keys[0] if keys else None
+        """xdist: read ahead for the items this worker has been handed and not yet looked at
+        (its queue; xdist hands targets over whole, while the worker runs, and a steal may take
+        some back: a target's reads are then wasted, never wrong)."""
         queued = _worker_queue(item.config)
-        if queued is None:
-            self.submit(_used_targets([item], self.state))
-            return
         items = item.session.items
-        self.submit(_used_targets([item, *(items[i] for i in queued if isinstance(i, int) and i < len(items))], self.state))
+        tail = next((i for i in reversed(queued or ()) if isinstance(i, int) and i < len(items)), None)
+        if id(item) in self._seen and (tail is None or id(items[tail]) in self._seen):
+            return  # nothing new: xdist appends what it hands over, a steal takes from the end
+        fresh = [i for i in (item, *(items[i] for i in queued or () if isinstance(i, int) and i < len(items))) if id(i) not in self._seen]
+        if fresh:
+            self._seen.update(id(i) for i in fresh)
+            self.submit(_used_targets(fresh, self.state))
 
     def wait(self, item: pytest.Item) -> None:
+        """Until this item's own target is read; under xdist, targets handed over meanwhile are
+        submitted while it waits (the queue is looked at again every ``QUEUE_POLL`` seconds)."""
+        polling = hasattr(item.config, "workerinput")
         for key in item_target_params(item):
             read = self._reads.get(key)
-            if read is not None:
-                read.result()
+            while read is not None:
+                try:
+                    read.result(timeout=QUEUE_POLL if polling else None)
+                    break
+                except FutureTimeout:
+                    self.submit_queued(item)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -238,12 +249,11 @@ def _outside_items(work: Callable[..., None], *args: Any) -> None:
 def _worker_queue(config: pytest.Config) -> list[Any] | None:
     """The item indexes xdist has handed this worker and it has not started (its
     ``WorkerInteractor.torun``), or None when this xdist keeps them elsewhere."""
-    for plugin in config.pluginmanager.get_plugins():
-        if type(plugin).__name__ == "WorkerInteractor":
-            queue = getattr(plugin, "torun", None)
-            lock = getattr(queue, "lock", None)
-            if lock is None:
-                return None
-            with lock() as pending:
-                return list(pending)
-    return None
+    if _QUEUE_LOCK_KEY not in config.stash:
+        interactor = next((p for p in config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"), None)
+        config.stash[_QUEUE_LOCK_KEY] = getattr(getattr(interactor, "torun", None), "lock", None)
+    lock = config.stash[_QUEUE_LOCK_KEY]
+    if lock is None:
+        return None
+    with lock() as pending:
+        return list(pending)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import bisect
 import dataclasses
+import json
 import logging
 import re
 import threading
@@ -34,6 +35,9 @@ MIN_INTERPOLATED_SECRET = 4
 
 # The shortest piece of a truncated secret that is still masked.
 MIN_FRAGMENT = 3
+
+#: Characters ``json.dumps(..., ensure_ascii=False)`` writes escaped.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
 
 def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
@@ -106,6 +110,9 @@ class Redactor:
         self._heads: list[str] = []
         self._tails: list[str] = []
         self._longest = 0
+        # Whether some secret holds a character JSON escapes (``"``, ``\\``, a control character):
+        # then ``redact_obj`` cannot look for the secrets in a value's JSON text (its fast path).
+        self._escapable = False
         self._lock = threading.Lock()
 
     def add(self, secret: str) -> None:
@@ -125,6 +132,7 @@ class Redactor:
                 bisect.insort(self._heads, value)
                 bisect.insort(self._tails, value[::-1])
                 self._longest = max(self._longest, len(value))
+                self._escapable = self._escapable or _JSON_ESCAPED.search(value) is not None
             self._pending.update(new)
             if len(self._pending) ** 2 > 2 * len(self._secrets):
                 self._settled.update(self._pending)
@@ -189,9 +197,22 @@ class Redactor:
 
     def redact_obj(self, obj: Any) -> Any:
         """Mask secrets in strings anywhere inside dicts, lists, tuples and dataclasses (in place
-        for dataclasses, which is how pytest's traceback representations are built)."""
-        if not self._matchers():
+        for dataclasses, which is how pytest's traceback representations are built).
+
+        Plain data (what JSON holds) in which no secret occurs, the common case by far, comes
+        back as it is after one search of its JSON text: a secret inside any of its strings is
+        in that text verbatim, unless the secret holds a character JSON escapes (then, and for
+        anything else, every string is searched in turn)."""
+        matchers = self._matchers()
+        if not matchers:
             return obj
+        if not self._escapable and not isinstance(obj, str):
+            try:
+                text = json.dumps(obj, ensure_ascii=False)
+            except (TypeError, ValueError, RecursionError):
+                text = None
+            if text is not None and "..." not in text and not any(matcher.found_in(text) for matcher in matchers):
+                return obj
         return self._walk(obj, set())
 
     def _walk(self, obj: Any, seen: set[int]) -> Any:

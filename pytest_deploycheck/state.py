@@ -104,16 +104,21 @@ def item_target(item: pytest.Item) -> tuple[str | None, str | None]:
     return (params[0][1], params[0][2]) if params else (None, None)
 
 
-def item_target_params(item: pytest.Item) -> list[tuple[str, str, str]]:
-    """(fixture, kind, name) of every target fixture the item was parametrized with."""
+#: ``item.stash``: the item's target parameters, read once (``item_target_params``).
+_PARAMS_KEY = pytest.StashKey[tuple[tuple[str, str, str], ...]]()
+
+
+def item_target_params(item: pytest.Item) -> tuple[tuple[str, str, str], ...]:
+    """(fixture, kind, name) of every target fixture the item was parametrized with; read once per
+    item (the results, the read-ahead and the scheduler each ask, several times per item)."""
+    found = item.stash.get(_PARAMS_KEY, None)
+    if found is not None:
+        return found
     callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return []
-    found = []
-    for fixture in fixture_kinds():
-        param = callspec.params.get(fixture)
-        if isinstance(param, tuple) and len(param) == 2:
-            found.append((fixture, str(param[0]), str(param[1])))
+    params = callspec.params if callspec is not None else {}
+    pairs = ((fixture, params.get(fixture)) for fixture in fixture_kinds()) if params else ()
+    found = tuple((fixture, str(param[0]), str(param[1])) for fixture, param in pairs if isinstance(param, tuple) and len(param) == 2)
+    item.stash[_PARAMS_KEY] = found
     return found
 
 

@@ -100,3 +100,27 @@ def test_truncated_secrets_are_masked() -> None:
     assert redactor.redact(f"'redis://:{CANARY[:9]}...@host'") == "'redis://:***...@host'"
     assert redactor.redact(f"'...{CANARY[-5:]}@host'") == "'...***@host'"
     assert redactor.redact("nothing to hide ... here") == "nothing to hide ... here"
+
+
+def test_plain_data_is_searched_whole_and_kept_when_no_secret_is_in_it() -> None:
+    """``redact_obj``'s fast path: one search of the value's JSON text; a secret anywhere inside
+    (a key, a nested list, a tuple) still reaches the per-string masking."""
+    from pytest_deploycheck.redact import Redactor
+
+    redactor = Redactor()
+    redactor.add(CANARY)
+    clean = {"outcome": "passed", "evidence": {"headers": ["a", "b"], "n": 3, "ok": True, "x": None}}
+    assert redactor.redact_obj(clean) is clean
+    dirty = {"evidence": {"seen": [("url", f"redis://:{CANARY}@h")], CANARY: 1}, "n": 2.5}
+    assert redactor.redact_obj(dirty) == {"evidence": {"seen": [("url", "redis://:***@h")], "***": 1}, "n": 2.5}
+    assert redactor.redact_obj({"cut": f"{CANARY[:8]}..."}) == {"cut": "***..."}  # an ellipsis: every string in turn
+    assert redactor.redact_obj({"obj": object(), "s": CANARY})["s"] == "***"  # not JSON: every string in turn
+
+
+@pytest.mark.parametrize("secret", ['pa"ss-word-1', "pa\\ss-word-2", "pass\tword-3", "pässwörd-4"])
+def test_secrets_json_would_escape_are_masked_in_data_too(secret: str) -> None:
+    from pytest_deploycheck.redact import Redactor
+
+    redactor = Redactor()
+    redactor.add(secret)
+    assert redactor.redact_obj({"message": f"password is {secret}!", "list": [secret]}) == {"message": "password is ***!", "list": ["***"]}

@@ -125,3 +125,46 @@ def test_many(files, n):
     result = pytester.runpytest_subprocess("--inventory=inv.yml", "-n", "2", "-p", "no:benchmark")
     assert result.ret == 0
     assert len(set(json.loads((pytester.path / "workers.json").read_text()).values())) == 1  # one target: one worker
+
+
+def test_a_worker_that_runs_out_takes_the_targets_another_has_not_started(pytester: pytest.Pytester) -> None:
+    """One slow target must not hold the targets queued behind it on its worker.  ``early`` is
+    handed out first, with others queued behind it on the same worker; its first check waits
+    until every other target's first check has run, which happens only when the other worker,
+    having run out, takes those over (xdist's ``steal``).  Without that it gives up: failed."""
+    pytest.importorskip("xdist")
+    later = [f"later{i:02d}" for i in range(12)]
+    pytester.makepyfile(test_catalog=f'''
+import os, time
+import pytest
+from pytest_deploycheck import require
+pytestmark = pytest.mark.section("st", "Stealing")
+OTHERS = {len(later)}
+
+@pytest.mark.check("st-01", "Gate", severity="high")
+def test_gate(files):
+    """The slow target waits for the others."""
+    os.makedirs("done", exist_ok=True)
+    if files.name != "early":
+        open(os.path.join("done", files.name), "w").close()
+        return
+    deadline = time.monotonic() + 30
+    while len(os.listdir("done")) < OTHERS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    require(len(os.listdir("done")) == OTHERS, files, f"{{len(os.listdir('done'))}} others done", f"all {{OTHERS}}")
+
+@pytest.mark.check("st-02", "Second", severity="high")
+def test_second(files):
+    """Passes."""
+
+@pytest.mark.check("st-03", "Third", severity="high")
+def test_third(files):
+    """Passes."""
+''')
+    pytester.makeconftest(WORKERS)
+    (pytester.path / "inv.yml").write_text("files:\n" + "".join(f"  {name}: {{path: .}}\n" for name in ["early", *later]))
+    result = pytester.runpytest_subprocess("--inventory=inv.yml", "-n", "2", "-p", "no:benchmark", "--deploycheck-catalog=none")
+    assert result.ret == 0, result.stdout.str()
+    ran = json.loads((pytester.path / "workers.json").read_text())
+    assert len({w for nodeid, w in ran.items() if nodeid.endswith("[early]")}) == 1  # a target stays on one worker
+    assert len(ran) == 3 * 13
