@@ -74,6 +74,7 @@ class Reachability:
         self._lock = threading.Lock()
         self.connect_attempts: dict[str, int] = {}
         self._shared: dict[str, dict[str, Any]] = {}
+        self._paths: dict[str, Path] = {}  # target key -> its file in state_dir
 
     def shared(self, name: str) -> dict[str, Any]:
         """A dict that lives as long as the run in this process, for memory a kind keeps across its
@@ -95,14 +96,18 @@ class Reachability:
     def _file(self, target: Reachable) -> Path | None:
         if self.state_dir is None:
             return None
-        return self.state_dir / (hashlib.sha256(self._key(target).encode()).hexdigest()[:24] + ".json")
+        key = self._key(target)
+        path = self._paths.get(key)
+        if path is None:
+            path = self._paths[key] = self.state_dir / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+        return path
 
     def failure(self, target: Reachable) -> str | None:
         key = self._key(target)
         if key in self._failures:
             return self._failures[key]
         path = self._file(target)
-        if path is not None and path.exists():
+        if path is not None and os.path.exists(path):
             with contextlib.suppress(OSError, ValueError):
                 message = str(json.loads(path.read_text())["message"])
                 self._failures[key] = message

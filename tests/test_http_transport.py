@@ -1,0 +1,32 @@
+"""The bounded session reads the environment's proxy and CA settings once per origin, and
+they are what requests itself would take from it (no request is sent here)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from pytest_deploycheck.targets.http_transport import bounded_session
+
+
+def test_environment_settings_are_requests_own_read_once_per_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.2")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    ours, theirs = bounded_session(), requests.Session()
+    for url in ("https://127.0.0.1/a", "https://127.0.0.1/b?x=1", "https://127.0.0.2/", "http://127.0.0.1/"):
+        expected = theirs.merge_environment_settings(url, {}, None, None, None)
+        assert ours.merge_environment_settings(url, {}, None, None, None) == expected
+    assert ours.merge_environment_settings("https://127.0.0.1/", {}, None, None, None)["proxies"]["https"] == "http://127.0.0.1:9"
+    assert "https" not in ours.merge_environment_settings("https://127.0.0.2/", {}, None, None, None)["proxies"]  # NO_PROXY
+    assert ours.merge_environment_settings("https://127.0.0.1/", {}, None, None, None)["verify"] == "/etc/ssl/certs/ca-certificates.crt"
+    calls = []
+    original = requests.Session.merge_environment_settings
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", lambda self, *a: calls.append(a) or original(self, *a))
+    for path in ("/1", "/2", "/3"):
+        ours.merge_environment_settings(f"https://127.0.0.3{path}", {}, None, None, None)
+    assert len(calls) == 1  # one origin, read once
+    settings = ours.merge_environment_settings("https://127.0.0.3/", {}, None, None, None)
+    settings["proxies"]["https"] = "changed"
+    assert ours.merge_environment_settings("https://127.0.0.3/", {}, None, None, None)["proxies"]["https"] == "http://127.0.0.1:9"
