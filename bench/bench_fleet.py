@@ -4,6 +4,12 @@
     python bench/bench_fleet.py --only dead,collect  # some sections: stack, http, remote, dead, collect
     python bench/bench_fleet.py --sizes 10,100 --variants after
 
+Bytecode: the timed runs keep compiled bytecode, as on any machine the plugin is installed on
+(``PYTHONDONTWRITEBYTECODE`` is dropped from their environment and each variant is compiled once,
+untimed); ``--no-bytecode-cache`` measures with every process compiling the plugin again, which
+costs each pytest process about 0.3 s, three times over with ``-n 2``.  ``--repeat N`` prints the
+median of N runs for the http, remote and stack sections.
+
 Sections (numbers, not assertions; the tests assert the behaviour):
 
 * ``stack``: the full catalog against the reference stack (``tests/servers/stack.py``: 18
@@ -21,8 +27,10 @@ Variants, each a copy of the package put first on ``PYTHONPATH``:
 
 * ``before``: this tree with the changes switched off (no start-of-run pre-flight or prefetch,
   xdist's own ``load`` distribution, host facts memoized per entry, ``sh`` not memoized, check
-  metadata evaluated per item).  The one-pass masking and the deadline watchdog are not switched
-  off: on 500 http targets "before" is faster than the issue measured (206 s serial then).
+  metadata evaluated per item, reports sent to the xdist controller unpacked, the heap never
+  frozen).  Cheaper code paths are not switched off (the one-pass masking and its JSON search,
+  the deadline watchdog, the environment read once per origin, target parameters read once per
+  item): on 500 http targets "before" is faster than the issue measured (206 s serial then).
 * ``after``: this tree as it is.
 * ``no-read-ahead``: this tree with reading ahead switched off (no ``warm`` and no
   ``@read_ahead`` reads before the checks; the reachability pre-flight stays).
@@ -34,6 +42,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +65,7 @@ NO_READ_AHEAD = ("    def submit(self, used: Iterable[tuple[str, Target, list[Re
 #: (file, old text, new text): the "before" switches, each asserted to apply.
 BEFORE = (
     ("plugin.py", '"deploycheck-catalog": catalog, "deploycheck-preflight": preflight,\n         "deploycheck-distribution": distribution, '
-                  '"deploycheck-shard": shard}', '"deploycheck-catalog": catalog}'),
+                  '"deploycheck-shard": shard, "deploycheck-heap": heap,\n         "deploycheck-wire": wire}', '"deploycheck-catalog": catalog}'),
     ("targets/hosts.py", 'scope = scope or ("connection" if key.startswith(CONNECTION_SCOPED) else "machine")', 'scope = "host"'),
     ("targets/host_facts.py", '    memo = getattr(host, "memo", None)\n', "    memo = None\n"),
     ("collection.py", "    return (item.parent, getattr(item, \"originalname\", item.name), tuple(id(mark) for mark in item.own_markers))",
@@ -86,8 +95,14 @@ def variant_tree(name: str, root: Path) -> Path | None:
     return target
 
 
+#: Whether the timed runs may keep compiled bytecode (``--no-bytecode-cache`` turns it off).
+BYTECODE_CACHE = True
+
+
 def env_for(tree: Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, **(extra or {})}
+    if BYTECODE_CACHE:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     if tree is not None:
         # PYTHONSAFEPATH: "python -m pytest" run from the repository must not put its own package first.
         env["PYTHONPATH"] = os.pathsep.join([str(tree), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -95,10 +110,27 @@ def env_for(tree: Path | None, extra: dict[str, str] | None = None) -> dict[str,
     return env
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start, proc.returncode
+#: Runs per measure of the http, remote and stack sections (``--repeat``); the median is printed.
+REPEAT = 1
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], repeat: int = 1) -> tuple[float, int]:
+    """The median wall time of ``repeat`` runs, and the last run's exit status."""
+    times, status = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - start)
+        status = proc.returncode
+    return statistics.median(times), status
+
+
+def warm_up(trees: dict[str, Path | None]) -> None:
+    """Each variant collects the catalog once, untimed, so its bytecode is compiled before the
+    timed runs (as on any machine the plugin was installed on)."""
+    for tree in trees.values():
+        subprocess.run(pytest_argv("--collect-only", str(REPO / "checks"), f"--inventory={REPO / 'inventories' / 'localhost.yml'}"),
+                       cwd=REPO, env=env_for(tree), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def pytest_argv(*args: str) -> list[str]:
@@ -167,7 +199,7 @@ def bench_http(table: Table, trees: dict[str, Path | None], root: Path, sizes: l
                 for name, tree in trees.items():
                     extra = ["-n", xdist] if mode != "serial" else []
                     seconds, status = timed(pytest_argv(str(REPO / "checks/test_tls.py"), str(REPO / "checks/test_http_security.py"),
-                                                        f"--inventory={inventory}", *extra), REPO, env_for(tree, env))
+                                                        f"--inventory={inventory}", *extra), REPO, env_for(tree, env), REPEAT)
                     values[name] = f"{seconds:.1f}s" + ("" if status in (0, 1) else f" (exit {status})")
                 where = f" {rtt_ms:g} ms away" if rtt_ms else ""
                 table.row(f"{n} http targets{where} x 22 checks (TLS+HTTP), {mode}", values)
@@ -202,7 +234,7 @@ def bench_stack(table: Table, trees: dict[str, Path | None], root: Path, xdist: 
             for name, tree in trees.items():
                 before = [log.stat().st_size for log in logs]
                 extra = ["-n", xdist] if mode != "serial" else []
-                seconds, status = timed(pytest_argv(str(REPO / "checks"), f"--inventory={inventory}", *extra), REPO, env_for(tree, env))
+                seconds, status = timed(pytest_argv(str(REPO / "checks"), f"--inventory={inventory}", *extra), REPO, env_for(tree, env), REPEAT)
                 counts = []
                 for log, offset in zip(logs, before, strict=True):
                     with open(log, "rb") as fh:
@@ -223,12 +255,22 @@ def main() -> None:
     parser.add_argument("--rtt", type=float, default=20.0, help="round-trip time of the remote targets, ms")
     parser.add_argument("--variants", default="before,no-read-ahead,after")
     parser.add_argument("--xdist", default="auto", help="the -n value of the parallel runs")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measure of the http, remote and stack sections (median)")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE as the environment sets it (every process compiles the plugin again)")
     args = parser.parse_args()
+    global BYTECODE_CACHE, REPEAT
+    BYTECODE_CACHE = not args.no_bytecode_cache
+    REPEAT = args.repeat
     only = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         root = Path(tmp)
         trees = {name: variant_tree(name, root / "trees") for name in args.variants.split(",")}
-        print(f"cpus: {os.cpu_count()}; load average now: {os.getloadavg()[0]:.1f}", flush=True)
+        cache = "on" if BYTECODE_CACHE else "off (PYTHONDONTWRITEBYTECODE as set)"
+        print(f"cpus: {os.cpu_count()}; load average now: {os.getloadavg()[0]:.1f}; bytecode cache: {cache}; "
+              f"runs per http/stack measure: {args.repeat} (median)", flush=True)
+        if BYTECODE_CACHE:
+            warm_up(trees)
         table = Table(list(trees))
         sections: list[tuple[str, Callable[[], None]]] = [
             ("collect", lambda: bench_collect(table, trees, root)),
