@@ -11,6 +11,14 @@ machine's facts are read once (``HostTarget.memo``).  Items without a target kee
 their own node id as scope (balanced one by one).  An explicit ``--dist`` (``load``,
 ``loadfile``, ``worksteal``, ...) is honoured as given.
 
+The largest targets are handed out first; each worker keeps a few targets queued, which it
+reads ahead while checking the current one; a worker that runs out when nothing is left to hand
+out takes the last target another worker was handed and has not started (xdist's ``steal``
+command, all of a target's items or none).  So one slow target (a package-update simulation
+that takes seconds, a site that answers slowly) delays only itself, not the targets queued
+behind it.  A stolen target may already have been read ahead by the worker that gave it up:
+that read is wasted, never wrong, as the thief reads it again.
+
 The controller never collects: the item -> target map is the one the workers share through the
 run's state directory (``reports/summary.py``: ``write_shared_catalog``), which they write before
 reporting their collection, that is before the first scheduling decision.
@@ -67,7 +75,7 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
             self._index: dict[Any, dict[str, int]] = {}  # node -> node id -> its index in the node's collection
             self._left: dict[Any, dict[str, int]] = {}  # node -> its unfinished scopes, in order -> items not done
             self._size: dict[str, int] = {}  # scope -> items handed over with it
-            self._asked: dict[Any, tuple[Any, str]] = {}  # worker asked to give a scope back -> (thief, scope)
+            self._asked: dict[Any, tuple[Any, str]] = {}  # worker asked to give a scope back -> (thief or None, scope)
             self._started: set[str] = set()  # scopes a steal found started: never asked for again
 
         def _split_scope(self, nodeid: str) -> str:
@@ -128,15 +136,20 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
         def remove_node(self, node: Any) -> str | None:
             self._left.pop(node, None)
             self._index.pop(node, None)
-            for victim, (thief, _) in list(self._asked.items()):
-                if node in (victim, thief):
-                    del self._asked[victim]
+            for victim, (thief, scope) in list(self._asked.items()):
+                if victim is node:
+                    del self._asked[victim]  # its work is handed out again by xdist's remove_node
+                elif thief is node:
+                    self._asked[victim] = (None, scope)  # the answer still comes: whatever it gives back is queued again
             return super().remove_node(node)  # type: ignore[no-any-return]
 
         def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
             """A worker's answer to ``steal``: every item of the scope asked for, or none (it had
             started it); the thief gets the scope, or asks again elsewhere."""
-            thief, scope = self._asked.pop(node)
+            asked = self._asked.pop(node, None)
+            if asked is None:
+                return
+            thief, scope = asked  # the thief is None when it went down meanwhile: the scope is queued again
             if indices and node in self.assigned_work:
                 unit = self.assigned_work[node].pop(scope)
                 self._left[node].pop(scope, None)
