@@ -26,7 +26,6 @@ reporting their collection, that is before the first scheduling decision.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.inventory import Inventory
-from pytest_deploycheck.reports.summary import SHARED_CATALOG
+from pytest_deploycheck.reports.summary import read_shared_catalog
 from pytest_deploycheck.targets.hosts import machine_hint
 
 #: Targets queued on a worker ahead of the one it checks (it reads their facts meanwhile).
@@ -230,13 +229,13 @@ def scope_of(kind: str, name: str, inventory: Inventory | None) -> str:
 
 def target_scopes(state_dir: Path, inventory: Inventory | None = None) -> dict[str, str]:
     """node id -> the scope of its target, from the workers' shared catalog."""
-    try:
-        entries = json.loads((state_dir / SHARED_CATALOG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    entries = read_shared_catalog(state_dir) or {}
     scopes: dict[str, str] = {}
-    if isinstance(entries, dict):
-        for nodeid, entry in entries.items():
-            if isinstance(entry, dict) and entry.get("target"):
-                scopes[str(nodeid)] = scope_of(str(entry.get("target_kind")), str(entry["target"]), inventory)
+    by_target: dict[tuple[str, str], str] = {}
+    for nodeid, entry in entries.items():
+        if entry.get("target"):
+            key = (str(entry.get("target_kind")), str(entry["target"]))
+            if key not in by_target:
+                by_target[key] = scope_of(key[0], key[1], inventory)
+            scopes[str(nodeid)] = by_target[key]
     return scopes

@@ -150,3 +150,46 @@ def test_example_inventory_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     inv = load_inventory(REPO / "inventories" / "example.yml")
     assert set(inv.counts()) == {"hosts", "http", "tls", "postgres", "mysql", "redis", "files"}
     assert load_inventory(REPO / "inventories" / "localhost.yml").counts() == {"hosts": 1}
+
+
+SAMPLES = ["inventories/example.yml", "inventories/attestations.example.yml", "inventories/waivers.example.yml",
+           "inventories/ansible.example.yml", "inventories/localhost.yml"]
+TRICKY = """\
+x-base: &base {timeout: 3, tags: [a, "b c"], when: 2026-01-31}
+http:
+  one:
+    <<: *base
+    url: 'https://127.0.0.1:1/'
+    paths: {health: /h, "quoted key": "x\\ty"}
+    description: |
+      two lines,
+      kept
+  two: {<<: *base, url: "https://127.0.0.1:2/", admin_paths: [/a, /b], n: 0x1F, f: 1.5e3, off: ~}
+"""
+
+
+@pytest.mark.parametrize("name", [*SAMPLES, "tricky"])
+def test_libyaml_and_pyyaml_read_a_clean_file_alike(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean file is composed by libyaml when PyYAML has it; the tree, lines included, is the one
+    PyYAML's own composer gives (anything not clean always goes to the latter)."""
+    from pathlib import Path
+
+    from pytest_deploycheck import yamlfile
+    from pytest_deploycheck.redact import Redactor
+
+    if yamlfile._C_LOADER is None:
+        pytest.skip("PyYAML without libyaml")
+    text = TRICKY if name == "tricky" else (Path(__file__).parent.parent / name).read_text()
+    assert yamlfile._compose_clean(text) is not None
+    fast = yamlfile.YamlLoader(Path(name), {}, Redactor()).parse(text)
+    monkeypatch.setattr(yamlfile, "_C_LOADER", None)
+    slow = yamlfile.YamlLoader(Path(name), {}, Redactor()).parse(text)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("text", ["a: !!python/object:os.system x\n", "a: [1, 2\n", "a:\n" + "  " * 0 + "[" * 60 + "]" * 60 + "\n",
+                                  "a: 1\x07\n", ""])
+def test_what_is_not_clean_is_read_by_pyyaml_alone(text: str) -> None:
+    from pytest_deploycheck import yamlfile
+
+    assert yamlfile._compose_clean(text) is None

@@ -275,8 +275,16 @@ def write_shared_catalog(state_dir: Path, entries: dict[str, dict[str, Any]], de
     """On an xdist worker: the checks it collected (node id -> check, target), for the controller,
     which never collects and would otherwise know an item that never started only by its node id;
     and the checks its selection left out (node id -> check id), so the controller can say the
-    run was partial.  Every worker collects the same items: the first one to write wins."""
-    for name, value in ((SHARED_CATALOG, entries), (SHARED_DESELECTED, deselected or {})):
+    run was partial.  Every worker collects the same items: the first one to write wins.  Each
+    check's metadata is written once, not once per target (``read_shared_catalog`` expands it)."""
+    checks: dict[str, dict[str, Any]] = {}
+    items: dict[str, list[Any]] = {}
+    for nodeid, entry in entries.items():
+        check = entry["check"]
+        checks.setdefault(check["id"], check)
+        items[nodeid] = [check["id"], entry.get("target"), entry.get("target_kind")]
+    compact = {"checks": checks, "items": items}
+    for name, value in ((SHARED_CATALOG, compact), (SHARED_DESELECTED, deselected or {})):
         path = state_dir / name
         if path.exists():
             continue
@@ -361,9 +369,13 @@ def write_reports_again(config: pytest.Config, summary: RunSummary) -> None:
 
 
 def read_shared_catalog(state_dir: Path) -> dict[str, Any] | None:
+    """node id -> {"check": metadata, "target": name, "target_kind": kind}, as a worker collected it."""
     try:
-        return json.loads((state_dir / SHARED_CATALOG).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except (OSError, ValueError):
+        data = json.loads((state_dir / SHARED_CATALOG).read_text(encoding="utf-8"))
+        checks, items = data["checks"], data["items"]
+        return {nodeid: {"check": checks[check_id], "target": target, "target_kind": kind}
+                for nodeid, (check_id, target, kind) in items.items()}
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
