@@ -239,9 +239,9 @@ def bench_stack(table: Table, trees: dict[str, Path | None], root: Path, xdist: 
                 for log, offset in zip(logs, before, strict=True):
                     with open(log, "rb") as fh:
                         fh.seek(offset)
-                        counts.append(fh.read().decode(errors="replace").count("Accepted publickey"))
+                        counts.append(fh.read().decode(errors="replace").count("Accepted publickey") / REPEAT)  # per run
                 values[name] = f"{seconds:.1f}s" + ("" if status in (0, 1) else f" (exit {status})")
-                logins[name] = "/".join(str(c) for c in counts)
+                logins[name] = "/".join(f"{c:g}" for c in counts)
             table.row(f"reference stack, full catalog, {mode}", values)
             table.row(f"  SSH logins per sshd host ({len(logs)} hosts), {mode}", logins)
 

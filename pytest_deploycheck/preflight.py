@@ -31,7 +31,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout  # the builtin TimeoutError only from Python 3.11
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 import pytest
@@ -228,12 +228,11 @@ class ReadAhead:
         polling = hasattr(item.config, "workerinput")
         for key in item_target_params(item):
             read = self._reads.get(key)
-            while read is not None:
-                try:
-                    read.result(timeout=QUEUE_POLL if polling else None)
-                    break
-                except FutureTimeout:
-                    self.submit_queued(item)
+            if read is None:
+                continue
+            while polling and not futures_wait([read], timeout=QUEUE_POLL).done:
+                self.submit_queued(item)
+            read.result()
 
     def close(self) -> None:
         if self._pool is not None:
