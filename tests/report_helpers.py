@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import textwrap
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,3 +197,27 @@ def browse(html: Path, *, out: Path, fragment: str = "", screenshot: bool = Fals
         return done.stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextmanager
+def _sigint_reaches_children() -> Iterator[None]:
+    """A process started while SIGINT is ignored passes the ignoring on, and a Python whose SIGINT
+    is ignored at start has no KeyboardInterrupt: a test suite started as a background job by a
+    non-interactive shell (``cmd &``, as some CI runners do) would see every simulated Ctrl-C
+    vanish.  Around the start of a run that a test interrupts, SIGINT is back at its default."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def start_interruptible(reports: Reports, *extra: str) -> subprocess.Popen[str]:
+    """A run in its own session, for a test to signal (Ctrl-C, SIGTERM) as a person or a CI runner would."""
+    with _sigint_reaches_children():
+        return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *reports.args(), *extra],
+                                cwd=reports.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)

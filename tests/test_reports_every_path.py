@@ -11,18 +11,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.report_helpers import Reports, write_catalog
+from tests.report_helpers import Reports, start_interruptible, write_catalog
 
 
 def start(reports: Reports, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *reports.args(), *extra],
-                            cwd=reports.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return start_interruptible(reports, *extra)
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
@@ -32,8 +30,9 @@ def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is not None:
             pytest.fail(f"the run ended before {path.name} appeared:\n{proc.communicate()[0][-3000:]}")
         time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"{path.name} never appeared")
+    os.killpg(proc.pid, signal.SIGKILL)
+    out = proc.communicate()[0]  # reaped: no process or pipe left for a later test's garbage collection
+    pytest.fail(f"{path.name} never appeared:\n{out[-3000:]}")
 
 
 def finish(proc: subprocess.Popen[str]) -> str:

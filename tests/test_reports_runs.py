@@ -18,7 +18,7 @@ import pytest
 import xmlschema
 
 from pytest_deploycheck.reports.common import write_atomic
-from tests.report_helpers import CANARY, Reports, write_catalog
+from tests.report_helpers import CANARY, Reports, start_interruptible, write_catalog
 
 SCHEMAS = Path(__file__).parent / "schemas"
 
@@ -100,17 +100,16 @@ def test_web(http_endpoint):
 
 
 def start(reports: Reports, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *reports.args(), *extra],
-                            cwd=reports.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return start_interruptible(reports, *extra)
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.communicate()[0] if proc.poll() is not None else ""
-            proc.kill()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            out = proc.communicate()[0]  # reaped: no process or pipe left for a later test's garbage collection
             pytest.fail(f"the check never started:\n{out[-3000:]}")
         time.sleep(0.05)
     time.sleep(0.3)  # inside time.sleep() now
