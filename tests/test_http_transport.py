@@ -21,12 +21,11 @@ def test_environment_settings_are_requests_own_read_once_per_origin(monkeypatch:
     assert ours.merge_environment_settings("https://127.0.0.1/", {}, None, None, None)["proxies"]["https"] == "http://127.0.0.1:9"
     assert "https" not in ours.merge_environment_settings("https://127.0.0.2/", {}, None, None, None)["proxies"]  # NO_PROXY
     assert ours.merge_environment_settings("https://127.0.0.1/", {}, None, None, None)["verify"] == "/etc/ssl/certs/ca-certificates.crt"
-    calls = []
-    original = requests.Session.merge_environment_settings
-    monkeypatch.setattr(requests.Session, "merge_environment_settings", lambda self, *a: calls.append(a) or original(self, *a))
-    for path in ("/1", "/2", "/3"):
-        ours.merge_environment_settings(f"https://127.0.0.3{path}", {}, None, None, None)
-    assert len(calls) == 1  # one origin, read once
+    # Read once per origin: the environment a run started with holds for the whole run.
+    first = ours.merge_environment_settings("https://127.0.0.3/a", {}, None, None, None)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:10")
+    assert ours.merge_environment_settings("https://127.0.0.3/b", {}, None, None, None) == first
+    assert ours.merge_environment_settings("https://127.0.0.4/", {}, None, None, None)["proxies"]["https"] == "http://127.0.0.1:10"
     settings = ours.merge_environment_settings("https://127.0.0.3/", {}, None, None, None)
-    settings["proxies"]["https"] = "changed"
+    settings["proxies"]["https"] = "changed"  # a caller's copy, not the session's memory
     assert ours.merge_environment_settings("https://127.0.0.3/", {}, None, None, None)["proxies"]["https"] == "http://127.0.0.1:9"
