@@ -11,10 +11,11 @@ ClientHello, the site's front page) names that read with ``@read_ahead``::
 
 The reader takes the check's target handle and calls the same memoized reads the check calls
 (``hostfacts.sh`` and every ``host.memo``, ``tls_endpoint.probe``, ``http_endpoint.page``);
-what it returns is ignored.  Before the first check of a serial run (``preflight.prefetch``),
-the readers of the selected checks run for all live targets at once, each target's readers in
-turn, so different targets' waits overlap; the checks then find the answers already read and
-judge them as they would have.  A reader is only a hint: a check works the same without it.
+what it returns is ignored.  From the start of a serial run (and on an xdist worker, as targets
+are handed to it) the readers of the selected checks run in background threads for every live
+target (``preflight.ReadAhead``), each target's readers in turn, so different targets' waits
+overlap; a target's checks wait for its reads, then find the answers already read and judge them
+as they would have.  A reader is only a hint: a check works the same without it.
 
 A read that finds the target unusable (a refused login, no TLS, a dead deadline) is reported by
 the target's first check as its own error, as without reading ahead; any other failure is left

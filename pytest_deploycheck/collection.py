@@ -134,10 +134,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
     if state is None or state.state_dir is None or not hasattr(session.config, "workerinput"):
         return
-    entries: dict[str, dict[str, Any]] = {}
+    checks: dict[str, dict[str, Any]] = {}
+    items: dict[str, list[Any]] = {}
     for item in session.items:
         meta = item.stash.get(META_KEY, None)
         if meta is not None:
+            if meta.id not in checks:
+                checks[meta.id] = meta.as_dict()
             kind, target = item_target(item)
-            entries[item.nodeid] = {"check": meta.as_dict(), "target": target, "target_kind": kind}
-    write_shared_catalog(state.state_dir, entries, state.deselected)
+            items[item.nodeid] = [meta.id, target, kind]
+    write_shared_catalog(state.state_dir, checks, items, state.deselected)

@@ -56,18 +56,13 @@ _QUEUE_LOCK_KEY = pytest.StashKey[Any]()
 HANDLES = {kind.fixture: kind.handle for kind in KINDS}
 
 
-def _skipped(config: pytest.Config) -> bool:
-    """Runs that run no check: nothing to connect to."""
-    return runs_nothing(config)
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The xdist controller: pre-flight every inventory target while the workers start."""
     config = session.config
     state = config.stash.get(STATE_KEY, None)
     if state is None or state.inventory is None or hasattr(config, "workerinput") or not xdist_active(config):
         return
-    if state.state_dir is None or _skipped(config):
+    if state.state_dir is None or runs_nothing(config):
         return
     targets = list(state.inventory.targets)
     thread = threading.Thread(target=state.reach.preflight_all, args=(targets,), name="deploycheck-preflight", daemon=True)
@@ -88,7 +83,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_runtestloop(session: pytest.Session) -> None:
     config = session.config
     state = config.stash.get(STATE_KEY, None)
-    if state is None or state.inventory is None or not session.items or _skipped(config):
+    if state is None or state.inventory is None or not session.items or runs_nothing(config):
         return
     reader = ReadAhead(state)
     config.stash[_READER_KEY] = reader
@@ -126,15 +121,13 @@ def _wait_for(state: DeploycheckState) -> float:
 def _used_targets(items: Iterable[pytest.Item], state: DeploycheckState) -> list[tuple[str, Target, list[Reader]]]:
     """(fixture, target, the readers its selected checks declare) of every selected item, in
     first-use order, each target once and each reader once."""
-    assert state.inventory is not None
     seen: dict[tuple[str, str, str], tuple[str, Target, list[Reader]]] = {}
-    by_key = {(t.kind, t.name): t for t in state.inventory.targets}
     for item in items:
         params = item_target_params(item)
         declared = readers_of(item) if len(params) == 1 else ()  # a reader takes the check's one target
         for key in params:
             if key not in seen:
-                target = by_key.get(key[1:])
+                target = state.find(key[1], key[2])
                 if target is None:
                     continue
                 seen[key] = (key[0], target, [])
@@ -212,12 +205,9 @@ class ReadAhead:
         """xdist: read ahead for the items this worker has been handed and not yet looked at
         (its queue; xdist hands targets over whole, while the worker runs, and a steal may take
         some back: a target's reads are then wasted, never wrong)."""
-        queued = _worker_queue(item.config)
         items = item.session.items
-        tail = next((i for i in reversed(queued or ()) if isinstance(i, int) and i < len(items)), None)
-        if id(item) in self._seen and (tail is None or id(items[tail]) in self._seen):
-            return  # nothing new: xdist appends what it hands over, a steal takes from the end
-        fresh = [i for i in (item, *(items[i] for i in queued or () if isinstance(i, int) and i < len(items))) if id(i) not in self._seen]
+        queued = [items[i] for i in _worker_queue(item.config) or () if isinstance(i, int) and i < len(items)]
+        fresh = [i for i in (item, *queued) if id(i) not in self._seen]
         if fresh:
             self._seen.update(id(i) for i in fresh)
             self.submit(_used_targets(fresh, self.state))

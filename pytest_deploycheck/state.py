@@ -54,10 +54,15 @@ class DeploycheckState:
         """The inventory's target ``kind.name``, from an index built once: a fleet's inventory has
         hundreds of targets, and every item asks for its own."""
         assert self.inventory is not None
+        found = self.find(kind, name)
+        return found if found is not None else self.inventory.get(kind, name)
+
+    def find(self, kind: str, name: str) -> Target | None:
+        """The inventory's target ``kind.name``, or None (the same index as ``target``)."""
+        assert self.inventory is not None
         if not self._by_key:
             self._by_key.update({(t.kind, t.name): t for t in self.inventory.targets})
-        found = self._by_key.get((kind, name))
-        return found if found is not None else self.inventory.get(kind, name)
+        return self._by_key.get((kind, name))
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def pytest_runtest_setup(item):
         READY["probes"][name] = sorted({str(key[0]) for key in getattr(handle, "_remembered", {})}) if handle else []
         if handle is not None and handle._certificates:
             READY["chains"].append(name)
-    if fixture == "http_endpoint" and handle is not None and "/" in handle._pages and name not in READY["pages"]:
+    if fixture == "http_endpoint" and handle is not None and handle.remembered(("page", "/")) and name not in READY["pages"]:
         READY["pages"].append(name)
 
 def pytest_unconfigure(config):

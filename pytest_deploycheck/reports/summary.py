@@ -271,18 +271,13 @@ SHARED_CATALOG = "catalog.json"
 SHARED_DESELECTED = "deselected.json"
 
 
-def write_shared_catalog(state_dir: Path, entries: dict[str, dict[str, Any]], deselected: dict[str, str] | None = None) -> None:
-    """On an xdist worker: the checks it collected (node id -> check, target), for the controller,
-    which never collects and would otherwise know an item that never started only by its node id;
-    and the checks its selection left out (node id -> check id), so the controller can say the
-    run was partial.  Every worker collects the same items: the first one to write wins.  Each
-    check's metadata is written once, not once per target (``read_shared_catalog`` expands it)."""
-    checks: dict[str, dict[str, Any]] = {}
-    items: dict[str, list[Any]] = {}
-    for nodeid, entry in entries.items():
-        check = entry["check"]
-        checks.setdefault(check["id"], check)
-        items[nodeid] = [check["id"], entry.get("target"), entry.get("target_kind")]
+def write_shared_catalog(state_dir: Path, checks: dict[str, dict[str, Any]], items: dict[str, list[Any]],
+                         deselected: dict[str, str] | None = None) -> None:
+    """On an xdist worker: the checks it collected (check id -> metadata, once each; node id ->
+    [check id, target, target kind]), for the controller, which never collects and would
+    otherwise know an item that never started only by its node id; and the checks its selection
+    left out (node id -> check id), so the controller can say the run was partial.  Every worker
+    collects the same items: the first one to write wins (``read_shared_catalog`` reads it)."""
     compact = {"checks": checks, "items": items}
     for name, value in ((SHARED_CATALOG, compact), (SHARED_DESELECTED, deselected or {})):
         path = state_dir / name

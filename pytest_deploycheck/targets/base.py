@@ -10,6 +10,7 @@ README's tables all read that one list.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,6 +20,9 @@ from pytest_deploycheck.thresholds import THRESHOLDS
 from pytest_deploycheck.yamlfile import Field, YamlLoader, YamlNode
 
 T = TypeVar("T")
+
+#: Guards only the creation of a handle's memo and of each key's lock (``TargetHandle.remember``).
+_REMEMBER_LOCK = threading.Lock()
 
 __all__ = ["Field", "Target", "TargetHandle", "TargetKind", "Validator", "strip_userinfo"]
 
@@ -136,13 +140,22 @@ class TargetHandle:
         return self.target.get(key, default)
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
-        """``read()`` once per run for this target: later calls with ``key`` get the same answer.
-        An exception is not kept (the next call reads again).  For a fact several checks judge,
-        or one read ahead (``ahead.read_ahead``); ``tls_endpoint.probe`` keeps its answers so."""
-        remembered: dict[Hashable, Any] = self.__dict__.setdefault("_remembered", {})
-        if key not in remembered:
-            remembered[key] = read()
-        return remembered[key]  # type: ignore[no-any-return]
+        """``read()`` once per run for this target: later calls with ``key`` get the same answer,
+        and a call made while another thread reads it waits for that answer.  An exception is not
+        kept (the next call reads again).  For a fact several checks judge, or one read ahead
+        (``ahead.read_ahead``): ``tls_endpoint.probe`` and ``http_endpoint.page`` keep theirs so."""
+        with _REMEMBER_LOCK:
+            remembered: dict[Hashable, Any] = self.__dict__.setdefault("_remembered", {})
+            locks: dict[Hashable, threading.Lock] = self.__dict__.setdefault("_remembering", {})
+            lock = locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in remembered:
+                remembered[key] = read()
+            return remembered[key]  # type: ignore[no-any-return]
+
+    def remembered(self, key: Hashable) -> bool:
+        """Whether ``remember`` already holds an answer for ``key``."""
+        return key in self.__dict__.get("_remembered", {})
 
     def warm(self) -> None:
         """Read now what nearly every check of this kind waits for first (a login, a certificate

@@ -64,8 +64,6 @@ class HttpTarget(TargetHandle):
         self._sign_in_lock = threading.Lock()
         self._probe_posts = 0
         self._certificate_problem: str | None = None  # why verification failed, once seen: later requests do not retry it
-        self._pages: dict[str, Any] = {}  # path -> the one GET the page checks share (``page``)
-        self._pages_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -194,21 +192,22 @@ class HttpTarget(TargetHandle):
         at the cap).  Probes that must send their own request (a burst, a login) use ``get``."""
         from pytest_deploycheck.targets import http_transport
 
-        with self._pages_lock:
-            lock = self._pages.setdefault(f"lock:{path}", threading.Lock())
-        with lock:
-            cached = self._pages.get(path)
-            if cached is None:
-                response = self.get(path)  # a failure is not kept: the next check asks again (the dead-target rule applies)
-                self._pages[path] = response
-                return response
+        fresh: list[Any] = []
+
+        def read() -> Any:
+            fresh.append(self.get(path))  # a failure is not kept: the next check asks again (the dead-target rule applies)
+            return fresh[0]
+
+        response = self.remember(("page", path), read)
+        if fresh:
+            return response  # this check's own request: its evidence says how it was read
         self.reach.raise_if_failed(self.target)
         if self._certificate_problem is not None and self.url_for(path).startswith("https://"):
             note_transport(f"answer read over a connection that does not verify the certificate ({self._certificate_problem}); "
                            "the tls checks report the certificate")
-        if getattr(cached, "deploycheck_truncated", False):
-            note_transport(http_transport.truncation_note(cached, self.body_limit))
-        return cached
+        if getattr(response, "deploycheck_truncated", False):
+            note_transport(http_transport.truncation_note(response, self.body_limit))
+        return response
 
     def head(self, path: str = "/", **kwargs: Any) -> Any:
         return self.request("HEAD", path, **kwargs)

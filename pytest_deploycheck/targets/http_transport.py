@@ -61,6 +61,7 @@ class Deadline:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._previous: Deadline | None = None
+        self._seq = -1  # its place in the watchdog's queue (``_Watchdog``)
 
     def watch(self, sock: socket.socket | None) -> None:
         if sock is None:
@@ -102,7 +103,7 @@ class _Watchdog:
     def add(self, deadline: Deadline) -> None:
         with self._wake:
             seq = next(self._seq)
-            deadline._seq = seq  # type: ignore[attr-defined]
+            deadline._seq = seq
             heapq.heappush(self._heap, (time.monotonic() + deadline.seconds, seq, deadline))
             self._live.add(seq)
             if self._thread is None or not self._thread.is_alive():
@@ -113,7 +114,7 @@ class _Watchdog:
 
     def remove(self, deadline: Deadline) -> None:
         with self._wake:
-            self._live.discard(getattr(deadline, "_seq", -1))
+            self._live.discard(deadline._seq)
 
     def _run(self) -> None:
         while True:
