@@ -133,14 +133,29 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
             self._reschedule(node)
 
         def remove_node(self, node: Any) -> str | None:
+            """xdist's ``loadscope`` removal, but the item a crashed worker was running is not
+            run again: xdist reports it as crashed, and run again it would take every
+            replacement worker down with it, in turn, up to ``--max-worker-restart``.  The rest
+            of its target is handed out again."""
             self._left.pop(node, None)
             self._index.pop(node, None)
             for victim, (thief, scope) in list(self._asked.items()):
                 if victim is node:
-                    del self._asked[victim]  # its work is handed out again by xdist's remove_node
+                    del self._asked[victim]  # its work is handed out again below
                 elif thief is node:
                     self._asked[victim] = (None, scope)  # the answer still comes: whatever it gives back is queued again
-            return super().remove_node(node)  # type: ignore[no-any-return]
+            workload: dict[str, dict[str, bool]] = self.assigned_work.pop(node)
+            crashed: str | None = next((nodeid for unit in workload.values() for nodeid, done in unit.items() if not done), None)
+            if crashed is None:
+                return None
+            for scope, unit in workload.items():
+                if crashed in unit:
+                    unit[crashed] = True
+                if not all(unit.values()):
+                    self.workqueue[scope] = unit
+            for other in self.assigned_work:
+                self._reschedule(other)
+            return crashed
 
         def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
             """A worker's answer to ``steal``: every item of the scope asked for, or none (it had

@@ -1,58 +1,146 @@
-"""Reports on the wire from an xdist worker to its controller, the bulk of them packed as JSON.
+"""An item's events on the wire from an xdist worker to its controller: one message, not six.
 
-xdist sends each of an item's three reports through execnet, whose serializer is pure Python
-and costs per object.  A check's report carries about 90 objects, two thirds of them in three
-fields: the go-live data (``report.deploycheck``: outcome, target, evidence, the check's
-metadata on the setup report), pytest's ``keywords`` and the ``user_properties``.  On a 500-target
-run that is 33,000 reports, serialized by the workers and read back by the controller, on the
-same cores that run the checks.
+For every item an xdist worker sends six events through execnet: ``logstart``, the setup, call
+and teardown reports, ``logfinish`` and ``runtest_protocol_complete``.  execnet's serializer is
+pure Python and costs per object, each message is a write and a flush on the pipe, and on the
+controller each is read by the receiver thread and queued for the main thread, which wakes for it.
+On a 500-target run that is 66,000 messages, on the same cores that run the checks.
 
-So, in a worker, those fields of a ``TestReport`` travel as one JSON string (``json`` is C code),
-and the controller unpacks them before pytest rebuilds the report: every hook and report writer
-on the controller sees the same attributes as without this.  Both are plain JSON already (the
-JSON report writes them so); ``user_properties`` travels packed only when it holds pairs of
-strings (ours do), and is rebuilt as tuples.  Anything JSON cannot hold goes the usual way.
+So a worker keeps an item's events until the item is complete and sends them as one message: the
+events ``marshal``-ed (C code, and it keeps tuples, which JSON would turn into lists) into one
+bytes object.  The controller unpacks them and hands them to xdist's own event handling in the
+order they were sent, then queues them for its main thread as one entry.  Every hook on the
+controller sees the same calls with the same reports as without this.
+
+* Only an item's own events wait (``BUFFERED``), and only until that item is complete: reports
+  reach the controller item by item, so a worker that crashes takes only the item it was running
+  with it, and xdist blames that item, as it would without batching.
+* Any other event (a steal's answer, sent from the worker's receiver thread; ``workerfinished``
+  after a Ctrl-C mid-item) first sends what is waiting, then itself: the order never changes.
+* Events that ``marshal`` cannot hold go the usual way, one by one (execnet cannot hold them
+  either; it fails on them as before).
+* Batching is on only in go-live runs (an inventory given), and only when the controller asked
+  for it in the worker's ``workerinput``, with the same ``marshal`` format (same Python): a
+  worker of another Python, or without this plugin, sends events the usual way, which the
+  controller still understands.  Runs of a project's own tests are left as xdist makes them.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Generator
+import marshal
+import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-#: The serialized report's key for the packed fields.
-PACKED = "deploycheck_packed"
-#: Fields packed whatever they hold (both are JSON by construction).
-FIELDS = ("deploycheck", "keywords")
+from pytest_deploycheck.state import STATE_KEY
+
+#: The event name of a worker's batch (its one keyword argument: ``packed``).
+BATCH = "deploycheck_batch"
+#: The events of one item that wait for the item to complete.
+BUFFERED = frozenset({"logstart", "testreport", "logfinish", "warning_recorded"})
+#: The event that completes an item: its batch is sent with it.
+COMPLETE = "runtest_protocol_complete"
+#: ``workerinput`` key: the controller understands batches in this ``marshal`` format.
+WORKER_FLAG = "deploycheck_batch"
+
+Event = tuple[str, dict[str, Any]]
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_report_to_serializable(config: pytest.Config, report: Any) -> Generator[None, Any, Any]:
-    data = yield
-    if not isinstance(data, dict) or not hasattr(config, "workerinput") or data.get("$report_type") != "TestReport":
-        return data
-    packed = {name: data[name] for name in FIELDS if name in data}
-    properties = data.get("user_properties")
-    if properties and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], str) for p in properties):
-        packed["user_properties"] = properties
-    try:
-        text = json.dumps(packed, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
-        return data
-    for name in packed:
-        del data[name]
-    data[PACKED] = text
-    return data
+def wire_format() -> list[Any]:
+    """What a batch's bytes depend on: ``marshal``'s format, and the interpreter that reads them."""
+    return [marshal.version, sys.implementation.cache_tag]
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_report_from_serializable(config: pytest.Config, data: Any) -> Generator[None, Any, Any]:
-    text = data.pop(PACKED, None) if isinstance(data, dict) else None
-    if isinstance(text, str):
-        packed = json.loads(text)
-        if "user_properties" in packed:
-            packed["user_properties"] = [tuple(pair) for pair in packed["user_properties"]]
-        data.update(packed)
-    return (yield)
+class Batcher:
+    """A worker's ``sendevent``: an item's events held until the item is complete, then sent as
+    one ``BATCH``.  Thread-safe: xdist's receiver thread sends a steal's answer through it."""
+
+    def __init__(self, send: Callable[..., None]) -> None:
+        self._send = send
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, **kwargs: Any) -> None:
+        with self._lock:
+            if name in BUFFERED:
+                self._events.append((name, kwargs))
+                return
+            if name == COMPLETE:
+                self._events.append((name, kwargs))
+                self._flush()
+                return
+            self._flush()
+            self._send(name, **kwargs)
+
+    def _flush(self) -> None:
+        events, self._events = self._events, []
+        if not events:
+            return
+        try:
+            packed = marshal.dumps(events)
+        except ValueError:  # an object marshal cannot hold: execnet decides, event by event, as always
+            for name, kwargs in events:
+                self._send(name, **kwargs)
+            return
+        self._send(BATCH, packed=packed)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In a worker whose controller asked for batches: xdist's events go through a ``Batcher``."""
+    config = session.config
+    if getattr(config, "workerinput", {}).get(WORKER_FLAG) != wire_format():
+        return
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor" and callable(getattr(plugin, "sendevent", None)):
+            plugin.sendevent = Batcher(plugin.sendevent)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """On the controller, before the node's channel is read: understand batches, and ask for them."""
+    state = node.config.stash.get(STATE_KEY, None)
+    if state is None or state.inventory is None:
+        return
+    dsession = node.config.pluginmanager.get_plugin("dsession")
+    if dsession is None or not callable(getattr(node, "process_from_remote", None)):
+        return
+    if not hasattr(dsession, "worker_" + BATCH):
+        setattr(dsession, "worker_" + BATCH, _run_batch(dsession))
+    node.process_from_remote = _receive(node, node.process_from_remote)
+    node.workerinput[WORKER_FLAG] = wire_format()
+
+
+def _receive(node: Any, process: Callable[[Any], None]) -> Callable[[Any], None]:
+    """The node's channel callback (execnet's receiver thread): a batch's events go through xdist's
+    own handling one by one, and what that queues for the main thread is queued as one entry."""
+
+    def process_from_remote(eventcall: Any) -> None:
+        if not (isinstance(eventcall, tuple) and len(eventcall) == 2 and eventcall[0] == BATCH):
+            process(eventcall)
+            return
+        put = node.putevent
+        calls: list[Event] = []
+        node.putevent = calls.append  # only this thread queues for this node
+        try:
+            for event in marshal.loads(eventcall[1]["packed"]):
+                process(event)
+        finally:
+            node.putevent = put
+        if calls:
+            put((BATCH, {"calls": calls}))
+
+    return process_from_remote
+
+
+def _run_batch(dsession: Any) -> Callable[..., None]:
+    """The main thread's handler of a batch: each queued call, in order, as xdist's loop would."""
+
+    def run(calls: list[Event]) -> None:
+        for name, kwargs in calls:
+            getattr(dsession, "worker_" + name)(**kwargs)
+
+    return run

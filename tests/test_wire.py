@@ -1,68 +1,196 @@
-"""A worker's reports travel to the xdist controller with their bulk packed as JSON
-(``pytest_deploycheck/wire.py``); the controller rebuilds the very same report."""
+"""An xdist worker sends each item's events to its controller as one message
+(``pytest_deploycheck/wire.py``); the controller hands them to xdist's own handling in order.
+
+The parts with stand-ins for xdist's two ends (a recording ``sendevent``, a node and a
+``DSession`` that record what they are given), then real xdist: a worker that dies in the middle
+of a target takes only the item it was running with it, and every item before it is reported
+once.  ``tests/test_speed_xdist.py`` compares a serial and an xdist run's whole JSON reports.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import json
+import marshal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from pytest_deploycheck import wire
-
-WORKER = SimpleNamespace(workerinput={"workerid": "gw0"})
-CONTROLLER = SimpleNamespace()
+from pytest_deploycheck.state import STATE_KEY
 
 
-def through(hook: Any, value: Any, **kwargs: Any) -> Any:
-    """Run a wrapper hook implementation around an inner result ``value``."""
-    gen: Generator[None, Any, Any] = hook(**kwargs)
-    next(gen)
-    try:
-        gen.send(value)
-    except StopIteration as stop:
-        return stop.value
-    raise AssertionError("the wrapper did not return")
+def item_events(index: int) -> list[tuple[str, dict[str, Any]]]:
+    nodeid = f"checks/test_tls.py::test_chain[web{index}]"
+    location = ("checks/test_tls.py", 10, f"test_chain[web{index}]")
+    reports = [("testreport", {"data": {"$report_type": "TestReport", "nodeid": nodeid, "when": when, "location": location,
+                                        "user_properties": [("check_id", "tls-01")], "item_index": index}})
+               for when in ("setup", "call", "teardown")]
+    return [("logstart", {"nodeid": nodeid, "location": location}), *reports,
+            ("logfinish", {"nodeid": nodeid, "location": location}),
+            ("runtest_protocol_complete", {"item_index": index, "duration": 0.01})]
 
 
-def report_data() -> dict[str, Any]:
-    return {
-        "$report_type": "TestReport", "nodeid": "checks/test_tls.py::test_chain[web]", "when": "teardown",
-        "outcome": "passed", "location": ("checks/test_tls.py", 10, "test_chain[web]"), "longrepr": None,
-        "keywords": {"test_chain[web]": 1, "check": 1, "high": 1},
-        "user_properties": [("check_id", "tls-01"), ("target", "web"), ("outcome", "passed")],
-        "deploycheck": {"phase": "teardown", "outcome": "passed", "target": "web", "target_kind": "tls",
-                        "message": "", "evidence": {"chain": ["CN=web", "CN=ca"], "days": 80.5},
-                        "attestation": None, "waiver": None, "check": {"id": "tls-01"}},
-    }
+class Sent(list[tuple[str, dict[str, Any]]]):
+    def __call__(self, name: str, **kwargs: Any) -> None:
+        self.append((name, kwargs))
 
 
-def test_a_workers_report_is_packed_and_the_controller_rebuilds_it() -> None:
-    original = report_data()
-    sent = through(wire.pytest_report_to_serializable, report_data(), config=WORKER, report=None)
-    assert set(sent) & {"keywords", "user_properties", "deploycheck"} == set()
-    assert isinstance(sent[wire.PACKED], str)
-    received = dict(sent)
-    through(wire.pytest_report_from_serializable, "rebuilt", config=CONTROLLER, data=received)
-    assert received == original
-    assert all(isinstance(pair, tuple) for pair in received["user_properties"])
+def unpacked(sent: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """What the controller makes of ``sent``: every event, batches opened."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name, kwargs in sent:
+        out.extend(marshal.loads(kwargs["packed"]) if name == wire.BATCH else [(name, kwargs)])
+    return out
 
 
-def test_what_json_cannot_hold_travels_the_usual_way() -> None:
-    odd = report_data()
-    odd["user_properties"] = [("count", 3)]  # not a pair of strings: sent as it is
-    sent = through(wire.pytest_report_to_serializable, dict(odd), config=WORKER, report=None)
-    assert sent["user_properties"] == [("count", 3)] and "deploycheck" not in sent
-    unjsonable = report_data()
-    unjsonable["deploycheck"]["evidence"] = {"when": object()}
-    sent = through(wire.pytest_report_to_serializable, dict(unjsonable), config=WORKER, report=None)
-    assert wire.PACKED not in sent and sent["deploycheck"] is unjsonable["deploycheck"]
+def test_an_items_events_travel_as_one_message_in_their_order() -> None:
+    sent = Sent()
+    batcher = wire.Batcher(sent)
+    for index in (0, 1):
+        for name, kwargs in item_events(index):
+            batcher(name, **kwargs)
+    assert [name for name, _ in sent] == [wire.BATCH, wire.BATCH]
+    assert unpacked(sent) == item_events(0) + item_events(1)  # tuples stay tuples
+    assert isinstance(unpacked(sent)[0][1]["location"], tuple)
 
 
-@pytest.mark.parametrize("config", [CONTROLLER, WORKER])
-def test_only_a_workers_test_reports_are_packed(config: Any) -> None:
-    collect = {**report_data(), "$report_type": "CollectReport"}
-    assert through(wire.pytest_report_to_serializable, dict(collect), config=config, report=None) == collect
-    if config is CONTROLLER:  # serial runs and the controller's own report writers see plain reports
-        assert through(wire.pytest_report_to_serializable, report_data(), config=config, report=None) == report_data()
+def test_any_other_event_sends_what_waits_before_itself() -> None:
+    """A steal's answer comes from the worker's receiver thread in the middle of an item;
+    ``workerfinished`` after a Ctrl-C mid-item: the order on the wire never changes."""
+    sent = Sent()
+    batcher = wire.Batcher(sent)
+    events = item_events(0)
+    for name, kwargs in events[:2]:
+        batcher(name, **kwargs)
+    batcher("unscheduled", indices=[5, 6])
+    for name, kwargs in events[2:]:
+        batcher(name, **kwargs)
+    batcher("workerfinished", workeroutput={})
+    assert [name for name, _ in sent] == [wire.BATCH, "unscheduled", wire.BATCH, "workerfinished"]
+    assert unpacked(sent) == [*events[:2], ("unscheduled", {"indices": [5, 6]}), *events[2:], ("workerfinished", {"workeroutput": {}})]
+
+
+def test_an_event_alone_is_sent_as_itself() -> None:
+    sent = Sent()
+    wire.Batcher(sent)("workerready", workerinfo={"version": "3.11"})
+    assert sent == [("workerready", {"workerinfo": {"version": "3.11"}})]
+
+
+def test_what_marshal_cannot_hold_goes_event_by_event() -> None:
+    sent = Sent()
+    batcher = wire.Batcher(sent)
+    events = item_events(0)
+    events[2][1]["data"]["odd"] = object()  # execnet decides, as without batching
+    for name, kwargs in events:
+        batcher(name, **kwargs)
+    assert sent == events
+
+
+class Node:
+    """A stand-in for xdist's ``WorkerController``: records what its own handling is given."""
+
+    def __init__(self, queued: list[Any], inventory: object | None = object()) -> None:
+        config = SimpleNamespace(stash={STATE_KEY: SimpleNamespace(inventory=inventory)},
+                                 pluginmanager=SimpleNamespace(get_plugin=lambda name: DSESSION if name == "dsession" else None))
+        self.config = config
+        self.workerinput: dict[str, Any] = {}
+        self.putevent = queued.append
+        self.handled: list[Any] = []
+
+    def process_from_remote(self, eventcall: Any) -> None:
+        self.handled.append(eventcall)
+        name, kwargs = eventcall
+        self.putevent((name, {"node": "gw0", **kwargs}))
+
+
+class DSession:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("worker_") or name == "worker_" + wire.BATCH:
+            raise AttributeError(name)
+        return lambda **kwargs: self.calls.append((name, kwargs))
+
+
+DSESSION = DSession()
+
+
+def test_the_controller_hands_a_batch_to_xdist_event_by_event_and_queues_it_once() -> None:
+    queued: list[Any] = []
+    node = Node(queued)
+    wire.pytest_configure_node(node)
+    assert node.workerinput[wire.WORKER_FLAG] == wire.wire_format()
+    sent = Sent()
+    batcher = wire.Batcher(sent)
+    for name, kwargs in item_events(3):
+        batcher(name, **kwargs)
+    node.process_from_remote(sent[0])
+    node.process_from_remote(("workerfinished", {"workeroutput": {}}))
+    assert node.handled == [*item_events(3), ("workerfinished", {"workeroutput": {}})]
+    assert [name for name, _ in queued] == [wire.BATCH, "workerfinished"]
+    assert node.putevent == queued.append  # put back after the batch
+    DSESSION.calls.clear()
+    getattr(DSESSION, "worker_" + wire.BATCH)(**queued[0][1])
+    assert DSESSION.calls == [("worker_" + name, {"node": "gw0", **kwargs}) for name, kwargs in item_events(3)]
+
+
+def test_runs_without_an_inventory_are_left_as_xdist_makes_them() -> None:
+    node = Node([], inventory=None)
+    original = node.process_from_remote
+    wire.pytest_configure_node(node)
+    assert node.workerinput == {} and node.process_from_remote == original
+
+
+def test_a_worker_batches_only_what_its_controller_asked_for() -> None:
+    class Interactor:
+        def sendevent(self, name: str, **kwargs: Any) -> None:
+            raise AssertionError("not called here")
+
+    def session(flag: Any) -> Any:
+        interactor = Interactor()
+        Interactor.__name__ = "WorkerInteractor"
+        config = SimpleNamespace(workerinput={"workerid": "gw0", **({wire.WORKER_FLAG: flag} if flag is not None else {})},
+                                 pluginmanager=SimpleNamespace(get_plugins=lambda: [interactor]))
+        wire.pytest_sessionstart(SimpleNamespace(config=config))
+        return interactor
+
+    assert isinstance(session(wire.wire_format()).sendevent, wire.Batcher)
+    assert not isinstance(session(None).sendevent, wire.Batcher)
+    assert not isinstance(session([0, "other-python"]).sendevent, wire.Batcher)
+
+
+CRASH = '''
+import os
+import pytest
+from pytest_deploycheck import require
+
+pytestmark = pytest.mark.section("wire", "Wire")
+
+@pytest.mark.check("wire-01", "Counts", severity="high")
+@pytest.mark.parametrize("n", range(6))
+def test_count(files, n):
+    """The worker dies at the fourth item of target b."""
+    if files.name == "b" and n == 3:
+        os._exit(1)
+    require(True, files, "fine", "fine")
+'''
+
+
+def test_a_worker_that_dies_takes_only_the_item_it_was_running_and_that_item_is_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_wire_crash=CRASH)
+    (pytester.path / "inv.yml").write_text("files:\n  a: {path: .}\n  b: {path: .}\n  c: {path: .}\n")
+    result = pytester.runpytest_subprocess("--inventory=inv.yml", "--deploycheck-catalog=none", "-n", "2",
+                                           "--deploycheck-json=report.json", "-p", "no:randomly")
+    rows = json.loads(Path(pytester.path / "report.json").read_text())["results"]
+    outcomes = {row["nodeid"].split("::")[-1]: row["outcome"] for row in rows}
+    assert len(rows) == len(outcomes) == 18, rows  # every item reported once
+    assert outcomes.pop("test_count[b-3]") == "error"
+    assert set(outcomes.values()) == {"passed"}  # the dead worker's finished items, and the rest of b run elsewhere
+    crashed = next(row for row in rows if row["nodeid"].endswith("[b-3]"))
+    assert "worker running this check died" in crashed["message"] and "crashed while running" in crashed["message"]
+    assert result.stdout.str().count("replacing crashed worker") == 1  # not run again: it would take the next worker down too
+    assert "VERDICT: NO-GO" in result.stdout.str()
+    assert result.ret == 1

@@ -118,6 +118,7 @@ class GoLiveSummary:
         self.checklist_entries: dict[str, ChecklistEntry] = {}  # "source::key" -> what the item's report carried
         self.checklist_nodeids: dict[str, str] = {}  # node id -> "source::key"
         self.interrupt_cause = ""  # "SIGTERM", "Ctrl-C"
+        self.crashed: dict[str, str] = {}  # xdist: node id -> why the worker running it is gone
 
     # -- collection: what should run -------------------------------------------------
 
@@ -142,6 +143,10 @@ class GoLiveSummary:
             self.checklist_nodeids[report.nodeid] = key
         data = getattr(report, "deploycheck", None)
         if not isinstance(data, dict):
+            if report.failed and report.when not in ("setup", "call", "teardown") and report.nodeid in self.expected:
+                # xdist's report for the item a worker died running (``when="???"``): could not look.
+                self.crashed[report.nodeid] = str(report.longrepr)
+                return
             self.expected.pop(report.nodeid, None)  # not a check: a user's own test
             return
         pending = self.items.setdefault(report.nodeid, _Pending(data))
@@ -168,11 +173,14 @@ class GoLiveSummary:
         out: list[Result] = []
         for nodeid, pending in self.items.items():
             data = pending.data
+            outcome, message = pending.outcome, pending.message
+            if not pending.done:
+                outcome, message = Outcome.NOT_RUN, "the run ended before this check finished"
+                if nodeid in self.crashed:
+                    outcome, message = Outcome.ERROR, _crash_message(self.crashed[nodeid])
             out.append(Result(
                 nodeid=nodeid, check=meta_from_dict(pending.check or data["check"]), target=data.get("target"),
-                target_kind=data.get("target_kind"),
-                outcome=pending.outcome if pending.done else Outcome.NOT_RUN,
-                message=pending.message if pending.done else "the run ended before this check finished",
+                target_kind=data.get("target_kind"), outcome=outcome, message=message,
                 evidence=data.get("evidence") or {}, duration=round(pending.duration, 3),
                 attestation=data.get("attestation"), waiver=data.get("waiver"),
             ))
@@ -185,6 +193,10 @@ class GoLiveSummary:
                     if entry is None:
                         continue  # not a check: a project's own test
                     meta, target, kind = meta_from_dict(entry["check"]), entry.get("target"), entry.get("target_kind")
+                if nodeid in self.crashed:
+                    out.append(Result(nodeid=nodeid, check=meta, target=target, target_kind=kind,
+                                      outcome=Outcome.ERROR, message=_crash_message(self.crashed[nodeid])))
+                    continue
                 out.append(Result(nodeid=nodeid, check=meta, target=target, target_kind=kind,
                                   outcome=Outcome.NOT_RUN, message="never ran"))
         # Catalog (collection) order, known alike to a serial run and to the xdist controller,
@@ -372,6 +384,12 @@ def read_shared_catalog(state_dir: Path) -> dict[str, Any] | None:
                 for nodeid, (check_id, target, kind) in items.items()}
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _crash_message(said: str) -> str:
+    """An item whose xdist worker died running it: it could not look, and the run says where to look."""
+    return (f"not checked: the xdist worker running this check died ({said.strip() or 'no message'}); "
+            "run this check alone, without -n, to see why")
 
 
 def _target_from_nodeid(nodeid: str) -> str | None:
