@@ -50,7 +50,7 @@ QUEUE_POLL = 0.05
 
 _THREAD_KEY = pytest.StashKey[threading.Thread]()
 _READER_KEY = pytest.StashKey["ReadAhead"]()
-_QUEUE_LOCK_KEY = pytest.StashKey[Any]()
+_INTERACTOR_KEY = pytest.StashKey[Any]()
 
 #: Fixture -> its handle class.
 HANDLES = {kind.fixture: kind.handle for kind in KINDS}
@@ -160,12 +160,23 @@ def _warms(fixture: str) -> bool:
     return HANDLES[fixture].warm is not TargetHandle.warm
 
 
-def _read(state: DeploycheckState, fixture: str, target: Target, readers: list[Reader]) -> None:
-    """One target's reads, in turn: its kind's fact, then what its selected checks declare."""
+def _read(state: DeploycheckState, fixture: str, target: Target, readers: list[Reader]) -> bool:
+    """One target's reads, in turn: its kind's fact, then what its selected checks declare.
+    False when the target's kind fact could not be read (its declared reads are not tried)."""
     if _warms(fixture) and not _warm(state, fixture, target):
-        return
-    if not readers:
-        return
+        return False
+    if readers:
+        _run_readers(state, fixture, target, readers)
+    return True
+
+
+def _read_after(warmed: Future[bool], state: DeploycheckState, fixture: str, target: Target, reader: Reader) -> None:
+    """One declared read of a target whose reads run beside its checks, once its kind's fact is read."""
+    if warmed.result():
+        _run_readers(state, fixture, target, [reader])
+
+
+def _run_readers(state: DeploycheckState, fixture: str, target: Target, readers: list[Reader]) -> None:
     handle = state.pool.handle(fixture, target, HANDLES[fixture])
     for reader in readers:
         if state.reach.failure(target) is not None:
@@ -183,46 +194,72 @@ class ReadAhead:
     """Each target's reads (``_read``) in a bounded pool of background threads, while the checks
     of the targets already read run; an item waits only for its own target's reads, so the
     first checks start at once and the waits of different targets overlap one another and the
-    checks.  A target's handle is touched by its reads or its checks, never both at once."""
+    checks.  A target's handle is touched by its reads or its checks, never both at once, except
+    where the handle says it may be (``TargetHandle.reads_beside_checks``: hosts reached by a
+    process per command): there each declared read is a task of its own, and an item waits only
+    for its target's kind fact (the login) and for the reads its own check declares, so a host's
+    other checks do not wait for its package-update simulation."""
 
     def __init__(self, state: DeploycheckState, workers: int = READ_AHEAD_WORKERS) -> None:
         self.state = state
         self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
-        self._reads: dict[tuple[str, str, str], Future[None]] = {}
+        self._reads: dict[tuple[str, str, str], Future[bool]] = {}
+        self._reader_reads: dict[tuple[tuple[str, str, str], Reader], Future[None]] = {}  # beside the checks
         self._seen: set[int] = set()  # xdist: items whose targets were submitted (id of the item)
+        self._queue_mark: Any = None  # xdist: the worker queue's last item at the last look
 
     def submit(self, used: Iterable[tuple[str, Target, list[Reader]]]) -> None:
         for fixture, target, readers in used:
             key = (fixture, target.kind, target.name)
-            if key in self._reads or not (_warms(fixture) or readers) or self.state.reach.failure(target) is not None:
+            if not (_warms(fixture) or readers) or self.state.reach.failure(target) is not None:
                 continue
+            beside = HANDLES[fixture].reads_beside_checks(target)
+            if key in self._reads and not beside:
+                continue  # its checks may be running: a read it did not declare at first is the check's own
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deploycheck-read-ahead")
-            self._reads[key] = self._pool.submit(_outside_items, _read, self.state, fixture, target, readers)
+            if not beside:
+                self._reads[key] = self._pool.submit(_outside_items, _read, self.state, fixture, target, readers)
+                continue
+            warmed = self._reads.get(key) or self._reads.setdefault(key, self._pool.submit(_outside_items, _read, self.state, fixture, target, []))
+            for reader in readers:
+                if (key, reader) not in self._reader_reads:
+                    self._reader_reads[key, reader] = self._pool.submit(_outside_items, _read_after, warmed, self.state, fixture, target, reader)
 
     def submit_queued(self, item: pytest.Item) -> None:
         """xdist: read ahead for the items this worker has been handed and not yet looked at
-        (its queue; xdist hands targets over whole, while the worker runs, and a steal may take
-        some back: a target's reads are then wasted, never wrong)."""
+        (the item it holds back as the next one, and its queue; xdist hands targets over whole,
+        while the worker runs, and a steal may take some back: a target's reads are then wasted,
+        never wrong).  The queue is copied only when its last item changed since the last look,
+        as new work is appended at its end.  (A look misses new work only when a steal took the
+        queue's last target and it came back before the next look: that target's reads then
+        start at its first check.)"""
         items = item.session.items
-        queued = [items[i] for i in _worker_queue(item.config) or () if isinstance(i, int) and i < len(items)]
-        fresh = [i for i in (item, *queued) if id(i) not in self._seen]
+        fresh = [] if id(item) in self._seen else [item]
+        queued, self._queue_mark = _worker_queue(item.config, self._queue_mark)
+        fresh += [items[i] for i in queued if isinstance(i, int) and i < len(items) and id(items[i]) not in self._seen]
         if fresh:
             self._seen.update(id(i) for i in fresh)
             self.submit(_used_targets(fresh, self.state))
 
     def wait(self, item: pytest.Item) -> None:
-        """Until this item's own target is read; under xdist, targets handed over meanwhile are
+        """Until this item's own target is read (where reads run beside the checks: its kind fact
+        and the reads the item's check declares); under xdist, targets handed over meanwhile are
         submitted while it waits (the queue is looked at again every ``QUEUE_POLL`` seconds)."""
         polling = hasattr(item.config, "workerinput")
-        for key in item_target_params(item):
+        params = item_target_params(item)
+        declared = readers_of(item) if len(params) == 1 else ()
+        for key in params:
             read = self._reads.get(key)
             if read is None:
                 continue
-            while polling and not futures_wait([read], timeout=QUEUE_POLL).done:
-                self.submit_queued(item)
-            read.result()
+            reads: list[Future[Any]] = [read]
+            reads += [f for f in (self._reader_reads.get((key, reader)) for reader in declared) if f is not None]
+            for one in reads:
+                while polling and not one.done() and not futures_wait([one], timeout=QUEUE_POLL).done:
+                    self.submit_queued(item)
+                one.result()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -230,19 +267,25 @@ class ReadAhead:
             self._pool = None
 
 
-def _outside_items(work: Callable[..., None], *args: Any) -> None:
+def _outside_items(work: Callable[..., Any], *args: Any) -> Any:
     outside_items()
-    work(*args)
+    return work(*args)
 
 
-def _worker_queue(config: pytest.Config) -> list[Any] | None:
-    """The item indexes xdist has handed this worker and it has not started (its
-    ``WorkerInteractor.torun``), or None when this xdist keeps them elsewhere."""
-    if _QUEUE_LOCK_KEY not in config.stash:
-        interactor = next((p for p in config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"), None)
-        config.stash[_QUEUE_LOCK_KEY] = getattr(getattr(interactor, "torun", None), "lock", None)
-    lock = config.stash[_QUEUE_LOCK_KEY]
+def _worker_queue(config: pytest.Config, mark: Any) -> tuple[list[Any], Any]:
+    """The item indexes xdist has handed this worker and it has not started: the one it holds
+    back as the next item, then its queue (``WorkerInteractor.torun``), the queue only when its
+    mark (its last item) is no longer ``mark``, as nothing was handed over since that look;
+    with the queue's new mark.  Nothing when this xdist keeps them elsewhere."""
+    if _INTERACTOR_KEY not in config.stash:
+        config.stash[_INTERACTOR_KEY] = next((p for p in config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"), None)
+    interactor = config.stash[_INTERACTOR_KEY]
+    lock = getattr(getattr(interactor, "torun", None), "lock", None)
     if lock is None:
-        return None
+        return [], mark
+    held = [getattr(interactor, "nextitem_index", None)]
     with lock() as pending:
-        return list(pending)
+        now = pending[-1] if pending else None
+        if now == mark:
+            return held, mark
+        return held + list(pending), now

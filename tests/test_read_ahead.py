@@ -95,6 +95,32 @@ def test_second(files):
     """Reads b again."""
 '''
 
+BESIDE = '''
+import threading
+import pytest
+from pytest_deploycheck import read_ahead, require
+
+pytestmark = pytest.mark.section("ra", "Read ahead")
+
+QUICK_RAN = threading.Event()
+
+def slow(host):
+    host.memo("slow", lambda: "read beside the quick check" if QUICK_RAN.wait(10) else "read alone")
+
+@pytest.mark.check("ra-05", "Quick", severity="high")
+def test_quick(host):
+    """Declares no read: runs while the host's slow read is still going on."""
+    QUICK_RAN.set()
+
+@pytest.mark.check("ra-06", "Slow", severity="high")
+@read_ahead(slow)
+def test_slow(host, evidence):
+    """Waits for its own read, and finds its answer."""
+    value = host.memo("slow", lambda: "read by the check")
+    evidence.record(value=value)
+    require(value == "read beside the quick check", host, value, "read ahead, beside the quick check")
+'''
+
 
 def _inventory(path: Path) -> str:
     (path / "inv.yml").write_text("files:\n" + "".join(f"  {name}: {{path: .}}\n" for name in TARGETS))
@@ -133,3 +159,17 @@ def test_a_read_that_finds_the_target_unusable_is_its_first_checks_error(pyteste
     assert second["outcome"] == "error", second
     assert "not checked, target unusable since an earlier check: the read ahead found b unusable" in str(second["message"]), second
     assert all(rows[(check, name)]["outcome"] == "passed" for check in ("ra-03", "ra-04") for name in TARGETS if name != "b")
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_hosts_checks_wait_only_for_the_reads_they_declare(pytester: pytest.Pytester, xdist: list[str]) -> None:
+    """Hosts reached by a process per command (here local://) are read beside their checks: a
+    check that declares no read does not wait for the host's slow one (the package-update
+    simulation), and the check that declares it waits for it and finds its answer."""
+    pytester.makepyfile(test_ra=BESIDE)
+    (pytester.path / "inv.yml").write_text("hosts:\n  box: {backend: 'local://'}\n")
+    pytester.runpytest_subprocess("--inventory=inv.yml", "--deploycheck-catalog=none", "--deploycheck-json=report.json", *xdist)
+    rows = _results(pytester.path)
+    assert rows[("ra-05", "box")]["outcome"] == "passed", rows
+    assert rows[("ra-06", "box")]["outcome"] == "passed", rows[("ra-06", "box")]
+    assert rows[("ra-06", "box")]["evidence"]["value"] == "read beside the quick check"

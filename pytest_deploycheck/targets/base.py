@@ -166,6 +166,15 @@ class TargetHandle:
     def close(self) -> None:
         """Release connections; called once at the end of the run."""
 
+    @classmethod
+    def reads_beside_checks(cls, target: Target) -> bool:
+        """Whether the reads declared with ``@read_ahead`` may run while the target's checks run
+        (the handle is safe to use from two threads at once, and a read in progress is waited
+        for, not repeated): then a check waits only for ``warm`` and for the reads its own check
+        declares, not for every read of its target (``preflight.ReadAhead``).  False: a check
+        waits until every read of its target is done, so a handle is never used by two threads."""
+        return False
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.target.label}>"
 

@@ -77,6 +77,7 @@ class HostTarget(TargetHandle):
         self._host: Any = None
         self._lock = threading.RLock()
         self._memo: dict[str, tuple[bool, Any]] = {}
+        self._computing: dict[str, threading.Lock] = {}  # key -> held while this entry computes it
         self._machine: MachineIdentity | None = None
 
     @property
@@ -107,7 +108,8 @@ class HostTarget(TargetHandle):
         account (``machine()``); ``scope="connection"`` (the default for keys starting with
         ``sshd``) narrows it to entries reaching the same SSH server with the same ``sshd_config``
         setting, ``scope="host"`` to this entry.  A not-applicable or error outcome is kept for
-        this entry only: its message names it.
+        this entry only: its message names it.  A call made while another thread computes the
+        same key waits for that answer; different keys are computed at the same time.
         """
         scope = scope or ("connection" if key.startswith(CONNECTION_SCOPED) else "machine")
         shared = self._shared_store(scope) if scope != "host" else None  # the machine() command runs here, once per entry
@@ -115,7 +117,9 @@ class HostTarget(TargetHandle):
             if key in self._memo:
                 return self._replay(self._memo[key])  # type: ignore[no-any-return]
         if shared is not None:
-            store, lock = shared
+            store, locks = shared
+            with _REGISTRY_LOCK:
+                lock = locks.setdefault(key, threading.Lock())
             with lock:
                 if key not in store:
                     outcome = self._compute(compute)
@@ -126,9 +130,15 @@ class HostTarget(TargetHandle):
                     store[key] = outcome
                 return self._replay(store[key])  # type: ignore[no-any-return]
         with self._lock:
-            if key not in self._memo:
-                self._memo[key] = self._compute(compute)
-            return self._replay(self._memo[key])  # type: ignore[no-any-return]
+            lock = self._computing.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                known = self._memo.get(key)
+            if known is None:
+                known = self._compute(compute)
+                with self._lock:
+                    self._memo[key] = known
+            return self._replay(known)  # type: ignore[no-any-return]
 
     @staticmethod
     def _compute(compute: Callable[[], Any]) -> tuple[bool, Any]:
@@ -160,7 +170,7 @@ class HostTarget(TargetHandle):
                     self._machine = MachineIdentity(key=f"entry {self.target.kind}.{self.target.name}", connection="")
             return self._machine
 
-    def _shared_store(self, scope: str) -> tuple[dict[str, tuple[bool, Any]], threading.RLock]:
+    def _shared_store(self, scope: str) -> tuple[dict[str, tuple[bool, Any]], dict[str, threading.Lock]]:
         identity = self.machine()
         name = identity.key
         if scope == "connection":
@@ -170,7 +180,7 @@ class HostTarget(TargetHandle):
         registry = self.reach.shared("hosts.machines")
         with _REGISTRY_LOCK:
             if name not in registry:
-                registry[name] = ({}, threading.RLock())
+                registry[name] = ({}, {})  # the machine's facts, and a lock per key held while one is computed
             return registry[name]  # type: ignore[no-any-return]
 
     def warm(self) -> None:
@@ -178,6 +188,13 @@ class HostTarget(TargetHandle):
         does this for every host at once, so the logins overlap instead of waiting in turn."""
         self.testinfra  # noqa: B018 - the property connects
         self.machine()
+
+    @classmethod
+    def reads_beside_checks(cls, target: Target) -> bool:
+        """Yes for the backends that run each command as its own process (local, ssh, docker,
+        kubectl, ...): two threads' commands never share a channel.  ``memo`` computes a key
+        once, whoever asks first.  paramiko, ansible, salt and winrm keep a client object."""
+        return (scheme_of(target) or "local") in PROCESS_PER_COMMAND
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -192,6 +209,9 @@ class HostTarget(TargetHandle):
             if closer is not None:
                 closer()
 
+
+#: Backends whose every command is a process of its own (``_Rules.run_local``).
+PROCESS_PER_COMMAND = ("local", "ssh", "safe-ssh", "docker", "podman", "kubectl", "openshift", "lxc")
 
 #: Memo keys whose answer depends on which SSH server accepted the connection, not only on the
 #: machine: two sshd on one machine (ports 22 and 2222) have different configurations.
