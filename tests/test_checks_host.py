@@ -11,6 +11,7 @@ real command output further down.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import grp
 import os
 import pwd
@@ -18,6 +19,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,17 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @contextlib.contextmanager
 def listening(address: str = "0.0.0.0", port: int = 0) -> Iterator[int]:
+    """A stray listening socket, one at a time across the suite's xdist workers: another
+    worker's stray, opened between this one's baseline and its run, would fail net-01 on the
+    host that allows exactly the baseline and this stray."""
+    with open(Path(tempfile.gettempdir()) / "deploycheck-tests-stray-port.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with _stray(address, port) as bound:
+            yield bound
+
+
+@contextlib.contextmanager
+def _stray(address: str, port: int) -> Iterator[int]:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((address, port))
