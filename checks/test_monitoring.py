@@ -155,6 +155,7 @@ def test_rules_evaluate(prometheus, evidence):
                             "response_time|latency|slow|percentile|performance alert|notif|alarm api?",
                             "disk_space|disk|inode|filesystem|volume alert|notif|alarm", "resource|resources usage? alert|alarm high?",
                             "memory_usage|memory|oom|ram alert|notif|alarm",
+                            "cpu_usage|cpu|processor|load_average alert|notif|alarm", "cpu alert",
                             "certificate expiry|renew|validity alert|notif|alarm|warn tls?", "certificate alert",
                             "database|postgres|mysql|redis|elasticsearch|broker down|connection|failure|unavailable|unreachable|connectivity|health alert|notif|alarm",
                             "database alert", "backlog|queue|task|job alert|notif|alarm",
@@ -164,9 +165,10 @@ def test_rules_evaluate(prometheus, evidence):
 def test_alert_concerns(prometheus, evidence):
     """The first incident after go-live should page somebody, not be found by a customer.
     Each concern in ``required_alerts`` (default all: target down, 5xx error ratio, latency,
-    disk filling, memory, certificate expiry, database down, queue backlog, backup age) needs
+    disk filling, memory, CPU saturation, certificate expiry, database down, queue backlog,
+    backup age) needs
     an alerting rule, recognised from its name, labels, annotations and expression (e.g.
-    ``up == 0``, ``status=~"5.."``, ``histogram_quantile``, ``node_filesystem_*``,
+    ``up == 0``, ``status=~"5.."``, ``histogram_quantile``, ``node_filesystem_*``, ``node_cpu_*``,
     ``probe_ssl_earliest_cert_expiry``, ``pg_up``).  Fails naming each concern without one."""
     required = prometheus.required_alerts
     coverage = facts.concern_coverage(prometheus.api("/api/v1/rules"), required)

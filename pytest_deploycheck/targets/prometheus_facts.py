@@ -187,6 +187,11 @@ CONCERNS: dict[str, Concern] = {
         ("memory", "oom", "out of memory", "swap"),
         (r"\bnode_memory_", r"memory", r"\boom", r"\bnode_vmstat_oom"),
     ),
+    "cpu": Concern(
+        "CPU saturation",
+        ("cpu", "load average", "high load", "system load"),
+        (r"cpu", r"\bnode_load(1|5|15)\b"),
+    ),
     "certificate": Concern(
         "certificate expiry",
         ("cert", "ssl", "tls", "x509"),

@@ -70,6 +70,7 @@ CONCERNS = {
     "latency": "HighRequestLatency",
     "disk": "DiskWillFillIn4Hours",
     "memory": "HostMemoryLow",
+    "cpu": "HostCpuSaturated",
     "certificate": "CertificateExpiresSoon",
     "database": "PostgresDown",
     "queue": "CeleryQueueBacklog",
@@ -156,6 +157,14 @@ groups:
           team: sre
         annotations:
           summary: "{{ $labels.instance }}: less than 10% memory available"
+      - alert: HostCpuSaturated
+        expr: 1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])) > 0.9
+        for: 15m
+        labels:
+          severity: warning
+          team: sre
+        annotations:
+          summary: "{{ $labels.instance }}: CPU busy above 90% for 15 minutes"
   - name: certificates
     rules:
       - alert: CertificateExpiresSoon
