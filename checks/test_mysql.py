@@ -456,6 +456,49 @@ def test_migrations_at_head(mysql: Any, evidence: Any) -> None:
     require(not problems, mysql, f"{tool} ({shown}) {'; '.join(problems)}", f"{tool} at {head}")
 
 
+#: Well-known logins the default-credentials probe tries (mysql-18): (user, password, how it is
+#: named in the report); an empty user is the application's account, a None password its name.
+DEFAULT_CREDENTIALS: tuple[tuple[str, str | None, str], ...] = (
+    ("root", "", "root without a password"),
+    ("root", "root", "root with password 'root'"),
+    ("root", "password", "root with password 'password'"),
+    ("root", "mysql", "root with password 'mysql'"),
+    ("admin", "admin", "admin with password 'admin'"),
+    ("", None, "{user} with its own name as password"),
+)
+
+#: Server answers that refuse a login: wrong password or user (1045), no access to the host (1130),
+#: or to its database (1044), an account locked (3118, 4151) or expired (1862).
+LOGIN_REFUSED = (1044, 1045, 1130, 1862, 3118, 4151)
+
+
+@pytest.mark.active_probe
+@pytest.mark.check("mysql-18", "Default credentials refused", severity="critical",
+                   refs=("CWE-1392: Use of Default Credentials", "OWASP ASVS 4.0 V2.5.4", "CIS Oracle MySQL 8.0 7.1"),
+                   answers=("mysql|mariadb|database default_credentials|default password", "mysql|mariadb password default|changed|strong",
+                            "mysql|mariadb root password default|changed|set|empty|blank"))
+def test_default_credentials_refused(mysql: Any, evidence: Any) -> None:
+    """The first logins an attacker tries are ``root`` with no password, ``root``/``root`` and
+    the like.  This active probe (it runs only where the inventory sets ``active_probes: true``)
+    tries a short, fixed list of well-known logins, one connection each, with the DSN's TLS
+    settings and the target's timeout: root without a password and with root, password and
+    mysql; admin/admin; the application's account with its own name as password.  Only
+    challenge-response authentication is allowed (a server asking for the cleartext or dialog
+    plugin ends the probe without an answer), no database is named, and each connection is
+    closed at once without a statement.  Passes when every login is refused."""
+    _current_account(mysql)  # a dead target ends here, as an error, before any login is tried
+    app_user = str(mysql.setting("app_user") or mysql.connect_args()["user"]).split("@", 1)[0].strip("'`")
+    tried, accepted = [], []
+    for user, password, name in DEFAULT_CREDENTIALS:
+        user = user or app_user
+        description = name.format(user=user)
+        tried.append(description)
+        if _login(mysql, user, user if password is None else password, description):
+            accepted.append(description)
+    evidence.record(tried=tried, accepted=accepted)
+    require(not accepted, mysql, f"login accepted: {', '.join(accepted)}", "every well-known default login refused")
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -480,6 +523,28 @@ class _RefuseDialog(_RefuseClearText):
 
 
 _CHALLENGE_ONLY = {"mysql_clear_password": _RefuseClearText, "dialog": _RefuseDialog}
+
+
+def _login(mysql: Any, user: str, password: str, description: str) -> bool:
+    """Whether the server accepts ``user``/``password`` (mysql-18); any answer but a refusal of
+    the login is an error: the probe could not tell."""
+    args = mysql.connect_args(user=user, password=password, database=None, autocommit=None, auth_plugin_map=_CHALLENGE_ONLY)
+    try:
+        conn = pymysql.connect(**args)
+    except _ClearTextRequested as exc:
+        raise TargetError(f"{mysql.label}: trying {description}, the server asked for the {exc} plugin; "
+                          "the probe does not send a password in clear") from None
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code in LOGIN_REFUSED:
+            return False
+        if code in (3159, 4188) or "insecure transport" in str(exc).lower():
+            raise TargetError(f"{mysql.label}: trying {description}, the server refused the connection for want of TLS "
+                              "before judging the password; set ?ssl-mode=REQUIRED (or VERIFY_IDENTITY with ca_bundle) "
+                              "in the DSN so the probe runs over TLS") from None
+        raise TargetError(f"{mysql.label}: trying {description}: no answer to judge: {_first_line(exc)}") from None
+    conn.close()
+    return True
 
 
 def _first_line(exc: BaseException) -> str:

@@ -27,7 +27,7 @@ from tests.servers.inventory import environment, run_catalog, write_inventory
 from tests.servers.postgres import TOOL_HEADS
 
 CATALOG = "test_mysql.py"
-CHECK_IDS = [f"mysql-{n:02d}" for n in range(1, 18)]
+CHECK_IDS = [f"mysql-{n:02d}" for n in range(1, 19)]
 ACCOUNT_AUDITS = ("mysql-03", "mysql-04", "mysql-05", "mysql-06")
 
 # mysql-15: the good application account may not read performance_schema (n/a naming the grant).
@@ -107,6 +107,7 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, mariadb_go
                     r" averaging 3\d\d\.\d ms; expected every statement at most 200 ms on average",
         "mysql-17": r"knex \(app\.knex_migrations\) is at 20240301000000_orders; its lock is held \(is_locked = 1\):"
                     r" a migration run died or is still running; expected knex at 20240401000000_add_refunds\.js$",
+        "mysql-18": r"login accepted: .*admin with password 'admin'.*; expected every well-known default login refused$",
     }
     for check_id, pattern in expected_messages.items():
         message = run.message(check_id, "mariadb-bad")
@@ -119,6 +120,9 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, mariadb_go
     assert "lacks the SHOW DATABASES privilege" in run.message("mysql-06", "mariadb-good")
     assert run.evidence("mysql-01", "mariadb-good")["this_session_tls"].startswith("TLSv1.")
     assert run.evidence("mysql-02", "mariadb-good")["plain_login"] == "refused"
+    assert run.evidence("mysql-18", "mariadb-good") == {"accepted": [], "tried": [
+        "root without a password", "root with password 'root'", "root with password 'password'", "root with password 'mysql'",
+        "admin with password 'admin'", "app with its own name as password"]}
     assert run.evidence("mysql-07", "mariadb-good")["grants"][1] == "GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO `app`@`127.0.0.1`"
     assert run.evidence("mysql-11", "mariadb-good")["series"] == "10.11"
     assert run.message("mysql-15", "mariadb-good") == (
@@ -145,7 +149,7 @@ def test_audit_account_reads_what_the_application_account_may_not(pytester: pyte
     run = run_catalog(pytester, CATALOG, targets=[audit_account, other, app_dsn])
     # The audit DSN names no database: the schema checks and the migration head are n/a there.
     assert outcomes(run, "mariadb-audit") == {**dict.fromkeys(CHECK_IDS, "passed"), "mysql-02": "n/a", "mysql-13": "n/a",
-                                              "mysql-14": "n/a", "mysql-17": "n/a"}
+                                              "mysql-14": "n/a", "mysql-17": "n/a", "mysql-18": "n/a"}
     assert "the DSN names no database" in run.message("mysql-13", "mariadb-audit")
     assert run.evidence("mysql-15", "mariadb-audit")["slowest"] == []
     assert "active probe not enabled" in run.message("mysql-02", "mariadb-audit")

@@ -244,6 +244,7 @@ def _accounts(variant: Variant, root_password: str, app_password: str) -> list[t
         ("GRANT ALL PRIVILEGES ON *.* TO %s@%s WITH GRANT OPTION", ("root", "%")),
         ("CREATE USER %s@%s", ("", "localhost")),  # anonymous
         ("CREATE USER %s@%s", ("legacy", "%")),  # no password at all
+        ("CREATE USER %s@%s IDENTIFIED BY %s", ("admin", "%", "admin")),  # a well-known default login
         (f"GRANT SELECT ON {APP}.* TO %s@%s", ("legacy", "%")),
         ("CREATE DATABASE test", ()),
     ]
