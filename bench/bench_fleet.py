@@ -27,7 +27,7 @@ Variants, each a copy of the package put first on ``PYTHONPATH``:
 
 * ``before``: this tree with the changes switched off (no start-of-run pre-flight or prefetch,
   xdist's own ``load`` distribution, host facts memoized per entry, ``sh`` not memoized, check
-  metadata evaluated per item, reports sent to the xdist controller unpacked, the heap never
+  metadata evaluated per item, an item's events sent to the xdist controller one by one, the heap never
   frozen).  Cheaper code paths are not switched off (the one-pass masking and its JSON search,
   the deadline watchdog, the environment read once per origin, target parameters read once per
   item): on 500 http targets "before" is faster than the issue measured (206 s serial then).
