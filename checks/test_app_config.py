@@ -268,6 +268,53 @@ def _weak_password(value: str, user: str | None) -> str | None:
 
 
 @pytest.mark.check(
+    "cfg-09",
+    "Service passwords strong",
+    severity="high",
+    refs=("NIST SP 800-63B 5.1.1.2: memorized secret verifiers", "OWASP ASVS V2.10.4: service secrets not default, generated",
+          "CIS Controls v8 5.2: Use unique passwords"),
+    answers=("db|database|redis|broker|rabbitmq|mysql|postgres|service|smtp password|passwords strong|secure|long|length|character|random|complex|generated",
+             "db_password|database_password|redis_password|service_password strong|secure|long|length|character|random|complex"),
+    answers_unless=("policy", "user", "users", "hash", "hashing", "bcrypt", "rotat", "vault", "manager", "default", "hardcoded"),
+)
+def test_service_passwords_strong(files, evidence):
+    """No one types a service password (DB_PASSWORD, REDIS_PASSWORD, the password in
+    DATABASE_URL): it can be as long and random as a key, and a short one, or one made of a few
+    characters, falls to an offline guess once a hash or a captured handshake leaks.  Each must be
+    at least ``password_min_chars`` long (default 16) and use at least 8 distinct characters.
+    Empty, well-known default and user-name passwords are cfg-05's findings and are not repeated
+    here; a value set elsewhere (``${VAR}``) is listed, not judged.  Values are never reported."""
+    minimum = files.threshold("password_min_chars")
+    settings = _settings(files)
+    users = {m.group(1).upper(): s.value for s in settings if (m := USER_KEY.match(s.key))}
+    judged, weak, elsewhere, left = [], [], [], []
+    for s in settings:
+        if PASSWORD_KEY.search(s.key):
+            if s.is_reference:
+                elsewhere.append(s.where)
+                continue
+            where, password, user = s.where, s.value, users.get(PASSWORD_KEY.sub("", s.key).rstrip("_").upper())
+        elif not s.is_reference and (match := URL_USERINFO.match(s.value)):
+            where = f"{s.where} (its URL's password)"
+            password, user = urllib.parse.unquote(match.group(2)), urllib.parse.unquote(match.group(1))
+        else:
+            continue
+        if _weak_password(password, user):
+            left.append(where)  # cfg-05 reports it
+            continue
+        judged.append(f"{where}: {len(password)} characters")
+        if len(password) < minimum:
+            weak.append(f"{where} is {len(password)} characters")
+        elif len(set(password)) < 8:
+            weak.append(f"{where} uses only {len(set(password))} distinct characters")
+    if not (judged or elsewhere or left):
+        not_applicable(f"{files.name}: no service password (*_PASSWORD, or a URL with a password) in {_sources(files)}")
+    evidence.record(checked=judged, set_elsewhere=elsewhere, reported_by_cfg_05=left)
+    require(not weak, files, "; ".join(weak), f">= {minimum} characters of random data for every service password "
+                                              "(e.g. openssl rand -base64 24)")
+
+
+@pytest.mark.check(
     "cfg-06",
     "CORS not open to every origin",
     severity="medium",

@@ -72,6 +72,7 @@ _ALL = [
     Threshold("worker_concurrency_per_cpu_max", 1.0, "slots/CPU", "most worker processes or threads per CPU of the worker host (Celery's default is one per CPU)"),
     # Application configuration
     Threshold("secret_min_chars", 32, "characters", "shortest acceptable signing/session secret (JWT_SECRET, SECRET_KEY, ...)", True),
+    Threshold("password_min_chars", 16, "characters", "shortest acceptable service password (DB_PASSWORD, REDIS_PASSWORD, a password in DATABASE_URL)", True),
     # Hosts
     Threshold("min_cpu_cores", 2, "cores", "fewest CPU cores", True),
     Threshold("min_memory_gb", 4, "GB", "least memory"),

@@ -18,7 +18,7 @@ from pytest_deploycheck.targets.app_pool import read_pool_config
 from tests.servers.base import Instance
 from tests.servers.inventory import run_catalog
 
-CHECKS = [f"cfg-0{n}" for n in range(1, 9)]
+CHECKS = [f"cfg-0{n}" for n in range(1, 10)]
 #: The careless folder's secrets: none of them may be printed.
 BAD_SECRETS = ("development-secret-key", "abc123", "a" * 40, "changeme", "Sup3rS3cret")
 
@@ -124,6 +124,16 @@ def test_app_config_catalog(pytester: pytest.Pytester, tmp_path: Path) -> None:
         "(readable by every local user); expected mode 0600 or 0640 (chmod o= FILE)"
     )
     assert "no upload size limit (unlimited: client_max_body_size (nginx.conf:3) = 0)" in messages["cfg-08"]
+    # cfg-09 judges what cfg-05 does not already report: ADMIN_PASSWORD is no default, but short.
+    assert messages["cfg-09"] == (
+        f"{label}: ADMIN_PASSWORD (.env:10) is 11 characters; expected >= 16 characters of random data for every "
+        "service password (e.g. openssl rand -base64 24)"
+    )
+    assert run.evidence("cfg-09", "good") == {
+        "checked": ["DB_PASSWORD (.env:8): 48 characters", "DATABASE_URL (.env:9) (its URL's password): 48 characters"],
+        "set_elsewhere": ["REDIS_PASSWORD (config/production.env:2)"], "reported_by_cfg_05": []}
+    assert run.evidence("cfg-09", "bad")["reported_by_cfg_05"] == [
+        "DB_PASSWORD (.env:8)", "REDIS_PASSWORD (.env:11)", "DATABASE_URL (.env:12) (its URL's password)", "ADMIN_PASSWORD (.env.production:1)"]
     for result in run.summary.results:
         text = f"{result.message} {result.evidence}"
         assert not any(secret in text for secret in (*BAD_SECRETS, *good_secrets)), result.where
@@ -133,10 +143,11 @@ def test_app_config_catalog(pytester: pytest.Pytester, tmp_path: Path) -> None:
     assert {c: run.outcome(c, "node-unset") for c in ("cfg-01", "cfg-03", "cfg-07")} == dict.fromkeys(
         ("cfg-01", "cfg-03", "cfg-07"), "passed"
     )
-    assert {c: run.outcome(c, "node-unset") for c in ("cfg-04", "cfg-05", "cfg-06")} == {
+    assert {c: run.outcome(c, "node-unset") for c in ("cfg-04", "cfg-05", "cfg-06", "cfg-09")} == {
         "cfg-04": "n/a",
         "cfg-05": "passed",
         "cfg-06": "n/a",
+        "cfg-09": "n/a",
     }
 
     assert outcomes("empty") == dict.fromkeys(CHECKS, "n/a")
