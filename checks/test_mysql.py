@@ -112,19 +112,12 @@ def test_plain_login_refused(mysql: Any, evidence: Any) -> None:
     cleartext or dialog plugin ends the probe without an answer).  That exchange does travel
     unencrypted, which is why the probe is opt-in."""
     account = _current_account(mysql)  # a dead target ends here, as an error, before the probe
-    args = mysql.connect_args(ssl=None, ssl_disabled=True, auth_plugin_map=_CHALLENGE_ONLY)
-    try:
-        conn = pymysql.connect(**args)
-    except _ClearTextRequested as exc:
-        raise TargetError(f"{mysql.label}: the server asked for the {exc} plugin over plain TCP; "
-                          "the probe does not send a password in clear") from None
-    except pymysql.err.OperationalError as exc:
-        code = exc.args[0] if exc.args else 0
-        if code in (1045, 3159, 4188) or "insecure transport" in str(exc).lower():
-            evidence.record(account=account, plain_login="refused", answer=_first_line(exc))
+    refusal = _attempt(mysql, mysql.connect_args(ssl=None, ssl_disabled=True), "over plain TCP")
+    if refusal is not None:
+        if _code(refusal) in (1045, 3159, 4188) or "insecure transport" in str(refusal).lower():
+            evidence.record(account=account, plain_login="refused", answer=_first_line(refusal))
             return
-        raise TargetError(f"{mysql.label}: login probe without TLS ended without an answer: {_first_line(exc)}") from None
-    conn.close()
+        raise TargetError(f"{mysql.label}: login probe without TLS ended without an answer: {_first_line(refusal)}")
     evidence.record(account=account, plain_login="accepted")
     fail(mysql, f"a login as {account} over TCP without TLS was accepted", "the login refused (require_secure_transport = ON)")
 
@@ -528,23 +521,36 @@ _CHALLENGE_ONLY = {"mysql_clear_password": _RefuseClearText, "dialog": _RefuseDi
 def _login(mysql: Any, user: str, password: str, description: str) -> bool:
     """Whether the server accepts ``user``/``password`` (mysql-18); any answer but a refusal of
     the login is an error: the probe could not tell."""
-    args = mysql.connect_args(user=user, password=password, database=None, autocommit=None, auth_plugin_map=_CHALLENGE_ONLY)
+    args = mysql.connect_args(user=user, password=password, database=None, autocommit=None)
+    refusal = _attempt(mysql, args, f"trying {description}")
+    if refusal is None:
+        return True
+    if _code(refusal) in LOGIN_REFUSED:
+        return False
+    if _code(refusal) in (3159, 4188) or "insecure transport" in str(refusal).lower():
+        raise TargetError(f"{mysql.label}: trying {description}, the server refused the connection for want of TLS "
+                          "before judging the password; set ?ssl-mode=REQUIRED (or VERIFY_IDENTITY with ca_bundle) "
+                          "in the DSN so the probe runs over TLS")
+    raise TargetError(f"{mysql.label}: trying {description}: no answer to judge: {_first_line(refusal)}")
+
+
+def _attempt(mysql: Any, args: dict[str, Any], how: str) -> pymysql.err.OperationalError | None:
+    """One login with ``args``, challenge-response authentication only: None when the server
+    accepts it (the connection is closed at once), else its refusal.  A server that asks for the
+    cleartext or dialog plugin ends the probe as an error: no probe sends a password in clear."""
     try:
-        conn = pymysql.connect(**args)
+        conn = pymysql.connect(**args, auth_plugin_map=_CHALLENGE_ONLY)
     except _ClearTextRequested as exc:
-        raise TargetError(f"{mysql.label}: trying {description}, the server asked for the {exc} plugin; "
+        raise TargetError(f"{mysql.label}: {how}, the server asked for the {exc} plugin; "
                           "the probe does not send a password in clear") from None
     except pymysql.err.OperationalError as exc:
-        code = exc.args[0] if exc.args else 0
-        if code in LOGIN_REFUSED:
-            return False
-        if code in (3159, 4188) or "insecure transport" in str(exc).lower():
-            raise TargetError(f"{mysql.label}: trying {description}, the server refused the connection for want of TLS "
-                              "before judging the password; set ?ssl-mode=REQUIRED (or VERIFY_IDENTITY with ca_bundle) "
-                              "in the DSN so the probe runs over TLS") from None
-        raise TargetError(f"{mysql.label}: trying {description}: no answer to judge: {_first_line(exc)}") from None
+        return exc
     conn.close()
-    return True
+    return None
+
+
+def _code(exc: pymysql.err.OperationalError) -> int:
+    return int(exc.args[0]) if exc.args and isinstance(exc.args[0], int) else 0
 
 
 def _first_line(exc: BaseException) -> str:
