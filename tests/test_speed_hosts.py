@@ -9,11 +9,16 @@ keeps the entry's own name.  Counted, not timed: a script that appends a line pe
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from pytest_deploycheck.targets.hosts import parse_identity
+from pytest_deploycheck.inventory import load_inventory
+from pytest_deploycheck.targets.hosts import HostTarget, parse_identity
+from pytest_deploycheck.targets.reach import Reachability
 from tests.servers.base import Instance
 
 CATALOG = '''
@@ -118,3 +123,30 @@ def test_the_machine_identity() -> None:
     # No machine id to read (a non-Linux backend): the address the entry reaches, without the login.
     fallback = parse_identity("machine\t\nboot\t\nname\tx\nuid\t1000\nssh\t\n", "ssh://deploy@db1:2222")
     assert fallback.key == "backend ssh://db1:2222 uid=1000" and fallback.connection == ""
+
+
+def test_a_machines_facts_are_read_at_once_each_fact_once(tmp_path: Path) -> None:
+    """``host.memo``: two entries of one machine asking for one fact at once get one computation;
+    two different facts are computed at the same time (a slow one does not hold up the others)."""
+    (tmp_path / "inv.yml").write_text("hosts:\n  a: {backend: 'local://'}\n  b: {backend: 'local://'}\n")
+    inventory = load_inventory(tmp_path / "inv.yml")
+    reach = Reachability()
+    a, b = (HostTarget(inventory.get("hosts", name), reach) for name in ("a", "b"))
+    other_started, computed = threading.Event(), []
+
+    def slow() -> str:
+        computed.append("slow")
+        return "slow, beside the other" if other_started.wait(10) else "slow, alone"
+
+    def other() -> str:
+        other_started.set()
+        computed.append("other")
+        return "other"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        first, second = pool.submit(a.memo, "slow", slow), pool.submit(b.memo, "slow", slow)
+        while "slow" not in computed:
+            time.sleep(0.01)
+        assert pool.submit(a.memo, "other", other).result(timeout=10) == "other"
+        assert first.result(timeout=10) == second.result(timeout=10) == "slow, beside the other"
+    assert computed == ["slow", "other"]
