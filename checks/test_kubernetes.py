@@ -70,7 +70,8 @@ def _security(k8s, evidence, rules: set[str], expected: str) -> None:
                    refs=("kube-score container-resources", "Polaris cpuRequestsMissing / memoryLimitsMissing"),
                    answers=("kubernetes resource requests and limits", "pod memory limits", "pod cpu requests", "container resources set",
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
-                            "container|pod|docker memory|cpu limit|request|quota"))
+                            "container|pod|docker memory|cpu limit|request|quota",
+                            "container|pod resource_limit|resource_limits|resource_requests"))
 def test_resources(k8s, evidence):
     """Without requests the scheduler packs pods blind and evicts them first under pressure;
     without limits one leaking container takes the node's memory.  Passes when every container
@@ -84,7 +85,8 @@ def test_resources(k8s, evidence):
                    answers=("kubernetes liveness and readiness probes", "livenessprobe in deployment", "kubernetes health probes",
                             "pod probes configured",
                             "docker|dockerfile|container|compose|pod|kubernetes health_check|healthcheck|liveness|readiness|probe",
-                            "liveness|readiness probe kubernetes|pod|deployment|container"))
+                            "liveness|readiness probe kubernetes|pod|deployment|container",
+                            "liveness readiness probe"))
 def test_probes(k8s, evidence):
     """Without a readiness probe a Service sends traffic to pods that are still starting; without a
     liveness probe a hung process is never restarted.  Passes when every long-running container

@@ -38,7 +38,7 @@ def _stale(release, reports, problems: list[str]) -> None:
     answers=("all tests pass", "unit tests passing", "integration tests passed", "test suite green",
                             "automated tests passing", "tests|test pass|passing|green|succeed|success|rate all?", "tests all? pass?",
                             "unit|integration|e2e tests|test pass|passing|green", "test suite green|pass",
-                            "ci pipeline|build green|pass|passing"),
+                            "ci pipeline|build green|pass|passing", "ci check|job green|pass|passing"),
                    answers_kind="evidence",
                    answers_unless=("performance", "load_test", "load", "stress", "smoke", "manual", "framework", "setup", "acceptance"),
 )

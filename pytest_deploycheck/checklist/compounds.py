@@ -109,7 +109,6 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("too", "many", "connections"), "maxconn"),
     (("slow", "query"), "slowquery"),
     (("slow", "queries"), "slowquery"),
-    (("slow", "query", "log"), "slowquery"),
     (("stack", "trace"), "stacktrace"),
     (("stack", "traces"), "stacktrace"),
     (("stacktraces",), "stacktrace"),

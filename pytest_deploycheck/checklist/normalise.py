@@ -55,7 +55,8 @@ _SYNONYMS: dict[str, str] = {
     "ram": "memory", "mem": "memory", "vcpu": "cpu", "vcpus": "cpu", "cores": "cpu", "core": "cpu", "processor": "cpu",
     "storage": "disk", "filesystem": "disk", "filesystems": "disk",
     "healthcheck": "health check", "healthchecks": "health check", "healthz": "health", "livez": "liveness", "readyz": "readiness",
-    "liveness": "liveness", "readiness": "readiness", "connectivity": "connection", "connected": "connection",
+    "liveness": "liveness", "readiness": "readiness", "livenessprobe": "liveness probe", "readinessprobe": "readiness probe",
+    "poddisruptionbudget": "pdb", "poddisruptionbudgets": "pdb", "connectivity": "connection", "connected": "connection",
     "e2e": "endtoend",
     "logrotate": "log rotation", "syslog": "log",
     "websocket": "websocket", "websockets": "websocket", "ws": "websocket", "wss": "websocket",
@@ -145,7 +146,7 @@ _FILLER = {
 # Intent words: what kind of evidence an item asks for.
 _INTENT_WORDS: dict[str, set[str]] = {
     "document": {"document", "documented", "documentation", "doc", "docs", "written", "write", "wiki", "diagram",
-                 "describ", "describe", "defin", "define", "plan", "procedure", "strategy",
+                 "describ", "describe", "plan", "procedure", "strategy",
                  "guide", "runbook", "readme", "spec", "specification", "agreed", "considered", "consider", "architecture",
                  "design", "designed",
                  "planned", "planning"},
