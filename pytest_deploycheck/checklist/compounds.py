@@ -158,6 +158,7 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("terms", "and", "conditions"), "tos"),
     (("disaster", "recovery"), "disasterrecovery"),
     (("business", "continuity"), "disasterrecovery"),
+    (("dr",), "disasterrecovery"),
     (("incident", "response"), "incidentresponse"),
     (("incident", "management"), "incidentresponse"),
     (("incident", "process"), "incidentresponse"),

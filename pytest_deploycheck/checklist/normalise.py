@@ -40,7 +40,7 @@ _SYNONYMS: dict[str, str] = {
     "dotenv": "environment file", "config": "configuration", "conf": "configuration", "cfg": "configuration",
     "configs": "configuration", "settings": "setting",
     "repo": "repository", "creds": "credential", "pw": "password", "pwd": "password", "passwd": "password",
-    "passwords": "password", "passphrase": "password",
+    "passwords": "password", "passphrase": "password", "cookies": "cookie",
     "authn": "authentication", "authz": "authorization", "authorisation": "authorization",
     "2fa": "mfa", "totp": "mfa",
     "letsencrypt": "letsencrypt", "acme": "letsencrypt", "certbot": "letsencrypt",
