@@ -97,6 +97,41 @@ def test_signoff_lines_with_blanks_are_items() -> None:
     assert items[0].checked is None
 
 
+def test_rows_of_a_table_with_a_status_column_are_items() -> None:
+    """A go/no-go table: every row whose status cell is there is a task, filled in or not; the
+    owner, notes and row number are not what the item says."""
+    md = (
+        "## Go/No-Go\n| # | Check | Owner | Notes | Status |\n|---|---|---|---|---|\n"
+        "| 1 | Is the TLS certificate valid? | SRE | renewed in May | |\n"
+        "| 2 | Redis password set | DBA | | ✅ |\n"
+        "| 3 | Rollback rehearsed | Dev | | pending |\n"
+        "| 4 | Backups nightly | Ops |\n"  # no status cell: not a row to check
+        "\n| Metric | Target |\n|---|---|\n| p95 latency | 300 ms |\n"  # no status column: not items
+    )
+    items = parse_text(md).items
+    assert [(i.kind, i.plain, i.checked) for i in items] == [
+        ("task", "Is the TLS certificate valid?", False),
+        ("task", "Redis password set", True),
+        ("task", "Rollback rehearsed", None),
+    ]
+    assert parse_text(md).warnings == ()
+
+
+def test_a_list_without_any_box_is_read_line_by_line_with_a_warning() -> None:
+    md = "# Launch\n\n## Data\n- Backups nightly\n  - restore tested\n1. Rollback plan?\n\nSome prose.\n"
+    checklist = parse_text(md, "launch.md")
+    assert [(i.kind, i.plain, i.depth, i.section) for i in checklist.items] == [
+        ("task", "Backups nightly", 0, ("Launch", "Data")),
+        ("task", "restore tested", 1, ("Launch", "Data")),
+        ("task", "Rollback plan?", 0, ("Launch", "Data")),
+    ]
+    assert checklist.items[1].parent == checklist.items[0].key
+    assert checklist.warnings == ("launch.md: no task boxes ('- [ ]'), sign-off blanks or status columns: every list line "
+                                  "was read as an item",)
+    # With one box in the file, plain bullets stay notes.
+    assert [i.plain for i in parse_text(md + "- [ ] Sign-off collected\n").items] == ["Sign-off collected"]
+
+
 def test_markdown_stripped_for_matching_original_kept() -> None:
     md = "- [ ] **Set** `JWT_SECRET` via [vault](https://x.example/a_(b)) and _rotate_ it ~~now~~\n"
     item = parse_text(md).items[0]

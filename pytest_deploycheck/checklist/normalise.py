@@ -153,7 +153,7 @@ _INTENT_WORDS: dict[str, set[str]] = {
     "test": {"test", "tested", "testing", "drill", "exercis", "exercise", "simulat", "simulate", "practice",
              "practic", "tried", "trial"},
     "alert": {"alert", "notif", "notification", "notify", "paging"},
-    "monitor": {"monitor", "dashboard", "metric", "graph", "observ", "observability", "tracked", "track", "trend",
+    "monitor": {"monitor", "dashboard", "metric", "graph", "observ", "observability", "tracked", "track", "trend", "scrape", "scraped",
                 "collect", "collected", "collection", "grafana", "prometheus"},
     "approve": {"approval", "approv", "gonogo", "nogo", "go", "accept", "acceptance"},
 }

@@ -7,7 +7,11 @@ What counts as an item:
 - a sign-off line with blanks to fill in: ``Engineering Lead: ______``, ``- Approved by: ____ Date: ____``,
   ``**QA Sign-off**: _____`` (a line that is only a date or a "last updated" field is not an item:
   it records when, not whether);
-- a table row with a tick box or a blank in one of its cells (sign-off tables: ``| Security | ____ | [ ] |``).
+- a table row with a tick box or a blank in one of its cells (sign-off tables: ``| Security | ____ | [ ] |``),
+  and every row of a table whose header names a status column (``Status``, ``Done``, ``OK``, ``Result``,
+  ``Go/No-Go``, ...), filled in or not (``| 1 | TLS certificate valid | SRE | |``);
+- when a file has none of those, every list line: ``- TLS certificate valid``, ``1. Rollback plan?``
+  (a team that writes its list without boxes still gets its own list; a warning says so).
 
 Headings of any level, ATX (``## Security``) and setext (a line underlined with ``===`` or ``---``), are
 the sections; an item's section path is the stack of headings above it.  Lines inside fenced code blocks
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -201,6 +206,16 @@ _BOX_CELL = re.compile(r"^\[[ xX✓✔]\]$")
 # Fill-in fields that record when or which, not whether: not go-live items.
 _FIELD_ONLY = re.compile(r"^(last[ -]?updated|updated|next[ -]?review|review[ -]?date|date|version|revision|.* date)$", re.I)
 _PLACEHOLDER_CELL = re.compile(r"^(_{2,}|\?{2,}|-|—|n/?a|tbd|\[ ?\]|\s*)$", re.I)
+# A table column that says whether each row was done: its rows are items.
+_STATUS_HEADER = re.compile(
+    r"^(status|state|done|ok|okay|checked?|result|verified|complete[d]?|pass ?/ ?fail|go ?/ ?no[- ]?go|yes ?/ ?no|y ?/ ?n"
+    r"|[✓✔☑☐✅]|tick(ed)?)$", re.I)
+# Columns that say who, when or where, not what: left out of a status table's item text.
+_ASIDE_HEADER = re.compile(
+    r"^(owners?|responsible|assignee|assigned( to)?|who|team|by|notes?|comments?|remarks?|dates?|due|deadline|eta|links?"
+    r"|tickets?|evidence|#|no\.?|nr\.?|id)$", re.I)
+# A status cell that claims the row done (recorded, meaning nothing, like a ticked box).
+_DONE_CELL = re.compile(r"^(\[[xX✓✔]\]|[xX✓✔☑✅]|done|yes|y|ok|okay|pass(ed)?|go|complete[d]?|verified)$", re.I)
 
 
 def _indent_width(indent: str) -> int:
@@ -260,6 +275,37 @@ def _table_item(cells: list[str]) -> tuple[str, bool | None] | None:
     return " | ".join(words), checked
 
 
+def _status_row(cells: list[str], status: int, aside: frozenset[int]) -> tuple[str, bool | None] | None:
+    """A row of a table with a status column: the cells that say what (not the status, not a bare
+    row number, not the ``aside`` columns: owner, notes, date), and whether the status cell claims
+    it done (True), leaves it open (False: empty or a placeholder) or says something else (None)."""
+    if status >= len(cells):
+        return None  # a row without the status cell is not one of the table's rows to check
+    words = [plain_text(c) for i, c in enumerate(cells)
+             if i != status and i not in aside and not _PLACEHOLDER_CELL.match(c) and not c.strip().isdigit()]
+    words = [w for w in words if w]
+    if not words:
+        return None
+    mark = cells[status].strip()
+    checked = True if _DONE_CELL.match(mark) else False if _PLACEHOLDER_CELL.match(mark) else None
+    return " | ".join(words), checked
+
+
+def _loose_items(loose: list[tuple[str, int, tuple[str, ...], int]], key_for: Callable[[tuple[str, ...], str], str],
+                 ) -> list[tuple[str, str, int, tuple[str, ...], ItemKind, bool | None, int, str | None]]:
+    """List lines without a box as task items, nested as their indentation says (a file without any
+    other kind of item: its keys are not shared with any)."""
+    out: list[tuple[str, str, int, tuple[str, ...], ItemKind, bool | None, int, str | None]] = []
+    open_items: list[tuple[int, str, tuple[str, ...]]] = []
+    for body, number, section, width in loose:
+        while open_items and (open_items[-1][0] >= width or open_items[-1][2] != section):
+            open_items.pop()
+        key = key_for(section, plain_text(body))
+        out.append((key, body, number, section, "task", None, len(open_items), open_items[-1][1] if open_items else None))
+        open_items.append((width, key, section))
+    return out
+
+
 def _split_lines(text: str) -> list[str]:
     # Not str.splitlines(): it also breaks on form feeds and U+2028, which would shift line numbers
     # away from what the user's editor shows.
@@ -280,6 +326,9 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     comment_line = 0
     prev_paragraph: tuple[int, str] | None = None  # the previous line, if it could be a setext heading's text
     seen: dict[str, int] = {}
+    status_column: int | None = None  # the current table's status column, if its header has one
+    aside_columns: frozenset[int] = frozenset()  # and its owner, notes and date columns
+    loose: list[tuple[str, int, tuple[str, ...], int]] = []  # list lines without a box: (text, line, section, indent)
 
     def set_heading(level: int, title: str) -> None:
         nonlocal open_items
@@ -345,15 +394,23 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             continue
 
         stripped = line.strip()
+        if not stripped.startswith("|"):
+            status_column = None  # the table, if any, ended
         if stripped.startswith("|"):
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
+            if header:
+                status_column = next((i for i, c in enumerate(cells) if _STATUS_HEADER.match(plain_text(c).strip())), None)
+                aside_columns = frozenset(i for i, c in enumerate(cells) if _ASIDE_HEADER.match(plain_text(c).strip()))
             # The separator row and the header row above it hold column names, not items.
             if not _TABLE_SEP.match(stripped) and not header:
                 found = _table_item(cells)
                 if found:
                     body, checked = found
                     raw.append((key_for(section, plain_text(body)), body, number, section, "table", checked, 0, None))
+                elif status_column is not None and (row := _status_row(cells, status_column, aside_columns)):
+                    body, checked = row  # a task with a status cell, not a name or date to fill in
+                    raw.append((key_for(section, plain_text(body)), body, number, section, "task", checked, 0, None))
             prev_paragraph = None
             continue
 
@@ -371,6 +428,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             width = _indent_width(bullet.group("indent"))
             while open_items and open_items[-1][0] >= width:
                 open_items.pop()
+            if bullet.group("text").strip():
+                loose.append((bullet.group("text").strip(), number, section, width))
             prev_paragraph = None
             continue
         # Only a paragraph line can be a setext heading's text; a line indented under an item continues it.
@@ -382,6 +441,10 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         warnings.append(f"{source}:{fence[2]}: code fence never closed; the rest of the file was read as code")
     if in_comment:
         warnings.append(f"{source}:{comment_line}: HTML comment never closed; the rest of the file was ignored")
+    if not raw and loose:
+        raw = _loose_items(loose, key_for)
+        warnings.append(f"{source}: no task boxes ('- [ ]'), sign-off blanks or status columns: every list line "
+                        "was read as an item")
     if not raw:
         raise ChecklistError(
             f"{source}: no checklist items found; write each item as a task-list line ('- [ ] TLS certificate valid')"
