@@ -376,6 +376,9 @@ _CLAUSE_SPLIT = re.compile(r"\s*(?:[;,]|\s[—–+]\s|\s-\s)\s*")
 _LABEL = re.compile(r"^\s*([^:]{1,40}):\s+\S")
 
 
+_EXAMPLES = re.compile(r"\((?:e\.g\.|i\.e\.|such as|like|incl\.?|including)?[^()]*(?:,|/| or )[^()]*\)", re.I)
+
+
 def _clauses(plain: str) -> list[str]:
     parts = [p for p in _CLAUSE_SPLIT.split(plain) if p.strip()]
     # Parentheses are asides, never clause boundaries: re-join pieces split inside them.
@@ -395,6 +398,12 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     # The whole item and its "Label:" are context for each clause ("Cookies: secure, httponly").
     context = set(tokens(context_src)) | (set(tokens(label.group(1))) if label else set())
     clause_texts = [_analyse(c) for c in _clauses(item.plain)]
+    # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
+    # X-Frame-Options) configured" is about security headers).  Other asides ("(adjust based on
+    # load)") may carry the point, and stay.
+    bare = " ".join(_EXAMPLES.sub(" ", item.plain).split())
+    if bare and bare != " ".join(item.plain.split()):
+        clause_texts.append(_analyse(bare))
     intents = _intents(text.toks)
     if _CADENCE.match(item.plain):
         intents.add("recurring")
