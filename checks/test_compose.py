@@ -125,7 +125,8 @@ def test_no_docker_socket(files, evidence):
 
 @pytest.mark.check("comp-07", "Database and cache ports not published on all interfaces", severity="high",
                    refs=("CIS Docker Benchmark 5.13", "Docker docs: published ports bypass the host firewall"),
-                   answers=("database port not exposed", "redis not exposed publicly", "ports bound to localhost", "internal services not published"))
+                   answers=("database port not exposed", "redis not exposed publicly", "ports bound to localhost", "internal services not published",
+                            "database|postgres|mysql|redis|mongo port not publish|published host?"))
 def test_data_ports(files, evidence):
     """A published port without an address listens on every interface, and Docker's NAT rules
     let it past ufw/firewalld.  Passes when no data store's port (PostgreSQL, MySQL, Redis,

@@ -265,7 +265,8 @@ def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-07", "No version banner", severity="low",
                    refs=("dev-sec nginx-baseline: nginx-05", "CIS NGINX Benchmark 2.5.1", "CIS NGINX Benchmark 2.5.4"),
-                   answers=("version_banner|powered_by|server_tokens", "hide|no|remove server|software version header?",
+                   answers=("version_banner|powered_by|server_tokens", "hide|no|remove server|software version header? nginx? apache?",
+                            "version_banner hide|no|remov|disabl|conceal version? webserver?",
                             "banner hide|disabl|no|remov"))
 def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A version in ``Server`` (``nginx/1.22.1``), an ``X-Powered-By`` header or a versioned

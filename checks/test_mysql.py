@@ -346,7 +346,8 @@ def test_foreign_keys_indexed(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-14", "Every table has a primary key", severity="medium",
                    refs=("MySQL docs: InnoDB clustered and secondary indexes", "MySQL docs: sql_require_primary_key"),
-                   answers=("tables have primary keys", "primary keys defined", "schema reviewed", "database schema hygiene"))
+                   answers=("tables have primary keys", "primary keys defined", "schema reviewed", "database schema hygiene",
+                            "table without primary_key", "primary_key every|all table"))
 def test_primary_keys(mysql: Any, evidence: Any) -> None:
     """InnoDB clusters rows by the primary key; without one it uses a hidden, server-wide row id
     (a contention point), row-based replication scans the table for each changed row, and
@@ -366,8 +367,7 @@ def test_primary_keys(mysql: Any, evidence: Any) -> None:
                    refs=("MySQL docs: Statement Summary Tables (events_statements_summary_by_digest)",),
                    answers=("database queries optimized", "slow queries reviewed", "query performance reviewed",
                             "no slow database queries", "slow_query|slow query queries? review|analysis|report|top",
-                            "query|queries performance|time|latency|speed|optimiz|plan|n+1|tested?", "n+1 queries|query",
-                            "pg_stat_statements"))
+                            "query|queries performance|time|latency|speed|optimiz|plan|n+1|tested?", "n+1 queries|query"))
 def test_slow_digests(mysql: Any, evidence: Any) -> None:
     """A statement that is slow every time it runs is a page that is slow every time it loads.
     Reads performance_schema's statement digests of the DSN's database (of every non-system

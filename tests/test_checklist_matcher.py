@@ -260,6 +260,12 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("CPU usage alerts", {"mon-05"}),
         ("Database passwords changed from defaults", {"pg-04", "mysql-18"}),
         ("Set secure DB_PASSWORD (min 16 characters, mixed case + symbols)", {"cfg-09"}),
+        ("No tables without primary keys", {"mysql-14", "pg-18"}),
+        ("Migrations up to date", {"mysql-17", "pg-14"}),
+        ("Statement timeout set for the app user", {"mysql-12", "pg-09"}),
+        ("pg_stat_statements enabled", {"pg-17"}),
+        ("Postgres port not published to the host", {"comp-07"}),
+        ("Server header hides nginx version", {"http-07"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
