@@ -97,7 +97,8 @@ def test_probes(k8s, evidence):
 
 @pytest.mark.check("k8s-03", "Deployments run more than one replica", severity="high",
                    refs=("kube-score deployment-replicas", "Polaris deploymentMissingReplicas"),
-                   answers=("multiple replicas", "high availability deployment", "no single pod", "replica count greater than one"))
+                   answers=("multiple replicas", "high availability deployment", "no single pod", "replica count greater than one",
+                            "replica|replicas least|minimum|min|more|multiple|two|2|several"))
 def test_replicas(k8s, evidence):
     """One replica means downtime on every node drain, rollout hiccup or crash.  Passes when
     every Deployment and StatefulSet runs at least two replicas (with an autoscaler, its
@@ -124,7 +125,7 @@ def test_pdb(k8s, evidence):
 @pytest.mark.check("k8s-05", "HorizontalPodAutoscaler for each Deployment", severity="info",
                    refs=("Kubernetes docs: Horizontal Pod Autoscaling",),
                    answers=("horizontal pod autoscaler", "hpa configured", "autoscaling enabled", "pods scale with load",
-                            "autoscaling|hpa|horizontal pod", "pod|replica autoscal|autoscaling|scale"))
+                            "autoscaling|hpa|horizontal pod", "pod|replica autoscal|autoscaling|scale", "horizontal autoscal|autoscaling|autoscaler"))
 def test_hpa(k8s, evidence):
     """An autoscaler adds pods when load rises and keeps a floor of replicas.  Information: passes
     when a HorizontalPodAutoscaler targets every Deployment."""

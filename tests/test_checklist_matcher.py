@@ -266,6 +266,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("pg_stat_statements enabled", {"pg-17"}),
         ("Postgres port not published to the host", {"comp-07"}),
         ("Server header hides nginx version", {"http-07"}),
+        ("Service runs at least 2 replicas", {"k8s-03", "k8s-20"}),  # not PostgreSQL's replicas (pg-16)
+        ("Horizontal autoscaling min 2 max 10", {"k8s-05"}),
+        ("Standby in sync", {"pg-16"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
