@@ -66,3 +66,15 @@ def test_serial_and_parallel_runs_decide_alike(pytester: pytest.Pytester) -> Non
     assert serial == parallel
     assert sorted(serial_line.split(", ")) == sorted(parallel_line.split(", "))
     assert serial["verdict"] == "NO-GO" and serial["exit"] == 1
+
+
+def test_a_run_xdist_stops_itself_says_why_not_ctrl_c(pytester: pytest.Pytester) -> None:
+    """``-x`` under xdist ends the run with xdist's own ``Interrupted``: the verdict names it,
+    not a Ctrl-C nobody pressed."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_catalog=CATALOG)
+    pytester.makeconftest(DUMP)
+    (pytester.path / "inv.yml").write_text("hosts:\n  a: {backend: 'local://'}\n  b: {backend: 'local://'}\n")
+    data, _ = run(pytester, "-n", "2", "-x")
+    assert data["verdict"] == "NO-GO"
+    assert "stopping after 1 failures" in str(data["rule"]) and "Ctrl-C" not in str(data["rule"])

@@ -167,7 +167,13 @@ class GoLiveSummary:
         self.internal_error = True
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        self.interrupt_cause = "SIGTERM received" if "SIGTERM" in str(excinfo.value) else "Ctrl-C (SIGINT)"
+        said = str(excinfo.value)
+        if "SIGTERM" in said:
+            self.interrupt_cause = "SIGTERM received"
+        elif type(excinfo.value).__name__ == "Interrupted" and said:
+            self.interrupt_cause = said  # xdist stopping the run itself: "stopping after 1 failures" (-x, --maxfail)
+        else:
+            self.interrupt_cause = "Ctrl-C (SIGINT)"
 
     def results(self) -> list[Result]:
         out: list[Result] = []
