@@ -222,7 +222,9 @@ class ReadAhead:
             if not beside:
                 self._reads[key] = self._pool.submit(_outside_items, _read, self.state, fixture, target, readers)
                 continue
-            warmed = self._reads.get(key) or self._reads.setdefault(key, self._pool.submit(_outside_items, _read, self.state, fixture, target, []))
+            warmed = self._reads.get(key)
+            if warmed is None:
+                warmed = self._reads[key] = self._pool.submit(_outside_items, _read, self.state, fixture, target, [])
             for reader in readers:
                 if (key, reader) not in self._reader_reads:
                     self._reader_reads[key, reader] = self._pool.submit(_outside_items, _read_after, warmed, self.state, fixture, target, reader)

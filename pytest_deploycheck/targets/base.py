@@ -24,6 +24,25 @@ T = TypeVar("T")
 #: Guards only the creation of a handle's memo and of each key's lock (``TargetHandle.remember``).
 _REMEMBER_LOCK = threading.Lock()
 
+
+class Once:
+    """Answers computed once per key and kept (``values``): a caller asking for a key another
+    thread is computing waits for that answer, and different keys are computed at the same time.
+    An exception is not kept: the next caller computes again."""
+
+    def __init__(self) -> None:
+        self.values: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self.values:
+                self.values[key] = compute()
+            return self.values[key]  # type: ignore[no-any-return]
+
 __all__ = ["Field", "Target", "TargetHandle", "TargetKind", "Validator", "strip_userinfo"]
 
 
@@ -145,13 +164,11 @@ class TargetHandle:
         kept (the next call reads again).  For a fact several checks judge, or one read ahead
         (``ahead.read_ahead``): ``tls_endpoint.probe`` and ``http_endpoint.page`` keep theirs so."""
         with _REMEMBER_LOCK:
-            remembered: dict[Hashable, Any] = self.__dict__.setdefault("_remembered", {})
-            locks: dict[Hashable, threading.Lock] = self.__dict__.setdefault("_remembering", {})
-            lock = locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in remembered:
-                remembered[key] = read()
-            return remembered[key]  # type: ignore[no-any-return]
+            once: Once | None = self.__dict__.get("_remembering")
+            if once is None:
+                once = self.__dict__["_remembering"] = Once()
+                self.__dict__["_remembered"] = once.values  # the answers, by key
+        return once.get(key, read)
 
     def remembered(self, key: Hashable) -> bool:
         """Whether ``remember`` already holds an answer for ``key``."""

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pytest_deploycheck.outcomes import NotApplicable, TargetError, TargetUnreachable
-from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetKind
+from pytest_deploycheck.targets.base import Field, Once, Target, TargetHandle, TargetKind
 from pytest_deploycheck.targets.host_links import (
     SSH_SCHEMES,
     CommandTimeout,
@@ -76,8 +76,8 @@ class HostTarget(TargetHandle):
         super().__init__(target, reach)
         self._host: Any = None
         self._lock = threading.RLock()
-        self._memo: dict[str, tuple[bool, Any]] = {}
-        self._computing: dict[str, threading.Lock] = {}  # key -> held while this entry computes it
+        self._memo: dict[str, tuple[bool, Any]] = {}  # this entry's not-applicable and error outcomes of shared facts
+        self._facts = Once()  # scope="host": this entry's own facts
         self._machine: MachineIdentity | None = None
 
     @property
@@ -116,29 +116,23 @@ class HostTarget(TargetHandle):
         with self._lock:
             if key in self._memo:
                 return self._replay(self._memo[key])  # type: ignore[no-any-return]
-        if shared is not None:
-            store, locks = shared
-            with _REGISTRY_LOCK:
-                lock = locks.setdefault(key, threading.Lock())
-            with lock:
-                if key not in store:
-                    outcome = self._compute(compute)
-                    if not outcome[0]:
-                        with self._lock:
-                            self._memo[key] = outcome
-                        return self._replay(outcome)  # type: ignore[no-any-return]
-                    store[key] = outcome
-                return self._replay(store[key])  # type: ignore[no-any-return]
-        with self._lock:
-            lock = self._computing.setdefault(key, threading.Lock())
-        with lock:
+        if shared is None:
+            return self._replay(self._facts.get(key, lambda: self._compute(compute)))  # type: ignore[no-any-return]
+        try:
+            return self._replay(shared.get(key, lambda: self._shareable(compute)))  # type: ignore[no-any-return]
+        except _EntryOnly as only:
             with self._lock:
-                known = self._memo.get(key)
-            if known is None:
-                known = self._compute(compute)
-                with self._lock:
-                    self._memo[key] = known
-            return self._replay(known)  # type: ignore[no-any-return]
+                self._memo[key] = only.outcome
+            return self._replay(only.outcome)  # type: ignore[no-any-return]
+
+    @classmethod
+    def _shareable(cls, compute: Callable[[], Any]) -> tuple[bool, Any]:
+        """A machine fact's outcome; a not-applicable or error one is raised, so the machine's
+        store does not keep it: it names this entry."""
+        outcome = cls._compute(compute)
+        if not outcome[0]:
+            raise _EntryOnly(outcome)
+        return outcome
 
     @staticmethod
     def _compute(compute: Callable[[], Any]) -> tuple[bool, Any]:
@@ -170,7 +164,7 @@ class HostTarget(TargetHandle):
                     self._machine = MachineIdentity(key=f"entry {self.target.kind}.{self.target.name}", connection="")
             return self._machine
 
-    def _shared_store(self, scope: str) -> tuple[dict[str, tuple[bool, Any]], dict[str, threading.Lock]]:
+    def _shared_store(self, scope: str) -> Once:
         identity = self.machine()
         name = identity.key
         if scope == "connection":
@@ -180,7 +174,7 @@ class HostTarget(TargetHandle):
         registry = self.reach.shared("hosts.machines")
         with _REGISTRY_LOCK:
             if name not in registry:
-                registry[name] = ({}, {})  # the machine's facts, and a lock per key held while one is computed
+                registry[name] = Once()  # the machine's facts
             return registry[name]  # type: ignore[no-any-return]
 
     def warm(self) -> None:
@@ -208,6 +202,14 @@ class HostTarget(TargetHandle):
             closer = getattr(host.backend, "deploycheck_close", None)
             if closer is not None:
                 closer()
+
+
+class _EntryOnly(Exception):
+    """A machine fact's not-applicable or error outcome, kept for the entry that met it only."""
+
+    def __init__(self, outcome: tuple[bool, Any]) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
 
 
 #: Backends whose every command is a process of its own (``_Rules.run_local``).
