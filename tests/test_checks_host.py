@@ -28,6 +28,7 @@ import pytest
 
 from pytest_deploycheck.targets import host_facts as hostfacts
 from tests.servers.base import Instance
+from tests.servers.inventory import environment
 from tests.test_checks_ssh import host_entry, results_for, run_hosts
 
 NOBODY = "nobody"
@@ -293,6 +294,71 @@ def test_patching_and_release(pytester: pytest.Pytester) -> None:
     if (release.get("ID"), release.get("VERSION_ID")) == ("debian", "12"):
         assert run.outcome("os-04", "strict") == "passed"
         assert run.evidence("os-04", "strict")["end_of_life"] == "2028-06-30"
+
+
+_STANZA = "Package: {name}\nArchitecture: amd64\nVersion: {version}\nPriority: optional\nSection: libs\nInstalled-Size: 1\n" \
+          "Maintainer: Test <test@example.invalid>\nFilename: pool/{name}.deb\nSize: 100\nDescription: {name}\n\n"
+
+
+def apt_root(root: Path, installed: dict[str, tuple[str, str]], main: dict[str, str], security: dict[str, str]) -> Path:
+    """A package state of apt's own, read by the real apt through ``APT_CONFIG``: ``installed``
+    {name: (version, "install" or "hold")}, candidates in a Debian main and a Debian-Security
+    archive.  Returns the configuration file to point ``APT_CONFIG`` at."""
+    lists = root / "var/lib/apt/lists"
+    for d in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "var/lib/apt/lists/partial",
+              "var/lib/dpkg", "var/cache/apt/archives/partial"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    (root / "etc/apt/sources.list").write_text(
+        "deb [trusted=yes] http://deb.example.invalid/debian bookworm main\n"
+        "deb [trusted=yes] http://security.example.invalid/debian-security bookworm-security main\n")
+    (root / "var/lib/dpkg/status").write_text("".join(
+        f"Package: {name}\nStatus: {want} ok installed\nPriority: optional\nSection: libs\nInstalled-Size: 1\n"
+        f"Maintainer: Test <test@example.invalid>\nArchitecture: amd64\nVersion: {version}\nDescription: {name}\n\n"
+        for name, (version, want) in installed.items()))
+    for host, dist, label, suite, packages in (("deb.example.invalid_debian", "bookworm", "Debian", "stable", main),
+                                               ("security.example.invalid_debian-security", "bookworm-security",
+                                                "Debian-Security", "stable-security", security)):
+        (lists / f"{host}_dists_{dist}_Release").write_text(
+            f"Origin: Debian\nLabel: {label}\nSuite: {suite}\nCodename: {dist}\nArchitectures: amd64\nComponents: main\n")
+        (lists / f"{host}_dists_{dist}_main_binary-amd64_Packages").write_text(
+            "".join(_STANZA.format(name=name, version=version) for name, version in packages.items()))
+    config = root / "apt.conf"
+    config.write_text(f'Dir "{root}/";\nDir::State::status "{root}/var/lib/dpkg/status";\n'
+                      'APT::Architecture "amd64";\nAPT::Architectures "amd64";\n')
+    return config
+
+
+@pytest.mark.skipif(not _which("apt") or not _which("apt-get"), reason="needs apt (a Debian-family machine)")
+def test_pending_security_updates_read_by_apt(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """os-02 against the real apt on package states built for it: up to date but for a
+    non-security update (passes); a security fix pending and another one held back (fails and
+    names both; the simulation alone would hide the held one); a corrupt package list (an
+    error, never zero)."""
+    installed = {"libdemo1": ("1.0-1", "install"), "libheld2": ("2.0-1", "hold"), "demotool": ("3.0-1", "install")}
+    main = {"libdemo1": "1.0-1", "libheld2": "2.0-1", "demotool": "3.0-2"}
+    roots = {
+        "good": apt_root(tmp_path / "good", installed, main, {}),
+        "bad": apt_root(tmp_path / "bad", installed, main, {"libdemo1": "1.0-1+deb12u1", "libheld2": "2.0-1+deb12u1"}),
+        "broken": apt_root(tmp_path / "broken", installed, main, {}),
+    }
+    with (tmp_path / "broken/var/lib/apt/lists/deb.example.invalid_debian_dists_bookworm_main_binary-amd64_Packages").open("a") as f:
+        f.write("a line apt cannot parse\n")
+    outcomes = {}
+    for name, config in roots.items():
+        with environment({"APT_CONFIG": str(config)}):
+            run = run_hosts(pytester, "test_os.py", targets=[local(name)], args=["-k", "pending"])[0]
+        outcomes[name] = (run.outcome("os-02", name), run.message("os-02", name), run.evidence("os-02", name))
+    assert outcomes["good"][0] == "passed", outcomes["good"]
+    assert outcomes["good"][2]["pending_security_updates"] == 0 and outcomes["good"][2]["upgradable_packages"] == 1
+    assert outcomes["good"][2]["method"] == "apt list --upgradable"
+    assert outcomes["bad"][0] == "failed", outcomes["bad"]
+    assert "bad (local://): 2 pending security update(s): libdemo1, libheld2; expected at most 0" in outcomes["bad"][1]
+    assert outcomes["broken"][0] == "error", outcomes["broken"]
+    assert "broken (local://): apt list --upgradable failed (exit 100: E: Unable to parse package file" in outcomes["broken"][1]
+    # Debian 10 and older: the simulation, whose origin label says Debian-Security (and which skips the held package).
+    simulated = subprocess.run(["apt-get", "-s", "dist-upgrade"], env={**os.environ, "APT_CONFIG": str(roots["bad"]), "LC_ALL": "C"},
+                               capture_output=True, text=True, check=True).stdout
+    assert hostfacts.apt_security_updates("apt-get -s dist-upgrade", simulated) == (["libdemo1"], 2)
 
 
 def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) -> None:

@@ -1,5 +1,5 @@
 """What a host's tools print, parsed: ``ps``, ``ss``/``netstat``, ``df``, ``/etc/os-release``, the
-capacity script, ``nft``/``iptables``/``ufw`` and logrotate's configuration.
+capacity script, apt's list of upgradable packages, ``nft``/``iptables``/``ufw`` and logrotate's configuration.
 
 Pure functions of text: ``host_facts.py`` runs the commands on a host (once per machine and run)
 and hands their output here; tests feed real-format output straight in.
@@ -355,3 +355,15 @@ def covers(pattern: str, folder: str) -> bool:
 
     folder = posixpath.normpath(folder)
     return fnmatch.fnmatchcase(folder, posixpath.normpath(posixpath.dirname(pattern)))
+
+
+def apt_security_updates(method: str, out: str) -> tuple[list[str], int]:
+    """(packages whose candidate comes from a security archive, all upgradable packages) from
+    ``apt list --upgradable`` (``name/suite[,suite] version arch [upgradable from: old]``) or
+    ``apt-get -s dist-upgrade`` (``Inst name [old] (version Label:suite [arch])``)."""
+    if method.startswith("apt list"):
+        rows = re.findall(r"^([^/\s]+)/(\S+) \S+ \S+ \[upgradable from: [^]]+\]", out, re.MULTILINE)
+        security = {name for name, suites in rows if any("security" in s.lower() for s in suites.split(","))}
+        return sorted(security), len({name for name, _ in rows})
+    rows = re.findall(r"^Inst (\S+) .*\(([^)]*)\)", out, re.MULTILINE)
+    return sorted({name for name, origin in rows if "security" in origin.lower()}), len({name for name, _ in rows})
