@@ -12,7 +12,8 @@ their own node id as scope (balanced one by one).  An explicit ``--dist`` (``loa
 ``loadfile``, ``worksteal``, ...) is honoured as given.
 
 The largest targets are handed out first; each worker keeps a few targets queued, which it
-reads ahead while checking the current one; a worker that runs out when nothing is left to hand
+reads ahead while checking the current one, and it checks first the queued items whose reads are
+done (``preflight._ready_first``); a worker that runs out when nothing is left to hand
 out takes the last target another worker was handed and has not started (xdist's ``steal``
 command, all of a target's items or none).  So one slow target (a package-update simulation
 that takes seconds, a site that answers slowly) delays only itself, not the targets queued
@@ -133,10 +134,10 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
             self._reschedule(node)
 
         def remove_node(self, node: Any) -> str | None:
-            """xdist's ``loadscope`` removal, but the item a crashed worker was running is not
-            run again: xdist reports it as crashed, and run again it would take every
-            replacement worker down with it, in turn, up to ``--max-worker-restart``.  The rest
-            of its target is handed out again."""
+            """xdist's ``loadscope`` removal, but the item a crashed worker was running
+            (``running``) is not run again: xdist reports it as crashed, and run again it would
+            take every replacement worker down with it, in turn, up to ``--max-worker-restart``.
+            The rest of its target is handed out again."""
             self._left.pop(node, None)
             self._index.pop(node, None)
             for victim, (thief, scope) in list(self._asked.items()):
@@ -145,7 +146,7 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
                 elif thief is node:
                     self._asked[victim] = (None, scope)  # the answer still comes: whatever it gives back is queued again
             workload: dict[str, dict[str, bool]] = self.assigned_work.pop(node)
-            crashed: str | None = next((nodeid for unit in workload.values() for nodeid, done in unit.items() if not done), None)
+            crashed = running(node, workload, self.registered_collections.get(node, ()))
             if crashed is None:
                 return None
             for scope, unit in workload.items():
@@ -229,6 +230,19 @@ def make_scheduler(config: pytest.Config, log: Any, state_dir: Path, inventory: 
             return True
 
     return TargetScheduling(config, log)
+
+
+def running(node: Any, workload: dict[str, dict[str, bool]], collection: Any) -> str | None:
+    """The item a worker that went down was running: the one its last batch named as next
+    (``wire.py``; a worker may take a ready item out of turn), when that one is not done;
+    otherwise the first one it was handed and has not finished (xdist's rule: a worker runs
+    its items in turn)."""
+    upcoming = getattr(node, "deploycheck_upcoming", None)
+    if isinstance(upcoming, int) and 0 <= upcoming < len(collection):
+        nodeid = collection[upcoming]
+        if any(unit.get(nodeid) is False for unit in workload.values()):
+            return str(nodeid)
+    return next((nodeid for unit in workload.values() for nodeid, done in unit.items() if not done), None)
 
 
 def scope_of(kind: str, name: str, inventory: Inventory | None) -> str:

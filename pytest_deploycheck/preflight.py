@@ -42,6 +42,7 @@ from pytest_deploycheck.state import STATE_KEY, DeploycheckState, item_target_pa
 from pytest_deploycheck.targets import KINDS
 from pytest_deploycheck.targets.base import Target, TargetHandle
 from pytest_deploycheck.targets.reach import PREFLIGHT_WORKERS
+from pytest_deploycheck.wire import batching
 
 #: Most targets read ahead at once (threads per process).
 READ_AHEAD_WORKERS = 32
@@ -90,6 +91,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         if state.state_dir is not None:
             state.reach.load_preflight(wait=_wait_for(state))
+        if batching(config):
+            _ready_first(session, reader)
         return  # this worker's targets are read ahead as xdist hands them over (pytest_runtest_protocol)
     used = _used_targets(session.items, state)
     state.reach.preflight_all(target for _, target, _ in used)
@@ -263,6 +266,22 @@ class ReadAhead:
                     self.submit_queued(item)
                 one.result()
 
+    def ready(self, item: pytest.Item) -> bool:
+        """Whether ``wait(item)`` would return at once: every read it would wait for is done."""
+        params = item_target_params(item)
+        declared = readers_of(item) if len(params) == 1 else ()
+        for key in params:
+            read = self._reads.get(key)
+            if read is None:
+                continue
+            if not read.done():
+                return False
+            for reader in declared:
+                one = self._reader_reads.get((key, reader))
+                if one is not None and not one.done():
+                    return False
+        return True
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -291,3 +310,49 @@ def _worker_queue(config: pytest.Config, mark: Any) -> tuple[list[Any], Any]:
         if now == mark:
             return held, mark
         return held + list(pending), now
+
+
+
+def _ready_first(session: pytest.Session, reader: ReadAhead) -> None:
+    """An xdist worker takes as its next item the first one in its queue whose reads are done.
+
+    xdist runs a worker's items in the order it was handed them, so a target whose reads take
+    seconds (a far host's login, its package state) kept the worker idle while the targets
+    queued behind it were read and ready.  Now, when the item next in line would wait, the first
+    queued item that would not is taken instead, and the one in line stays first.  The choice is
+    made where xdist takes its next item (``WorkerInteractor.torun.get``), before the current
+    item runs, so pytest's ``nextitem`` (and what it tears down) is the item that really runs
+    next.  Nothing else changes: a steal still takes a target only while none of its items has
+    started (xdist's rule), and an item found ready stays ready.
+
+    Only with batched events (``wire.py``): each batch names the item the worker runs next, so
+    the controller blames the right item if the worker dies (``distribution.remove_node``).
+    The first item is always the first handed over: no batch has named one yet."""
+    config = session.config
+    _worker_queue(config, None)
+    queue = getattr(config.stash[_INTERACTOR_KEY], "torun", None)
+    get, lock = getattr(queue, "get", None), getattr(queue, "lock", None)
+    if not (callable(get) and callable(lock)):
+        return
+    items = session.items
+    first = [True]
+
+    def take() -> Any:
+        head = get()
+        if first[0] or not isinstance(head, int) or head >= len(items):
+            first[0] = False
+            return head
+        reader.submit_queued(items[head])
+        if reader.ready(items[head]):
+            return head
+        with lock() as pending:
+            for position, index in enumerate(pending):
+                if not isinstance(index, int) or index >= len(items):
+                    break  # xdist's shutdown marker: nothing after it runs
+                if reader.ready(items[index]):
+                    del pending[position]
+                    pending.appendleft(head)
+                    return index
+        return head
+
+    queue.get = take

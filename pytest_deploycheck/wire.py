@@ -14,7 +14,9 @@ controller sees the same calls with the same reports as without this.
 
 * Only an item's own events wait (``BUFFERED``), and only until that item is complete: reports
   reach the controller item by item, so a worker that crashes takes only the item it was running
-  with it, and xdist blames that item, as it would without batching.
+  with it.  Each item's batch also names the item the worker runs next (``upcoming``): a worker
+  may take a ready item out of turn (``preflight._ready_first``), and the controller blames the
+  item named (``distribution.running``), not the first one it handed over and saw no report of.
 * Any other event (a steal's answer, sent from the worker's receiver thread; ``workerfinished``
   after a Ctrl-C mid-item) first sends what is waiting, then itself: the order never changes.
 * Events that ``marshal`` cannot hold go the usual way, one by one (execnet cannot hold them
@@ -54,12 +56,19 @@ def wire_format() -> list[Any]:
     return [marshal.version, sys.implementation.cache_tag]
 
 
+def batching(config: pytest.Config) -> bool:
+    """Whether this xdist worker sends its events in batches (its controller asked, same format)."""
+    return getattr(config, "workerinput", {}).get(WORKER_FLAG) == wire_format()
+
+
 class Batcher:
     """A worker's ``sendevent``: an item's events held until the item is complete, then sent as
-    one ``BATCH``.  Thread-safe: xdist's receiver thread sends a steal's answer through it."""
+    one ``BATCH``, with the index of the item the worker runs next (``upcoming``; None when it
+    finishes).  Thread-safe: xdist's receiver thread sends a steal's answer through it."""
 
-    def __init__(self, send: Callable[..., None]) -> None:
+    def __init__(self, send: Callable[..., None], upcoming: Callable[[], Any] = lambda: None) -> None:
         self._send = send
+        self._upcoming = upcoming
         self._events: list[Event] = []
         self._lock = threading.Lock()
 
@@ -70,33 +79,36 @@ class Batcher:
                 return
             if name == COMPLETE:
                 self._events.append((name, kwargs))
-                self._flush()
+                upcoming = self._upcoming()
+                self._flush(upcoming=upcoming if isinstance(upcoming, int) else None)
                 return
             self._flush()
             self._send(name, **kwargs)
 
-    def _flush(self) -> None:
+    def _flush(self, **complete: Any) -> None:
+        """Send what waits; ``complete`` (``upcoming``) when an item completes, else nothing."""
         events, self._events = self._events, []
         if not events:
             return
         try:
-            packed = marshal.dumps(events)
+            packed: bytes | None = marshal.dumps(events)
         except ValueError:  # an object marshal cannot hold: execnet decides, event by event, as always
+            packed = None
             for name, kwargs in events:
                 self._send(name, **kwargs)
-            return
-        self._send(BATCH, packed=packed)
+        if packed is not None or complete:
+            self._send(BATCH, packed=packed, **complete)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """In a worker whose controller asked for batches: xdist's events go through a ``Batcher``."""
     config = session.config
-    if getattr(config, "workerinput", {}).get(WORKER_FLAG) != wire_format():
+    if not batching(config):
         return
     for plugin in config.pluginmanager.get_plugins():
         if type(plugin).__name__ == "WorkerInteractor" and callable(getattr(plugin, "sendevent", None)):
-            plugin.sendevent = Batcher(plugin.sendevent)
+            plugin.sendevent = Batcher(plugin.sendevent, lambda plugin=plugin: getattr(plugin, "nextitem_index", None))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -121,6 +133,10 @@ def _receive(node: Any, process: Callable[[Any], None]) -> Callable[[Any], None]
     def process_from_remote(eventcall: Any) -> None:
         if not (isinstance(eventcall, tuple) and len(eventcall) == 2 and eventcall[0] == BATCH):
             process(eventcall)
+            return
+        if "upcoming" in eventcall[1]:
+            node.deploycheck_upcoming = eventcall[1]["upcoming"]  # read by the scheduler if the worker dies
+        if eventcall[1].get("packed") is None:
             return
         put = node.putevent
         calls: list[Event] = []

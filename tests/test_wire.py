@@ -85,7 +85,24 @@ def test_what_marshal_cannot_hold_goes_event_by_event() -> None:
     events[2][1]["data"]["odd"] = object()  # execnet decides, as without batching
     for name, kwargs in events:
         batcher(name, **kwargs)
-    assert sent == events
+    assert sent == [*events, (wire.BATCH, {"packed": None, "upcoming": None})]  # the item after it, still named
+
+
+def test_a_completed_items_batch_names_the_item_the_worker_runs_next() -> None:
+    """What the controller blames if the worker dies next (a worker may take a ready item out of turn)."""
+    sent = Sent()
+    upcoming: list[Any] = [7]
+    batcher = wire.Batcher(sent, lambda: upcoming[0])
+    events = item_events(0)
+    for name, kwargs in events[:2]:
+        batcher(name, **kwargs)
+    batcher("unscheduled", indices=[5])  # a steal's answer mid-item: no item named
+    for name, kwargs in events[2:]:
+        batcher(name, **kwargs)
+    upcoming[0] = object()  # xdist's shutdown marker: nothing runs next
+    for name, kwargs in item_events(7):
+        batcher(name, **kwargs)
+    assert [kwargs.get("upcoming", "absent") for name, kwargs in sent] == ["absent", "absent", 7, None]
 
 
 class Node:
@@ -135,6 +152,8 @@ def test_the_controller_hands_a_batch_to_xdist_event_by_event_and_queues_it_once
     DSESSION.calls.clear()
     getattr(DSESSION, "worker_" + wire.BATCH)(**queued[0][1])
     assert DSESSION.calls == [("worker_" + name, {"node": "gw0", **kwargs}) for name, kwargs in item_events(3)]
+    node.process_from_remote((wire.BATCH, {"packed": None, "upcoming": 4}))  # events sent one by one before it
+    assert node.deploycheck_upcoming == 4 and len(queued) == 2 and len(node.handled) == 7
 
 
 def test_runs_without_an_inventory_are_left_as_xdist_makes_them() -> None:
@@ -193,4 +212,43 @@ def test_a_worker_that_dies_takes_only_the_item_it_was_running_and_that_item_is_
     assert "worker running this check died" in crashed["message"] and "crashed while running" in crashed["message"]
     assert result.stdout.str().count("replacing crashed worker") == 1  # not run again: it would take the next worker down too
     assert "VERDICT: NO-GO" in result.stdout.str()
+    assert result.ret == 1
+
+
+OUT_OF_TURN = '''
+import os
+import time
+import pytest
+from pytest_deploycheck import read_ahead, require
+
+pytestmark = pytest.mark.section("wire", "Wire")
+
+@pytest.mark.check("wire-01", "Counts", severity="high")
+@read_ahead(lambda files: files.name == "bslow" and time.sleep(3))
+@pytest.mark.parametrize("n", range(6))
+def test_count(files, n):
+    """Target bslow's read takes 3 s; the worker dies at the fourth item of target ccrash."""
+    if files.name == "ccrash" and n == 3:
+        os._exit(1)
+    require(True, files, "fine", "fine")
+'''
+
+
+def test_a_worker_takes_a_ready_target_out_of_turn_and_dying_there_is_blamed_on_the_right_item(pytester: pytest.Pytester) -> None:
+    """One worker, handed afirst, bslow and ccrash in that order (by name; dlast waits at the
+    controller).  While bslow's read runs, the worker checks ccrash (ready) rather than wait;
+    it dies there, and the controller blames that item, not bslow's first one (as xdist's
+    rule, a worker runs its items in turn, would)."""
+    pytester.makepyfile(test_wire_turn=OUT_OF_TURN)
+    (pytester.path / "inv.yml").write_text("files:\n" + "".join(f"  {name}: {{path: .}}\n" for name in ("afirst", "bslow", "ccrash", "dlast")))
+    result = pytester.runpytest_subprocess("--inventory=inv.yml", "--deploycheck-catalog=none", "-n", "1", "-v",
+                                           "--deploycheck-json=report.json", "-p", "no:randomly")
+    out = result.stdout.str()
+    assert out.index("PASSED test_wire_turn.py::test_count[ccrash-0]") < out.index("PASSED test_wire_turn.py::test_count[bslow-0]")
+    rows = json.loads(Path(pytester.path / "report.json").read_text())["results"]
+    outcomes = {row["nodeid"].split("::")[-1]: row["outcome"] for row in rows}
+    assert len(rows) == len(outcomes) == 24, rows
+    assert outcomes.pop("test_count[ccrash-3]") == "error", rows
+    assert set(outcomes.values()) == {"passed"}, outcomes
+    assert result.stdout.str().count("replacing crashed worker") == 1
     assert result.ret == 1
