@@ -338,20 +338,24 @@ def test_rollouts(k8s, evidence):
     judge(k8s, evidence, live_rollouts(objects), "every Deployment and StatefulSet fully rolled out and available", examined=[o.ident for o in objects])
 
 
-@pytest.mark.check("k8s-21", "No pod crash-looping or restarting often", severity="high",
-                   refs=("kubectl get pods: CrashLoopBackOff, RESTARTS",),
-                   answers=("no crashloopbackoff", "pods running without restarts", "pod restart count", "no failing pods"))
+@pytest.mark.check("k8s-21", "No pod crash-looping, restarting often or OOM-killed", severity="high",
+                   refs=("kubectl get pods: CrashLoopBackOff, RESTARTS", "Kubernetes: container lastState.terminated.reason OOMKilled"),
+                   answers=("no crashloopbackoff", "pods running without restarts", "pod restart count", "no failing pods",
+                            "pod|container oom kill|killed|kills|killer"))
 def test_pods(k8s, evidence):
-    """A pod in CrashLoopBackOff, ImagePullBackOff or a configuration error serves nothing, and
-    frequent restarts mean it fails under load.  Passes when no container of a pod in the
-    namespaces is waiting in such a state or has restarted more than ``pod_restarts_max`` times."""
+    """A pod in CrashLoopBackOff, ImagePullBackOff or a configuration error serves nothing,
+    frequent restarts mean it fails under load, and a container the OOM killer ended last time
+    has a memory limit below what it uses: the next peak ends it again.  Passes when no
+    container of a pod in the namespaces is waiting in such a state, has restarted more than
+    ``pod_restarts_max`` times, or was last terminated OOMKilled."""
     k8s.require_live("pod status")
     objects = k8s.objects("Pod")
     if not objects:
         not_applicable(f"{k8s.name}: no pods in {_where(k8s)}")
     threshold = int(k8s.threshold("pod_restarts_max"))
     judge(k8s, evidence, live_pods(objects, restart_threshold=threshold),
-          f"no container in CrashLoopBackOff or a pull/config error, none restarted more than {threshold} times", examined=[o.ident for o in objects])
+          f"no container in CrashLoopBackOff or a pull/config error, none restarted more than {threshold} times, none OOM-killed",
+          examined=[o.ident for o in objects])
 
 
 @pytest.mark.check("k8s-22", "Nodes Ready", severity="high",

@@ -371,3 +371,60 @@ def test_load(host, evidence):
         fail(host, "cannot count online CPUs", "a CPU count")
     require(load5 <= cap.online * ratio, host, f"5-minute load {load5:.2f} on {cap.online} CPU(s)",
             f"at most {cap.online * ratio:g} ({ratio:g} per CPU)")
+
+
+def _gb(value: int) -> str:
+    return f"{value / GB:.1f} GB"
+
+
+@pytest.mark.check("os-11", "Memory in use below the threshold", severity="medium",
+                   refs=("Linux kernel: /proc/meminfo MemAvailable (Documentation/filesystems/proc.rst)",
+                         "Linux kernel: cgroup v2 memory.current, memory.stat (Documentation/admin-guide/cgroup-v2.rst)"),
+                   answers=("memory headroom|pressure|free|spare below|under|threshold|ok|healthy|acceptable|normal|headroom?",
+                            "memusage below|under|threshold|ok|healthy|acceptable|normal|headroom|low?", "free memory", "memory headroom"),
+                   answers_unless=("alert", "limit", "leak", "redis", "profil", "pattern", "trend", "graph", "dashboard", "jvm", "heap"))
+def test_memory_headroom(host, evidence):
+    """A host that already uses most of its memory at go-live has nothing left for a traffic
+    peak, a deploy that runs old and new side by side, or a cache warming up: the next step is
+    swapping or the OOM killer.  Memory in use is MemTotal less MemAvailable (what the kernel
+    can hand out without swapping: free memory plus reclaimable cache); inside a container
+    with a memory limit, the container's working set (usage less inactive file pages, as
+    ``kubectl top`` counts it) against that limit.  Passes when at most
+    ``memory_usage_max_pct`` (default 85%) is in use.  Swap in use is shown beside it."""
+    mem = hostfacts.memory(host)
+    limit = host.threshold("memory_usage_max_pct")
+    base = mem.limit or mem.total
+    left = (mem.limit - (mem.working_set or 0)) if mem.limit else mem.available
+    evidence.record(total_gb=round(mem.total / GB, 2), available_gb=round(mem.available / GB, 2),
+                    used_pct=round(mem.used_pct, 1), limit_pct=limit, available_estimated=mem.estimated,
+                    cgroup=mem.cgroup, cgroup_limit_gb=round(mem.limit / GB, 2) if mem.limit else None,
+                    working_set_gb=round(mem.working_set / GB, 2) if mem.working_set is not None and mem.limit else None,
+                    swap_total_gb=round(mem.swap_total / GB, 2), swap_used_gb=round((mem.swap_total - mem.swap_free) / GB, 2))
+    where = f"of its cgroup {mem.cgroup} limit {_gb(base)}" if mem.limit else f"of {_gb(base)}"
+    swap = f"; swap {_gb(mem.swap_total - mem.swap_free)} of {_gb(mem.swap_total)} in use" if mem.swap_total else ""
+    require(mem.used_pct <= limit, host, f"{mem.used_pct:.0f}% memory in use, {_gb(left)} left {where}{swap}",
+            f"at most {limit:g}% in use")
+
+
+@pytest.mark.check("os-12", "No out-of-memory kills", severity="medium",
+                   refs=("Linux kernel: /proc/vmstat oom_kill (4.13+)",
+                         "Linux kernel: cgroup v2 memory.events oom_kill (Documentation/admin-guide/cgroup-v2.rst)"),
+                   answers=("oom kill|killer|kills|error|event|crash?", "oom", "memory kill|killer|exhaustion|exhausted|crash"),
+                   answers_unless=("alert", "limit", "redis", "jvm", "heap", "score", "pod"))
+def test_no_oom_kills(host, evidence):
+    """An out-of-memory kill means the kernel already ran out and chose a process to end (often
+    the largest: the database or the application).  Counts the kernel's OOM kills since boot
+    (``oom_kill`` in /proc/vmstat, Linux 4.13+); inside a container with a memory limit, the
+    container's own (``oom_kill`` in memory.events, or memory.oom_control under cgroup v1).
+    Passes when at most ``oom_kills_max`` (default 0).  The count is since boot: a kill before
+    this release's sizing still counts, and a reboot or a waiver is the way to accept it.  A
+    kernel that does not count them is an error, not a pass."""
+    mem = hostfacts.memory(host)
+    limit = host.threshold("oom_kills_max")
+    uptime = f"{mem.uptime_s / 86400:.1f} days" if mem.uptime_s is not None else "unknown"
+    evidence.record(oom_kills=mem.oom_kills, counted_by=mem.oom_scope, uptime=uptime, limit=limit)
+    if mem.oom_kills is None:
+        raise TargetError(f"{host.label}: this kernel does not count out-of-memory kills ({'memory.events' if mem.limit else '/proc/vmstat oom_kill'}"
+                          " is missing; Linux 4.13+ has it); look for 'Out of memory: Killed process' in the kernel log")
+    require(mem.oom_kills <= limit, host, f"{mem.oom_kills} out-of-memory kill(s) counted by {mem.oom_scope} (up {uptime})",
+            f"at most {limit}")

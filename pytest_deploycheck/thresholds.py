@@ -2,7 +2,8 @@
 
 An inventory overrides any of them globally (top-level ``thresholds:``) or per target (the
 target's own ``thresholds:``); per target wins.  The README's threshold table is generated
-from this module (``python -m pytest_deploycheck.thresholds``), so the two cannot drift.
+from this module (``python -m pytest_deploycheck.docs README.md``; ``python -m
+pytest_deploycheck.thresholds`` prints it alone), so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ _ALL = [
     Threshold("recommended_memory_gb", 8, "GB", "recommended memory (information)"),
     Threshold("disk_usage_max_pct", 80, "%", "used space on any mount"),
     Threshold("inode_usage_max_pct", 80, "%", "used inodes on any mount"),
+    Threshold("memory_usage_max_pct", 85, "%", "memory in use (MemTotal less MemAvailable; a container's working set against its limit)"),
+    Threshold("oom_kills_max", 0, "kills", "out-of-memory kills tolerated (the kernel's since boot; a container's own)", True),
     Threshold("ssh_max_auth_tries", 4, "tries", "largest acceptable sshd MaxAuthTries", True),
     Threshold("ssh_login_grace_max_s", 60, "seconds", "longest acceptable sshd LoginGraceTime (0, unlimited, fails)", True),
     Threshold("ssh_client_alive_max_s", 300, "seconds", "longest acceptable sshd ClientAliveInterval (0, off, fails)", True),
@@ -115,10 +118,10 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    print(markdown_table())
-
-
 def _number(value: float | int) -> str:
     """1000 -> "1,000", 67108864 -> "67,108,864", 0.5 -> "0.5": never scientific notation."""
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table())

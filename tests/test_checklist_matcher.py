@@ -269,6 +269,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Service runs at least 2 replicas", {"k8s-03", "k8s-20"}),  # not PostgreSQL's replicas (pg-16)
         ("Horizontal autoscaling min 2 max 10", {"k8s-05"}),
         ("Standby in sync", {"pg-16"}),
+        ("Memory headroom OK", {"os-11"}),
+        ("Memory usage below 80%", {"os-11"}),
+        ("No out of memory errors", {"os-12"}),
+        ("OOM killer has not fired", {"os-12"}),
+        ("No pods OOMKilled", {"k8s-21"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -298,6 +303,9 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Rotate database passwords every 90 days",  # a rotation duty
         "Load balancer alerts configured",  # not a CPU load alert
         "Max connections: 20-50 (adjust based on load)",  # a setting to choose, not headroom (pg-08)
+        "Memory usage patterns",  # an analysis, not the memory in use now (os-11)
+        "JVM heap size tuned",
+        "Memory leak testing done",
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

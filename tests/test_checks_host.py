@@ -15,6 +15,7 @@ import fcntl
 import grp
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -258,14 +259,22 @@ def test_log_rotation(pytester: pytest.Pytester, tmp_path: Path) -> None:
 
 def test_capacity_thresholds(pytester: pytest.Pytester) -> None:
     roomy = local("roomy", thresholds={"min_cpu_cores": 1, "min_memory_gb": 0.5, "recommended_cpu_cores": 1, "recommended_memory_gb": 0.5,
-                                       "disk_usage_max_pct": 100, "inode_usage_max_pct": 100, "load_per_core_max": 10000})
+                                       "disk_usage_max_pct": 100, "inode_usage_max_pct": 100, "load_per_core_max": 10000,
+                                       "memory_usage_max_pct": 100, "oom_kills_max": 1000000})
     tight = local("tight", thresholds={"min_cpu_cores": 4096, "min_memory_gb": 100000, "disk_usage_max_pct": 0,
-                                       "inode_usage_max_pct": 0, "load_per_core_max": 0})
+                                       "inode_usage_max_pct": 0, "load_per_core_max": 0, "memory_usage_max_pct": 0})
     run = run_hosts(pytester, "test_os.py", targets=[roomy, tight], args=["-k", "not pending"])[0]
-    for check_id in ("os-05", "os-06", "os-07", "os-08", "os-09", "os-10"):
+    for check_id in ("os-05", "os-06", "os-07", "os-08", "os-09", "os-10", "os-11", "os-12"):
         assert run.outcome(check_id, "roomy") == "passed", run.message(check_id, "roomy")
-    for check_id in ("os-05", "os-06", "os-07", "os-08", "os-09"):
+    for check_id in ("os-05", "os-06", "os-07", "os-08", "os-09", "os-11"):
         assert run.outcome(check_id, "tight") == "failed", run.message(check_id, "tight")
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    assert run.evidence("os-11", "roomy")["total_gb"] == round(int(meminfo["MemTotal"].split()[0]) * 1024 / 10**9, 2)
+    assert re.search(r"tight \(local://\): \d+% memory in use, [\d.]+ GB left of [\d.]+ GB.*; expected at most 0% in use",
+                     run.message("os-11", "tight")), run.message("os-11", "tight")
+    kills = int(next(line.split()[1] for line in Path("/proc/vmstat").read_text().splitlines() if line.startswith("oom_kill ")))
+    assert run.evidence("os-12", "tight")["oom_kills"] == kills and run.evidence("os-12", "tight")["counted_by"] == "the kernel, since boot"
+    assert run.outcome("os-12", "tight") == ("failed" if kills else "passed")
     cores = os.cpu_count()
     assert run.evidence("os-05", "roomy")["online"] == cores
     assert "CPU core(s); expected >= 4096" in run.message("os-05", "tight")
@@ -366,7 +375,7 @@ def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) ->
     run = run_hosts(pytester, "test_ssh.py", "test_network.py", "test_os.py", "test_host.py", targets=[local("bare")],
                     args=["-k", "not pending"])[0]
     results = results_for(run, "bare")
-    assert len(results) == 31
+    assert len(results) == 33
     assert not [(r.check_id, r.message) for r in results if r.outcome.value == "error"]
     for result in results:
         if result.outcome.value == "n/a":
@@ -374,6 +383,26 @@ def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) ->
 
 
 # --------------------------------------------------------------------------- parsers
+
+
+def test_parse_memory() -> None:
+    """``host_facts._MEMORY``'s output as a machine, a cgroup v2 container and a cgroup v1
+    container print it (the formats of /proc/meminfo, /proc/vmstat and the controllers' files)."""
+    machine = hostfacts.parse_memory(
+        "MemTotal:       24684092 kB\nMemFree:        20000000 kB\nMemAvailable:    4936818 kB\nBuffers:          100000 kB\n"
+        "Cached:          3000000 kB\nSwapTotal:       2097148 kB\nSwapFree:        1048574 kB\nvmstat_oom_kill\t3\nuptime\t86400.52\n"
+        "cg\tv1\t9223372036854771712\t402698240\ncg_inactive_file\t103886848\ncg_oom_kill\t0\n")
+    assert (machine.limit, machine.cgroup, machine.oom_kills, machine.uptime_s) == (None, None, 3, 86400.52)
+    assert round(machine.used_pct) == 80 and machine.oom_scope == "the kernel, since boot"
+    container = hostfacts.parse_memory(
+        "MemTotal:       24684092 kB\nMemAvailable:   20000000 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
+        "vmstat_oom_kill\t12\nuptime\t500.00\ncg\tv2\t536870912\t500000000\ncg_inactive_file\t50000000\ncg_oom_kill\t2\n")
+    assert (container.cgroup, container.limit, container.working_set, container.oom_kills) == ("v2", 536870912, 450000000, 2)
+    assert round(container.used_pct) == 84 and container.oom_scope == "this cgroup (v2)"  # its own kills, not the kernel's 12
+    unlimited_v2 = hostfacts.parse_memory("MemTotal: 1000 kB\nMemAvailable: 500 kB\ncg\tv2\tmax\t4000\nvmstat_oom_kill\t0\n")
+    assert unlimited_v2.limit is None and unlimited_v2.used_pct == 50.0 and unlimited_v2.oom_kills == 0
+    old_kernel = hostfacts.parse_memory("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 100 kB\nCached: 200 kB\nuptime\t\n")
+    assert old_kernel.estimated and old_kernel.available == 400 * 1024 and old_kernel.oom_kills is None and old_kernel.uptime_s is None
 
 
 def test_parse_ss_and_netstat() -> None:

@@ -82,6 +82,7 @@ def test_kubernetes_catalog(pytester: pytest.Pytester, kube_good: Instance, kube
     pods = run.message("k8s-21", "kube-bad")
     assert "Pod/shop/web-5f6d7c8b9-x2x7q: container web is in CrashLoopBackOff (restarted 12 times)" in pods
     assert "Pod/shop/log-agent-9kq2m: container agent restarted 7 times (threshold 5)" in pods
+    assert "Pod/tools/debug: container shell was last ended by the OOM killer (at 2026-01-05T08:09:58Z; restarted 1 times)" in pods
     assert "Node/node-b: node is not Ready (NodeStatusUnknown)" in run.message("k8s-22", "kube-bad")
     assert "PersistentVolumeClaim/shop/uploads: claim is Pending, not Bound" in run.message("k8s-23", "kube-bad")
     assert "ACME challenge failed" in run.message("k8s-24", "kube-bad")

@@ -349,7 +349,8 @@ def live(kube_good: Instance, kube_bad: Instance) -> dict[str, dict[str, list[An
 
 @pytest.mark.parametrize(("rule", "resource", "expected"), [
     (lv.live_rollouts, "deployments", {("live-rollout", "Deployment/shop/web")}),
-    (lv.live_pods, "pods", {("live-pod", "Pod/shop/web-5f6d7c8b9-x2x7q"), ("live-pod-restarts", "Pod/shop/log-agent-9kq2m")}),
+    (lv.live_pods, "pods", {("live-pod", "Pod/shop/web-5f6d7c8b9-x2x7q"), ("live-pod-restarts", "Pod/shop/log-agent-9kq2m"),
+                            ("live-pod-oom", "Pod/tools/debug")}),
     (lv.live_nodes, "nodes", {("live-node", "Node/node-a"), ("live-node", "Node/node-b")}),
     (lv.live_pvcs, "pvcs", {("live-pvc", "PersistentVolumeClaim/shop/uploads")}),
     (lv.live_certificates, "certificates", {("live-certificate", "Certificate/shop/web-tls")}),
@@ -367,7 +368,8 @@ def test_live_messages(live: dict[str, dict[str, list[Any]]]) -> None:
         "not rolled out: controller has not seen generation 3 (observed 2); 0/1 replicas updated; 0/1 replicas available; progress deadline exceeded")
     pods = {f.object: f.message for f in lv.live_pods(bad["pods"])}
     assert pods["Pod/shop/web-5f6d7c8b9-x2x7q"] == "container web is in CrashLoopBackOff (restarted 12 times)"
-    assert lv.live_pods(bad["pods"], restart_threshold=10) and len(lv.live_pods(bad["pods"], restart_threshold=10)) == 1
+    assert pods["Pod/tools/debug"] == "container shell was last ended by the OOM killer (at 2026-01-05T08:09:58Z; restarted 1 times)"
+    assert [f.rule for f in lv.live_pods(bad["pods"], restart_threshold=10)] == ["live-pod", "live-pod-oom"]
     nodes = sorted(f.message for f in lv.live_nodes(bad["nodes"]))
     assert nodes == ["node is not Ready (NodeStatusUnknown)", "node reports DiskPressure"]
     assert "ACME challenge failed" in lv.live_certificates(bad["certificates"])[0].message

@@ -237,6 +237,7 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("disk", "usage"), "diskspace"),
     (("free", "space"), "diskspace"),
     (("disk", "full"), "diskspace"),
+    (("out", "of", "memory"), "oom"),
     (("memory", "usage"), "memusage"),
     (("memory", "use"), "memusage"),
     (("memory", "utilization"), "memusage"),

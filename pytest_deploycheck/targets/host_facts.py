@@ -19,6 +19,7 @@ from pytest_deploycheck.targets.host_parsers import (
     Capacity,
     FirewallView,
     Listener,
+    MemoryState,
     Mount,
     Process,
     Sockets,
@@ -29,6 +30,7 @@ from pytest_deploycheck.targets.host_parsers import (
     parse_df,
     parse_iptables,
     parse_logrotate,
+    parse_memory,
     parse_netstat,
     parse_nft,
     parse_os_release,
@@ -45,6 +47,7 @@ __all__ = [
     "FirewallView",
     "InitSystem",
     "Listener",
+    "MemoryState",
     "Mount",
     "Process",
     "Sockets",
@@ -57,12 +60,14 @@ __all__ = [
     "exposed",
     "init_system",
     "last_line",
+    "memory",
     "mounts",
     "os_release",
     "parse_capacity",
     "parse_df",
     "parse_iptables",
     "parse_logrotate",
+    "parse_memory",
     "parse_netstat",
     "parse_nft",
     "parse_os_release",
@@ -356,6 +361,38 @@ def capacity(host: Any) -> Capacity:
         return found
 
     return host.memo("capacity", gather)  # type: ignore[no-any-return]
+
+
+_MEMORY = r"""
+grep -E '^(MemTotal|MemAvailable|MemFree|Buffers|Cached|SwapTotal|SwapFree):' /proc/meminfo
+sed -n 's/^oom_kill[[:space:]]*\([0-9][0-9]*\)$/vmstat_oom_kill\t\1/p' /proc/vmstat 2>/dev/null
+printf 'uptime\t%s\n' "$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
+if [ -r /sys/fs/cgroup/memory.max ]; then
+  printf 'cg\tv2\t%s\t%s\n' "$(cat /sys/fs/cgroup/memory.max)" "$(cat /sys/fs/cgroup/memory.current 2>/dev/null)"
+  sed -n 's/^inactive_file \([0-9][0-9]*\)$/cg_inactive_file\t\1/p' /sys/fs/cgroup/memory.stat 2>/dev/null
+  sed -n 's/^oom_kill \([0-9][0-9]*\)$/cg_oom_kill\t\1/p' /sys/fs/cgroup/memory.events 2>/dev/null
+elif [ -r /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+  d=/sys/fs/cgroup/memory
+  printf 'cg\tv1\t%s\t%s\n' "$(cat $d/memory.limit_in_bytes)" "$(cat $d/memory.usage_in_bytes 2>/dev/null)"
+  sed -n 's/^total_inactive_file \([0-9][0-9]*\)$/cg_inactive_file\t\1/p' $d/memory.stat 2>/dev/null
+  sed -n 's/^oom_kill \([0-9][0-9]*\)$/cg_oom_kill\t\1/p' $d/memory.oom_control 2>/dev/null
+fi
+true
+"""
+
+
+def memory(host: Any) -> MemoryState:
+    """Memory in use and OOM kills (``MemoryState``), from one command: /proc/meminfo,
+    /proc/vmstat and the cgroup memory controller the login sees at /sys/fs/cgroup (a
+    container's own; on a machine, the root, which has no limit)."""
+
+    def gather() -> MemoryState:
+        found = parse_memory(sh(host, _MEMORY).stdout)
+        if not found.total:
+            not_applicable(f"{host.name}: no /proc/meminfo to read memory from: not a Linux host?")
+        return found
+
+    return host.memo("memory", gather)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- firewall

@@ -249,6 +249,70 @@ def parse_capacity(text: str) -> Capacity:
 
 
 @dataclass(frozen=True)
+class MemoryState:
+    """A host's memory in use and the out-of-memory kills counted so far.
+
+    Inside a cgroup memory limit below MemTotal (a container) what counts is the cgroup's: its
+    working set (usage less inactive file pages, as ``kubectl top`` and cAdvisor count it)
+    against its limit, and its own OOM kills.  Otherwise the machine's: MemTotal less
+    MemAvailable (the kernel's estimate of what can be had without swapping; MemFree + Buffers
+    + Cached on kernels before 3.14), and the kernel's OOM kills since boot."""
+
+    total: int  # bytes: MemTotal
+    available: int  # bytes: MemAvailable, or its estimate
+    estimated: bool  # MemAvailable missing: available estimated
+    swap_total: int
+    swap_free: int
+    cgroup: str | None  # "v1" or "v2" when a cgroup limit below MemTotal applies
+    limit: int | None  # that limit, bytes
+    working_set: int | None  # the cgroup's usage less inactive file pages, bytes
+    oom_kills: int | None  # the cgroup's when limited, else the kernel's since boot; None when not counted
+    uptime_s: float | None
+
+    @property
+    def used_pct(self) -> float:
+        if self.limit and self.working_set is not None:
+            return 100.0 * self.working_set / self.limit
+        return 100.0 * (self.total - self.available) / self.total if self.total else 0.0
+
+    @property
+    def oom_scope(self) -> str:
+        return f"this cgroup ({self.cgroup})" if self.limit else "the kernel, since boot"
+
+
+def parse_memory(text: str) -> MemoryState:
+    """``MemoryState`` from ``host_facts._MEMORY``'s output: /proc/meminfo lines, ``vmstat_oom_kill``,
+    ``uptime`` and, when a cgroup memory controller is visible, ``cg`` (version, limit, usage),
+    ``cg_inactive_file`` and ``cg_oom_kill``."""
+    meminfo: dict[str, int] = {}
+    raw: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        m = re.match(r"^(\w+):\s+(\d+) kB", line)
+        if m:
+            meminfo[m.group(1)] = int(m.group(2)) * 1024
+            continue
+        key, *values = line.split("\t")
+        raw[key] = [v.strip() for v in values]
+
+    def integer(key: str, position: int = 0) -> int | None:
+        values = raw.get(key, [])
+        return int(values[position]) if len(values) > position and values[position].isdigit() else None
+
+    total = meminfo.get("MemTotal", 0)
+    estimated = "MemAvailable" not in meminfo
+    available = meminfo.get("MemAvailable", meminfo.get("MemFree", 0) + meminfo.get("Buffers", 0) + meminfo.get("Cached", 0))
+    cgroup, limit, working_set = None, None, None
+    version, cg_limit, cg_usage = (raw.get("cg", []) + ["", "", ""])[:3]
+    if cg_limit.isdigit() and cg_usage.isdigit() and 0 < int(cg_limit) < total:  # "max" or a huge number: no limit
+        cgroup, limit = version, int(cg_limit)
+        working_set = max(0, int(cg_usage) - (integer("cg_inactive_file") or 0))
+    oom = integer("cg_oom_kill") if limit else integer("vmstat_oom_kill")
+    uptime = raw.get("uptime", [""])[0]
+    return MemoryState(total, min(available, total), estimated, meminfo.get("SwapTotal", 0), meminfo.get("SwapFree", 0),
+                       cgroup, limit, working_set, oom, float(uptime) if re.fullmatch(r"\d+(\.\d+)?", uptime) else None)
+
+
+@dataclass(frozen=True)
 class FirewallView:
     """What one firewall tool says about inbound traffic not matched by any rule."""
 

@@ -70,7 +70,9 @@ _BAD_WAITING = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateC
 
 
 def live_pods(objects: Sequence[K8sObject], *, restart_threshold: int = 5) -> list[Finding]:
-    """No container is crash-looping (or failing to pull / start), and none restarted more than ``restart_threshold`` times."""
+    """No container is crash-looping (or failing to pull / start), none restarted more than
+    ``restart_threshold`` times, and none was last ended by the OOM killer (its memory limit is
+    below what it uses: the next peak ends it again)."""
     findings: list[Finding] = []
     for obj in (o for o in objects if o.kind == "Pod"):
         status = obj.doc.get("status") or {}
@@ -81,6 +83,10 @@ def live_pods(objects: Sequence[K8sObject], *, restart_threshold: int = 5) -> li
                 findings.append(Finding(obj.ident, obj.source, f"container {cs.get('name')} is in {waiting} (restarted {restarts} times)", "live-pod", "critical"))
             elif restarts > restart_threshold:
                 findings.append(Finding(obj.ident, obj.source, f"container {cs.get('name')} restarted {restarts} times (threshold {restart_threshold})", "live-pod-restarts", "high"))
+            last = ((cs.get("lastState") or {}).get("terminated") or {})
+            if last.get("reason") == "OOMKilled":
+                findings.append(Finding(obj.ident, obj.source, f"container {cs.get('name')} was last ended by the OOM killer "
+                                        f"(at {last.get('finishedAt') or 'an unknown time'}; restarted {restarts} times)", "live-pod-oom", "high"))
     return findings
 
 
