@@ -1,4 +1,4 @@
-"""Background workers: every ``workers`` target, the Celery or BullMQ workers on one broker.
+"""Background workers: every ``workers`` target, the Celery, BullMQ or Sidekiq workers on one broker.
 
 Whether the work behind the web requests gets done: workers answer and serve every required
 queue, tasks cannot run forever, queues do not pile up, failed messages are kept and counted,
@@ -12,6 +12,8 @@ changes no queue or setting.  Queue depth is read with read-only Redis commands 
 RabbitMQ's management API; the beat schedule from RedBeat's keys or the default scheduler's
 schedule file.  BullMQ queues are read from their Redis keys and ``CLIENT LIST`` (a user with
 ``-@all +@read +ping +info +time +client|list`` is enough), never through BullMQ's Lua scripts.
+Sidekiq is read from its Redis keys as its own API and Web UI read them: the processes' heartbeats,
+the queues, the jobs running now and the retry and dead sets (``-@all +@read +ping +time``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
 from pytest_deploycheck.targets.bullmq_keys import Limits, judge_queue
+from pytest_deploycheck.targets import sidekiq_keys
 from pytest_deploycheck.targets.celery_inspect import LIMIT_POOLS, beat_intervals, parse_interval
 
 pytestmark = pytest.mark.section("workers", "Background workers")
@@ -30,6 +33,7 @@ pytestmark = pytest.mark.section("workers", "Background workers")
 CELERY_WORKERS = "Celery docs: Workers Guide"
 CELERY_CONFIG = "Celery docs: Configuration and defaults"
 BULLMQ = "BullMQ docs: Guide (Workers, Jobs, Queues)"
+SIDEKIQ = "Sidekiq wiki: API (ProcessSet, Queue, DeadSet, Workers)"
 RABBIT_DLX = "RabbitMQ docs: Dead Letter Exchanges"
 #: Intervals of worker uptime needed before how often beat sends a task says anything.
 RATE_INTERVALS = 3
@@ -40,6 +44,26 @@ def _listing(problems: list[str], limit: int = 6) -> str:
     return shown + (f"; and {len(problems) - limit} more" if len(problems) > limit else "")
 
 
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago" if seconds < 172800 else f"{seconds / 86400:.0f} days ago"
+
+
+def _sidekiq_periodic(workers):
+    """Sidekiq: periodic jobs the inventory names cannot be read (their gems keep them in keys of
+    their own); not applicable when it names none."""
+    if workers.framework != "sidekiq":
+        return
+    if not workers.periodic_tasks:
+        not_applicable(f"{workers.label}: the inventory names no periodic_tasks")
+    raise TargetError(f"{workers.label}: Sidekiq's periodic jobs ({', '.join(workers.periodic_tasks)}) are kept by sidekiq-cron, "
+                      "sidekiq-scheduler or Sidekiq Enterprise, which this version does not read: attest them as a manual item "
+                      "(a mapping file entry) and remove periodic_tasks")
+
+
 def _bullmq_only_stats(workers):
     """Per required queue, BullMQ's counts; an error when the inventory names no queue."""
     if not workers.queues:
@@ -47,7 +71,7 @@ def _bullmq_only_stats(workers):
     return workers.bullmq()
 
 
-@pytest.mark.check("wrk-01", "Workers answer", severity="critical", refs=(f"{CELERY_WORKERS}: Inspecting workers (ping)", BULLMQ),
+@pytest.mark.check("wrk-01", "Workers answer", severity="critical", refs=(f"{CELERY_WORKERS}: Inspecting workers (ping)", BULLMQ, SIDEKIQ),
                    answers=("celery|background|queue|bullmq|sidekiq|job worker|consumer run|up|alive|healthy|respond|start",
                             "worker healthy|alive|respond|responsive|heartbeat|ping", "celery|background|queue|job|bullmq worker count|number|replica|instance",
                             "bullmq|queue|job worker connect|connected|attached", "background job|task processing|process"),
@@ -56,8 +80,24 @@ def test_workers_answer(workers, evidence):
     """Queued work is done only while workers run; a crashed worker fails silently, its tasks
     just wait.  Celery: passes when at least ``workers`` (default 1) workers answer ``ping``
     within the target's timeout.  BullMQ: passes when at least that many worker connections are
-    open on the required queues (``CLIENT LIST``).  Fails naming how many answered."""
+    open on the required queues (``CLIENT LIST``).  Sidekiq: when at least that many processes
+    sent a heartbeat within the last 60 s and are not quiet (a quiet process, told to stop,
+    takes no new job).  Fails naming how many answered."""
     expected = workers.expected_workers
+    if workers.framework == "sidekiq":
+        snap = workers.sidekiq()
+        serving = [p.identity for p in snap.processes if p.serving]
+        quiet = [p.identity for p in snap.processes if p.alive and p.quiet]
+        gone = [p.identity for p in snap.processes if not p.alive]
+        evidence.record(processes={p.identity: {"beat_age_s": None if p.beat_age_s is None else round(p.beat_age_s, 1), "quiet": p.quiet,
+                                                "queues": list(p.queues), "busy": p.busy, "concurrency": p.concurrency, "version": p.version}
+                                   for p in snap.processes}, listed_more_than=sidekiq_keys.MAX_PROCESSES if snap.processes_cut else None)
+        observed = f"{len(serving)} Sidekiq process(es) with a heartbeat in the last {sidekiq_keys.HEARTBEAT_TTL_S:g}s taking jobs"
+        observed += f" ({', '.join(serving[:5])})" if serving else ""
+        observed += f"; quiet: {', '.join(quiet[:5])}" if quiet else ""
+        observed += f"; listed without a heartbeat: {', '.join(gone[:5])}" if gone else ""
+        require(len(serving) >= expected, workers, observed, f">= {expected} (workers)")
+        return
     if workers.framework == "bullmq":
         stats = _bullmq_only_stats(workers)
         # One blocking connection per worker; unnamed workers of one queue share a connection name.
@@ -73,7 +113,7 @@ def test_workers_answer(workers, evidence):
             f">= {expected} (workers)")
 
 
-@pytest.mark.check("wrk-02", "Every required queue has a consumer", severity="critical", refs=(f"{CELERY_WORKERS}: Queues", BULLMQ),
+@pytest.mark.check("wrk-02", "Every required queue has a consumer", severity="critical", refs=(f"{CELERY_WORKERS}: Queues", BULLMQ, SIDEKIQ),
                    answers=("queue consumer|consume|worker|listener|subscriber", "every|each|all queue serve|process|consume|drain",
                             "no? orphan|unconsumed|unserved|idle queue"),
                    answers_unless=("restart|reload",))
@@ -81,11 +121,14 @@ def test_queues_consumed(workers, evidence):
     """A queue nobody consumes keeps accepting work that never runs: a worker started with the
     wrong ``-Q`` list, or a new queue the deployment forgot.  Celery: passes when every queue in
     ``queues`` is in some answering worker's ``active_queues``.  BullMQ: when every queue has a
-    worker connection.  Fails naming each queue without a consumer."""
+    worker connection.  Sidekiq: when every queue is in the queue list of a process with a
+    heartbeat that is not quiet.  Fails naming each queue without a consumer."""
     if not workers.queues:
         raise TargetError(f"{workers.label}: the inventory names no queues; list the ones that must be served under queues")
     if workers.framework == "bullmq":
         consumers = {q: list(s.worker_names) for q, s in _bullmq_only_stats(workers).items()}
+    elif workers.framework == "sidekiq":
+        consumers = workers.sidekiq().consumers()
     else:
         consumers = workers.celery_workers().consumers()
     evidence.record(consumers={q: consumers.get(q, []) for q in workers.queues})
@@ -103,7 +146,9 @@ def test_time_limits(workers, evidence):
     hard one (so the task can clean up on SoftTimeLimitExceeded), and runs a pool that enforces
     them (prefork or gevent; threads and eventlet ignore them).  Per-task limits set in code are
     not visible to ``inspect`` and are not counted."""
-    workers.require_framework("celery", "BullMQ has no task time limit; a stuck job is found by its lock running out (wrk-09)")
+    workers.require_framework("celery", bullmq="BullMQ has no task time limit; a stuck job is found by its lock running out (wrk-09)",
+                              sidekiq="Sidekiq has no job time limit (a thread cannot be stopped safely); a stuck job is found "
+                                      "by how long it has been running (wrk-09)")
     problems = []
     seen = {}
     for worker in workers.celery_workers().workers:
@@ -128,7 +173,8 @@ def test_prefetch_and_acks(workers, evidence):
     wait behind it.  Information: passes when every worker acknowledges late
     (``task_acks_late``) and prefetches one per process (``worker_prefetch_multiplier = 1``),
     the setting Celery recommends for long tasks.  Short-task workloads may keep the defaults."""
-    workers.require_framework("celery", "BullMQ workers lock one job per concurrency slot and acknowledge on completion")
+    workers.require_framework("celery", bullmq="BullMQ workers lock one job per concurrency slot and acknowledge on completion",
+                              sidekiq="a Sidekiq thread fetches one job at a time; there is no prefetch to tune")
     problems = []
     seen = {}
     for worker in workers.celery_workers().workers:
@@ -151,7 +197,8 @@ def test_concurrency(workers, evidence):
     (``max-concurrency`` from ``inspect stats``) is at most ``worker_cpus`` x
     ``worker_concurrency_per_cpu_max``; gevent and eventlet pools are for I/O-bound work and
     are not bound by CPUs.  Needs ``worker_cpus``: Celery does not report its host's CPUs."""
-    workers.require_framework("celery", "a BullMQ worker is one Node process whose concurrency is async I/O, not CPUs")
+    workers.require_framework("celery", bullmq="a BullMQ worker is one Node process whose concurrency is async I/O, not CPUs",
+                              sidekiq="Sidekiq's concurrency is threads of one process, bound by I/O and its connection pools, not CPUs")
     cpus = workers.setting("worker_cpus")
     if not cpus:
         raise TargetError(f"{workers.label}: set worker_cpus to the CPUs of each worker host (Celery's inspect does not report them)")
@@ -171,18 +218,33 @@ def test_concurrency(workers, evidence):
     require(not problems, workers, _listing(problems), f"<= {allowed} per worker ({cpus} CPUs x {ratio:g}, worker_concurrency_per_cpu_max)")
 
 
-@pytest.mark.check("wrk-06", "Queue backlog under the limit", severity="high", refs=("Celery docs: Monitoring (Redis / RabbitMQ queue length)", BULLMQ),
-                   answers=("backlog", "backlog control|limit|threshold|bound|normal|low|healthy|acceptable", "queue|job|task pile|build|grow|pending|waiting",
-                            "delayed|overdue job|task"))
+@pytest.mark.check("wrk-06", "Queue backlog under the limit", severity="high", refs=("Celery docs: Monitoring (Redis / RabbitMQ queue length)", BULLMQ, SIDEKIQ),
+                   answers=("backlog", "backlog control|limit|threshold|bound|normal|low|healthy|acceptable", "queue|job|task pile|build|grow|pending|waiting|back",
+                            "delayed|overdue job|task", "queue|job latency|wait|age"))
 def test_backlog(workers, evidence):
     """A growing queue means workers cannot keep up or are not taking it; users see it as
     emails that never come.  Celery: passes when every required queue holds at most
     ``queue_backlog_max`` ready messages (Redis ``LLEN`` of the queue and its priority lists;
     RabbitMQ ``messages_ready``).  BullMQ: also no waiting job older than ``queue_wait_max_s``,
-    no delayed job overdue by more than ``delayed_overdue_grace_s``, and no paused queue."""
+    no delayed job overdue by more than ``delayed_overdue_grace_s``, and no paused queue.
+    Sidekiq: at most ``queue_backlog_max`` jobs in each queue and its oldest job waiting no longer
+    than ``queue_wait_max_s`` (the queue's latency, as Sidekiq's API reports it)."""
     if not workers.queues:
         raise TargetError(f"{workers.label}: the inventory names no queues; list them under queues")
     backlog_max = int(workers.threshold("queue_backlog_max"))
+    if workers.framework == "sidekiq":
+        wait_max = float(workers.threshold("queue_wait_max_s"))
+        snap = workers.sidekiq()
+        evidence.record(queues={q: {"size": s.size, "latency_s": None if s.latency_s is None else round(s.latency_s, 1)} for q, s in snap.queues.items()},
+                        scheduled=snap.scheduled, retries=snap.retries)
+        problems = []
+        for state in snap.queues.values():
+            if state.size > backlog_max:
+                problems.append(f"{state.queue}: {state.size} jobs waiting")
+            if state.latency_s is not None and state.latency_s > wait_max:
+                problems.append(f"{state.queue}: oldest job waiting {state.latency_s:.0f}s")
+        require(not problems, workers, _listing(problems), f"<= {backlog_max} waiting per queue (queue_backlog_max), none waiting longer than {wait_max:g}s")
+        return
     if workers.framework == "bullmq":
         limits = Limits(min_workers=None, max_waiting=backlog_max, max_oldest_waiting_s=float(workers.threshold("queue_wait_max_s")),
                         max_failed=None, max_stalled=None, max_overdue=0, overdue_grace_s=float(workers.threshold("delayed_overdue_grace_s")))
@@ -198,16 +260,26 @@ def test_backlog(workers, evidence):
     require(not over, workers, _listing(over), f"<= {backlog_max} per queue (queue_backlog_max)")
 
 
-@pytest.mark.check("wrk-07", "Dead-lettered and failed messages under the limit", severity="medium", refs=(RABBIT_DLX, BULLMQ),
+@pytest.mark.check("wrk-07", "Dead-lettered and failed messages under the limit", severity="medium", refs=(RABBIT_DLX, BULLMQ, SIDEKIQ),
                    answers=("deadletter empty|drain|depth|count|message|backlog|review", "fail|failed job|task|message", "poison message"),
                    answers_unless=("log", "logged", "logging", "alert", "retry", "retries"))
 def test_dead_letters(workers, evidence):
     """Dead-lettered messages and failed jobs are work that did not happen; left to pile up they
     are found months later.  RabbitMQ: passes when the dead-letter queues (bound to the required
     queues' dead-letter exchange, plus ``dead_letter_queues``) hold at most ``dead_letters_max``
-    messages.  BullMQ: when each queue's failed set holds at most that many jobs.  Not
-    applicable on a Redis Celery broker, which does not dead-letter."""
+    messages.  BullMQ: when each queue's failed set holds at most that many jobs.  Sidekiq: when
+    its dead set (jobs whose retries ran out) holds at most that many; jobs waiting in the retry
+    set are shown beside it.  Not applicable on a Redis Celery broker, which does not dead-letter."""
     allowed = int(workers.threshold("dead_letters_max"))
+    if workers.framework == "sidekiq":
+        snap = workers.sidekiq()
+        latest = snap.latest_dead
+        evidence.record(dead=snap.dead, retries=snap.retries, latest_dead=latest.__dict__ if latest else None)
+        shown = (f" (latest: {latest.job_class} {latest.error_class}: {(latest.error_message or '')[:100]}, "
+                 f"{_ago(latest.died_age_s)})") if latest and latest.died_age_s is not None else ""
+        retrying = f"; {snap.retries} job(s) in the retry set" if snap.retries else ""
+        require(snap.dead <= allowed, workers, f"{snap.dead} job(s) in the dead set{shown}{retrying}", f"<= {allowed} dead jobs (dead_letters_max)")
+        return
     if workers.framework == "bullmq":
         stats = _bullmq_only_stats(workers)
         evidence.record(failed={q: s.failed for q, s in stats.items()},
@@ -235,8 +307,9 @@ def test_dead_letter_route(workers, evidence):
     has no dead-lettering (Redis; BullMQ keeps failed jobs in its failed set instead)."""
     if workers.on_redis:
         not_applicable(f"{workers.label}: Redis has no dead-letter routing; "
-                       + ("BullMQ keeps failed jobs in each queue's failed set (wrk-07)" if workers.framework == "bullmq"
-                          else "failed Celery tasks are kept only in the result backend"))
+                       + {"bullmq": "BullMQ keeps failed jobs in each queue's failed set (wrk-07)",
+                          "sidekiq": "Sidekiq keeps jobs whose retries ran out in its dead set (wrk-07)"}.get(
+                              workers.framework, "failed Celery tasks are kept only in the result backend"))
     if not workers.queues:
         raise TargetError(f"{workers.label}: the inventory names no queues; list them under queues")
     routes = {}
@@ -250,7 +323,7 @@ def test_dead_letter_route(workers, evidence):
             "a dead-letter exchange on every required queue (x-dead-letter-exchange or a policy)")
 
 
-@pytest.mark.check("wrk-09", "No task hung", severity="high", refs=(f"{CELERY_WORKERS}: Inspecting workers (active)", f"{BULLMQ}: stalled jobs"),
+@pytest.mark.check("wrk-09", "No task hung", severity="high", refs=(f"{CELERY_WORKERS}: Inspecting workers (active)", f"{BULLMQ}: stalled jobs", SIDEKIQ),
                    answers=("hung|stuck|stall|stalled|zombie|runaway task|job|worker", "long run|running task|job", "hung task detect|detection"),
                    answers_unless=("time_limit|timeout",))
 def test_no_hung_task(workers, evidence):
@@ -258,9 +331,18 @@ def test_no_hung_task(workers, evidence):
     passes when no active task (``inspect active``) has run longer than its worker's hard time
     limit, or ``task_hung_max_s`` where the worker sets none.  BullMQ: when no active job has
     lost its lock (stalled: its worker died holding it) and none has been active longer than
-    ``task_hung_max_s``."""
+    ``task_hung_max_s``.  Sidekiq: when no job has been running longer than ``task_hung_max_s``
+    (the jobs each process reports running, with their start)."""
     hung_max = float(workers.threshold("task_hung_max_s"))
     problems = []
+    if workers.framework == "sidekiq":
+        busy = workers.sidekiq().busy
+        evidence.record(running=[{"process": j.identity, "queue": j.queue, "job": j.job_class, "jid": j.jid,
+                                  "running_s": None if j.running_s is None else round(j.running_s, 1)} for j in busy], limit_s=hung_max)
+        problems = [f"{j.identity}: {j.job_class} ({j.jid}) on {j.queue} running for {j.running_s:.0f}s" for j in busy
+                    if j.running_s is not None and j.running_s > hung_max]
+        require(not problems, workers, _listing(problems), f"no job running longer than {hung_max:g}s (task_hung_max_s)")
+        return
     if workers.framework == "bullmq":
         stats = _bullmq_only_stats(workers)
         evidence.record(queues={q: {"active": s.active, "stalled": s.stalled, "stalled_ids": list(s.stalled_ids)} for q, s in stats.items()})
@@ -296,7 +378,8 @@ def test_one_beat(workers, evidence):
     (``total`` count against uptime / interval + 2).  A second beat doubles the count; so does
     the application sending the same task itself, which the message says.  Needs three
     intervals of worker uptime; crontab entries are not judged this way."""
-    workers.require_framework("celery", "BullMQ schedules repeatable jobs inside the queue itself, with no separate scheduler process")
+    _sidekiq_periodic(workers)
+    workers.require_framework("celery", bullmq="BullMQ schedules repeatable jobs inside the queue itself, with no separate scheduler process")
     if not workers.periodic_tasks:
         not_applicable(f"{workers.label}: the inventory names no periodic_tasks, so no beat is expected")
     if workers.scheduler == "redbeat":
@@ -343,7 +426,8 @@ def test_periodic_tasks(workers, evidence):
     run after the last one recorded was due no more than ``periodic_grace_s`` ago (interval or
     crontab, computed by Celery's own schedule).  The default scheduler writes its file every
     few minutes (``beat_sync_every``), which the grace absorbs."""
-    workers.require_framework("celery", "BullMQ repeatable jobs are delayed jobs in their queue: see the delayed backlog (wrk-06)")
+    _sidekiq_periodic(workers)
+    workers.require_framework("celery", bullmq="BullMQ repeatable jobs are delayed jobs in their queue: see the delayed backlog (wrk-06)")
     if not workers.periodic_tasks:
         not_applicable(f"{workers.label}: the inventory names no periodic_tasks")
     source, entries = workers.periodic()
@@ -378,7 +462,8 @@ def test_results_expire(workers, evidence):
     backend fills its memory and starts evicting or refusing writes.  Passes when every worker
     with a result backend has ``result_expires`` set (Celery's default is one day).  Not
     applicable when no result backend is configured (or ``rpc://``, whose results are messages)."""
-    workers.require_framework("celery", "BullMQ keeps finished jobs by removeOnComplete/removeOnFail, set per job in the producer")
+    workers.require_framework("celery", bullmq="BullMQ keeps finished jobs by removeOnComplete/removeOnFail, set per job in the producer",
+                              sidekiq="Sidekiq stores no job results")
     problems, seen = [], {}
     for worker in workers.celery_workers().workers:
         backend = worker.setting("result_backend")

@@ -64,10 +64,10 @@ _ALL = [
     Threshold("batch_partial_grace_hours", 1, "hours", "a partial or temporary transfer file (.part, .tmp) older than this is a transfer that died"),
     Threshold("batch_byte_budget", 64 * 1024 * 1024, "bytes", "most bytes of batch files read per target and run (newest first; the rest is listed as unread)", True, 4 * 1024**3),
     # Background workers
-    Threshold("queue_backlog_max", 100, "messages", "most messages (Celery) or jobs (BullMQ) waiting in a required queue", True),
-    Threshold("queue_wait_max_s", 900, "seconds", "oldest acceptable waiting BullMQ job"),
+    Threshold("queue_backlog_max", 100, "messages", "most messages (Celery) or jobs (BullMQ, Sidekiq) waiting in a required queue", True),
+    Threshold("queue_wait_max_s", 900, "seconds", "oldest acceptable waiting BullMQ or Sidekiq job"),
     Threshold("delayed_overdue_grace_s", 60, "seconds", "a delayed BullMQ job due longer ago than this and still delayed is overdue"),
-    Threshold("dead_letters_max", 0, "messages", "most dead-lettered messages (RabbitMQ dead-letter queues) or failed BullMQ jobs", True),
+    Threshold("dead_letters_max", 0, "messages", "most dead-lettered messages (RabbitMQ dead-letter queues), failed BullMQ jobs or dead Sidekiq jobs", True),
     Threshold("task_hung_max_s", 3600, "seconds", "a task active longer than this counts as hung when its worker sets no hard time limit"),
     Threshold("periodic_grace_s", 300, "seconds", "how late a periodic task's next run may be before it counts as not running"),
     Threshold("worker_concurrency_per_cpu_max", 1.0, "slots/CPU", "most worker processes or threads per CPU of the worker host (Celery's default is one per CPU)"),

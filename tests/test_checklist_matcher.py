@@ -274,6 +274,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("No out of memory errors", {"os-12"}),
         ("OOM killer has not fired", {"os-12"}),
         ("No pods OOMKilled", {"k8s-21"}),
+        ("Sidekiq dead set reviewed and empty", {"wrk-07"}),
+        ("Sidekiq queue latency under 5 minutes", {"wrk-06"}),
+        ("Sidekiq queues not backing up", {"wrk-06"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -306,6 +309,8 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Memory usage patterns",  # an analysis, not the memory in use now (os-11)
         "JVM heap size tuned",
         "Memory leak testing done",
+        "Resque workers running",  # Resque is not read (Celery, BullMQ, Sidekiq are)
+        "Sidekiq cron jobs scheduled",  # sidekiq-cron's keys are not read
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

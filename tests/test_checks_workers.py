@@ -1,7 +1,8 @@
 """The background-workers catalog (checks/test_workers.py) against real workers: Celery on Redis and
-on RabbitMQ, BullMQ on Redis, each good and bad (tests/servers/celery_bed.py, bullmq.py).
+on RabbitMQ, BullMQ and Sidekiq on Redis, each good and bad (tests/servers/celery_bed.py, bullmq.py,
+sidekiq.py).
 
-One catalog run covers the four Celery setups, one the two BullMQ ones.  The bad setups' defects
+One catalog run covers the four Celery setups, one the two BullMQ ones, one the two Sidekiq ones.  The bad setups' defects
 are listed in the launchers' docstrings; the expectations below say which check sees which.
 """
 
@@ -55,6 +56,11 @@ BULLMQ_EXPECTED: dict[str, dict[str, str]] = {
     "wrk-08": {"bull-good": "n/a", "bull-bad": "n/a"},
     "wrk-09": {"bull-good": "passed", "bull-bad": "failed"},
     **{check: {"bull-good": "n/a", "bull-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-10", "wrk-11", "wrk-12")},
+}
+
+SIDEKIQ_EXPECTED: dict[str, dict[str, str]] = {
+    **{check: {"kiq-good": "passed", "kiq-bad": "failed"} for check in ("wrk-01", "wrk-02", "wrk-06", "wrk-07", "wrk-09")},
+    **{check: {"kiq-good": "n/a", "kiq-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-08", "wrk-10", "wrk-11", "wrk-12")},
 }
 
 
@@ -128,6 +134,36 @@ def test_bullmq_checks(pytester: pytest.Pytester, bullmq_good: Instance, bullmq_
     assert "queue reports: 1 active job(s) without a lock" in run.message("wrk-09", "bull-bad")
 
 
+def test_sidekiq_checks(pytester: pytest.Pytester, sidekiq_good: Instance, sidekiq_bad: Instance) -> None:
+    run = run_catalog(pytester, "test_workers.py", targets=[_as(sidekiq_good, "kiq-good"), _as(sidekiq_bad, "kiq-bad")])
+    _assert_outcomes(run, SIDEKIQ_EXPECTED)
+    assert "1 Sidekiq process(es) with a heartbeat in the last 60s taking jobs" in run.message("wrk-01", "kiq-bad")
+    assert "; quiet: " in run.message("wrk-01", "kiq-bad")  # heartbeats, but told to stop
+    quiet = [p for p, v in run.evidence("wrk-01", "kiq-bad")["processes"].items() if v["quiet"]]
+    assert len(quiet) == 1 and run.evidence("wrk-01", "kiq-bad")["processes"][quiet[0]]["queues"] == ["mailers"]
+    assert run.message("wrk-01", "kiq-bad").endswith("; expected >= 2 (workers)")
+    assert "no consumer for queue(s) mailers" in run.message("wrk-02", "kiq-bad")
+    assert run.evidence("wrk-02", "kiq-good")["consumers"] == {q: [p] for q in ("default", "mailers")
+                                                               for p in run.evidence("wrk-01", "kiq-good")["processes"]}
+    backlog = run.message("wrk-06", "kiq-bad")
+    assert "mailers: oldest job waiting 36" in backlog and "jobs waiting" not in backlog  # 30 jobs, under 100, but an hour old
+    assert run.evidence("wrk-06", "kiq-bad")["queues"]["mailers"]["size"] == 30
+    assert run.evidence("wrk-06", "kiq-good")["scheduled"] == 1  # tomorrow's digest is no backlog
+    dead = run.message("wrk-07", "kiq-bad")
+    assert "4 job(s) in the dead set (latest: ThumbnailJob ArgumentError: cannot decode image" in dead
+    assert "ReportJob" in run.message("wrk-09", "kiq-bad") and "on reports running for" in run.message("wrk-09", "kiq-bad")
+    assert "Sidekiq has no job time limit" in run.message("wrk-03", "kiq-good")
+    assert "dead set (wrk-07)" in run.message("wrk-08", "kiq-good")
+    assert "names no periodic_tasks" in run.message("wrk-11", "kiq-good")
+    # Periodic jobs it cannot read are an error, never a pass or n/a.
+    cron = run_catalog(pytester, "test_workers.py", targets=[_as(sidekiq_good, "kiq-cron", periodic_tasks=["nightly_report"])],
+                       args=["-k", "one_beat or periodic_tasks"])
+    assert cron.outcome("wrk-10", "kiq-cron") == cron.outcome("wrk-11", "kiq-cron") == "error"
+    assert "Sidekiq's periodic jobs (nightly_report) are kept by sidekiq-cron" in cron.message("wrk-11", "kiq-cron")
+    for result in run.summary.results:
+        assert not any(p in str(result.message) or p in str(result.evidence) for p in (*sidekiq_good.env.values(), *sidekiq_bad.env.values()))
+
+
 def test_a_dead_broker_is_one_error(pytester: pytest.Pytester) -> None:
     dead = Instance(name="dead", kind="workers", entry={"broker": "redis://app@127.0.0.1:1/0", "framework": "celery", "queues": ["default"],
                                                          "timeout": 1}, env={}, server=None)
@@ -164,6 +200,8 @@ def test_a_schedule_file_is_never_code(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("entry", "problem"), [
     ({"broker": "amqp://app@rabbit:5672/shop", "framework": "bullmq"}, "BullMQ runs on Redis"),
+    ({"broker": "amqp://app@rabbit:5672/shop", "framework": "sidekiq"}, "Sidekiq runs on Redis"),
+    ({"broker": "redis://app@cache/0", "framework": "sidekiq", "worker_cpus": 4}, "read for Celery workers only"),
     ({"broker": "http://rabbit:15672"}, "not a broker deploycheck reads"),
     ({"broker": "amqp://app@rabbit/shop", "periodic_tasks": ["cleanup"]}, "add schedule_file"),
     ({"broker": "amqp://app@rabbit/shop", "scheduler": "redbeat", "schedule_file": "x"}, "RedBeat keeps its schedule in Redis"),
@@ -177,3 +215,12 @@ def test_inventory_rules(tmp_path: Path, entry: dict[str, Any], problem: str) ->
     path = write_inventory(tmp_path / "inventory.yml", [Instance(name="jobs", kind="workers", entry=entry, env={}, server=None)])
     with pytest.raises(pytest.UsageError, match=problem):
         load_inventory(path, environ={})
+
+
+def test_sidekiq_timestamps_in_seconds_or_milliseconds() -> None:
+    """Sidekiq up to 7 writes epoch seconds (floats), Sidekiq 8 integer milliseconds."""
+    from pytest_deploycheck.targets import sidekiq_keys
+
+    assert sidekiq_keys._seconds("1796044984.5") == 1796044984.5
+    assert sidekiq_keys._seconds(1796044984123) == 1796044984.123
+    assert sidekiq_keys._seconds(None) is None and sidekiq_keys._seconds("soon") is None

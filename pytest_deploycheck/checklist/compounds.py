@@ -15,6 +15,7 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("service", "level", "objectives"), "slo"),
     (("service", "level", "agreement"), "sla"),
     (("service", "level", "agreements"), "sla"),
+    (("dead", "set"), "deadletter"),  # Sidekiq's
     (("dead", "letter", "queue"), "deadletter"),
     (("dead", "letter", "queues"), "deadletter"),
     (("end", "to", "end"), "endtoend"),

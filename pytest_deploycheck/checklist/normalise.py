@@ -112,7 +112,7 @@ _SYNONYMS: dict[str, str] = {
     "sha256": "checksum", "md5sum": "checksum", "sha256sum": "checksum", "checksums": "checksum", "hash_check": "checksum",
     "jsonschema": "schema validation",
     "oomkilled": "oom kill", "oomkill": "oom kill", "oomkills": "oom kill", "oomkiller": "oom killer",
-    "bullmq": "bullmq", "sidekiq": "sidekiq", "rq": "rq", "resque": "sidekiq",
+    "bullmq": "bullmq", "sidekiq": "sidekiq", "rq": "rq", "resque": "resque", "morgue": "deadletter",
     "jwts": "jwt",
     "pgbouncer_pool": "connection pool", "pooling": "pool", "pooler": "pool",
 }

@@ -1,4 +1,4 @@
-"""The ``workers`` kind: background workers on a broker (Celery on Redis or RabbitMQ, BullMQ on Redis).
+"""The ``workers`` kind: background workers on a broker (Celery on Redis or RabbitMQ, BullMQ or Sidekiq on Redis).
 
 How each thing is read, all without sending a task or changing a queue:
 
@@ -9,7 +9,8 @@ How each thing is read, all without sending a task or changing a queue:
   RabbitMQ's management HTTP API (``GET /api/queues/<vhost>/<queue>``; the broker user needs the
   ``management`` or ``monitoring`` tag);
 - the beat schedule: RedBeat's Redis keys or the default scheduler's schedule file (``celery_schedule.py``);
-- BullMQ: its Redis keys and ``CLIENT LIST`` (``bullmq_keys.py``), never its Lua scripts.
+- BullMQ: its Redis keys and ``CLIENT LIST`` (``bullmq_keys.py``), never its Lua scripts;
+- Sidekiq: its Redis keys, as its own API and Web UI read them (``sidekiq_keys.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deploycheck.outcomes import NotApplicable, TargetError
-from pytest_deploycheck.targets import bullmq_keys, celery_inspect
+from pytest_deploycheck.targets import bullmq_keys, celery_inspect, sidekiq_keys
 from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetKind, strip_userinfo
 from pytest_deploycheck.targets.celery_schedule import REDBEAT_PREFIX, PeriodicEntry, redbeat_entry, schedule_file_entries
 from pytest_deploycheck.targets.http import url_address
@@ -41,13 +42,15 @@ MAX_RESPONSE_BYTES = 4 << 20
 
 class WorkersTarget(TargetHandle):
     """Workers on one broker: ``.celery()`` (the inspect snapshot), ``.queue_depth(q)``, ``.dead_letters()``,
-    ``.periodic()`` (the beat schedule), ``.beat_lock()`` (RedBeat), ``.bullmq()`` (per-queue statistics)."""
+    ``.periodic()`` (the beat schedule), ``.beat_lock()`` (RedBeat), ``.bullmq()`` (per-queue statistics),
+    ``.sidekiq()`` (processes, queues, running jobs, retry and dead sets)."""
 
     def __init__(self, target: Target, reach: Reachability) -> None:
         super().__init__(target, reach)
         self._snapshot: celery_inspect.Snapshot | None = None
         self._redis: Any = None
         self._bullmq: dict[str, bullmq_keys.QueueStats] | None = None
+        self._sidekiq: sidekiq_keys.Snapshot | None = None
         self._queues: dict[str, dict[str, Any]] = {}
         self._management: Any = None  # the management API's HTTP session, kept for the run
 
@@ -107,10 +110,10 @@ class WorkersTarget(TargetHandle):
         netloc = f"{user}:{urllib.parse.quote(str(password), safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
-    def require_framework(self, framework: str, why: str) -> None:
-        """Not applicable, saying why, when the target runs another framework."""
+    def require_framework(self, framework: str, **why: str) -> None:
+        """Not applicable, saying why (``why[<the target's framework>]``), when the target runs another framework."""
         if self.framework != framework:
-            raise NotApplicable(f"{self.label}: framework {self.framework}: {why}")
+            raise NotApplicable(f"{self.label}: framework {self.framework}: {why.get(self.framework, f'this check reads {framework} workers only')}")
 
     # ------------------------------------------------------------------ Celery
 
@@ -317,6 +320,16 @@ class WorkersTarget(TargetHandle):
             self._bullmq = self.redis_read(read)
         return self._bullmq
 
+    # ------------------------------------------------------------------ Sidekiq
+
+    def sidekiq(self) -> sidekiq_keys.Snapshot:
+        """Sidekiq's processes, the required queues, the running jobs and its sets, read once per run."""
+        if self._sidekiq is None:
+            prefix = str(self.target.get("prefix") or "")
+            queues = self.queues
+            self._sidekiq = self.redis_read(lambda client: sidekiq_keys.snapshot(client, queues, prefix=prefix))
+        return self._sidekiq
+
     def close(self) -> None:
         for client in (self._redis, self._management):
             if client is not None:
@@ -333,8 +346,12 @@ def validate(ld: YamlLoader, spec: Any, raw: Any, keypath: str) -> None:
     if scheme not in (*REDIS_SCHEMES, *AMQP_SCHEMES):
         ld.problem(line, f"{keypath}.broker", f"scheme {scheme or '(none)'}:// is not a broker deploycheck reads; use redis://, rediss://, amqp:// or amqps://")
         return
-    if framework == "bullmq" and scheme not in REDIS_SCHEMES:
-        ld.problem(line, f"{keypath}.broker", "BullMQ runs on Redis: use a redis:// or rediss:// URL")
+    if framework in ("bullmq", "sidekiq") and scheme not in REDIS_SCHEMES:
+        ld.problem(line, f"{keypath}.broker", f"{'BullMQ' if framework == 'bullmq' else 'Sidekiq'} runs on Redis: use a redis:// or rediss:// URL")
+    if framework != "celery":
+        for key in ("scheduler", "schedule_file", "management_url", "worker_cpus", *(("periodic_tasks",) if framework == "bullmq" else ())):
+            if key in raw:
+                _problem(ld, raw, keypath, key, f"is read for Celery workers only; framework {framework} does not use it: remove it")
     if spec.get("scheduler") == "redbeat" and scheme not in REDIS_SCHEMES:
         _problem(ld, raw, keypath, "scheduler", "RedBeat keeps its schedule in Redis; on RabbitMQ name the schedule_file")
     if spec.get("scheduler") == "file" and not spec.get("schedule_file"):
@@ -353,10 +370,11 @@ def _problem(ld: YamlLoader, raw: Any, keypath: str, key: str, message: str) -> 
 FIELDS: dict[str, Field] = {
     "broker": Field("url", "broker URL without the password: redis://, rediss://, amqp:// or amqps:// (vhost as the path)", required=True),
     "password": Field("str", "the broker user's password (use ${VAR}); also the management API's"),
-    "framework": Field("choice", "what runs the workers (default celery)", choices=("celery", "bullmq")),
+    "framework": Field("choice", "what runs the workers (default celery)", choices=("celery", "bullmq", "sidekiq")),
     "queues": Field("list[str]", "queues that must be served: each needs a consumer, and its backlog is judged"),
-    "periodic_tasks": Field("list[str]", "beat schedule entries (Celery) that must be scheduled and have run on time"),
-    "workers": Field("int", "least number of workers that must answer (Celery) or be connected (BullMQ) (default 1)"),
+    "periodic_tasks": Field("list[str]", "beat schedule entries (Celery) that must be scheduled and have run on time; "
+                                         "Sidekiq: its periodic jobs, which this version cannot read (an error, to attest instead)"),
+    "workers": Field("int", "least number of workers that must answer (Celery), be connected (BullMQ) or send heartbeats (Sidekiq processes) (default 1)"),
     "worker_cpus": Field("int", "CPUs of each worker host, for the concurrency check (Celery does not report it)"),
     "management_url": Field("url", "RabbitMQ management API (http://rabbit:15672), for queue depth and dead-lettering; "
                                    "the broker user needs the management or monitoring tag"),
@@ -365,7 +383,7 @@ FIELDS: dict[str, Field] = {
     "schedule_file": Field("path", "the default scheduler's celerybeat-schedule (shelve) file, readable from where deploycheck runs"),
     "redbeat_prefix": Field("str", "RedBeat's redbeat_key_prefix (default redbeat:)"),
     "dead_letter_queues": Field("list[str]", "dead-letter queues to count besides those bound to the required queues' dead-letter exchange"),
-    "prefix": Field("str", "BullMQ key prefix (default bull)"),
+    "prefix": Field("str", "BullMQ key prefix (default bull); Sidekiq: its redis-namespace, if it uses one (default none)"),
     "ca_bundle": Field("path", "CA bundle for rediss://, amqps:// and an https management API", must_exist=True),
 }
 
@@ -378,5 +396,6 @@ KIND = TargetKind(
     name="workers", fixture="workers", handle=WorkersTarget, fields=FIELDS, address=address, validate=validate,
     summary="""A ``workers`` target: background workers on a broker.  Celery: ``workers.celery()`` (one ``inspect``
     snapshot per run: control messages on the broker, not data writes), ``workers.queue_depth(q)`` (LLEN or the
-    RabbitMQ management API), ``workers.periodic()`` (RedBeat keys or the schedule file); BullMQ: ``workers.bullmq()``.""",
+    RabbitMQ management API), ``workers.periodic()`` (RedBeat keys or the schedule file); BullMQ: ``workers.bullmq()``;
+    Sidekiq: ``workers.sidekiq()``.""",
 )

@@ -1,5 +1,5 @@
-"""Session fixtures for background work: a private RabbitMQ node, Celery setups and BullMQ
-workers, good and bad (imported by ``tests/conftest.py``; each starts only when a test asks).
+"""Session fixtures for background work: a private RabbitMQ node, Celery setups, BullMQ
+workers and Sidekiq processes, good and bad (imported by ``tests/conftest.py``; each starts only when a test asks).
 
 Each Redis setup gets a Redis of its own (``launch_redis("good", role="broker")``), so queues,
 RedBeat keys and Celery's broadcast channel never mix; the RabbitMQ setups share one node, one
@@ -17,6 +17,7 @@ from tests.servers.bullmq import launch_bullmq
 from tests.servers.celery_bed import CeleryBed, Variant, launch_celery
 from tests.servers.rabbitmq import launch_rabbitmq
 from tests.servers.redis import launch_redis
+from tests.servers.sidekiq import launch_sidekiq
 
 __all__ = [
     "bullmq_bad",
@@ -26,6 +27,8 @@ __all__ = [
     "celery_redis_bad",
     "celery_redis_good",
     "rabbitmq_workers",
+    "sidekiq_bad",
+    "sidekiq_good",
 ]
 
 
@@ -90,3 +93,17 @@ def bullmq_bad() -> Iterator[Instance]:
     """BullMQ on Redis: backlog without worker, failing processor, stalled job, overdue delayed
     jobs; see ``launch_bullmq``."""
     yield from serve(launch_bullmq("bad"))
+
+
+@pytest.fixture(scope="session")
+def sidekiq_good() -> Iterator[Instance]:
+    """Sidekiq on Redis, healthy: one process serving mailers and default, every job done, one
+    mail scheduled for later; see ``launch_sidekiq``."""
+    yield from serve(launch_sidekiq("good"))
+
+
+@pytest.fixture(scope="session")
+def sidekiq_bad() -> Iterator[Instance]:
+    """Sidekiq on Redis: an hour-old backlog nobody serves, dead jobs, a hung job, one process of
+    the two expected; see ``launch_sidekiq``."""
+    yield from serve(launch_sidekiq("bad"))
