@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
-from pytest_deploycheck.targets.bullmq_keys import Limits, judge_queue
 from pytest_deploycheck.targets import sidekiq_keys
+from pytest_deploycheck.targets.bullmq_keys import Limits, judge_queue
 from pytest_deploycheck.targets.celery_inspect import LIMIT_POOLS, beat_intervals, parse_interval
 
 pytestmark = pytest.mark.section("workers", "Background workers")

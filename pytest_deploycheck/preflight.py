@@ -332,7 +332,7 @@ def _ready_first(session: pytest.Session, reader: ReadAhead) -> None:
     _worker_queue(config, None)
     queue = getattr(config.stash[_INTERACTOR_KEY], "torun", None)
     get, lock = getattr(queue, "get", None), getattr(queue, "lock", None)
-    if not (callable(get) and callable(lock)):
+    if queue is None or not (callable(get) and callable(lock)):
         return
     items = session.items
     first = [True]

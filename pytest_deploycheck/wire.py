@@ -108,7 +108,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     for plugin in config.pluginmanager.get_plugins():
         if type(plugin).__name__ == "WorkerInteractor" and callable(getattr(plugin, "sendevent", None)):
-            plugin.sendevent = Batcher(plugin.sendevent, lambda plugin=plugin: getattr(plugin, "nextitem_index", None))
+            plugin.sendevent = Batcher(plugin.sendevent, _next_item_of(plugin))
+
+
+def _next_item_of(interactor: Any) -> Callable[[], Any]:
+    """The index of the item xdist's worker loop runs next (``WorkerInteractor.nextitem_index``)."""
+    return lambda: getattr(interactor, "nextitem_index", None)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -302,7 +302,7 @@ def parse_memory(text: str) -> MemoryState:
     estimated = "MemAvailable" not in meminfo
     available = meminfo.get("MemAvailable", meminfo.get("MemFree", 0) + meminfo.get("Buffers", 0) + meminfo.get("Cached", 0))
     cgroup, limit, working_set = None, None, None
-    version, cg_limit, cg_usage = (raw.get("cg", []) + ["", "", ""])[:3]
+    version, cg_limit, cg_usage = [*raw.get("cg", []), "", "", ""][:3]
     if cg_limit.isdigit() and cg_usage.isdigit() and 0 < int(cg_limit) < total:  # "max" or a huge number: no limit
         cgroup, limit = version, int(cg_limit)
         working_set = max(0, int(cg_usage) - (integer("cg_inactive_file") or 0))

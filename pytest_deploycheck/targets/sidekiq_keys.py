@@ -151,7 +151,8 @@ def snapshot(client: Any, queues: Iterable[str], *, prefix: str = "") -> Snapsho
     pipe.zrevrange(_key(prefix, "dead"), 0, 0, withscores=True)
     replies = pipe.execute()
 
-    processes, busy = [], []
+    processes: list[SidekiqProcess] = []
+    busy: list[BusyJob] = []
     for index, identity in enumerate(identities):
         (info_raw, beat, busy_count, quiet), *work = replies[3 * index: 3 * index + 3]
         info = _json(info_raw)
