@@ -33,6 +33,8 @@ VERSIONED_PRODUCT = re.compile(r"\b(nginx|apache|openresty|microsoft-iis|lighttp
                                r"gunicorn|uvicorn|werkzeug|express|php|openssl)/\d[\w.]*", re.IGNORECASE)
 #: An Origin no site can have a reason to trust.
 FOREIGN_ORIGIN = "https://cors-probe.example"
+#: The Host a forged request names (RFC 2606: .invalid never resolves; nothing resolves it here anyway).
+FORGED_HOST = "forged-host.deploycheck.invalid"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -388,3 +390,32 @@ def test_trace_refused(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     require(not 200 <= response.status_code < 300, http_endpoint,
             f"TRACE / answers {response.status_code}" + (" and echoes the request headers" if echoed else ""),
             "405 or 501 (TRACE disabled)")
+
+
+@pytest.mark.check("http-11", "Forged Host header not echoed", severity="medium",
+                   refs=("OWASP WSTG-INPV-17: Testing for Host Header Injection", "PortSwigger: HTTP Host header attacks",
+                         "Django: ALLOWED_HOSTS"),
+                   answers=("host header injection|poisoning|attack|validation|validate|forged|spoof|spoofing|check",
+                            "allowed_hosts|trusted_hosts restrict|restricted|set|limit|configur?", "allowed host|hosts restrict|restricted|limit"))
+def test_forged_host_not_echoed(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """An application that builds absolute URLs (password-reset links, redirects, canonical
+    links) from the request's ``Host`` header, or from ``X-Forwarded-Host``, lets a client pick
+    the host those URLs point to: a reset mail with an attacker's link, a shared cache poisoned
+    for everyone.  Two ``GET /`` are sent, one with ``Host`` set to ``FORGED_HOST``, an
+    ``.invalid`` name (the connection and the TLS name stay the target's; nothing resolves it),
+    one with the target's own Host and that name in ``X-Forwarded-Host``.  Passes when neither answer carries
+    the name: refused (400, 421) or answered without it.  Fails naming the header and where the
+    name came back (a response header or the body)."""
+    forged = FORGED_HOST
+    seen: dict[str, Any] = {}
+    problems = []
+    for via, headers in (("Host", {"Host": forged}), ("X-Forwarded-Host", {"X-Forwarded-Host": forged})):
+        response = http_endpoint.get("/", headers=headers)
+        where = [f"{name} header" for name, value in response.headers.items() if forged in value]
+        if forged in response.text:
+            where.append("body")
+        seen[via] = {"status": response.status_code, "echoed_in": where}
+        if where:
+            problems.append(f"a forged {via} ({forged}) came back in the {' and the '.join(where)} of / ({response.status_code})")
+    evidence.record(forged_host=forged, answers=seen)
+    require(not problems, http_endpoint, "; ".join(problems), "a forged Host or X-Forwarded-Host refused (400/421) or never echoed")

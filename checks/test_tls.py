@@ -126,7 +126,8 @@ def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
                    answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
                             "certificate_chain|intermediate_certificate|fullchain complete|valid|install|trusted?",
                             "certificate trusted|ca|authority|chain|self signed", "letsencrypt tls|https|certificate?",
-                            "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls"),
+                            "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
+                            "site|website|domain|url|app reachable|accessible|served|serve|load https|tls certificate?"),
                    answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker",
                                    "ssh", "internal ca", "load_balancer termination", "termination", "renew", "alert", "monitor"))
 def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:

@@ -74,7 +74,8 @@ def _bullmq_only_stats(workers):
 @pytest.mark.check("wrk-01", "Workers answer", severity="critical", refs=(f"{CELERY_WORKERS}: Inspecting workers (ping)", BULLMQ, SIDEKIQ),
                    answers=("celery|background|queue|bullmq|sidekiq|job worker|consumer run|up|alive|healthy|respond|start",
                             "worker healthy|alive|respond|responsive|heartbeat|ping", "celery|background|queue|job|bullmq worker count|number|replica|instance",
-                            "bullmq|queue|job worker connect|connected|attached", "background job|task processing|process"),
+                            "bullmq|queue|job worker connect|connected|attached", "background job|task processing|process",
+                            "sidekiq|celery|bullmq process|processes|worker up|run|alive|healthy|respond|heartbeat"),
                    answers_unless=("gunicorn", "uwsgi", "puma", "unicorn", "nginx", "php", "apache", "web worker|process"))
 def test_workers_answer(workers, evidence):
     """Queued work is done only while workers run; a crashed worker fails silently, its tasks
@@ -261,7 +262,8 @@ def test_backlog(workers, evidence):
 
 
 @pytest.mark.check("wrk-07", "Dead-lettered and failed messages under the limit", severity="medium", refs=(RABBIT_DLX, BULLMQ, SIDEKIQ),
-                   answers=("deadletter empty|drain|depth|count|message|backlog|review", "fail|failed job|task|message", "poison message"),
+                   answers=("deadletter empty|drain|depth|count|message|backlog|review", "fail|failed job|task|message", "poison message",
+                            "dead job|jobs review|empty|count|clear|none|zero"),
                    answers_unless=("log", "logged", "logging", "alert", "retry", "retries"))
 def test_dead_letters(workers, evidence):
     """Dead-lettered messages and failed jobs are work that did not happen; left to pile up they

@@ -277,6 +277,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Sidekiq dead set reviewed and empty", {"wrk-07"}),
         ("Sidekiq queue latency under 5 minutes", {"wrk-06"}),
         ("Sidekiq queues not backing up", {"wrk-06"}),
+        ("Sidekiq processes up", {"wrk-01"}),
+        ("Dead jobs reviewed", {"wrk-07"}),
+        ("ALLOWED_HOSTS restricted", {"http-11"}),
+        ("Host header injection prevented", {"http-11"}),
+        ("Site reachable over HTTPS with valid cert", {"tls-01"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

@@ -16,7 +16,7 @@ import pytest
 from tests.servers.base import LOOPBACK, Instance, free_port
 from tests.servers.inventory import run_catalog
 
-CHECK_IDS = [f"http-{n:02d}" for n in range(1, 11)]
+CHECK_IDS = [f"http-{n:02d}" for n in range(1, 12)]
 
 
 def _expect(*failed: str, passed: str = "passed") -> dict[str, str]:
@@ -38,11 +38,18 @@ def test_http_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance]
     assert outcomes == {
         "nginx-good": _expect(),
         "https-only": _expect(),
-        "nginx-insecure": _expect(*CHECK_IDS[:9]),  # everything but TRACE, which nginx refuses itself
+        "nginx-insecure": _expect(*CHECK_IDS[:9], "http-11"),  # everything but TRACE, which nginx refuses itself
         # Plain HTTP, no headers: the app alone is not hardened; its cookie flags and banner are its own.
         "app-good": _expect("http-01", "http-02", "http-03", "http-04", "http-05", "http-06"),
-        "app-bad": _expect("http-01", "http-02", "http-03", "http-04", "http-05", "http-06", "http-07", "http-09", "http-10"),
+        "app-bad": _expect("http-01", "http-02", "http-03", "http-04", "http-05", "http-06", "http-07", "http-09", "http-10", "http-11"),
     }
+    # The good app refuses a Host it does not serve; the bad one builds its links from it, through nginx too.
+    assert run.evidence("http-11", "nginx-good")["answers"]["Host"]["status"] == 400
+    forged = run.evidence("http-11", "app-bad")["forged_host"]
+    assert forged == "forged-host.deploycheck.invalid"
+    assert (f"a forged Host ({forged}) came back in the body of / (200); a forged X-Forwarded-Host ({forged}) came back in the body of / (200)"
+            in run.message("http-11", "app-bad"))
+    assert "X-Forwarded-Host" in run.message("http-11", "nginx-insecure")
 
     # Only the certificate is bad (the tls checks report it): the header checks still judge what the
     # server sends, over a connection that does not verify, and say so in their evidence (as
@@ -61,7 +68,7 @@ def test_http_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance]
     # Messages name target, observed and expected.
     site = "nginx-insecure"
     assert run.message("http-01", site).startswith(f"{site} (https://127.0.0.1:")
-    assert f"{insecure.entry['http_url']}/ answers 404 over plain HTTP; expected a redirect to https://" in run.message("http-01", site)
+    assert f"{insecure.entry['http_url']}/ answers 200 over plain HTTP; expected a redirect to https://" in run.message("http-01", site)
     assert run.message("http-02", site).endswith(
         "no Strict-Transport-Security header; expected Strict-Transport-Security with max-age >= 15552000")
     assert "no Content-Security-Policy header" in run.message("http-03", site)

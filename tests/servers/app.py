@@ -34,6 +34,10 @@ in ``http_entry`` names them all):
 * ``GET /openapi.json``: both serve the same document; ``bad``'s ``/api/reports/summary``
   answers 500 and its ``/api/orders`` refuses every genuine token (a verification key that was
   never rotated in).
+* ``GET /``: a small HTML front page.  ``good`` answers only for the hosts it serves
+  (``localhost``, ``127.0.0.1``; any other ``Host`` gets 400, as Django's ``ALLOWED_HOSTS``
+  does) and links relatively; ``bad`` builds its canonical and sign-in links from
+  ``X-Forwarded-Host``, else ``Host``, whatever they say.
 
 The app runs under uvicorn in its own process (``launch_app``) and reads its configuration,
 secrets included, from ``DC_APP_*`` environment variables, never from the command line.
@@ -63,14 +67,17 @@ import starlette
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.servers import base
 
 Variant = Literal["good", "bad"]
+#: The host names the good app answers for (any other Host header: 400).
+SERVED_HOSTS = ("localhost", "127.0.0.1")
 
 ISSUER = "deploycheck-sample-app"
 SESSION_COOKIE = "session"
@@ -572,6 +579,15 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(openapi_document())
 
+    async def index(request: Request) -> HTMLResponse:
+        if settings.hardened:
+            base = ""  # relative links: the host a client names never reaches a URL
+        else:
+            host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+            base = f"{request.headers.get('x-forwarded-proto', request.url.scheme)}://{host}"
+        return HTMLResponse(f'<!doctype html><html><head><title>Sample app</title><link rel="canonical" href="{base}/">'
+                            f'</head><body><a href="{base}{SESSION_LOGIN_PATH}">Sign in</a></body></html>')
+
     async def search(request: Request) -> JSONResponse:
         # Deliberately unvalidated: ?limit=oops raises, see the module docstring.  Parsed before
         # the limiter, so provoking the error never uses up a client's allowance.
@@ -620,6 +636,7 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
         return response
 
     routes = [
+        Route("/", index),
         Route(HEALTH_PATHS["health"], health),
         Route(HEALTH_PATHS["ready"], ready),
         Route(HEALTH_PATHS["live"], live),
@@ -642,7 +659,10 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
     ]
     if not settings.hardened:
         routes.append(Route("/debug", debug_page))
-    return Starlette(debug=not settings.hardened, routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=observe)])
+    middleware = [Middleware(BaseHTTPMiddleware, dispatch=observe)]
+    if settings.hardened:
+        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(SERVED_HOSTS)))
+    return Starlette(debug=not settings.hardened, routes=routes, middleware=middleware)
 
 
 async def _form_or_json(request: Request) -> dict[str, Any] | None:
