@@ -19,11 +19,9 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
 from pytest_deploycheck.lifecycle import support_left
@@ -33,6 +31,9 @@ from pytest_deploycheck.targets.migrations import TOOLS, HeadError
 from pytest_deploycheck.targets.migrations import judge as judge_migrations
 from pytest_deploycheck.targets.schema_file import MAX_BYTES as SCHEMA_MAX_BYTES
 from pytest_deploycheck.targets.schema_file import index_columns, parse_schema
+
+if TYPE_CHECKING:
+    from psycopg import sql
 
 pytestmark = pytest.mark.section("postgres", "PostgreSQL")
 
@@ -433,6 +434,8 @@ def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     and none started and never finished), typeorm (the class name of the newest migration, or
     its timestamp), golang-migrate (the version, and not dirty).  Needs SELECT on the table:
     without it, not applicable."""
+    from psycopg import sql
+
     spec = postgres.setting("migrations") or {}
     if not spec.get("tool") or not spec.get("head"):
         not_applicable(f"{postgres.name}: no expected migration head in the inventory "
@@ -556,6 +559,9 @@ def test_slow_statements(postgres: Any, evidence: Any) -> None:
     statement of the application role (``app_role``, default the DSN's) in this database has a
     mean execution time above ``slow_statement_max_ms``.  Without the extension: not
     applicable, naming it; without SELECT on its view: not applicable, naming the grant."""
+    import psycopg
+    from psycopg import sql
+
     schema = postgres.value("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_stat_statements'")
     if schema is None:
         not_applicable(f"{postgres.name}: no pg_stat_statements extension in database {_dsn_db(postgres)}; add pg_stat_statements "
@@ -863,6 +869,8 @@ def _skip_unix_socket(postgres: Any) -> None:
 
 def _no_password() -> dict[str, Any]:
     """Connection parameters under which libpq sends no password whatever the server asks."""
+    import psycopg
+
     if psycopg.pq.version() >= 160000:
         return {"password": None, "require_auth": "none"}
     return {"password": "", "passfile": "/nonexistent/deploycheck/.pgpass"}
@@ -879,6 +887,8 @@ def _server_words(exc: BaseException) -> str:
 
 def _plain_connection(postgres: Any) -> tuple[str, str]:
     """Try a connection without TLS that sends no password: refused, reached-auth or accepted."""
+    import psycopg
+
     try:
         conn = postgres.connect(sslmode="disable", gssencmode="disable", **_no_password())
     except psycopg.OperationalError as exc:
@@ -894,6 +904,8 @@ def _plain_connection(postgres: Any) -> tuple[str, str]:
 
 def _login(postgres: Any, user: str, password: str | None) -> bool:
     """Whether the server lets ``user`` in with ``password`` (None: without sending one)."""
+    import psycopg
+
     credentials: dict[str, Any] = {"user": user, **(_no_password() if password is None else {"password": password})}
     try:
         conn = postgres.connect(**credentials)
@@ -924,6 +936,8 @@ def _listed(items: list[str], limit: int = 10) -> str:
 def _table(postgres: Any, name: str) -> tuple[str, sql.Composable, bool] | None:
     """(schema.table, its identifier, whether this role may SELECT it) for a table name as
     ``to_regclass`` resolves it on the search path; None when there is no such table."""
+    from psycopg import sql
+
     found = postgres.query("SELECT n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT') AS readable"
                            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
                            (_regclass_name(name),))

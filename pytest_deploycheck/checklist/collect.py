@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 
-from pytest_deploycheck.checklist import match
 from pytest_deploycheck.checklist.items import ChecklistEntry, resolve
 from pytest_deploycheck.checklist.loaded import LoadedChecklist
 from pytest_deploycheck.checklist.mapping import render, unknown_checks
@@ -148,6 +147,8 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         head = f"{len(problems)} problems in the checklist mapping:\n" if len(problems) > 1 else ""
         collection_usage_error(config, items, head + "\n".join(problems))
         return
+    from pytest_deploycheck.checklist import match  # the matcher's tables load only when a checklist is given
+
     matcher = match.Matcher.from_catalog(catalog.values())
     severities = {cid: meta.severity for cid, meta in catalog.items()}
     suggestions: dict[Path, dict[str, tuple[tuple[str, ...], str]]] = {}

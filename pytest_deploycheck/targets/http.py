@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.cookiejar
 import os
 import re
 import socket
@@ -112,6 +111,8 @@ class HttpTarget(TargetHandle):
                 session = http_transport.bounded_session(user_agent="pytest-deploycheck", verify=self.verify)
                 # Every request is anonymous: cookies a response sets (a login's session cookie)
                 # are read from the response, never stored and sent by a later check.
+                import http.cookiejar  # here, not at import: it pulls in urllib.request (a run without http targets never needs it)
+
                 session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
                 self._session = session
             return self._session
