@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from pytest_deploycheck import TargetError, not_applicable, require
+from pytest_deploycheck.targets import secret_scan
 from pytest_deploycheck.targets.app_settings import Setting, config_names, env_names, read_settings, read_text
 from pytest_deploycheck.targets.files import FilesTarget
 
@@ -403,3 +404,46 @@ def _nginx_confs(root: Path, max_depth: int = 3, max_files: int = 500) -> list[P
         if len(found) >= max_files:
             break
     return found[:max_files]
+
+
+#: Longest the repository scan may take (git ls-files, the tracked files, git log -p).
+SCAN_DEADLINE_S = 60.0
+
+
+@pytest.mark.check("cfg-10", "No secrets committed to the repository", severity="high",
+                   refs=("CWE-798: Use of Hard-coded Credentials", "OWASP ASVS V2.10.4: secrets not in source code",
+                         "gitleaks: default rules"),
+                   answers=("secret|secrets|credential|credentials|key|keys|token|tokens|password|passwords commit|committed|git|repo|repository|source|code|vcs|hardcoded",
+                            "no? hardcoded|hard_coded secret|secrets|credential|credentials|password|passwords",
+                            "env|dotenv file commit|committed|git|repo|repository|gitignore|ignored",
+                            "secret|secrets scan|scanning|scanner|leak|leaks|gitleaks|trufflehog"),
+                   answers_unless=("image", "images", "docker", "dockerfile", "rotate", "rotation", "vault", "manager", "kms",
+                                   "environment variable", "ci", "pipeline", "log", "logs"))
+def test_no_committed_secrets(files, evidence):
+    """A secret in a repository is known to everyone who can clone it, for good: deleting the
+    file leaves it in history, and only rotating the secret helps.  When ``path`` is in a git
+    work tree, reads the files tracked at HEAD and the lines added by the last
+    ``secret_scan_history_commits`` commits of every branch (default 500), for what has a
+    fixed shape: private keys, AWS access key ids, GitHub, GitLab, Slack, npm, SendGrid and
+    Stripe live tokens, Google API keys; env files tracked by git (``.env``,
+    ``.env.production``; ``.env.example`` and other templates are fine); and, outside docs and
+    tests, a literal assigned to a password, secret, API key or token name (not a placeholder,
+    a template or a reference to the environment).  Passes when none is
+    found outside ``secret_scan_ignore`` (globs of repository paths, e.g. test fixtures).
+    git runs with hooks, fsmonitor, external diff and textconv drivers off.  No value is ever
+    shown: findings name the rule, file, line and commit.  Not applicable outside a git work tree."""
+    if not secret_scan.in_work_tree(files.path):
+        not_applicable(f"{files.name}: {files.path} is not in a git work tree: no commit to judge")
+    history = int(files.threshold("secret_scan_history_commits"))
+    ignore = [str(g) for g in (files.setting("secret_scan_ignore") or ())]
+    try:
+        found = secret_scan.scan(files.path, history_commits=history, timeout=SCAN_DEADLINE_S, ignore=ignore)
+    except secret_scan.ScanError as exc:
+        raise TargetError(f"{files.label}: the repository could not be scanned: {exc}") from None
+    evidence.record(repository=found.root, files_read=found.files_read, not_read=list(found.skipped[:20]),
+                    commits_read=found.commits, history_cut=found.history_cut, ignored=ignore,
+                    findings=[{"rule": f.rule, "path": f.path, "line": f.line, "commit": f.commit} for f in found.findings[:50]])
+    shown = "; ".join(f.describe() for f in found.findings[:8]) + (f"; and {len(found.findings) - 8} more" if len(found.findings) > 8 else "")
+    scope = f"HEAD and the last {found.commits} commit(s)" + (" (older history not read)" if found.history_cut else "")
+    require(not found.findings, files, f"{len(found.findings)} secret(s) committed in {found.root} ({scope}): {shown}",
+            "no secret in the files tracked by git or in the lines the history added (rotate any found, then remove it)")

@@ -74,6 +74,7 @@ _ALL = [
     # Application configuration
     Threshold("secret_min_chars", 32, "characters", "shortest acceptable signing/session secret (JWT_SECRET, SECRET_KEY, ...)", True),
     Threshold("password_min_chars", 16, "characters", "shortest acceptable service password (DB_PASSWORD, REDIS_PASSWORD, a password in DATABASE_URL)", True),
+    Threshold("secret_scan_history_commits", 500, "commits", "most recent commits (all branches) whose added lines the secret scan reads", True, 100000),
     # Hosts
     Threshold("min_cpu_cores", 2, "cores", "fewest CPU cores", True),
     Threshold("min_memory_gb", 4, "GB", "least memory"),

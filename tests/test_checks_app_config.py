@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,63 @@ def test_pool_reader_fails_closed(tmp_path: Path) -> None:
     assert config.files == ["db.json"]
     assert [(s.where, n) for s, n in config.sizes] == [("POOL_MAX (db.json:1)", 7)]
     assert [(s.key, t) for s, t in config.timeouts] == [("POOL_ACQUIRE_TIMEOUT_MILLIS", 3000.0)]
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(repo.parent)}
+    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "init.defaultBranch=main",
+                           "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def test_secrets_committed_to_git(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """cfg-10 against real repositories: a clean one (templates, AWS's documented example key,
+    a test key under an ignored path), a careless one (a private key and an env file at HEAD, a
+    GitHub token added and removed again: only in history) and a folder outside git."""
+    # Secret-shaped text is built here, so that this file itself holds none.
+    pem = "-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n"
+    token = "ghp" + "_" + secrets.token_hex(18)
+    good = _folder(tmp_path / "good", {
+        "README.md": ("# shop\nSee docs/aws.md\n", 0o644),
+        ".env.example": ("DB_PASSWORD=changeme\n", 0o644),
+        "docs/aws.md": ("Set AWS_ACCESS_KEY_ID (e.g. AKIA" + "IOSFODNN7EXAMPLE)\n", 0o644),
+        "tests/fixtures/test_key": (pem, 0o600),
+        "tests/test_login.py": ("PASSWORD = 'testpass-1234'\n", 0o644),  # a test's own login: tests are not judged
+        "config/database.yml": ('production:\n  password: <%= ENV["DB_PASSWORD"] %>\n', 0o644),
+        "app/settings.py": ("import os\nSECRET_KEY = os.environ['SECRET_KEY']\n", 0o644),
+    })
+    _git(good, "init", "-q")
+    _git(good, "add", "-A")
+    _git(good, "commit", "-qm", "initial")
+    bad = _folder(tmp_path / "bad", {
+        "app/settings.py": (f"GITHUB_TOKEN = '{token}'\nDEBUG = False\n", 0o644),
+        "config/deploy_key": (pem, 0o600),
+        ".env.production": ("DB_PASSWORD=Sup3rS3cret\n", 0o600),
+        "db/seeds.rb": ("User.create!(email: 'admin@shop.test', password: 'Adm1n!2024x')\n", 0o644),
+    })
+    _git(bad, "init", "-q")
+    _git(bad, "add", "-A")
+    _git(bad, "commit", "-qm", "initial")
+    added = _git(bad, "rev-parse", "HEAD").strip()
+    (bad / "app/settings.py").write_text("import os\nGITHUB_TOKEN = os.environ['GITHUB_TOKEN']\nDEBUG = False\n")
+    _git(bad, "commit", "-qam", "token from the environment")
+    outside = _folder(tmp_path / "outside", {"app.py": ("print('hi')\n", 0o644)})
+    broken = _folder(tmp_path / "broken", {".git": ("not a gitdir line\n", 0o644), "app.py": ("print('hi')\n", 0o644)})
+
+    run = run_catalog(pytester, "test_app_config.py", targets=[
+        _files("repo-good", good, secret_scan_ignore=["tests/fixtures/*"]), _files("repo-bad", bad), _files("no-repo", outside),
+        _files("repo-broken", broken),
+    ], args=["-k", "committed_secrets"])
+    assert run.outcome("cfg-10", "repo-good") == "passed", run.message("cfg-10", "repo-good")
+    assert run.evidence("cfg-10", "repo-good")["commits_read"] == 1
+    assert run.outcome("cfg-10", "repo-bad") == "failed"
+    message = run.message("cfg-10", "repo-bad")
+    assert "5 secret(s) committed" in message and "(HEAD and the last 2 commit(s))" in message
+    assert ".env.production (env file tracked by git)" in message and "config/deploy_key:1 (private key)" in message
+    assert ".env.production:1 (hardcoded password or key)" in message and "db/seeds.rb:1 (hardcoded password or key)" in message
+    assert f"app/settings.py:1 (GitHub token, added in {added[:10]})" in message
+    for value in (token, "Adm1n!2024x", "Sup3rS3cret"):
+        assert value not in message and value not in str(run.evidence("cfg-10", "repo-bad"))
+    assert run.outcome("cfg-10", "no-repo") == "n/a" and "is not in a git work tree" in run.message("cfg-10", "no-repo")
+    # A repository git cannot read is an error (could not look), never a pass.
+    assert run.outcome("cfg-10", "repo-broken") == "error"
+    assert "the repository could not be scanned: git rev-parse failed: fatal:" in run.message("cfg-10", "repo-broken")

@@ -59,6 +59,7 @@ FIELDS: dict[str, Field] = {
     "compose_files": Field("list[str]", "Compose files, paths or globs relative to path, merged in order like docker compose -f (default: compose.yaml or docker-compose.yml and its .override)"),
     "manifests": Field("list[str]", "Kubernetes manifests, paths or globs relative to path: YAML or JSON, multi-document, helm template or kustomize build output"),
     "kubernetes_version": Field("str", "Kubernetes version the manifests must validate against, e.g. 1.30 (default: the newest kubernetes-validate knows)"),
+    "secret_scan_ignore": Field("list[str]", "globs of repository paths the secret scan does not judge (test fixtures holding keys made for the tests)"),
     "orchestrator_probes": Field("bool", "true: the images run only under orchestrator probes (Kubernetes), so a Dockerfile HEALTHCHECK is not required"),
 }
 
