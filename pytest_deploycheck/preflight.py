@@ -42,7 +42,7 @@ from pytest_deploycheck.state import STATE_KEY, DeploycheckState, item_target_pa
 from pytest_deploycheck.targets import KINDS
 from pytest_deploycheck.targets.base import Target, TargetHandle
 from pytest_deploycheck.targets.reach import PREFLIGHT_WORKERS
-from pytest_deploycheck.wire import batching
+from pytest_deploycheck.wire import out_of_turn
 
 #: Most targets read ahead at once (threads per process).
 READ_AHEAD_WORKERS = 32
@@ -91,7 +91,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         if state.state_dir is not None:
             state.reach.load_preflight(wait=_wait_for(state))
-        if batching(config):
+        if out_of_turn(config):
             _ready_first(session, reader)
         return  # this worker's targets are read ahead as xdist hands them over (pytest_runtest_protocol)
     used = _used_targets(session.items, state)
@@ -325,8 +325,10 @@ def _ready_first(session: pytest.Session, reader: ReadAhead) -> None:
     next.  Nothing else changes: a steal still takes a target only while none of its items has
     started (xdist's rule), and an item found ready stays ready.
 
-    Only with batched events (``wire.py``): each batch names the item the worker runs next, so
-    the controller blames the right item if the worker dies (``distribution.remove_node``).
+    Only with batched events and the by-target scheduler (``wire.out_of_turn``): each batch names
+    the item the worker runs next, and that scheduler blames that item if the worker dies
+    (``distribution.running``); xdist's own schedulers, under an explicit ``--dist``, blame the
+    first item they handed over, so there the worker keeps xdist's order.
     The first item is always the first handed over: no batch has named one yet."""
     config = session.config
     _worker_queue(config, None)

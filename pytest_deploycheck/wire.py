@@ -47,6 +47,10 @@ BUFFERED = frozenset({"logstart", "testreport", "logfinish", "warning_recorded"}
 COMPLETE = "runtest_protocol_complete"
 #: ``workerinput`` key: the controller understands batches in this ``marshal`` format.
 WORKER_FLAG = "deploycheck_batch"
+#: ``workerinput`` key: the controller schedules by target (``distribution.py``), whose crash
+#: accounting reads ``upcoming``: the worker may take a ready item out of turn.  xdist's own
+#: schedulers (an explicit ``--dist``) blame the first item handed over, so there it may not.
+REORDER_FLAG = "deploycheck_ready_first"
 
 Event = tuple[str, dict[str, Any]]
 
@@ -59,6 +63,12 @@ def wire_format() -> list[Any]:
 def batching(config: pytest.Config) -> bool:
     """Whether this xdist worker sends its events in batches (its controller asked, same format)."""
     return getattr(config, "workerinput", {}).get(WORKER_FLAG) == wire_format()
+
+
+def out_of_turn(config: pytest.Config) -> bool:
+    """Whether this xdist worker may take a ready item out of turn: batches name the item it runs
+    next, and its controller schedules by target, whose crash accounting reads them."""
+    return batching(config) and getattr(config, "workerinput", {}).get(REORDER_FLAG) is True
 
 
 class Batcher:
@@ -127,8 +137,11 @@ def pytest_configure_node(node: Any) -> None:
         return
     if not hasattr(dsession, "worker_" + BATCH):
         setattr(dsession, "worker_" + BATCH, _run_batch(dsession))
+    from pytest_deploycheck.distribution import by_target
+
     node.process_from_remote = _receive(node, node.process_from_remote)
     node.workerinput[WORKER_FLAG] = wire_format()
+    node.workerinput[REORDER_FLAG] = by_target(node.config)
 
 
 def _receive(node: Any, process: Callable[[Any], None]) -> Callable[[Any], None]:

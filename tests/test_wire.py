@@ -252,3 +252,15 @@ def test_a_worker_takes_a_ready_target_out_of_turn_and_dying_there_is_blamed_on_
     assert set(outcomes.values()) == {"passed"}, outcomes
     assert result.stdout.str().count("replacing crashed worker") == 1
     assert result.ret == 1
+
+
+def test_under_an_explicit_dist_the_worker_keeps_xdists_order(pytester: pytest.Pytester) -> None:
+    """xdist's own schedulers blame the first item they handed over when a worker dies, so a
+    worker they feed never takes an item out of turn."""
+    pytester.makepyfile(test_wire_turn=OUT_OF_TURN)
+    (pytester.path / "inv.yml").write_text("files:\n" + "".join(f"  {name}: {{path: .}}\n" for name in ("afirst", "bslow", "ccrash", "dlast")))
+    result = pytester.runpytest_subprocess("--inventory=inv.yml", "--deploycheck-catalog=none", "-n", "1", "--dist", "loadscope", "-v",
+                                           "-p", "no:randomly")
+    out = result.stdout.str()
+    assert out.index("PASSED test_wire_turn.py::test_count[bslow-5]") < out.index("PASSED test_wire_turn.py::test_count[ccrash-0]")
+    assert "crashed while running 'test_wire_turn.py::test_count[ccrash-3]'" in out
