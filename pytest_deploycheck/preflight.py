@@ -312,7 +312,6 @@ def _worker_queue(config: pytest.Config, mark: Any) -> tuple[list[Any], Any]:
         return held + list(pending), now
 
 
-
 def _ready_first(session: pytest.Session, reader: ReadAhead) -> None:
     """An xdist worker takes as its next item the first one in its queue whose reads are done.
 
