@@ -186,20 +186,24 @@ class HttpTarget(TargetHandle):
     def get(self, path: str = "/", **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
 
-    def page(self, path: str = "/") -> Any:
+    def page(self, path: str = "/", headers: Mapping[str, str] | None = None) -> Any:
         """``GET path`` once per run, the answer shared by every check that judges what the page
         itself says (its headers, its policies), as a browser loading it once would see it.  Each
         check's evidence still says how the answer was read (an unverified connection, a body cut
-        at the cap).  Probes that must send their own request (a burst, a login) use ``get``."""
+        at the cap).  ``headers``: a request of its own, kept under them (a forged Host), so that
+        it too can be read ahead.  Probes that must send their own request each time (a burst, a
+        login) use ``get``."""
         from pytest_deploycheck.targets import http_transport
 
         fresh: list[Any] = []
+        extra = dict(headers or {})
 
         def read() -> Any:
-            fresh.append(self.get(path))  # a failure is not kept: the next check asks again (the dead-target rule applies)
+            # A failure is not kept: the next check asks again (the dead-target rule applies).
+            fresh.append(self.get(path, headers=extra) if extra else self.get(path))
             return fresh[0]
 
-        response = self.remember(("page", path), read)
+        response = self.remember(("page", path, *sorted(extra.items())), read)
         if fresh:
             return response  # this check's own request: its evidence says how it was read
         self.reach.raise_if_failed(self.target)
