@@ -1,6 +1,6 @@
 """What a check reads from its target, declared so the start of a run can read it for every target at once.
 
-A check whose wait is one read of its target (a package-update simulation on a host, a TLS
+A check whose wait is one read of its target (the pending package updates of a host, a TLS
 ClientHello, the site's front page) names that read with ``@read_ahead``::
 
     @pytest.mark.check("os-02", "No pending security updates", severity="high")

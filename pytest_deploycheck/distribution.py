@@ -15,8 +15,8 @@ The largest targets are handed out first; each worker keeps a few targets queued
 reads ahead while checking the current one, and it checks first the queued items whose reads are
 done (``preflight._ready_first``); a worker that runs out when nothing is left to hand
 out takes the last target another worker was handed and has not started (xdist's ``steal``
-command, all of a target's items or none).  So one slow target (a package-update simulation
-that takes seconds, a site that answers slowly) delays only itself, not the targets queued
+command, all of a target's items or none).  So one slow target (a host whose package state
+takes seconds to read, a site that answers slowly) delays only itself, not the targets queued
 behind it.  A stolen target may already have been read ahead by the worker that gave it up:
 that read is wasted, never wrong, as the thief reads it again.
 

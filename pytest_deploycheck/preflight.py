@@ -201,7 +201,7 @@ class ReadAhead:
     where the handle says it may be (``TargetHandle.reads_beside_checks``: hosts reached by a
     process per command): there each declared read is a task of its own, and an item waits only
     for its target's kind fact (the login) and for the reads its own check declares, so a host's
-    other checks do not wait for its package-update simulation."""
+    other checks do not wait for its pending package updates."""
 
     def __init__(self, state: DeploycheckState, workers: int = READ_AHEAD_WORKERS) -> None:
         self.state = state

@@ -10,8 +10,8 @@ Every ``hosts`` backend testinfra offers works (``local://``, ``ssh://``, ``safe
 
 * **Work a machine answers once is done once.**  ``host.memo`` keeps facts per *machine* and
   account, not per inventory entry: two entries that reach the same machine (``/etc/machine-id``,
-  boot id and host name, read with one command per host) as the same user share the package
-  simulation, the listening sockets and every other memoized fact.  Facts about the SSH server
+  boot id and host name, read with one command per host) as the same user share the pending
+  package updates, the listening sockets and every other memoized fact.  Facts about the SSH server
   (keys starting ``sshd``) are kept per sshd listener, since two sshd on one machine differ.
 * **One connection per host and run.**  ``ssh://`` and ``safe-ssh://`` share one OpenSSH
   ControlMaster whose socket lives in a private temporary directory of the run (closed with
