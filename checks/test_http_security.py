@@ -123,7 +123,8 @@ def _refusal(response: requests.Response) -> str:
 
 @pytest.mark.check("http-01", "Plain HTTP redirects to HTTPS", severity="high",
                    refs=(OBSERVATORY + "redirection", "CIS NGINX Benchmark 4.1.1"),
-                   answers=("https_redirect", "http redirect|redirects https?", "https enforc|only|everywhere|forc|mandatory|required"),
+                   answers=("https_redirect", "http redirect|redirects https?", "https enforc|only|everywhere|forc|mandatory|required",
+                            "traffic|data|connection|connections encrypt|encrypted|encryption transit|wire|flight"),
                    answers_unless=("database", "postgres", "mysql", "redis"))
 def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Whatever arrives over plain HTTP can be read and changed on the way; a user typing the

@@ -81,7 +81,7 @@ _HASH = re.compile(r"(IDENTIFIED\b.*?\b(?:PASSWORD|USING|AS)) '(?:[^'\\]|\\.)*'"
 
 @pytest.mark.check("mysql-01", "Server requires TLS", severity="critical",
                    refs=("MySQL docs: require_secure_transport", "MariaDB docs: require_secure_transport"),
-                   answers=("mysql tls|encrypt|encryption|require_secure_transport|secure_transport connection?",
+                   answers=("traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "mysql tls|encrypt|encryption|require_secure_transport|secure_transport connection?",
                             "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection"))
 def test_tls_required(mysql: Any, evidence: Any) -> None:
     """Without TLS, credentials exchanges and every row cross the network readable and

@@ -86,7 +86,7 @@ _LOGIN_PASSED = ("permission denied for database", "does not exist")
 @pytest.mark.check("pg-01", "Server requires TLS", severity="critical",
                    refs=("CIS PostgreSQL Benchmark: Ensure SSL is enabled and configured correctly",
                          "PostgreSQL docs: pg_hba.conf hostssl"),
-                   answers=("postgres tls|encrypt|encryption|sslmode|ssl_mode connection? enabl? require?",
+                   answers=("traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "postgres tls|encrypt|encryption|sslmode|ssl_mode connection? enabl? require?",
                             "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection",
                             "sslmode|ssl_mode require|verify"))
 def test_tls_required(postgres: Any, evidence: Any) -> None:
