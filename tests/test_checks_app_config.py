@@ -280,6 +280,15 @@ def test_secrets_committed_to_git(pytester: pytest.Pytester, tmp_path: Path) -> 
     for value in (token, "Adm1n!2024x", "Sup3rS3cret"):
         assert value not in message and value not in str(run.evidence("cfg-10", "repo-bad"))
     assert run.outcome("cfg-10", "no-repo") == "n/a" and "is not in a git work tree" in run.message("cfg-10", "no-repo")
+    # History larger than the read cap: what was read is judged, and the evidence says the rest was not.
+    from pytest_deploycheck.targets import secret_scan
+
+    full = secret_scan.scan(bad, history_commits=500, timeout=30)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(secret_scan, "MAX_TOTAL_BYTES", 600)
+        capped = secret_scan.scan(bad, history_commits=500, timeout=30)
+    assert (full.commits, full.history_cut) == (2, False)
+    assert capped.history_cut and capped.commits < 2
     # A repository git cannot read is an error (could not look), never a pass.
     assert run.outcome("cfg-10", "repo-broken") == "error"
     assert "the repository could not be scanned: git rev-parse failed: fatal:" in run.message("cfg-10", "repo-broken")

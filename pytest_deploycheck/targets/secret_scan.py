@@ -86,12 +86,14 @@ class Scan:
     findings: tuple[Finding, ...]
     files_read: int
     skipped: tuple[str, ...]  # tracked files not read (too large, unreadable)
-    commits: int  # commits whose added lines were read
-    history_cut: bool  # more history than the scan reads
+    commits: int  # commits whose added lines were read in full
+    history_cut: bool  # more history than the scan reads (older commits, or the read cap reached)
 
 
-def _git(root: Path, *args: str, timeout: float, cap: int = MAX_TOTAL_BYTES) -> bytes:
-    """``git <args>`` in ``root``, defused; its output up to ``cap`` bytes (then stopped), within ``timeout``."""
+def _git(root: Path, *args: str, timeout: float, cap: int | None = None) -> bytes:
+    """``git <args>`` in ``root``, defused; its output up to ``cap`` bytes (default ``MAX_TOTAL_BYTES``;
+    then stopped), within ``timeout``."""
+    cap = MAX_TOTAL_BYTES if cap is None else cap
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
     try:
@@ -171,7 +173,10 @@ def scan(path: Path, *, history_commits: int, timeout: float, ignore: Iterable[s
     root = Path(root_out.decode(errors="replace").strip())
     findings: list[Finding] = []
     skipped: list[str] = []
-    names = [n for n in _git(root, "ls-files", "-z", timeout=timeout).decode(errors="replace").split("\0") if n]
+    listing = _git(root, "ls-files", "-z", timeout=timeout)
+    names = [n for n in listing.decode(errors="replace").split("\0") if n]
+    if len(listing) >= MAX_TOTAL_BYTES:
+        raise ScanError(f"git ls-files listed more than {MAX_TOTAL_BYTES >> 20} MiB of names")
     read = total = 0
     for name in names:
         if _ignored(name, ignore):
@@ -198,8 +203,10 @@ def scan(path: Path, *, history_commits: int, timeout: float, ignore: Iterable[s
         findings.extend(Finding(rule, name, line, None) for rule, line in _match(data.decode(errors="replace"), name))
     commits, cut = 0, False
     if history_commits > 0:
-        log = _git(root, "log", "--all", f"--max-count={history_commits + 1}", "-p", "--no-color", "--no-ext-diff", "--no-textconv",
-                   "--unified=0", "--format=commit %H", timeout=timeout).decode(errors="replace")
+        raw = _git(root, "log", "--all", f"--max-count={history_commits + 1}", "-p", "--no-color", "--no-ext-diff", "--no-textconv",
+                   "--unified=0", "--format=commit %H", timeout=timeout)
+        capped = len(raw) >= MAX_TOTAL_BYTES  # the oldest of those commits were not read
+        log = raw.decode(errors="replace")
         at_head = {(f.rule, f.path) for f in findings}
         commit, file_name, new_line = None, "", 0
         seen: set[tuple[str, str, str]] = set()
@@ -222,6 +229,6 @@ def scan(path: Path, *, history_commits: int, timeout: float, ignore: Iterable[s
                         seen.add(key)
                         findings.append(Finding(rule, file_name, new_line or None, commit))
                 new_line += 1
-        cut = commits > history_commits
-        commits = min(commits, history_commits)
+        cut = commits > history_commits or capped
+        commits = min(commits, history_commits) - (1 if capped and commits <= history_commits else 0)
     return Scan(str(root), tuple(findings), read, tuple(skipped), commits, cut)
