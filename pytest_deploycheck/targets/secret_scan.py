@@ -1,9 +1,11 @@
 """Secrets committed to a git repository: the files tracked at HEAD and the lines its recent history added.
 
-High-signal rules only (private keys, cloud and SaaS tokens with a fixed shape, tracked env
-files), in the spirit of gitleaks' default rules: a finding is something to rotate, not a
-guess.  No value ever leaves this module: a finding names the rule, the file, the line and the
-commit, never the text that matched.
+Rules in the spirit of gitleaks' defaults: what has a fixed shape (private keys, cloud and SaaS
+tokens), env files tracked by git, and, outside docs and tests, a literal assigned to a
+password, secret, key or token name that is no placeholder, template or environment reference.
+A finding is something to rotate or to list in ``secret_scan_ignore``.  No value ever leaves
+this module: a finding names the rule, the file, the line and the commit, never the text that
+matched.
 
 git runs read-only and defused for a repository nobody vetted: no hooks, no fsmonitor, no
 external diff or textconv driver (each could run a command the repository names), no pager;
