@@ -428,3 +428,20 @@ def test_forged_host_not_echoed(http_endpoint: HttpTarget, evidence: Evidence) -
             problems.append(f"a forged {via} ({forged}) came back in the {' and the '.join(where)} of / ({response.status_code})")
     evidence.record(forged_host=forged, answers=seen)
     require(not problems, http_endpoint, "; ".join(problems), "a forged Host or X-Forwarded-Host refused (400/421) or never echoed")
+
+
+@pytest.mark.check("http-12", "HTTP/2 offered", severity="info",
+                   refs=("RFC 9113: HTTP/2", "RFC 7301: TLS Application-Layer Protocol Negotiation", "web.dev: Introduction to HTTP/2"),
+                   answers=("http2 enabl|support|offered|on|configur|server?", "http2"))
+@read_ahead(lambda http_endpoint: _https(http_endpoint) and http_endpoint.alpn())
+def test_http2(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """HTTP/2 carries a page's many requests over one connection with compressed headers: fewer
+    round trips on every slow link.  Information, never blocking: passes when the server picks
+    ``h2`` in a TLS handshake offering ``h2`` and ``http/1.1`` (ALPN), as a browser's would.
+    Not applicable to a plain-HTTP URL (browsers speak HTTP/2 only over TLS)."""
+    if not _https(http_endpoint):
+        not_applicable(f"{http_endpoint.name}: {http_endpoint.url} is plain HTTP; browsers use HTTP/2 only over TLS")
+    chosen = http_endpoint.alpn()
+    evidence.record(offered=["h2", "http/1.1"], selected=chosen)
+    require(chosen == "h2", http_endpoint, f"the TLS handshake chose {chosen or 'no protocol (the server ignores ALPN)'}",
+            "h2 (HTTP/2) when a client offers it")

@@ -286,6 +286,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("No hardcoded credentials in the code", {"cfg-10"}),
         ("No secrets baked into images", {"dock-04"}),
         ("Data encrypted in transit", {"http-01", "mysql-01", "pg-01", "redis-09"}),  # each kind of connection the inventory holds
+        ("HTTP/2 enabled", {"http-12"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

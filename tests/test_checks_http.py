@@ -50,6 +50,11 @@ def test_http_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance]
     assert (f"a forged Host ({forged}) came back in the body of / (200); a forged X-Forwarded-Host ({forged}) came back in the body of / (200)"
             in run.message("http-11", "app-bad"))
     assert "X-Forwarded-Host" in run.message("http-11", "nginx-insecure")
+    # HTTP/2 (information): the good site offers it, the insecure one answers ALPN with http/1.1, plain HTTP has none.
+    http2 = {target: run.outcome("http-12", target) for target in ("nginx-good", "https-only", "nginx-insecure", "app-good", "app-bad")}
+    assert http2 == {"nginx-good": "passed", "https-only": "passed", "nginx-insecure": "failed", "app-good": "n/a", "app-bad": "n/a"}
+    assert run.evidence("http-12", "nginx-good")["selected"] == "h2"
+    assert "the TLS handshake chose http/1.1; expected h2 (HTTP/2) when a client offers it" in run.message("http-12", "nginx-insecure")
 
     # Only the certificate is bad (the tls checks report it): the header checks still judge what the
     # server sends, over a connection that does not verify, and say so in their evidence (as

@@ -239,6 +239,7 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("free", "space"), "diskspace"),
     (("disk", "full"), "diskspace"),
     (("out", "of", "memory"), "oom"),
+    (("http", "2"), "http2"),
     (("memory", "usage"), "memusage"),
     (("memory", "use"), "memusage"),
     (("memory", "utilization"), "memusage"),

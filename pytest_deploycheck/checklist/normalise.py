@@ -111,6 +111,7 @@ _SYNONYMS: dict[str, str] = {
     "sbom": "sbom", "cyclonedx": "sbom", "spdx": "sbom",
     "sha256": "checksum", "md5sum": "checksum", "sha256sum": "checksum", "checksums": "checksum", "hash_check": "checksum",
     "jsonschema": "schema validation",
+    "h2": "http2", "http2": "http2",
     "oomkilled": "oom kill", "oomkill": "oom kill", "oomkills": "oom kill", "oomkiller": "oom killer",
     "bullmq": "bullmq", "sidekiq": "sidekiq", "rq": "rq", "resque": "resque", "morgue": "deadletter",
     "jwts": "jwt",

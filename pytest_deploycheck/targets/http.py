@@ -294,6 +294,28 @@ class HttpTarget(TargetHandle):
             raise TargetError(outcome)
         return outcome
 
+    def alpn(self, offered: tuple[str, ...] = ("h2", "http/1.1")) -> str | None:
+        """The application protocol the server picks from ``offered`` in a TLS handshake (ALPN),
+        None when it picks none; once per run.  Nothing is sent after the handshake, and the
+        certificate is not judged here (the tls checks do), as a browser's first handshake would
+        reach the same choice."""
+
+        def read() -> str | None:
+            url = urllib.parse.urlsplit(self.url)
+            host, port = url.hostname or "", url.port or 443
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.set_alpn_protocols(list(offered))
+            sni = str(self.target.get("server_name") or host)
+            with (self.reach.guard(self.target, unreachable=(socket.timeout,)),
+                  socket.create_connection((host, port), timeout=self.timeout) as raw,
+                  context.wrap_socket(raw, server_hostname=sni) as tls):
+                return tls.selected_alpn_protocol()
+
+        return self.remember(("alpn", offered), read)
+
     def websocket_handshake(self, path: str) -> WebSocketHandshake:
         """Open ``path`` as a WebSocket (the RFC 6455 opening handshake) and close it at once.
 

@@ -8,16 +8,16 @@ go-live review wants; every other site in ``SITES`` differs from it by one defec
 =============  ==============================================================================
 site           defect
 =============  ==============================================================================
-good           none: TLS 1.2/1.3, modern ciphers, HSTS, strict CSP, nosniff, DENY, referrer
-               policy, ``server_tokens off``, gzip, HTTP -> HTTPS 301, fixed CORS origin,
-               secure cookie flags enforced, in front of the good app
+good           none: TLS 1.2/1.3, modern ciphers, HTTP/2, HSTS, strict CSP, nosniff, DENY,
+               referrer policy, ``server_tokens off``, gzip, HTTP -> HTTPS 301, fixed CORS
+               origin, secure cookie flags enforced, in front of the good app
 expired_cert   certificate expired two days ago
 wrong_host     certificate for ``other.example`` while clients connect to 127.0.0.1/localhost
 self_signed    self-signed certificate (not issued by the test CA)
 weak_key       1024-bit RSA key
 legacy_tls     TLS 1.0 and 1.1 enabled besides 1.2/1.3, with the CBC/SHA-1 ciphers they need
                (``@SECLEVEL=0``, or OpenSSL 3 refuses them)
-insecure       no security headers, ``Server: nginx/<version>``, CORS reflecting any Origin
+insecure       HTTP/1.1 only, no security headers, ``Server: nginx/<version>``, CORS reflecting any Origin
                with credentials (``*`` when there is none), plain HTTP served instead of
                redirected, in front of the bad app (``X-Powered-By``, debug, no rate limit...)
 =============  ==============================================================================
@@ -160,7 +160,7 @@ def _server_blocks(site: Site, cert: CertFiles, https_port: int, http_port: int,
     return f"""
     # site {site.name}: {site.defect}
     server {{
-        listen {base.LOOPBACK}:{https_port} ssl;
+        listen {base.LOOPBACK}:{https_port} ssl{" http2" if site.hardened_http else ""};
         server_name {SERVER_NAME};
         ssl_certificate {cert.chain};
         ssl_certificate_key {cert.key};
