@@ -312,3 +312,55 @@ def test_required_metrics(prometheus, evidence):
     evidence.record(series=found, missing=missing)
     require(not missing, prometheus, f"no current series for {', '.join(missing)}",
             "series for every entry of required_metrics (is the job scraped, is the metric exported?)")
+
+
+def _probes_of(url: str, series: list[dict]) -> list[dict]:
+    """The probe_success series whose instance (or target) label is ``url`` or a page of it."""
+    base = url.rstrip("/")
+    found = []
+    for one in series:
+        labels = one.get("metric") or {}
+        probed = str(labels.get("instance") or labels.get("target") or "").rstrip("/")
+        if probed == base or probed.startswith(base + "/") or probed.startswith(base + "?"):
+            found.append(one)
+    return found
+
+
+@pytest.mark.check(
+    "mon-11",
+    "Uptime probes watch every required site",
+    severity="high",
+    refs=("Prometheus blackbox_exporter: probe_success", "Google SRE book, ch. 6: black-box versus white-box monitoring"),
+    answers=("uptime monitor|monitoring|check|checks|probe|probes|alert|alerts", "synthetic monitor|monitoring|check|checks|probe|probes",
+             "blackbox exporter|probe|probes|monitoring", "external monitor|monitoring|probe|probes|check|checks", "site|website|endpoint probe|probed"),
+    answers_kind="monitor",
+)
+def test_uptime_probes(prometheus, inventory, evidence):
+    """Metrics scraped from inside say nothing when the site is unreachable from outside (a DNS
+    record, a certificate, a load balancer, the network in between): only a probe that requests
+    the site as a user would sees that.  For each http target named in ``probed_sites``, passes
+    when Prometheus holds a ``probe_success`` series (blackbox exporter, or any prober using its
+    metric) whose ``instance`` is the site's URL or a page of it, and the latest value is 1.
+    Fails naming each site without a probe, and each probe failing now.  Not applicable when the
+    inventory names no probed_sites."""
+    sites = [str(s) for s in prometheus.setting("probed_sites") or ()]
+    if not sites:
+        not_applicable(f"{prometheus.name}: no probed_sites in the inventory (prometheus.{prometheus.name}.probed_sites: [shop, api])")
+    urls = {}
+    for site in sites:
+        try:
+            urls[site] = str(inventory.get("http", site).spec["url"]).rstrip("/")
+        except KeyError:
+            raise TargetError(f"{prometheus.label}: probed_sites names {site!r}, which is not an http target of the inventory") from None
+    series = prometheus.query("probe_success")
+    problems, seen = [], {}
+    for site, url in urls.items():
+        probes = _probes_of(url, series)
+        seen[site] = [{"instance": p["metric"].get("instance"), "job": p["metric"].get("job"), "probe_success": p["value"][1]} for p in probes]
+        if not probes:
+            problems.append(f"no probe watches {site} ({url})")
+        failing = [p["metric"].get("instance") for p in probes if float(p["value"][1]) < 1]
+        if failing:
+            problems.append(f"the probe of {site} fails now (probe_success 0 for {', '.join(failing[:3])})")
+    evidence.record(sites=urls, probes=seen, probe_series=len(series))
+    require(not problems, prometheus, "; ".join(problems), "a passing probe_success series for every site in probed_sites")

@@ -27,10 +27,10 @@ from tests.servers.hostile import HostileServer
 from tests.servers.inventory import run_catalog
 from tests.servers.monitoring import ALWAYS_FIRING, BROKEN_RECORD, CONCERNS
 
-PROMETHEUS_CHECKS = ["mon-01", "mon-02", "mon-03", "mon-04", "mon-05", "mon-06", "mon-07", "mon-09", "mon-10"]
+PROMETHEUS_CHECKS = ["mon-01", "mon-02", "mon-03", "mon-04", "mon-05", "mon-06", "mon-07", "mon-09", "mon-10", "mon-11"]
 ALERTMANAGER_CHECKS = ["mon-08"]
 #: What the inventory asks of both Prometheus servers: the app scraped and exporting its metrics.
-REQUIRED = {"required_jobs": ["prometheus", "app"], "required_metrics": ["http_requests_total", "app_.*", "up"]}
+REQUIRED = {"required_jobs": ["prometheus", "app"], "required_metrics": ["http_requests_total", "app_.*", "up"], "probed_sites": ["app-good"]}
 
 
 def _view(instance: Instance, name: str, **entry: Any) -> Instance:
@@ -48,6 +48,7 @@ def test_monitoring_catalog(
     prometheus_bad: Instance,
     alertmanager_good: Instance,
     alertmanager_bad: Instance,
+    sample_app_good: Instance,
 ) -> None:
     wrong = _view(prometheus_good, "prometheus-wrong-password", password="${DC_PROMETHEUS_WRONG_PASSWORD}")
     wrong.env = {"DC_PROMETHEUS_WRONG_PASSWORD": "not-the-password"}
@@ -63,6 +64,10 @@ def test_monitoring_catalog(
         _dead("prometheus"),
         _dead("alertmanager"),
         wrong,
+        # The sites the probes watch: the app, and one being retired whose probe fails.
+        _view(sample_app_good, "app-good"),
+        Instance(name="retired-site", kind="http", entry={"url": prometheus_good.admin["probes"][1].rstrip("/")}, env={}, server=None),
+        _view(prometheus_good, "prometheus-good-retired", probed_sites=["app-good", "retired-site"]),
     ]
     run = run_catalog(pytester, "test_monitoring.py", targets=targets, timeout=3)
 
@@ -74,7 +79,9 @@ def test_monitoring_catalog(
     # --- good: every check passes, with the evidence that says why
     assert outcomes("prometheus-good", PROMETHEUS_CHECKS) == dict.fromkeys(PROMETHEUS_CHECKS, "passed")
     assert outcomes("alertmanager-good", ALERTMANAGER_CHECKS) == {"mon-08": "passed"}
-    assert run.evidence("mon-02", "prometheus-good")["jobs"] == {"prometheus": {"up": 1, "down": 0}, "app": {"up": 1, "down": 0}}
+    assert run.evidence("mon-02", "prometheus-good")["jobs"] == {"prometheus": {"up": 1, "down": 0}, "app": {"up": 1, "down": 0},
+                                                               "blackbox": {"up": 2, "down": 0}}  # the exporter answers; a probe's result is mon-11's
+    assert run.evidence("mon-11", "prometheus-good")["probes"]["app-good"][0]["probe_success"] == "1"
     coverage = run.evidence("mon-05", "prometheus-good")["coverage"]
     assert {concern: CONCERNS[concern] in rules for concern, rules in coverage.items()} == dict.fromkeys(CONCERNS, True)
     assert run.evidence("mon-08", "alertmanager-good")["receivers"] == ["oncall-critical"]
@@ -115,12 +122,21 @@ def test_monitoring_catalog(
         "(no notification configs); expected a receiver with a notification integration (email, PagerDuty, Opsgenie, Slack, webhook, ...)"
     )
 
+    assert run.message("mon-11", "prometheus-bad") == (
+        f"{bad_label}: no probe watches app-good ({sample_app_good.entry['url'].rstrip('/')}); "
+        "expected a passing probe_success series for every site in probed_sites")
+    retired = run.message("mon-11", "prometheus-good-retired")
+    assert run.outcome("mon-11", "prometheus-good-retired") == "failed"
+    assert f"the probe of retired-site fails now (probe_success 0 for {prometheus_good.admin['probes'][1]})" in retired
+    assert "app-good" not in retired.split(";")[0]
+
     # --- the inventory decides what is required
     assert run.outcome("mon-05", "prometheus-bad-lenient") == "passed"
     assert run.outcome("mon-09", "prometheus-bad-lenient") == "passed"
     assert run.outcome("mon-03", "prometheus-bad-lenient") == "n/a"
     assert "no required_jobs in the inventory" in run.message("mon-03", "prometheus-bad-lenient")
     assert run.outcome("mon-10", "prometheus-bad-lenient") == "n/a"
+    assert run.outcome("mon-11", "prometheus-bad-lenient") == "n/a"
     assert run.outcome("mon-08", "alertmanager-good-warning") == "passed"
     assert run.evidence("mon-08", "alertmanager-good-warning")["receivers"] == ["team-default"]
 

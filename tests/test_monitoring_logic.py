@@ -64,6 +64,10 @@ def test_concern_coverage() -> None:
     assert facts.missing_concerns(prom("bad", "rules")) == [c for c in facts.CONCERNS if c != "target_down"]
     # The inventory's choice narrows the list.
     assert facts.missing_concerns(prom("bad", "rules"), ["target_down", "disk"]) == ["disk"]
+    # An uptime probe's alert is a target-down alert too (blackbox exporter's probe_success).
+    probe = {"status": "success", "data": {"groups": [{"name": "uptime", "rules": [
+        {"type": "alerting", "name": "SiteUnreachable", "query": "probe_success{job=\"blackbox\"} == 0", "labels": {}, "annotations": {}}]}]}}
+    assert facts.concern_coverage(probe, ["target_down"]) == {"target_down": ["SiteUnreachable"]}
 
 
 def test_firing_alerts() -> None:

@@ -69,7 +69,10 @@ def test_good_prometheus_requires_basic_auth_bad_does_not(prometheus_good: Insta
 
 def test_good_targets_are_all_up_bad_has_one_down(prometheus_good: Instance, prometheus_bad: Instance, sample_app_good: Instance) -> None:
     good = {(t["labels"]["job"], t["health"]) for t in _get(prometheus_good, "/api/v1/targets")["activeTargets"]}
-    assert good == {("prometheus", "up"), ("app", "up")}
+    assert good == {("prometheus", "up"), ("app", "up"), ("blackbox", "up")}
+    # The blackbox exporter probes the app (it answers) and a retired site (nothing listens): real probes.
+    probes = {s["metric"]["instance"]: s["value"][1] for s in _get(prometheus_good, "/api/v1/query", query="probe_success")["result"]}
+    assert probes == {prometheus_good.admin["probes"][0]: "1", prometheus_good.admin["probes"][1]: "0"}
     bad = {t["labels"]["job"]: t for t in _get(prometheus_bad, "/api/v1/targets")["activeTargets"]}
     assert bad["prometheus"]["health"] == "up"
     assert bad["node"]["health"] == "down"

@@ -156,7 +156,7 @@ _INTENT_WORDS: dict[str, set[str]] = {
              "practic", "tried", "trial"},
     "alert": {"alert", "notif", "notification", "notify", "paging"},
     "monitor": {"monitor", "dashboard", "metric", "graph", "observ", "observability", "tracked", "track", "trend", "scrape", "scraped",
-                "collect", "collected", "collection", "grafana", "prometheus"},
+                "collect", "collected", "collection", "grafana", "prometheus", "uptime", "blackbox", "synthetic"},
     "approve": {"approval", "approv", "gonogo", "nogo", "go", "accept", "acceptance"},
 }
 _CADENCE = re.compile(r"^\s*(daily|weekly|monthly|quarterly|yearly|annually|biweekly|every\s+\w+)\b\s*[:\-–—]", re.I)

@@ -164,6 +164,8 @@ FIELDS: dict[str, Field] = {
     "required_jobs": Field("list[str]", "scrape jobs that must exist, e.g. [app, node, postgres, redis]"),
     "required_alerts": Field("list[str]", "alerting concerns that need a rule (default: all): " + ", ".join(CONCERNS)),
     "required_metrics": Field("list[str]", "metric names, or regular expressions matching whole names, that must have series"),
+    "probed_sites": Field("list[str]", "http targets of the inventory (by name) an uptime probe must watch: a probe_success "
+                                       "series (blackbox exporter) whose instance is the site's URL or a page of it"),
 }
 
 

@@ -164,8 +164,10 @@ class Concern:
 CONCERNS: dict[str, Concern] = {
     "target_down": Concern(
         "target / instance down",
-        ("target down", "targets down", "instance down", "host down", "exporter down", "endpoint down", "scrape failed", "target missing"),
-        (r"\bup\b(\{[^}]*\})?\s*(==|<=?)\s*0\b", r"\babsent(_over_time)?\s*\(\s*up\b", r"\b(avg|min)_over_time\s*\(\s*up\b"),
+        ("target down", "targets down", "instance down", "host down", "exporter down", "endpoint down", "scrape failed", "target missing",
+         "site down", "probe failed", "probe failing", "endpoint unreachable"),
+        (r"\bup\b(\{[^}]*\})?\s*(==|<=?)\s*0\b", r"\babsent(_over_time)?\s*\(\s*up\b", r"\b(avg|min)_over_time\s*\(\s*up\b",
+         r"\bprobe_success\b(\{[^}]*\})?\s*(==|<=?|<)\s*[01]\b", r"\b(avg|min)_over_time\s*\(\s*probe_success\b"),
     ),
     "error_ratio": Concern(
         "error ratio (5xx)",

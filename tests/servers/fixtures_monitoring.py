@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.base import Instance, serve
+from tests.servers.base import LOOPBACK, Instance, free_port, serve
 from tests.servers.monitoring import launch_alertmanager, launch_prometheus
 
 # prometheus_good asks for sample_app_good (tests.servers.fixtures_web) by name; it is not
@@ -44,7 +44,8 @@ def alertmanager_bad() -> Iterator[Instance]:
 
 @pytest.fixture(scope="session")
 def prometheus_good(sample_app_good: Instance, alertmanager_good: Instance) -> Iterator[Instance]:
-    """A well set up Prometheus: jobs ``prometheus`` and ``app`` up, a rule for every concern, none firing.
+    """A well set up Prometheus: jobs ``prometheus`` and ``app`` up, a rule for every concern, none firing;
+    a blackbox exporter probing the app and a retired site (``admin["probes"]``; the second fails).
 
     Sends to ``alertmanager_good``, keeps 15 days, asks for basic auth (``entry`` has ``username``
     and ``password`` as ``${DC_PROMETHEUS_GOOD_PASSWORD}``, the value in ``env``); see ``launch_prometheus``::
@@ -53,7 +54,9 @@ def prometheus_good(sample_app_good: Instance, alertmanager_good: Instance) -> I
             auth = (prometheus_good.admin["username"], prometheus_good.admin["password"])
             requests.get(prometheus_good.entry["url"] + "/api/v1/targets", auth=auth)
     """
-    yield from serve(launch_prometheus("good", scrape={"app": [_target(sample_app_good)]}, alertmanager=alertmanager_good))
+    # Uptime probes: the app, and a site being retired (nothing listens there any more: its probe fails).
+    probes = [sample_app_good.entry["url"].rstrip("/") + "/", f"http://{LOOPBACK}:{free_port()}/"]
+    yield from serve(launch_prometheus("good", scrape={"app": [_target(sample_app_good)]}, alertmanager=alertmanager_good, probe=probes))
 
 
 @pytest.fixture(scope="session")

@@ -347,11 +347,26 @@ def launch_alertmanager(variant: Variant, name: str | None = None) -> Monitoring
     )
 
 
+def _blackbox(workdir: Path) -> tuple[ServerProcess, str]:
+    """A blackbox exporter (Debian's ``prometheus-blackbox-exporter``) with module ``http_2xx``;
+    (its process, its ``host:port``)."""
+    config = workdir / "blackbox.yml"
+    config.write_text(yaml.safe_dump({"modules": {"http_2xx": {"prober": "http", "timeout": "4s",
+                                                                "http": {"preferred_ip_protocol": "ip4"}}}}))
+    address = f"{LOOPBACK}:{free_port()}"
+    exporter = ServerProcess(name=f"{workdir.name}-blackbox", argv=[find_binary("prometheus-blackbox-exporter"), f"--config.file={config}",
+                                                                   f"--web.listen-address={address}"],
+                             workdir=workdir, log=workdir / "blackbox.log")
+    exporter.start(lambda: requests.get(f"http://{address}/-/healthy", timeout=2).status_code == 200)
+    return exporter, address
+
+
 def launch_prometheus(
     variant: Variant,
     scrape: Mapping[str, Sequence[str]] | None = None,
     alertmanager: Instance | None = None,
     name: str | None = None,
+    probe: Sequence[str] = (),
 ) -> MonitoringInstance:
     """Start a Prometheus configured as ``variant`` and return its inventory entry.
 
@@ -366,8 +381,11 @@ def launch_prometheus(
     (its URL or None), ``reload_failed`` (``bad``: the configuration file now holds a typo whose
     reload failed).
 
-    Returns once the API shows the variant's state: for ``good`` every target up, every rule
-    evaluated and healthy; for ``bad`` the dead target down, the test alert firing, the
+    ``probe``: URLs a blackbox exporter started beside Prometheus probes (job ``blackbox``, the
+    usual relabelling: ``instance`` is the URL), as uptime monitoring does.
+
+    Returns once the API shows the variant's state: for ``good`` every target up (and every
+    probe reported), every rule evaluated and healthy; for ``bad`` the dead target down, the test alert firing, the
     broken rule in error and the last configuration reload failed.
     """
     name = name or f"prometheus-{variant}"
@@ -394,6 +412,18 @@ def launch_prometheus(
         password_file.chmod(0o600)
         self_auth = {"basic_auth": {"username": PROMETHEUS_USER, "password_file": str(password_file)}}
 
+    companions: list[Callable[[], None]] = []
+    probe_jobs: list[dict[str, Any]] = []
+    if probe:
+        exporter, exporter_address = _blackbox(workdir)
+        companions.append(exporter.stop)
+        jobs["blackbox"] = list(probe)
+        probe_jobs.append({"job_name": "blackbox", "metrics_path": "/probe", "params": {"module": ["http_2xx"]},
+                           "static_configs": [{"targets": list(probe)}],
+                           "relabel_configs": [{"source_labels": ["__address__"], "target_label": "__param_target"},
+                                               {"source_labels": ["__param_target"], "target_label": "instance"},
+                                               {"target_label": "__address__", "replacement": exporter_address}]})
+
     rules = workdir / "rules.yml"
     rules.write_text(GOOD_RULES if variant == "good" else BAD_RULES)
     config: dict[str, Any] = {
@@ -405,8 +435,9 @@ def launch_prometheus(
         },
         "rule_files": [str(rules)],
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": targets}], **(self_auth if job == "prometheus" else {})}
-            for job, targets in jobs.items()
+            *({"job_name": job, "static_configs": [{"targets": targets}], **(self_auth if job == "prometheus" else {})}
+              for job, targets in jobs.items() if job != "blackbox"),
+            *probe_jobs,
         ],
     }
     if alertmanager is not None:
@@ -430,16 +461,19 @@ def launch_prometheus(
         argv.append(f"--web.config.file={web_config}")
     auth = (PROMETHEUS_USER, password) if password is not None else None
     server = ServerProcess(name=name, argv=argv, workdir=workdir, log=workdir / "prometheus.log")
-    server.start(lambda: _ready(url, auth))
     try:
+        server.start(lambda: _ready(url, auth))
         settled = _good_settled if variant == "good" else _bad_settled
         wait_until(
-            lambda: settled(url, auth, jobs, alertmanager is not None), 60.0, f"{name} to show its {variant} state", server.proc, server.log
+            lambda: settled(url, auth, jobs, alertmanager is not None) and _probed(url, auth, probe), 60.0,
+            f"{name} to show its {variant} state", server.proc, server.log
         )
         if variant == "bad":
             _fail_a_reload(config_file, server, url)
     except BaseException:
         server.stop()
+        for stop in companions:
+            stop()
         raise
 
     entry: dict[str, Any] = {"url": url}
@@ -465,8 +499,17 @@ def launch_prometheus(
         "rule_names": rule_names,
         "alertmanager": alertmanager.entry["url"] if alertmanager is not None else None,
         "reload_failed": variant == "bad",
+        "probes": list(probe),
     }
-    return MonitoringInstance(name=name, kind="prometheus", entry=entry, env=env, server=server, admin=admin)
+    return MonitoringInstance(name=name, kind="prometheus", entry=entry, env=env, server=server, admin=admin, companions=companions)
+
+
+def _probed(url: str, auth: tuple[str, str] | None, probe: Sequence[str]) -> bool:
+    """Every URL in ``probe`` has a ``probe_success`` series."""
+    if not probe:
+        return True
+    result = api(url, "/api/v1/query", auth, query="probe_success")["result"]
+    return {series["metric"].get("instance") for series in result} >= set(probe)
 
 
 def _fail_a_reload(config_file: Path, server: ServerProcess, url: str) -> None:
