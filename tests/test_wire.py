@@ -215,7 +215,7 @@ def test_a_worker_that_dies_takes_only_the_item_it_was_running_and_that_item_is_
     assert result.ret == 1
 
 
-OUT_OF_TURN = '''
+IN_TURN = '''
 import os
 import time
 import pytest
@@ -224,11 +224,40 @@ from pytest_deploycheck import read_ahead, require
 pytestmark = pytest.mark.section("wire", "Wire")
 
 @pytest.mark.check("wire-01", "Counts", severity="high")
-@read_ahead(lambda files: files.name == "bslow" and time.sleep(3))
+@read_ahead(lambda files: files.name == "bslow" and time.sleep(1))
 @pytest.mark.parametrize("n", range(6))
 def test_count(files, n):
-    """Target bslow's read takes 3 s; the worker dies at the fourth item of target ccrash."""
+    """Target bslow's read takes 1 s; the worker dies at the fourth item of target ccrash."""
     if files.name == "ccrash" and n == 3:
+        os._exit(1)
+    require(True, files, "fine", "fine")
+'''
+
+OUT_OF_TURN = '''
+import os
+import time
+from pathlib import Path
+import pytest
+from pytest_deploycheck import read_ahead, require
+
+pytestmark = pytest.mark.section("wire", "Wire")
+
+
+def _slow(files):
+    """bslow's read lasts until an item of ccrash has started (at most 30 s): only a worker
+    that takes ccrash out of turn gets past bslow without waiting for it."""
+    deadline = time.monotonic() + 30
+    while files.name == "bslow" and not Path("ccrash-started").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.mark.check("wire-01", "Counts", severity="high")
+@read_ahead(_slow)
+@pytest.mark.parametrize("n", range(6))
+def test_count(files, n):
+    """The worker dies at the first item of target ccrash."""
+    if files.name == "ccrash" and n == 0:
+        Path("ccrash-started").touch()
         os._exit(1)
     require(True, files, "fine", "fine")
 '''
@@ -236,28 +265,29 @@ def test_count(files, n):
 
 def test_a_worker_takes_a_ready_target_out_of_turn_and_dying_there_is_blamed_on_the_right_item(pytester: pytest.Pytester) -> None:
     """One worker, handed afirst, bslow and ccrash in that order (by name; dlast waits at the
-    controller).  While bslow's read runs, the worker checks ccrash (ready) rather than wait;
-    it dies there, and the controller blames that item, not bslow's first one (as xdist's
-    rule, a worker runs its items in turn, would)."""
+    controller).  bslow's read lasts until ccrash has started, so the worker must check ccrash
+    (ready) rather than wait; it dies at ccrash's first item, and the controller blames that
+    item, not bslow's first one (as xdist's rule, a worker runs its items in turn, would)."""
     pytester.makepyfile(test_wire_turn=OUT_OF_TURN)
     (pytester.path / "inv.yml").write_text("files:\n" + "".join(f"  {name}: {{path: .}}\n" for name in ("afirst", "bslow", "ccrash", "dlast")))
     result = pytester.runpytest_subprocess("--inventory=inv.yml", "--deploycheck-catalog=none", "-n", "1", "-v",
                                            "--deploycheck-json=report.json", "-p", "no:randomly")
     out = result.stdout.str()
-    assert out.index("PASSED test_wire_turn.py::test_count[ccrash-0]") < out.index("PASSED test_wire_turn.py::test_count[bslow-0]")
+    assert "crashed while running 'test_wire_turn.py::test_count[ccrash-0]'" in out
+    assert out.index("replacing crashed worker") < out.index("PASSED test_wire_turn.py::test_count[bslow-0]")  # bslow waited
     rows = json.loads(Path(pytester.path / "report.json").read_text())["results"]
     outcomes = {row["nodeid"].split("::")[-1]: row["outcome"] for row in rows}
     assert len(rows) == len(outcomes) == 24, rows
-    assert outcomes.pop("test_count[ccrash-3]") == "error", rows
+    assert outcomes.pop("test_count[ccrash-0]") == "error", rows
     assert set(outcomes.values()) == {"passed"}, outcomes
-    assert result.stdout.str().count("replacing crashed worker") == 1
+    assert out.count("replacing crashed worker") == 1
     assert result.ret == 1
 
 
 def test_under_an_explicit_dist_the_worker_keeps_xdists_order(pytester: pytest.Pytester) -> None:
     """xdist's own schedulers blame the first item they handed over when a worker dies, so a
     worker they feed never takes an item out of turn."""
-    pytester.makepyfile(test_wire_turn=OUT_OF_TURN)
+    pytester.makepyfile(test_wire_turn=IN_TURN)
     (pytester.path / "inv.yml").write_text("files:\n" + "".join(f"  {name}: {{path: .}}\n" for name in ("afirst", "bslow", "ccrash", "dlast")))
     result = pytester.runpytest_subprocess("--inventory=inv.yml", "--deploycheck-catalog=none", "-n", "1", "--dist", "loadscope", "-v",
                                            "-p", "no:randomly")
