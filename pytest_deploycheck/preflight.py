@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any
@@ -248,39 +248,31 @@ class ReadAhead:
             self._seen.update(id(i) for i in fresh)
             self.submit(_used_targets(fresh, self.state))
 
+    def _awaited(self, item: pytest.Item) -> Iterator[Future[Any]]:
+        """The reads ``item`` waits for, in order: per target, its kind fact, then (where reads run
+        beside the checks) the reads the item's check declares; each looked up when reached."""
+        params = item_target_params(item)
+        declared = readers_of(item) if len(params) == 1 else ()
+        for key in params:
+            read = self._reads.get(key)
+            if read is None:
+                continue
+            yield read
+            yield from (f for f in (self._reader_reads.get((key, reader)) for reader in declared) if f is not None)
+
     def wait(self, item: pytest.Item) -> None:
         """Until this item's own target is read (where reads run beside the checks: its kind fact
         and the reads the item's check declares); under xdist, targets handed over meanwhile are
         submitted while it waits (the queue is looked at again every ``QUEUE_POLL`` seconds)."""
         polling = hasattr(item.config, "workerinput")
-        params = item_target_params(item)
-        declared = readers_of(item) if len(params) == 1 else ()
-        for key in params:
-            read = self._reads.get(key)
-            if read is None:
-                continue
-            reads: list[Future[Any]] = [read]
-            reads += [f for f in (self._reader_reads.get((key, reader)) for reader in declared) if f is not None]
-            for one in reads:
-                while polling and not one.done() and not futures_wait([one], timeout=QUEUE_POLL).done:
-                    self.submit_queued(item)
-                one.result()
+        for one in self._awaited(item):
+            while polling and not one.done() and not futures_wait([one], timeout=QUEUE_POLL).done:
+                self.submit_queued(item)
+            one.result()
 
     def ready(self, item: pytest.Item) -> bool:
-        """Whether ``wait(item)`` would return at once: every read it would wait for is done."""
-        params = item_target_params(item)
-        declared = readers_of(item) if len(params) == 1 else ()
-        for key in params:
-            read = self._reads.get(key)
-            if read is None:
-                continue
-            if not read.done():
-                return False
-            for reader in declared:
-                one = self._reader_reads.get((key, reader))
-                if one is not None and not one.done():
-                    return False
-        return True
+        """Whether ``wait(item)`` would return at once: its reads were submitted and are done."""
+        return id(item) in self._seen and all(one.done() for one in self._awaited(item))
 
     def close(self) -> None:
         if self._pool is not None:
