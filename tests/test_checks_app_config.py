@@ -292,3 +292,23 @@ def test_secrets_committed_to_git(pytester: pytest.Pytester, tmp_path: Path) -> 
     # A repository git cannot read is an error (could not look), never a pass.
     assert run.outcome("cfg-10", "repo-broken") == "error"
     assert "the repository could not be scanned: git rev-parse failed: fatal:" in run.message("cfg-10", "repo-broken")
+
+
+@pytest.mark.parametrize(("line", "secret"), [
+    ('DB_PASSWORD = "Sup3rS3cret!"', True),
+    ("password: hunter2hunter2", True),
+    ("secretKey: wJalrXUtnFEMI/K7MDENG", True),
+    ("apiKey: 'a8f5f167f44f4964e6c998dee827110c'", True),
+    # Where a secret is, or a reference to it: not the secret.
+    ("secretName: web-tls-certificate", False),
+    ("secret_arn = 'arn:aws:secretsmanager:eu-west-1:1:secret:db'", False),
+    ("DB_PASSWORD_FILE=/run/secrets/db_password", False),
+    ("passwordPolicy: strict-and-long", False),
+    ("password: ${DB_PASSWORD}", False),
+    ("password: <%= ENV['DB_PASSWORD'] %>", False),
+    ("api_key: changeme-please", False),
+])
+def test_secret_rules_on_configuration_lines(line: str, secret: bool) -> None:
+    from pytest_deploycheck.targets import secret_scan
+
+    assert bool(list(secret_scan.match_lines(line, "deploy/values.yaml"))) is secret

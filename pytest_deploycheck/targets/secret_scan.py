@@ -45,9 +45,12 @@ _NAME = r"[\w.-]*(?:password|passwd|secret|api[_-]?key|apikey|access[_-]?token|a
 GENERIC = re.compile(rf"""(?i)(?<![\w.-])["']?({_NAME})["']?\s*(?:=|:|=>|:=)\s*[rbuf]?["']([^"'\n]{{8,200}})["']""")
 GENERIC_BARE = re.compile(rf"""(?i)^\s*(?:export\s+)?({_NAME})\s*[:=]\s*([^\s"'#]{{8,200}})\s*(?:#.*)?$""")
 _CONFIG_FILE = re.compile(r"(?i)\.(?:ya?ml|ini|cfg|conf|properties|toml|env)$|(?:^|/)\.env(?:\.[\w-]+)?$")
-#: Names that hold where a secret is, or its shape, not the secret.
-_NOT_A_SECRET_NAME = re.compile(r"(?i)(?:_|-|\.)(?:files?|path|dir|url|uri|env|name|field|header|length|len|policy|regex|pattern|words|"
-                                r"id|ids|type|kind|source|ref|version|algorithm|alg|expires?|ttl|rotation|hint)$")
+#: Names that hold where a secret is, or its shape, not the secret (``DB_PASSWORD_FILE``,
+#: ``secretName``, ``secret_arn``): snake, kebab or dotted, and camelCase.
+_WHERE = ("files?|paths?|dirs?|urls?|uris?|env|names?|fields?|headers?|length|len|polic(?:y|ies)|regex|patterns?|words|ids?|types?|kinds?"
+          "|sources?|refs?|versions?|algorithms?|alg|expires?|ttl|rotation|hints?|arns?|namespaces?|mounts?|volumes?|providers?|stores?"
+          "|selectors?|labels?|annotations?|keys?ref|templates?|format|prefix|suffix|count|min|max|size|timeout")
+_NOT_A_SECRET_NAME = re.compile(rf"(?i:[_.-](?:{_WHERE}))$|[a-z0-9](?:{'|'.join(w[0].upper() + w[1:] for w in _WHERE.split('|'))})$")
 _NOT_A_VALUE = re.compile(
     r"(?i)change.?me|example|placeholder|replace|your[-_ ]|dummy|insecure|default|todo|fixme|x{4,}|<[^>]+>|\*{3,}|redacted"
     r"|\$\{|\{\{|%\(|\$[A-Z_]|environ|getenv|process\.env|vault:|^(?:password|passwd|secret|token|api_?key|key)s?$"
@@ -138,7 +141,7 @@ def _git(root: Path, *args: str, timeout: float, cap: int | None = None) -> byte
     return bytes(out)
 
 
-def _match(text: str, path: str) -> Iterable[tuple[str, int]]:
+def match_lines(text: str, path: str) -> Iterable[tuple[str, int]]:
     """(rule, line number) of every secret-shaped match in ``text`` (the file ``path``)."""
     generic = not _GENERIC_SKIP.search(path)
     bare = bool(_CONFIG_FILE.search(path))
@@ -202,7 +205,7 @@ def scan(path: Path, *, history_commits: int, timeout: float, ignore: Iterable[s
         read += 1
         if b"\0" in data[:8192]:
             continue  # binary
-        findings.extend(Finding(rule, name, line, None) for rule, line in _match(data.decode(errors="replace"), name))
+        findings.extend(Finding(rule, name, line, None) for rule, line in match_lines(data.decode(errors="replace"), name))
     commits, cut = 0, False
     if history_commits > 0:
         raw = _git(root, "log", "--all", f"--max-count={history_commits + 1}", "-p", "--no-color", "--no-ext-diff", "--no-textconv",
@@ -225,7 +228,7 @@ def scan(path: Path, *, history_commits: int, timeout: float, ignore: Iterable[s
                 new_line = int(hunk.group(1)) if hunk else 0
                 continue
             if text.startswith("+") and commit and file_name and not _ignored(file_name, ignore):
-                for rule, _ in _match(text[1:], file_name):
+                for rule, _ in match_lines(text[1:], file_name):
                     key = (rule, file_name, commit)
                     if key not in seen and (rule, file_name) not in at_head:
                         seen.add(key)
