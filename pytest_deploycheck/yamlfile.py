@@ -299,6 +299,10 @@ def read_yaml(path: Path, *, what: str, missing: str, directory: str, environ: M
     return loader, loader.parse(text), raw
 
 
+#: Most problems of one file listed in the error; the count says how many there are.
+MAX_PROBLEMS_SHOWN = 50
+
+
 def raise_problems(loader: _Loader, what: str, display: str | None = None) -> None:
     """Raise one ``UsageError`` listing every problem collected on ``loader``, by line; nothing if none."""
     if not loader.problems:
@@ -306,7 +310,10 @@ def raise_problems(loader: _Loader, what: str, display: str | None = None) -> No
     display = display or loader.display
     lines = [f"{display}:{p.line}: {p.path + ': ' if p.path else ''}{p.message}" for p in sorted(loader.problems, key=lambda p: (p.line, p.path))]
     header = f"{len(lines)} problems in {what} {display}:\n" if len(lines) > 1 else ""
-    raise pytest.UsageError(header + "\n".join(lines))
+    shown = lines[:MAX_PROBLEMS_SHOWN]
+    if len(lines) > MAX_PROBLEMS_SHOWN:  # a generated file with one mistake per entry: the first ones say what to fix
+        shown.append(f"... and {len(lines) - MAX_PROBLEMS_SHOWN} more problems like these (lines {sorted(loader.problems, key=lambda p: p.line)[MAX_PROBLEMS_SHOWN].line} and after)")
+    raise pytest.UsageError(header + "\n".join(shown))
 
 
 def read_record(ld: _Loader, mapping: dict[str, Any], schema: Mapping[str, Field], keypath: str, skip: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]

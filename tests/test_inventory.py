@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,17 @@ def test_what_is_not_clean_is_read_by_pyyaml_alone(text: str) -> None:
     from pytest_deploycheck import yamlfile
 
     assert yamlfile._compose_clean(text) is None
+
+
+def test_a_file_with_hundreds_of_problems_lists_the_first_fifty_and_counts_the_rest(tmp_path: Path) -> None:
+    """A generated inventory with one mistake per entry: the count, the first problems, where the rest start."""
+    from pytest_deploycheck.inventory import load_inventory
+
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("http:\n" + "".join(f"  site{n}: {{url: 'ftp://site{n}.invalid'}}\n" for n in range(300)))
+    with pytest.raises(pytest.UsageError) as raised:
+        load_inventory(inventory, environ={})
+    lines = str(raised.value).splitlines()
+    assert lines[0].startswith("300 problems in inventory ") and len(lines) == 52
+    assert ":2: http.site0.url: " in lines[1] and ":51: http.site49.url: " in lines[50]
+    assert lines[-1] == "... and 250 more problems like these (lines 52 and after)"
