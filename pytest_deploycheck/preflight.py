@@ -285,14 +285,19 @@ def _outside_items(work: Callable[..., Any], *args: Any) -> Any:
     return work(*args)
 
 
+def _interactor(config: pytest.Config) -> Any:
+    """xdist's ``WorkerInteractor`` in this worker (None when there is none), looked up once."""
+    if _INTERACTOR_KEY not in config.stash:
+        config.stash[_INTERACTOR_KEY] = next((p for p in config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"), None)
+    return config.stash[_INTERACTOR_KEY]
+
+
 def _worker_queue(config: pytest.Config, mark: Any) -> tuple[list[Any], Any]:
     """The item indexes xdist has handed this worker and it has not started: the one it holds
     back as the next item, then its queue (``WorkerInteractor.torun``), the queue only when its
     mark (its last item) is no longer ``mark``, as nothing was handed over since that look;
     with the queue's new mark.  Nothing when this xdist keeps them elsewhere."""
-    if _INTERACTOR_KEY not in config.stash:
-        config.stash[_INTERACTOR_KEY] = next((p for p in config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"), None)
-    interactor = config.stash[_INTERACTOR_KEY]
+    interactor = _interactor(config)
     lock = getattr(getattr(interactor, "torun", None), "lock", None)
     if lock is None:
         return [], mark
@@ -321,9 +326,7 @@ def _ready_first(session: pytest.Session, reader: ReadAhead) -> None:
     (``distribution.running``); xdist's own schedulers, under an explicit ``--dist``, blame the
     first item they handed over, so there the worker keeps xdist's order.
     The first item is always the first handed over: no batch has named one yet."""
-    config = session.config
-    _worker_queue(config, None)
-    queue = getattr(config.stash[_INTERACTOR_KEY], "torun", None)
+    queue = getattr(_interactor(session.config), "torun", None)
     get, lock = getattr(queue, "get", None), getattr(queue, "lock", None)
     if queue is None or not (callable(get) and callable(lock)):
         return

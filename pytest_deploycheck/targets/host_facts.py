@@ -348,22 +348,6 @@ printf 'memtotal\t%s\n' "$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB.*/\1/p'
 printf 'memmax\t%s\n' "$(cat /sys/fs/cgroup/memory.max 2>/dev/null)"
 printf 'memlimit\t%s\n' "$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)"
 printf 'loadavg\t%s\n' "$(cat /proc/loadavg 2>/dev/null)"
-"""
-
-
-def capacity(host: Any) -> Capacity:
-    """CPUs, memory (with cgroup limits) and load average, from one command."""
-
-    def gather() -> Capacity:
-        found = parse_capacity(sh(host, _CAPACITY).stdout)
-        if not found.cpus or not found.memory_bytes:
-            not_applicable(f"{host.name}: cannot read CPU and memory (nproc, /proc/meminfo): not a Linux host?")
-        return found
-
-    return host.memo("capacity", gather)  # type: ignore[no-any-return]
-
-
-_MEMORY = r"""
 grep -E '^(MemTotal|MemAvailable|MemFree|Buffers|Cached|SwapTotal|SwapFree):' /proc/meminfo
 sed -n 's/^oom_kill[[:space:]]*\([0-9][0-9]*\)$/vmstat_oom_kill\t\1/p' /proc/vmstat 2>/dev/null
 printf 'uptime\t%s\n' "$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
@@ -381,13 +365,29 @@ true
 """
 
 
+def capacity(host: Any) -> Capacity:
+    """CPUs, memory (with cgroup limits) and load average, from one command (which ``memory``
+    reads too)."""
+
+    def gather() -> Capacity:
+        found = parse_capacity(sh(host, _CAPACITY).stdout)
+        if not found.cpus or not found.memory_bytes:
+            not_applicable(f"{host.name}: cannot read CPU and memory (nproc, /proc/meminfo): not a Linux host?")
+        return found
+
+    return host.memo("capacity", gather)  # type: ignore[no-any-return]
+
+
+
+
+
 def memory(host: Any) -> MemoryState:
-    """Memory in use and OOM kills (``MemoryState``), from one command: /proc/meminfo,
-    /proc/vmstat and the cgroup memory controller the login sees at /sys/fs/cgroup (a
-    container's own; on a machine, the root, which has no limit)."""
+    """Memory in use and OOM kills (``MemoryState``), from ``capacity``'s one command:
+    /proc/meminfo, /proc/vmstat and the cgroup memory controller the login sees at
+    /sys/fs/cgroup (a container's own; on a machine, the root, which has no limit)."""
 
     def gather() -> MemoryState:
-        found = parse_memory(sh(host, _MEMORY).stdout)
+        found = parse_memory(sh(host, _CAPACITY).stdout)  # the same command as capacity(): one read per machine
         if not found.total:
             not_applicable(f"{host.name}: no /proc/meminfo to read memory from: not a Linux host?")
         return found
