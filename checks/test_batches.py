@@ -138,7 +138,8 @@ def test_metadata_sidecars(batches, evidence):
                    answers=("checksum|sha256|sha256sum|digest validate|validation|verification|verify|match|compare?",
                             "integrity transfer|transferred|exchange|batch|export|feed",
                             "batch|export|feed|transfer file? tamper|alter|modify", "checksum|sha256|md5 validat|verif|check|match|valid?",
-                            "file integrity|hash check|verif|valid"))
+                            "file integrity|hash check|verif|valid",
+                            "file|transfer|transferred|exchange|delivery|upload|download checksum|hash verif|valid|match|check"))
 def test_checksums(batches, evidence):
     """A checksum taken by the sender and verified where the file lands is the only proof that
     the bytes imported are the bytes exported: no truncation, no hand edit.  Passes when every

@@ -69,7 +69,8 @@ def test_restart_policy(files, evidence):
                    answers=("compose healthcheck", "docker compose health checks", "service health checks defined",
                             "depends_on service_healthy",
                             "docker|dockerfile|container|compose|pod|kubernetes health_check|healthcheck|liveness|readiness|probe",
-                            "liveness|readiness probe kubernetes|pod|deployment|container"))
+                            "liveness|readiness probe kubernetes|pod|deployment|container"),
+                   answers_unless=("dockerfile has|declares|contains|includes|defines healthcheck|health_check",))
 def test_healthcheck(files, evidence):
     """Without a health check ``docker compose ps`` shows a hung service as running and
     ``depends_on: condition: service_healthy`` cannot wait for it.  Passes when each
@@ -83,7 +84,8 @@ def test_healthcheck(files, evidence):
                    refs=("CIS Docker Benchmark 5.10", "CIS Docker Benchmark 5.11"),
                    answers=("container memory limit", "container cpu limit", "compose resource limits", "deploy resources limits",
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
-                            "container|pod|docker memory|cpu limit|request|quota"))
+                            "container|pod|docker memory|cpu limit|request|quota",
+                            "cpu memory request|limit set|defined|configured|specified?"))
 def test_resource_limits(files, evidence):
     """A container without limits can take all of the host's memory (the kernel then kills
     whichever process it picks, often the database) or starve its neighbours of CPU.  Passes

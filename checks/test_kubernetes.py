@@ -71,7 +71,8 @@ def _security(k8s, evidence, rules: set[str], expected: str) -> None:
                    answers=("kubernetes resource requests and limits", "pod memory limits", "pod cpu requests", "container resources set",
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
                             "container|pod|docker memory|cpu limit|request|quota",
-                            "container|pod resource_limit|resource_limits|resource_requests"))
+                            "container|pod resource_limit|resource_limits|resource_requests",
+                            "cpu memory request|limit set|defined|configured|specified?"))
 def test_resources(k8s, evidence):
     """Without requests the scheduler packs pods blind and evicts them first under pressure;
     without limits one leaking container takes the node's memory.  Passes when every container
@@ -86,7 +87,8 @@ def test_resources(k8s, evidence):
                             "pod probes configured",
                             "docker|dockerfile|container|compose|pod|kubernetes health_check|healthcheck|liveness|readiness|probe",
                             "liveness|readiness probe kubernetes|pod|deployment|container",
-                            "liveness readiness probe"))
+                            "liveness readiness probe"),
+                   answers_unless=("dockerfile has|declares|contains|includes|defines healthcheck|health_check",))
 def test_probes(k8s, evidence):
     """Without a readiness probe a Service sends traffic to pods that are still starting; without a
     liveness probe a hung process is never restarted.  Passes when every long-running container
@@ -124,7 +126,7 @@ def test_pdb(k8s, evidence):
 
 @pytest.mark.check("k8s-05", "HorizontalPodAutoscaler for each Deployment", severity="info",
                    refs=("Kubernetes docs: Horizontal Pod Autoscaling",),
-                   answers=("horizontal pod autoscaler", "hpa configured", "autoscaling enabled", "pods scale with load",
+                   answers=("horizontal pod autoscaler", "horizontalpodautoscaler", "hpa configured", "autoscaling enabled", "pods scale with load",
                             "autoscaling|hpa|horizontal pod", "pod|replica autoscal|autoscaling|scale", "horizontal autoscal|autoscaling|autoscaler"))
 def test_hpa(k8s, evidence):
     """An autoscaler adds pods when load rises and keeps a floor of replicas.  Information: passes
@@ -238,6 +240,7 @@ def test_service_account_token(k8s, evidence):
 @pytest.mark.check("k8s-15", "Default-deny NetworkPolicy in each namespace", severity="high",
                    refs=("Kubernetes docs: network policies, default deny", "CIS Kubernetes Benchmark 5.3.2"),
                    answers=("network policies", "default deny network policy", "pod network isolation", "namespace network segmentation",
+                            "networkpolicy|networkpolicies|network_policy|network_policies restrict|restricted|isolate|limit|deny traffic|ingress|egress?",
                             "network_policy|network_policies|netpol", "pod traffic|network restrict|isolat|deny"))
 def test_default_deny(k8s, evidence):
     """Without a NetworkPolicy every pod accepts connections from every other pod in the cluster.

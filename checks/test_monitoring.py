@@ -150,6 +150,7 @@ def test_rules_evaluate(prometheus, evidence):
     refs=("Google SRE book, ch. 6: the four golden signals", "Prometheus: alerting rules", "Prometheus: alerting best practices"),
     answers=("alerting rules configured", "error rate alerting", "disk full alert", "database down alert", "latency alerts",
                             "certificate expiry alert", "stale backup alert", "queue backlog alert",
+                            "alert|alarm queue|backlog|job|task latency|backlog|depth|age|wait|size",
                             "error_rate|error|errors|5xx|exception|failure alert|notif|alarm critical?",
                             "error notif|notification|alert admin?",
                             "response_time|latency|slow|percentile|performance alert|notif|alarm api?",
@@ -241,7 +242,8 @@ def test_sends_to_alertmanager(prometheus, evidence):
                             "critical alerts notify someone", "alert notifications",
                             "alertmanager receiver|route|configur|email|slack|pagerduty",
                             "alert route|routing|receiver|channel|destination|email|slack|escalation",
-                            "notification channel|email|slack|pagerduty configur?"),
+                            "notification channel|email|slack|pagerduty configur?",
+                            "alert|alerts page|pages|paging on_call|oncall|engineer|responder|someone"),
                    answers_kind="alert",
 )
 def test_critical_routing(alertmanager, evidence):

@@ -336,7 +336,7 @@ def _usage(host, evidence, *, inodes: bool) -> None:
 
 
 @pytest.mark.check("os-08", "Disk space below the threshold on every mount", severity="medium",
-                   answers=("disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent?",
+                   answers=("disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent|above|free|left|remaining?",
                             "disk|volume|filesystem|partition space|usage|full|free|capacity", "disk space"),
                    answers_unless=("quota", "io", "i/o", "throughput", "iops", "latency", "performance"))
 def test_disk_usage(host, evidence):

@@ -513,7 +513,8 @@ def test_wal_archiving(postgres: Any, evidence: Any) -> None:
                    refs=("PostgreSQL docs: Log-Shipping Standby Servers",),
                    answers=("replication_lag|replica_lag|streaming_replication",
                             "replica|replication|standby lag|stream|healthy|sync|running|working|delay"),
-                   answers_unless=("service|pod|pods|deployment|application|app|container|containers|instance|instances",))
+                   answers_unless=("service|pod|pods|deployment|application|app|container|containers|instance|instances",
+                                   "mysql|mariadb|redis|mongodb|elasticsearch|kafka|rabbitmq"))
 def test_replication_lag(postgres: Any, evidence: Any) -> None:
     """A replica that lags loses the latest transactions at failover and serves stale reads
     meanwhile; one that stopped streaming is no replica at all.  Applies to servers in recovery

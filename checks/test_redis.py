@@ -161,7 +161,7 @@ def test_network_restricted(redis, evidence):
 @pytest.mark.check(
     "redis-04", "Memory cap and eviction policy fit the role", severity="high", refs=("Redis: key eviction", "Celery: Redis broker caveats"),
                    answers=("redis maxmemory|eviction|memory_limit|resource_limit|memory_limits|memory policy|limit|max|cap?",
-                            "redis maxmemory")
+                            "redis maxmemory", "noeviction", "redis no eviction")
 )
 def test_maxmemory_policy(redis, evidence):
     """Without ``maxmemory`` Redis grows until the kernel kills it.  A cache must evict
@@ -340,7 +340,7 @@ def test_cache_hit_ratio(redis, evidence):
 @pytest.mark.check("redis-11", "Replication, Sentinel or Cluster healthy", severity="high",
                    refs=("Redis: replication", "Redis Sentinel", "Redis Cluster specification"),
                    answers=("redis replication healthy", "redis sentinel configured", "redis cluster healthy", "cache failover ready",
-                            "replica in sync"))
+                            "redis replica in sync"))
 def test_replication_health(redis, evidence):
     """A replica whose link to its master is down serves ever staler data and is no standby at
     failover; a Sentinel that sees its master down, or a Cluster with failed slots, is an outage

@@ -134,7 +134,8 @@ def _blocking(severity: str, threshold: str) -> bool:
                             "dependency_scan|npm_audit|pip_audit",
                             "dependency|dependencies|package|library|libraries audit|scan|vulnerability|cve|vulnerable|outdated",
                             "vulnerability scan|scanner|check|no|zero|critical|high|detect|none|open security?",
-                            "image_scan|container_scan"),
+                            "image_scan|container_scan",
+                            "npm_audit|pip_audit|yarn_audit clean|pass|passes|no|zero|none|shows"),
                    answers_kind="evidence",
 )
 def test_vulnerabilities(release, evidence):

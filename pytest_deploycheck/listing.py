@@ -16,7 +16,7 @@ import pytest
 
 from pytest_deploycheck.checklist.collect import ENTRY_KEY, ChecklistItem
 from pytest_deploycheck.options import resolve
-from pytest_deploycheck.state import META_KEY
+from pytest_deploycheck.state import META_KEY, STATE_KEY
 from pytest_deploycheck.targets import fixture_kinds
 
 FORMATS = ("text", "json", "md")
@@ -52,11 +52,13 @@ def rows(items: list[pytest.Item]) -> tuple[list[dict[str, Any]], list[dict[str,
     return list(checks.values()), listed
 
 
-def render(fmt: str, checks: list[dict[str, Any]], listed: list[dict[str, Any]]) -> str:
+def render(fmt: str, checks: list[dict[str, Any]], listed: list[dict[str, Any]], warnings: list[str] | None = None) -> str:
+    """The listing; ``warnings`` are the checklists' (lines not read as items, stale mapping entries)."""
+    warnings = warnings or []
     if fmt == "json":
-        return json.dumps({"checks": checks, "checklist": listed}, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps({"checks": checks, "checklist": listed, "warnings": warnings}, indent=2, ensure_ascii=False) + "\n"
     if listed:
-        return _render_checklist(fmt, listed)
+        return _render_checklist(fmt, listed) + "".join(f"{'- ' if fmt == 'md' else ''}warning: {w}\n" for w in warnings)
     if fmt == "md":
         out = ["| id | severity | section | title | targets | kind |", "|---|---|---|---|---|---|"]
         out += [f"| `{c['id']}` | {c['severity']} | {c['section_title']} | {c['title']} | {', '.join(c['target_kinds']) or '-'} | "
@@ -96,7 +98,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if fmt is None or hasattr(config, "workerinput"):
         return
     checks, listed = rows(items)
-    config.stash[_OUTPUT] = render(fmt, checks, listed)
+    state = config.stash.get(STATE_KEY, None)
+    warnings = [w for lc in state.checklists for w in lc.warnings] if state is not None else []
+    config.stash[_OUTPUT] = render(fmt, checks, listed, warnings)
 
 
 _OUTPUT = pytest.StashKey[str]()

@@ -91,6 +91,18 @@ def test_list_needs_no_inventory_in_an_empty_folder(team: pytest.Pytester) -> No
     assert "| id | severity | section | title | targets | kind |" in md
 
 
+def test_list_of_a_checklist_shows_its_warnings(team: pytest.Pytester) -> None:
+    team.makefile(".md", launch="# Launch\n## Steps\n1. Confirm the release\n## Web\n- [ ] HSTS enabled\n")
+    text = team.runpytest("--deploycheck-list", "--deploycheck-checklist=launch.md")
+    assert text.ret == 0
+    text.stdout.fnmatch_lines(["launch.md:5: HSTS enabled", "*-> http-02*",
+                               "warning: *launch.md:3: 1 list line without a task box, in sections with no other item, not read "
+                               "as items (line 3 'Steps': 1)*"])
+    listed = json.loads(team.runpytest("--deploycheck-list=json", "--deploycheck-checklist=launch.md", "-q", "--no-header")
+                        .stdout.str().split("\n\n")[0].strip().split("\n=")[0])
+    assert [w.split(": ", 1)[1][:12] for w in listed["warnings"]] == ["1 list line "]
+
+
 def test_last_failed_reruns_catalog_failures_with_the_teams_own(team: pytest.Pytester) -> None:
     """pytest's cache works on a catalog run; the catalog's folder is outside the rootdir, as in a wheel."""
     team.makepyfile(test_own="def test_own_smoke():\n    assert False\n")

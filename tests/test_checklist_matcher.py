@@ -132,6 +132,29 @@ def test_a_list_without_any_box_is_read_line_by_line_with_a_warning() -> None:
     assert [i.plain for i in parse_text(md + "- [ ] Sign-off collected\n").items] == ["Sign-off collected"]
 
 
+def test_list_lines_of_sections_without_boxes_are_named_in_a_warning() -> None:
+    """In a file with boxes, a section written as plain bullets or numbered steps is not read (a
+    procedure's steps look the same), but the team is told where, not left to find out."""
+    md = ("# Launch\n## Before the cutover\n1. Confirm RAILS_ENV=production\n2. Assets precompiled\n"
+          "## Security\n- [ ] CSRF protection enabled\n  - see the wiki\n## Day 1\n- Alerts page the on-call\n")
+    checklist = parse_text(md, "launch.md")
+    assert [i.plain for i in checklist.items] == ["CSRF protection enabled"]
+    assert checklist.warnings == (
+        "launch.md:3: 3 list lines without a task box, in sections with no other item, not read as items "
+        "(line 3 'Before the cutover': 2; line 9 'Day 1': 1); write an item as '- [ ] ...' to have it checked",)
+
+
+def test_a_ticked_row_under_a_status_column_is_a_task_without_its_owner() -> None:
+    md = ("## Capacity\n| Check | Owner | Done |\n|---|---|---|\n| Memory headroom of at least 30% | Ops | [ ] |\n"
+          "\n## Sign-off\n| Role | Name | Done |\n|---|---|---|\n| Security | _____ | [ ] |\n"
+          "\n| Team | Signature |\n|---|---|\n| Security | [ ] |\n")
+    assert [(i.kind, i.plain) for i in parse_text(md).items] == [
+        ("task", "Memory headroom of at least 30%"),  # the owner is not what the item says
+        ("table", "Security"),  # a blank to fill in: a row to sign
+        ("table", "Security"),  # only the aside column says what: kept
+    ]
+
+
 def test_markdown_stripped_for_matching_original_kept() -> None:
     md = "- [ ] **Set** `JWT_SECRET` via [vault](https://x.example/a_(b)) and _rotate_ it ~~now~~\n"
     item = parse_text(md).items[0]
@@ -289,6 +312,17 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("HTTP/2 enabled", {"http-12"}),
         ("Uptime monitoring set up", {"mon-11"}),
         ("External uptime probe (Pingdom/blackbox)", {"mon-11"}),
+        ("Disk space above 20% free on all nodes", {"os-08"}),
+        ("Full certificate chain served (intermediate included)", {"tls-01"}),
+        ("CPU and memory requests/limits set", {"comp-03", "k8s-01"}),
+        ("HorizontalPodAutoscaler configured", {"k8s-05"}),
+        ("NetworkPolicies restrict traffic", {"k8s-15"}),
+        ("Dockerfile has HEALTHCHECK", {"dock-02"}),  # the image's, not the pod's probes or the compose service's
+        ("File transfer checksums verified", {"batch-05"}),
+        ("Alerts page the on-call engineer, not just email", {"mon-08"}),
+        ("Alert when the Sidekiq queue latency exceeds 5 minutes", {"mon-05"}),
+        ("npm audit shows no high severity vulnerabilities", {"rel-04"}),
+        ("Redis replica in sync", {"redis-11"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -328,6 +362,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Data encrypted at rest",
         "Encryption in transit and at rest",  # half of it no check can see
         "Uptime > 99.9%",  # an availability measured over weeks, not a probe that passes now
+        "MySQL: binary logging on, replica in sync",  # not PostgreSQL's replica (pg-16) nor Redis's (redis-11)
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

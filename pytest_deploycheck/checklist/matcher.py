@@ -398,6 +398,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     # The whole item and its "Label:" are context for each clause ("Cookies: secure, httponly").
     context = set(tokens(context_src)) | (set(tokens(label.group(1))) if label else set())
     clause_texts = [_analyse(c) for c in _clauses(item.plain)]
+    label_text = [_analyse(label.group(1))] if label else []
     # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
     # X-Frame-Options) configured" is about security headers).  Other asides ("(adjust based on
     # load)") may carry the point, and stay.
@@ -445,7 +446,9 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         if confidence < THRESHOLD:
             rejected.append(f"{check.id}: too little of the item explained ({match.reason}, confidence {confidence})")
             continue
-        veto = next((u.source for u in check.unless if _match_phrase(u, part, set()) is not None), None)
+        # A veto reads the clause matched and the item's "Label:" ("MySQL: ..., replica in sync").
+        veto = next((u.source for u in check.unless
+                     if any(_match_phrase(u, seen_in, set()) is not None for seen_in in (part, *label_text))), None)
         if veto:
             rejected.append(f"{check.id}: ruled out by '{veto}' ({match.reason})")
             continue

@@ -38,6 +38,7 @@ MAX_ITEMS = 3000
 MAX_LINE_CHARS = 2000  # longer lines are cut for matching (the original text keeps the cut too)
 KEY_TEXT_CHARS = 60
 KEY_SECTION_CHARS = 40
+UNREAD_SECTIONS_SHOWN = 5  # sections named in the warning about list lines not read as items
 
 ItemKind = Literal["task", "signoff", "table"]
 
@@ -262,13 +263,16 @@ def _signoff(line: str) -> str | None:
     return plain_text(body)
 
 
-def _table_item(cells: list[str]) -> tuple[str, bool | None] | None:
+def _table_item(cells: list[str], aside: frozenset[int] = frozenset()) -> tuple[str, bool | None] | None:
+    """A row with a tick box or a blank: the cells that say what, without the ``aside`` columns (owner,
+    notes, date) unless those are all the row says (``| Security | ____ |`` under ``Team | Signature``)."""
     boxes = [c for c in cells if _BOX_CELL.match(c)]
     blanks = [c for c in cells if _BLANK_FIELD.fullmatch(c)]
     if not boxes and not blanks:
         return None
-    words = [plain_text(c) for c in cells if not _PLACEHOLDER_CELL.match(c) and not _BOX_CELL.match(c)]
-    words = [w for w in words if w]
+    said = [(i, plain_text(c)) for i, c in enumerate(cells) if not _PLACEHOLDER_CELL.match(c) and not _BOX_CELL.match(c)]
+    said = [(i, w) for i, w in said if w]
+    words = [w for i, w in said if i not in aside] or [w for _, w in said]
     if not words:
         return None
     checked = None if not boxes else all(b[1] in "xX✓✔" for b in boxes)
@@ -289,6 +293,27 @@ def _status_row(cells: list[str], status: int, aside: frozenset[int]) -> tuple[s
     mark = cells[status].strip()
     checked = True if _DONE_CELL.match(mark) else False if _PLACEHOLDER_CELL.match(mark) else None
     return " | ".join(words), checked
+
+
+def _unread_sections(source: str, loose: list[tuple[str, int, tuple[str, ...], int]],
+                     read: set[tuple[str, ...]]) -> list[str]:
+    """A warning for the list lines of sections without a single item, in a file whose other
+    sections have boxes: they are not read (a procedure's steps, a list of requirements look the
+    same), and the team is told where, so a list written without boxes is not dropped unnoticed."""
+    unread: dict[tuple[str, ...], list[int]] = {}
+    for _, number, section, _ in loose:
+        if section not in read:
+            unread.setdefault(section, []).append(number)
+    if not unread:
+        return []
+    count = sum(len(lines) for lines in unread.values())
+    shown = [f"line {lines[0]} '{' > '.join(section[-1:]) or 'before the first heading'}': {len(lines)}"
+             for section, lines in list(unread.items())[:UNREAD_SECTIONS_SHOWN]]
+    more = len(unread) - len(shown)
+    where = "; ".join(shown) + (f"; and {more} more section{'s' if more > 1 else ''}" if more > 0 else "")
+    first = min(lines[0] for lines in unread.values())
+    return [f"{source}:{first}: {count} list line{'s' if count > 1 else ''} without a task box, in sections with no "
+            f"other item, not read as items ({where}); write an item as '- [ ] ...' to have it checked"]
 
 
 def _loose_items(loose: list[tuple[str, int, tuple[str, ...], int]], key_for: Callable[[tuple[str, ...], str], str],
@@ -396,6 +421,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         stripped = line.strip()
         if not stripped.startswith("|"):
             status_column = None  # the table, if any, ended
+            aside_columns = frozenset()
         if stripped.startswith("|"):
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
@@ -404,10 +430,14 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                 aside_columns = frozenset(i for i, c in enumerate(cells) if _ASIDE_HEADER.match(plain_text(c).strip()))
             # The separator row and the header row above it hold column names, not items.
             if not _TABLE_SEP.match(stripped) and not header:
-                found = _table_item(cells)
+                found = _table_item(cells, aside_columns)
                 if found:
                     body, checked = found
-                    raw.append((key_for(section, plain_text(body)), body, number, section, "table", checked, 0, None))
+                    # Under a status column (| Check | Owner | Done |) a row with a box and no blank to
+                    # fill in is a task; else a row to sign (| Security | _____ | [ ] |).
+                    blank = any(_BLANK_FIELD.fullmatch(c) for c in cells)
+                    kind: ItemKind = "task" if status_column is not None and not blank else "table"
+                    raw.append((key_for(section, plain_text(body)), body, number, section, kind, checked, 0, None))
                 elif status_column is not None and (row := _status_row(cells, status_column, aside_columns)):
                     body, checked = row  # a task with a status cell, not a name or date to fill in
                     raw.append((key_for(section, plain_text(body)), body, number, section, "task", checked, 0, None))
@@ -445,6 +475,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         raw = _loose_items(loose, key_for)
         warnings.append(f"{source}: no task boxes ('- [ ]'), sign-off blanks or status columns: every list line "
                         "was read as an item")
+    elif loose:
+        warnings += _unread_sections(source, loose, {entry[3] for entry in raw})
     if not raw:
         raise ChecklistError(
             f"{source}: no checklist items found; write each item as a task-list line ('- [ ] TLS certificate valid')"
