@@ -492,7 +492,156 @@ def test_default_credentials_refused(mysql: Any, evidence: Any) -> None:
     require(not accepted, mysql, f"login accepted: {', '.join(accepted)}", "every well-known default login refused")
 
 
+@pytest.mark.check("mysql-19", "Binary log on", severity="high",
+                   refs=("MySQL docs: Point-in-Time (Incremental) Recovery", "MariaDB docs: Binary Log",
+                         "CIS Oracle MySQL 8.0 6.x (logging)"),
+                   answers=("binary_log|binlog enabl|on|configur|retention|retained?", "point_in_time_recovery|pitr enabl|configur|possible|tested?",
+                            "binary log|logging mysql|mariadb|enabl|on?", "log_bin"),
+                   answers_unless=("postgres|postgresql|wal|wal_archiving|pg_basebackup|redis",))
+def test_binary_log(mysql: Any, evidence: Any) -> None:
+    """Without the binary log a MySQL or MariaDB server can be restored only to its last dump:
+    every transaction since is lost, and no replica can follow it.  Passes when ``log_bin`` is ON
+    and the binary logs are kept at least ``backup_max_age_hours`` (``binlog_expire_logs_seconds``,
+    else ``expire_logs_days``; 0 keeps them until purged by hand): the logs must reach back to
+    the last backup, or a restore has a gap.  The format and ``sync_binlog`` are evidence."""
+    settings = _variables(mysql, "log_bin", "binlog_format", "sync_binlog", "expire_logs_days", "binlog_expire_logs_seconds")
+    value = settings.get("log_bin")
+    seconds = float(settings.get("binlog_expire_logs_seconds") or 0)
+    days = float(settings.get("expire_logs_days") or 0)
+    kept_h = seconds / 3600 if seconds > 0 else days * 24 if days > 0 else None
+    evidence.record(**settings, retention_hours=None if kept_h is None else round(kept_h, 1))
+    need_h = mysql.threshold("backup_max_age_hours")
+    require(value == "ON", mysql, f"log_bin is {value} (no binary log: no point-in-time recovery, no replica)", "log_bin = ON")
+    if kept_h is not None and kept_h < need_h:
+        fail(mysql, f"binary logs expire after {kept_h:g} h, sooner than a backup is due",
+             f"binary logs kept at least {need_h:g} h (backup_max_age_hours)")
+
+
+@pytest.mark.check("mysql-20", "Replica threads running with little lag", severity="high",
+                   refs=("MySQL docs: SHOW REPLICA STATUS", "MariaDB docs: SHOW REPLICA STATUS"),
+                   answers=("mysql|mariadb replica|replication|slave lag|sync|running|healthy|working|delay|status",
+                            "mysql|mariadb? replication_lag|replica_lag|seconds_behind_master under|below|within|less|low?",
+                            "replica|replication|slave lag|stream|healthy|sync|running|working|delay"),
+                   answers_unless=("postgres|postgresql|redis|mongodb|elasticsearch|kafka|rabbitmq|standby",
+                                   "service|pod|pods|deployment|application|app|container|containers|instance|instances"))
+def test_replica_running(mysql: Any, evidence: Any) -> None:
+    """A replica whose I/O thread stopped no longer receives the primary's changes; one whose
+    SQL thread stopped (a failed statement, a duplicate key) no longer applies them, and both
+    look healthy until the failover that needs them.  Applies to servers that replicate from a
+    primary (and fails on a server that does not where the target sets ``expect_replica: true``).
+    Passes when every replication connection has its I/O and SQL threads running and is at most
+    ``replication_lag_max_s`` seconds behind.  Needs REPLICATION CLIENT (MySQL) or REPLICA
+    MONITOR (MariaDB): without it the check is not applicable, or an error where a replica is
+    expected."""
+    expected = bool(mysql.setting("expect_replica"))
+    try:
+        rows = _replica_status(mysql)
+    except _NoPrivilege as exc:
+        if expected:
+            raise TargetError(f"{mysql.label}: cannot read the replication status ({exc}); grant REPLICATION CLIENT "
+                              "(MySQL) or REPLICA MONITOR (MariaDB) to the DSN's account") from None
+        not_applicable(f"{mysql.name}: account {_current_account(mysql)} lacks REPLICATION CLIENT / REPLICA MONITOR "
+                       "(grant it to see whether this server is a replica)")
+    if not rows:
+        evidence.record(replica=False)
+        if expected:
+            fail(mysql, "the server replicates from no primary (SHOW REPLICA STATUS is empty)", "a running replica (expect_replica: true)")
+        not_applicable(f"{mysql.name}: not a replica (SHOW REPLICA STATUS is empty)")
+    max_lag = mysql.threshold("replication_lag_max_s")
+    seen, problems = [], []
+    for row in rows:
+        source = f"{_field(row, 'Source_Host', 'Master_Host')}:{_field(row, 'Source_Port', 'Master_Port')}"
+        name = _field(row, "Connection_name") or ""
+        label = f"{name + ' ' if name else ''}from {source}"
+        io, sql = _field(row, "Replica_IO_Running", "Slave_IO_Running"), _field(row, "Replica_SQL_Running", "Slave_SQL_Running")
+        behind = _field(row, "Seconds_Behind_Source", "Seconds_Behind_Master")
+        seen.append({"connection": label, "io_running": io, "sql_running": sql, "seconds_behind": behind,
+                     "last_io_error": _field(row, "Last_IO_Error") or None, "last_sql_error": _field(row, "Last_SQL_Error") or None})
+        if io != "Yes":
+            problems.append(f"{label}: I/O thread {io}{_error_note(row, 'Last_IO_Error')}")
+        if sql != "Yes":
+            problems.append(f"{label}: SQL thread {sql}{_error_note(row, 'Last_SQL_Error')}")
+        if io == "Yes" and sql == "Yes" and (behind is None or float(behind) > max_lag):
+            problems.append(f"{label}: {'lag unknown' if behind is None else f'{behind} s behind'}")
+    evidence.record(replica=True, connections=seen)
+    require(not problems, mysql, "; ".join(problems), f"I/O and SQL threads running, at most {max_lag:g} s behind")
+
+
+@pytest.mark.check("mysql-21", "Strict SQL mode", severity="medium",
+                   refs=("MySQL docs: Strict SQL Mode", "MariaDB docs: SQL_MODE"),
+                   answers=("sql_mode strict?", "strict sql|mode mysql|mariadb?", "mysql|mariadb strict"))
+def test_strict_sql_mode(mysql: Any, evidence: Any) -> None:
+    """Outside strict mode MySQL stores what it can instead of refusing bad data: a string too
+    long is cut, an invalid date becomes 0000-00-00, a missing NOT NULL value becomes a default,
+    each with only a warning the application never reads.  Passes when the global ``sql_mode``
+    holds STRICT_TRANS_TABLES or STRICT_ALL_TABLES (a session can still change its own)."""
+    mode = _variables(mysql, "sql_mode").get("sql_mode", "")
+    modes = [m.strip() for m in mode.split(",") if m.strip()]
+    evidence.record(sql_mode=modes)
+    strict = {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES"} & set(modes)
+    require(bool(strict), mysql, f"sql_mode is {mode or '(empty)'}", "sql_mode with STRICT_TRANS_TABLES or STRICT_ALL_TABLES")
+
+
+@pytest.mark.check("mysql-22", "Server and application database default to utf8mb4", severity="medium",
+                   refs=("MySQL docs: The utf8mb4 Character Set", "MariaDB docs: Setting Character Sets and Collations"),
+                   answers=("utf8mb4", "character_set|charset|encoding|collation utf8|unicode|utf8mb4 mysql|mariadb|database?",
+                            "database|db|mysql|mariadb character_set|charset|encoding|collation utf|utf8|unicode",
+                            "mysql|mariadb character_set|charset|encoding|collation"))
+def test_utf8mb4(mysql: Any, evidence: Any) -> None:
+    """utf8 (utf8mb3) and latin1 cannot store four-byte characters: an emoji or a rare CJK
+    character in a name is cut off or refused.  Passes when ``character_set_server`` and the
+    default character set of the DSN's database are utf8mb4.  Text columns of that database in
+    another character set are listed in the evidence (a migration tool's bookkeeping table is
+    often one) but do not fail the check."""
+    settings = _variables(mysql, "character_set_server", "collation_server")
+    rows = mysql.query("SELECT DATABASE() AS db, (SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA"
+                       " WHERE SCHEMA_NAME = DATABASE()) AS charset")
+    database, charset = rows[0]["db"], rows[0]["charset"]
+    columns = mysql.query("SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS"
+                          " WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME IS NOT NULL AND CHARACTER_SET_NAME <> 'utf8mb4'"
+                          " ORDER BY TABLE_NAME, ORDINAL_POSITION LIMIT 51") if database else []
+    other = [f"{c['TABLE_NAME']}.{c['COLUMN_NAME']} ({c['CHARACTER_SET_NAME']})" for c in columns[:50]]
+    evidence.record(**settings, database=database, database_charset=charset,
+                    columns_not_utf8mb4=other + (["..."] if len(columns) > 50 else []))
+    problems = []
+    if settings.get("character_set_server") != "utf8mb4":
+        problems.append(f"character_set_server is {settings.get('character_set_server')}")
+    if database and charset != "utf8mb4":
+        problems.append(f"database {database} defaults to {charset}")
+    require(not problems, mysql, "; ".join(problems), "character_set_server and the database's default character set utf8mb4")
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+class _NoPrivilege(Exception):
+    """The account may not read what was asked."""
+
+
+def _replica_status(mysql: Any) -> list[dict[str, Any]]:
+    """SHOW REPLICA STATUS (MySQL 8.0.22+, MariaDB 10.5.1+; SHOW SLAVE STATUS before), or
+    SHOW ALL REPLICAS STATUS on MariaDB, whose multi-source replication has named connections."""
+    statements = (["SHOW ALL REPLICAS STATUS", "SHOW ALL SLAVES STATUS"] if _is_mariadb(mysql) else []) + \
+        ["SHOW REPLICA STATUS", "SHOW SLAVE STATUS"]
+    for statement in statements:
+        try:
+            return mysql.query(statement)  # type: ignore[no-any-return]
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in PRIVILEGE_ERRORS:
+                raise _NoPrivilege(_first_line(exc)) from None
+            if not (exc.args and exc.args[0] == 1064):  # a syntax this server does not know: try the older one
+                raise
+    raise TargetError(f"{mysql.label}: the server knows none of {', '.join(statements)}")
+
+
+def _field(row: dict[str, Any], *names: str) -> Any:
+    """The first of ``names`` present in ``row`` (MySQL 8.0.22 renamed Master to Source, Slave to Replica)."""
+    return next((row[n] for n in names if n in row), None)
+
+
+def _error_note(row: dict[str, Any], column: str) -> str:
+    message = str(row.get(column) or "").strip()
+    return f" ({message[:200]})" if message else ""
 
 
 class _ClearTextRequested(Exception):

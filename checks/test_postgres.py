@@ -512,6 +512,7 @@ def test_wal_archiving(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-16", "Replica streams with little lag", severity="high",
                    refs=("PostgreSQL docs: Log-Shipping Standby Servers",),
                    answers=("replication_lag|replica_lag|streaming_replication",
+                            "postgres|postgresql|database? replication_lag|replica_lag under|below|within|less|low",
                             "replica|replication|standby lag|stream|healthy|sync|running|working|delay"),
                    answers_unless=("service|pod|pods|deployment|application|app|container|containers|instance|instances",
                                    "mysql|mariadb|redis|mongodb|elasticsearch|kafka|rabbitmq"))

@@ -23,18 +23,21 @@ from pytest_deploycheck.inventory import load_inventory
 from pytest_deploycheck.targets.mysql import MysqlTarget
 from pytest_deploycheck.targets.reach import Reachability
 from tests.servers.base import LOOPBACK, Instance, SilentListener, free_port
+from tests.servers.certs import TestCA
 from tests.servers.inventory import environment, run_catalog, write_inventory
+from tests.servers.mariadb import launch_mariadb, start_replication
 from tests.servers.postgres import TOOL_HEADS
 
 CATALOG = "test_mysql.py"
-CHECK_IDS = [f"mysql-{n:02d}" for n in range(1, 19)]
+CHECK_IDS = [f"mysql-{n:02d}" for n in range(1, 23)]
 ACCOUNT_AUDITS = ("mysql-03", "mysql-04", "mysql-05", "mysql-06")
 
 # mysql-15: the good application account may not read performance_schema (n/a naming the grant).
 # mysql-16: a low buffer pool hit ratio could not be produced on a small test server; the
 # failing path is proven with a threshold above the observed ratio (test_buffer_pool_hit_ratio).
-GOOD = {**dict.fromkeys(CHECK_IDS, "passed"), **dict.fromkeys(ACCOUNT_AUDITS, "n/a"), "mysql-15": "n/a"}
-BAD = {**dict.fromkeys(CHECK_IDS, "failed"), "mysql-10": "passed", "mysql-11": "passed"}
+# mysql-20: neither is a replica (good's application account may not even look: n/a naming the grant).
+GOOD = {**dict.fromkeys(CHECK_IDS, "passed"), **dict.fromkeys(ACCOUNT_AUDITS, "n/a"), "mysql-15": "n/a", "mysql-20": "n/a"}
+BAD = {**dict.fromkeys(CHECK_IDS, "failed"), "mysql-10": "passed", "mysql-11": "passed", "mysql-20": "n/a"}
 #: A freshly started server's buffer pool is cold and warms with every run: ``bad``'s ratio sits
 #: near the threshold (88-92 %), so its outcome is not asserted, only that it was judged.
 UNSETTLED = ("mysql-16",)
@@ -108,6 +111,10 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, mariadb_go
         "mysql-17": r"knex \(app\.knex_migrations\) is at 20240301000000_orders; its lock is held \(is_locked = 1\):"
                     r" a migration run died or is still running; expected knex at 20240401000000_add_refunds\.js$",
         "mysql-18": r"login accepted: .*admin with password 'admin'.*; expected every well-known default login refused$",
+        "mysql-19": r"log_bin is OFF \(no binary log: no point-in-time recovery, no replica\); expected log_bin = ON$",
+        "mysql-21": r"sql_mode is NO_ENGINE_SUBSTITUTION; expected sql_mode with STRICT_TRANS_TABLES or STRICT_ALL_TABLES$",
+        "mysql-22": r"character_set_server is latin1; database app defaults to latin1; expected character_set_server and the "
+                    r"database's default character set utf8mb4$",
     }
     for check_id, pattern in expected_messages.items():
         message = run.message(check_id, "mariadb-bad")
@@ -130,6 +137,13 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, mariadb_go
         "or use an audit account in the DSN and name the application's account with app_user)")
     assert run.evidence("mysql-16", "mariadb-good")["hit_pct"] >= 90
     assert run.evidence("mysql-12", "mariadb-good") == {"max_statement_time": "30.000000"}
+    assert run.evidence("mysql-19", "mariadb-good")["binlog_format"] == "ROW"
+    assert run.evidence("mysql-19", "mariadb-good")["retention_hours"] is None  # kept until purged
+    assert "STRICT_TRANS_TABLES" in run.evidence("mysql-21", "mariadb-good")["sql_mode"]
+    # sequelize-cli makes its bookkeeping table utf8 (utf8mb3): named, not failed
+    assert run.evidence("mysql-22", "mariadb-good")["columns_not_utf8mb4"] == ["SequelizeMeta.name (utf8mb3)"]
+    assert "mariadb-good: not a replica" in run.message("mysql-20", "mariadb-bad") or \
+        "lacks REPLICATION CLIENT / REPLICA MONITOR" in run.message("mysql-20", "mariadb-good")
 
     # SHOW GRANTS prints the account's password hash: the evidence masks it.
     bad_grants = " ".join(run.evidence("mysql-07", "mariadb-bad")["grants"])
@@ -149,7 +163,7 @@ def test_audit_account_reads_what_the_application_account_may_not(pytester: pyte
     run = run_catalog(pytester, CATALOG, targets=[audit_account, other, app_dsn])
     # The audit DSN names no database: the schema checks and the migration head are n/a there.
     assert outcomes(run, "mariadb-audit") == {**dict.fromkeys(CHECK_IDS, "passed"), "mysql-02": "n/a", "mysql-13": "n/a",
-                                              "mysql-14": "n/a", "mysql-17": "n/a", "mysql-18": "n/a"}
+                                              "mysql-14": "n/a", "mysql-17": "n/a", "mysql-18": "n/a", "mysql-20": "n/a"}
     assert "the DSN names no database" in run.message("mysql-13", "mariadb-audit")
     assert run.evidence("mysql-15", "mariadb-audit")["slowest"] == []
     assert "active probe not enabled" in run.message("mysql-02", "mariadb-audit")
@@ -162,6 +176,59 @@ def test_audit_account_reads_what_the_application_account_may_not(pytester: pyte
     assert run.outcome("mysql-07", "mariadb-app-dsn") == "n/a"
     assert run.message("mysql-07", "mariadb-app-dsn") == (
         "mariadb-app-dsn: account app@127.0.0.1 may not read the grants of 'root'@'localhost': that needs SELECT on the mysql schema")
+
+
+@pytest.fixture(scope="module")
+def replicas(mariadb_good: Instance, test_ca: TestCA) -> Iterator[tuple[Instance, Instance]]:
+    """Two replicas of ``mariadb_good``: one applying its changes, one stopped on a statement it
+    could not apply."""
+    started: list[Instance] = []
+    try:
+        for name, broken in (("mariadb-replica", False), ("mariadb-replica-stopped", True)):
+            started.append(launch_mariadb("good", test_ca, name))
+            start_replication(started[-1], mariadb_good, broken=broken)
+        yield started[0], started[1]
+    finally:
+        for instance in started:
+            if instance.server is not None:
+                instance.server.stop()
+
+
+def test_replica_threads_and_lag(pytester: pytest.Pytester, replicas: tuple[Instance, Instance], mariadb_good: Instance,
+                                 mariadb_bad: Instance) -> None:
+    running, stopped = replicas
+    targets = [running, stopped, with_keys(mariadb_bad, name="mariadb-not-replica", expect_replica=True),
+               with_keys(mariadb_good, name="mariadb-unreadable", expect_replica=True)]
+    run = run_catalog(pytester, CATALOG, targets=targets, args=["-k", "mysql-20"])
+    assert run.outcome("mysql-20", "mariadb-replica") == "passed"
+    [connection] = run.evidence("mysql-20", "mariadb-replica")["connections"]
+    assert connection == {"connection": f"from 127.0.0.1:{mariadb_good.admin['port']}", "io_running": "Yes", "sql_running": "Yes",
+                          "seconds_behind": 0, "last_io_error": None, "last_sql_error": None}
+
+    assert run.outcome("mysql-20", "mariadb-replica-stopped") == "failed"
+    message = run.message("mysql-20", "mariadb-replica-stopped")
+    assert re.search(rf"^mariadb-replica-stopped \(mysql://app@127\.0\.0\.1:\d+/app\): from 127\.0\.0\.1:{mariadb_good.admin['port']}: "
+                     r"SQL thread No \(.*Duplicate entry '1' for key 'PRIMARY'.*\); "
+                     r"expected I/O and SQL threads running, at most 60 s behind$", message), message
+
+    # mysql-19 on a replica whose binary logs expire after an hour: a restore from a day-old backup has a gap.
+    with root(running) as conn, conn.cursor() as cur:
+        cur.execute("SET GLOBAL binlog_expire_logs_seconds = 3600")
+    try:
+        run19 = run_catalog(pytester, CATALOG, targets=[running], args=["-k", "mysql-19"])
+    finally:
+        with root(running) as conn, conn.cursor() as cur:
+            cur.execute("SET GLOBAL binlog_expire_logs_seconds = 0")
+    assert run19.outcome("mysql-19", "mariadb-replica") == "failed"
+    assert run19.message("mysql-19", "mariadb-replica").endswith(
+        ": binary logs expire after 1 h, sooner than a backup is due; expected binary logs kept at least 26 h (backup_max_age_hours)")
+
+    assert run.outcome("mysql-20", "mariadb-not-replica") == "failed"
+    assert "the server replicates from no primary (SHOW REPLICA STATUS is empty); expected a running replica" in \
+        run.message("mysql-20", "mariadb-not-replica")
+    assert run.outcome("mysql-20", "mariadb-unreadable") == "error"
+    assert "cannot read the replication status" in run.message("mysql-20", "mariadb-unreadable")
+    assert "REPLICA MONITOR" in run.message("mysql-20", "mariadb-unreadable")
 
 
 def test_headroom_and_end_of_life(pytester: pytest.Pytester, mariadb_bad: Instance) -> None:

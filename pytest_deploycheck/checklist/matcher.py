@@ -403,8 +403,9 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     # X-Frame-Options) configured" is about security headers).  Other asides ("(adjust based on
     # load)") may carry the point, and stay.
     bare = " ".join(_EXAMPLES.sub(" ", item.plain).split())
+    bare_text = None
     if bare and bare != " ".join(item.plain.split()):
-        clause_texts.append(_analyse(bare))
+        clause_texts.append(bare_text := _analyse(bare))
     intents = _intents(text.toks)
     if _CADENCE.match(item.plain):
         intents.add("recurring")
@@ -446,9 +447,10 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         if confidence < THRESHOLD:
             rejected.append(f"{check.id}: too little of the item explained ({match.reason}, confidence {confidence})")
             continue
-        # A veto reads the clause matched and the item's "Label:" ("MySQL: ..., replica in sync").
-        veto = next((u.source for u in check.unless
-                     if any(_match_phrase(u, seen_in, set()) is not None for seen_in in (part, *label_text))), None)
+        # A veto reads the clause matched, the item's "Label:" ("MySQL: ..., replica in sync") and,
+        # for the item read without its examples, the examples ("Point-in-time recovery (WAL archiving)").
+        vetoing = (part, *label_text, *((text,) if part is bare_text else ()))
+        veto = next((u.source for u in check.unless if any(_match_phrase(u, seen_in, set()) is not None for seen_in in vetoing)), None)
         if veto:
             rejected.append(f"{check.id}: ruled out by '{veto}' ({match.reason})")
             continue

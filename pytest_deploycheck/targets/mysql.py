@@ -109,6 +109,7 @@ FIELDS: dict[str, Field] = {
     "ca_bundle": Field("path", "CA bundle to verify the server certificate", must_exist=True),
     "app_user": Field("str", "the application's account as user@host, when the DSN logs in as a separate audit account (default: the DSN's account)"),
     "migrations": MIGRATIONS_FIELD,
+    "expect_replica": Field("bool", "the target is a replica: mysql-20 fails when it replicates from no primary (default: mysql-20 checks only replicas)"),
     "password_storage": Field("record", "the application's users table: its password hashes are classified in SQL (scheme and cost only)", fields={
         "table": Field("str", "table of the application's accounts, schema-qualified if needed (app.users)"),
         "column": Field("str", "column holding each account's password hash"),

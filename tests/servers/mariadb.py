@@ -10,6 +10,8 @@ a primary key on every table and an index on every foreign key, and has only qui
 in performance_schema's digests; ``bad`` has no statement time limit, a table without a primary
 key, a foreign key whose index was dropped with foreign_key_checks off (InnoDB creates one for
 every foreign key; that is the way to lose it), and a slow statement at the top of the digests.
+``good`` keeps a binary log, strict SQL mode (MariaDB's default) and utf8mb4; ``bad`` none of
+them.  ``start_replication`` makes a server a replica of a ``good`` one, healthy or broken.
 Both keep the history tables of five migration tools (``TOOL_HEADS``): ``good`` at head, ``bad``
 behind, failed or dirty.  ``performance_schema=False`` starts a server without it.
 """
@@ -19,8 +21,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pymysql
 
@@ -57,10 +61,16 @@ _SETTINGS: dict[Variant, dict[str, str]] = {
         "slow-query-log": "ON",
         "long-query-time": "1",
         "max-statement-time": "30",
+        "server-id": "1",
+        "binlog-format": "ROW",
+        "character-set-server": "utf8mb4",
+        "collation-server": "utf8mb4_unicode_ci",
     },
     "bad": {
         "local-infile": "ON",
         "slow-query-log": "OFF",
+        "sql-mode": "NO_ENGINE_SUBSTITUTION",  # not strict: bad data stored with a warning
+        # no binary log, and MariaDB 10.11's latin1 as the server's character set
     },
 }
 
@@ -169,6 +179,7 @@ def launch_mariadb(variant: Variant, ca: TestCA, name: str | None = None, *, per
         settings |= {
             "ssl-cert": str(files.chain), "ssl-key": str(files.key), "ssl-ca": str(ca.ca_file),
             "slow-query-log-file": str(workdir / "slow.log"),
+            "log-bin": str(workdir / "binlog"),
         }
 
     server = ServerProcess(
@@ -282,3 +293,70 @@ def _workload(variant: Variant, port: int, app_password: str, ca_file: Path | No
         else:
             for _ in range(SLOW_CALLS):
                 cur.execute(f"SELECT COUNT(*), SLEEP({SLOW_CALL_S}) FROM orders")
+
+
+def start_replication(replica: Instance, primary: Instance, *, broken: bool = False) -> Instance:
+    """Make ``replica`` (a ``good`` server of its own) replicate, over TLS, the database
+    ``repl_<name>`` from ``primary`` (a ``good`` server: its binary log is on), and let its ``app``
+    account read the replication status (SLAVE MONITOR).
+
+    ``broken``: someone wrote a row into the replica by hand, so the primary's insert of the same
+    key stops its SQL thread with error 1062, as in production.  Returns once the replica has
+    applied the primary's insert, or stopped on it.
+    """
+    database = "repl_" + replica.name.replace("-", "_")
+    password = secrets.token_urlsafe(18)
+    primary_socket, replica_socket = Path(primary.admin["socket"]), Path(replica.admin["socket"])
+    with _connect_root(primary_socket, primary.admin["password"]) as conn, conn.cursor() as cur:
+        cur.execute("CREATE USER IF NOT EXISTS 'repl'@%s IDENTIFIED BY %s", (LOOPBACK, password))
+        cur.execute("ALTER USER 'repl'@%s IDENTIFIED BY %s", (LOOPBACK, password))
+        cur.execute("GRANT REPLICATION SLAVE ON *.* TO 'repl'@%s", (LOOPBACK,))
+        cur.execute("SHOW MASTER STATUS")
+        log_file, log_pos = cur.fetchone()[:2]
+    with _connect_root(replica_socket, replica.admin["password"]) as conn, conn.cursor() as cur:
+        cur.execute("SET GLOBAL server_id = %s", (replica.admin["port"],))  # the primary's is 1
+        cur.execute("SET GLOBAL replicate_do_db = %s", (database,))
+        cur.execute("CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = 'repl', MASTER_PASSWORD = %s,"
+                    " MASTER_LOG_FILE = %s, MASTER_LOG_POS = %s, MASTER_SSL = 1, MASTER_SSL_CA = %s, MASTER_USE_GTID = no",
+                    (LOOPBACK, primary.admin["port"], password, log_file, log_pos, primary.admin["ca_file"]))
+        cur.execute("START SLAVE")
+        cur.execute("GRANT SLAVE MONITOR ON *.* TO %s@%s", (APP, LOOPBACK))
+    with _connect_root(primary_socket, primary.admin["password"]) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {database}")
+        cur.execute(f"USE {database}")  # statement-logged DDL is filtered by its default database
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+    _replica_settles(replica, lambda status, cur: _has_table(cur, database))
+    if broken:
+        with _connect_root(replica_socket, replica.admin["password"]) as conn, conn.cursor() as cur:
+            cur.execute(f"INSERT INTO {database}.t VALUES (1)")
+    with _connect_root(primary_socket, primary.admin["password"]) as conn, conn.cursor() as cur:
+        cur.execute(f"INSERT INTO {database}.t VALUES (1)")
+    if broken:
+        return _replica_settles(replica, lambda status, cur: status.get("Slave_SQL_Running") == "No")
+    return _replica_settles(replica, lambda status, cur: status.get("Seconds_Behind_Master") == 0 and _rows(cur, f"{database}.t") == 1)
+
+
+def _replica_settles(replica: Instance, settled: Callable[[dict[str, Any], Any], bool]) -> Instance:
+    deadline = time.monotonic() + 20
+    with _connect_root(Path(replica.admin["socket"]), replica.admin["password"]) as conn:
+        while True:
+            with conn.cursor(pymysql.cursors.DictCursor) as cur:
+                cur.execute("SHOW SLAVE STATUS")
+                status = cur.fetchone() or {}
+                if settled(status, cur):
+                    return replica
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{replica.name}: replication did not settle: {status.get('Slave_IO_State')!r}, "
+                                   f"IO {status.get('Slave_IO_Running')}, SQL {status.get('Slave_SQL_Running')}, "
+                                   f"{status.get('Last_IO_Error') or status.get('Last_SQL_Error')}")
+            time.sleep(0.1)
+
+
+def _has_table(cur: Any, database: str) -> bool:
+    cur.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 't'", (database,))
+    return bool(cur.fetchone()["n"])
+
+
+def _rows(cur: Any, table: str) -> int:
+    cur.execute(f"SELECT COUNT(*) AS n FROM {table}")
+    return int(cur.fetchone()["n"])
