@@ -36,6 +36,26 @@ FOREIGN_ORIGIN = "https://cors-probe.example"
 #: The Host a forged request names (RFC 2606: .invalid never resolves; nothing resolves it here anyway).
 FORGED_HOST = "forged-host.deploycheck.invalid"
 
+#: Files a web server must never hand out, with what each one's content starts like: a path that
+#: answers 200 with a page of its own (a catch-all's index.html, a custom 404 with status 200) is
+#: not the file.  Dumps and env files are matched by shape, never shown.
+SQL_DUMP = re.compile(rb"-- MySQL dump|-- MariaDB dump|PostgreSQL database dump|^CREATE TABLE |^INSERT INTO ", re.MULTILINE)
+EXPOSED_FILES: tuple[tuple[str, str, re.Pattern[bytes]], ...] = (
+    ("/.git/HEAD", "a git HEAD", re.compile(rb"\A(ref: refs/|[0-9a-f]{40}\s*\Z)")),
+    ("/.svn/wc.db", "a Subversion working copy", re.compile(rb"\ASQLite format 3\x00")),
+    ("/.env", "environment variables", re.compile(rb"\A(\s*(#[^\n]*)?\n)*\s*(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")),
+    ("/.aws/credentials", "cloud credentials", re.compile(rb"aws_access_key_id", re.IGNORECASE)),
+    ("/.htpasswd", "password hashes", re.compile(rb"^[^:\s<]+:(\$apr1\$|\$2[aby]\$|\{SHA\}|\$[156]\$)", re.MULTILINE)),
+    ("/.DS_Store", "a macOS folder index", re.compile(rb"\A\x00\x00\x00\x01Bud1")),
+    ("/backup.sql", "a database dump", SQL_DUMP),
+)
+#: Folders often served as they are: an index generated for one lists every file in it.  ``/``
+#: is the front page the page checks share (``HttpTarget.page``), not a request of its own.
+LISTED_FOLDERS = ("/", "/uploads/", "/static/", "/files/")
+FOLDER_INDEX = re.compile(rb"<(title|h1)>\s*(Index of /|Directory listing for /)", re.IGNORECASE)
+#: How much of each answer the check keeps: every signature is in a file's first bytes.
+EXPOSURE_HEAD_BYTES = 4096
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -445,3 +465,53 @@ def test_http2(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     evidence.record(offered=["h2", "http/1.1"], selected=chosen)
     require(chosen == "h2", http_endpoint, f"the TLS handshake chose {chosen or 'no protocol (the server ignores ALPN)'}",
             "h2 (HTTP/2) when a client offers it")
+
+
+def _exposure_answers(http_endpoint: HttpTarget) -> list[tuple[str, int, bytes]]:
+    """``GET`` each of ``EXPOSED_FILES`` and ``LISTED_FOLDERS`` once per run, redirects not followed:
+    (path, status, the first ``EXPOSURE_HEAD_BYTES`` of the body)."""
+    def read() -> list[tuple[str, int, bytes]]:
+        out = []
+        for path in [path for path, _, _ in EXPOSED_FILES] + list(LISTED_FOLDERS):
+            response = http_endpoint.page(path) if path == "/" else http_endpoint.get(path)
+            out.append((path, response.status_code, response.content[:EXPOSURE_HEAD_BYTES]))
+        return out
+    return http_endpoint.remember(("exposure",), read)
+
+
+@pytest.mark.check("http-13", "No repository, secret or dump file served, no folder listed", severity="high",
+                   refs=("OWASP WSTG-CONF-04: Review Old Backup and Unreferenced Files for Sensitive Information",
+                         "CWE-538: Insertion of Sensitive Information into Externally-Accessible File or Directory",
+                         "CWE-548: Exposure of Information Through Directory Listing", "nginx: autoindex"),
+                   answers=("git|svn|hg|vcs|source_control|repository directory|folder|files|metadata? not? exposed|accessible|served|public|"
+                            "reachable|block|denied|deploy|web",
+                            "directory|folder listing|list|index|browsing disabl|off|not|prevent|turned?", "directory_listing|autoindex",
+                            "envfile|env|dotenv file? not? publicly|public|accessible|served|exposed|reachable|block",
+                            "backup|dump|sql file|files web|webroot|public|served|accessible|exposed|reachable",
+                            "sensitive|hidden|dotfile file|files not? exposed|accessible|served|public|block",
+                            "hidden|dotfile file? block|denied|protect webserver?"),
+                   answers_unless=("offsite", "off site", "encrypt", "s3", "bucket", "restore"))
+@read_ahead(_exposure_answers)
+def test_no_exposed_files(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """A web root that is the project checkout hands out its ``.git`` (the whole source and its
+    history, secrets included), its ``.env``, the dump someone left beside it; an automatic folder
+    index lists every upload.  GETs a fixed list of such paths (``EXPOSED_FILES``) and folders
+    (``LISTED_FOLDERS``), without following redirects, and judges what comes back by its content,
+    never by the status alone: a catch-all page answering 200 everywhere is not a leak.  Passes
+    when no path serves the file it names and no folder answers with a generated index.  What a
+    file holds is never shown, only what kind of file it is."""
+    served, listed, statuses = [], [], {}
+    for path, status, head in _exposure_answers(http_endpoint):
+        statuses[path] = status
+        if status != 200:
+            continue
+        kind = next((what for file, what, shape in EXPOSED_FILES if file == path and shape.search(head)), None)
+        if kind:
+            served.append(f"{path} ({kind})")
+        elif path in LISTED_FOLDERS and FOLDER_INDEX.search(head):
+            listed.append(path)
+    evidence.record(probed=statuses, served=served, listed=listed)
+    problems = ([f"serves {', '.join(served)}"] if served else []) + \
+        ([f"lists the folder{'s' if len(listed) > 1 else ''} {', '.join(listed)}"] if listed else [])
+    require(not problems, http_endpoint, "; ".join(problems),
+            "no repository, secret or dump file served and no generated folder index")

@@ -66,7 +66,7 @@ def _allowed(rule: tuple[str | None, int], sock: Listener) -> bool:
 @pytest.mark.check("net-01", "Listening ports limited to the allow-list", severity="high",
                    refs=("CIS Debian Linux 12: Ensure only approved services are listening on a network interface",
                          "CIS Controls v8 4.8: Uninstall or disable unnecessary services"),
-                   answers=("port open|necessary|listen|expos|unused|restrict|close|allow|only|scan", "listening port|service",
+                   answers=("port open|necessary|listen|exposed|unused|restrict|close|allow|only|scan", "listening port|service",
                             "open port"),
                    answers_unless=("database", "postgres", "mysql", "redis", "cache", "elasticsearch", "mongo"))
 def test_listening_ports_allowed(host, evidence):
@@ -92,8 +92,8 @@ def test_listening_ports_allowed(host, evidence):
 @pytest.mark.check("net-02", "Database and cache ports not on public interfaces", severity="high",
                    refs=("CWE-668: Exposure of Resource to Wrong Sphere",
                          "CIS Debian Linux 12: Ensure only approved services are listening on a network interface"),
-                   answers=("database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|expos|accessible|reachable|external|internal|private|listen public|internet|network?",
-                            "database|redis|postgres|mysql port not? expos|public|open"),
+                   answers=("database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|exposed|accessible|reachable|external|internal|private|listen public|internet|network?",
+                            "database|redis|postgres|mysql port not? exposed|public|open"),
                    answers_unless=("admin", "password"))
 def test_database_ports_private(host, evidence):
     """Databases and caches are found by internet scanners within hours (unauthenticated Redis,

@@ -188,8 +188,9 @@ def _state(value) -> str:
 
 
 @pytest.mark.check("obs-05", "Metrics exposed for Prometheus", severity="medium", refs=("Prometheus: exposition formats",),
-                   answers=("prometheus metric|endpoint|exporter|scrape|expos|format",
-                            "metric endpoint|expos|collect|export|route application?", "/metrics", "application metric"),
+                   answers=("prometheus metric|endpoint|exporter|scrape|exposed|format",
+                            "metric endpoint|exposed|collect|export|route application?", "/metrics", "application metric"),
+                   answers_unless=("publicly", "public", "internet", "external", "protected", "authenticat"),  # keeping them private: not this
                    answers_accepts=("monitor",))
 def test_metrics(http_endpoint, evidence):
     """Without metrics an incident is diagnosed blind and alerts have nothing to fire on.
@@ -357,9 +358,9 @@ def test_websocket(http_endpoint, evidence):
     "Error pages reveal no stack traces",
     severity="medium",
     refs=("OWASP ASVS V7.4.1: generic error messages", "OWASP WSTG-ERRH-02"),
-                   answers=("stacktrace|traceback not? expos|hidden|leak|show?",
-                            "error_page detail|generic|custom|leak|stack|verbose|expos",
-                            "verbose|detailed error disabl|hidden|off|production|message", "error message leak|expos|generic|sanitiz")
+                   answers=("stacktrace|traceback not? exposed|hidden|leak|show?",
+                            "error_page detail|generic|custom|leak|stack|verbose|exposed",
+                            "verbose|detailed error disabl|hidden|off|production|message", "error message leak|exposed|generic|sanitiz")
 )
 def test_no_stack_traces(http_endpoint, evidence):
     """A stack trace maps the code, its paths and library versions for an attacker, and often
@@ -387,8 +388,8 @@ def test_no_stack_traces(http_endpoint, evidence):
     "Debug endpoints not exposed",
     severity="high",
     refs=("OWASP WSTG-CONF-05", "Go net/http/pprof", "Spring Boot actuator security"),
-                   answers=("debug_endpoint|debug_endpoints|debug_routes not? expos|disabl|remov?",
-                            "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path expos|disabl|remov|not?",
+                   answers=("debug_endpoint|debug_endpoints|debug_routes not? exposed|disabl|remov?",
+                            "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path exposed|disabl|remov|not?",
                             "pprof|actuator|phpinfo|heapdump")
 )
 def test_no_debug_endpoints(http_endpoint, evidence):

@@ -330,6 +330,12 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Point-in-time recovery (WAL archiving) enabled", {"pg-15"}),  # the example names PostgreSQL's way
         ("Point-in-time recovery enabled", {"mysql-19", "pg-15"}),
         ("Postgres replication lag under 10s", {"pg-16"}),
+        (".git directory not accessible over HTTP", {"http-13"}),
+        ("Directory listing disabled on the web server", {"http-13"}),
+        (".env file not publicly accessible", {"http-13"}),
+        ("Sensitive files not exposed", {"http-13"}),
+        ("Redis not exposed to the internet", {"redis-03"}),  # a phrase's "expos" never met "exposed"
+        ("Debug endpoints not exposed", {"obs-11"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -367,6 +373,8 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "API keys rotated",  # a duty, not a state a scan sees
         "No credentials in CI logs",
         "Data encrypted at rest",
+        "Metrics endpoint not exposed publicly",  # keeping them private: obs-05 proves they are served
+        "Backups copied offsite",
         "Encryption in transit and at rest",  # half of it no check can see
         "Uptime > 99.9%",  # an availability measured over weeks, not a probe that passes now
     ],

@@ -55,6 +55,15 @@ def test_http_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance]
     assert http2 == {"nginx-good": "passed", "https-only": "passed", "nginx-insecure": "failed", "app-good": "n/a", "app-bad": "n/a"}
     assert run.evidence("http-12", "nginx-good")["selected"] == "h2"
     assert "the TLS handshake chose http/1.1; expected h2 (HTTP/2) when a client offers it" in run.message("http-12", "nginx-insecure")
+    # Files from the project checkout: judged by what they hold, never quoted.
+    exposed = {target: run.outcome("http-13", target) for target in ("nginx-good", "https-only", "nginx-insecure", "app-good", "app-bad")}
+    assert exposed == {"nginx-good": "passed", "https-only": "passed", "nginx-insecure": "failed", "app-good": "passed", "app-bad": "passed"}
+    assert run.message("http-13", "nginx-insecure").endswith(
+        ": serves /.git/HEAD (a git HEAD), /.env (environment variables), /backup.sql (a database dump);"
+        " lists the folder /uploads/; expected no repository, secret or dump file served and no generated folder index")
+    assert run.evidence("http-13", "nginx-good")["probed"]["/.git/HEAD"] == 404
+    assert run.evidence("http-13", "nginx-insecure")["probed"]["/.htpasswd"] == 404  # not there: the app's 404
+    assert not any("checkout-env-secret" in repr(r.evidence) + r.message for r in run.summary.results)
 
     # Only the certificate is bad (the tls checks report it): the header checks still judge what the
     # server sends, over a connection that does not verify, and say so in their evidence (as

@@ -19,7 +19,9 @@ legacy_tls     TLS 1.0 and 1.1 enabled besides 1.2/1.3, with the CBC/SHA-1 ciphe
                (``@SECLEVEL=0``, or OpenSSL 3 refuses them)
 insecure       HTTP/1.1 only, no security headers, ``Server: nginx/<version>``, CORS reflecting any Origin
                with credentials (``*`` when there is none), plain HTTP served instead of
-               redirected, in front of the bad app (``X-Powered-By``, debug, no rate limit...)
+               redirected, files served from the project checkout (``.git``, ``.env``, a dump)
+               and ``/uploads/`` indexed, in front of the bad app (``X-Powered-By``, debug, no
+               rate limit...)
 =============  ==============================================================================
 
 nginx refuses TRACE itself (405) before any configuration applies, so no site can allow it;
@@ -128,12 +130,12 @@ _INSECURE_HEADERS = """
         add_header Access-Control-Allow-Credentials true always;"""
 
 
-def _proxy(app_port: int, hardened: bool) -> str:
+def _proxy(app_port: int, hardened: bool, location: str = "/") -> str:
     # Upgrade/Connection pass WebSocket handshakes through; the cookie flags are the proxy's
     # second line of defence in front of an app that might forget them.
     cookie_flags = "proxy_cookie_flags ~ secure httponly samesite=lax;" if hardened else ""
     return f"""
-        location / {{
+        location {location} {{
             proxy_pass http://{base.LOOPBACK}:{app_port};
             proxy_http_version 1.1;
             proxy_set_header Host $host;
@@ -154,9 +156,39 @@ def _tls(site: Site) -> str:
     return f"ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_ciphers {MODERN_CIPHERS}:@SECLEVEL={level};"
 
 
-def _server_blocks(site: Site, cert: CertFiles, https_port: int, http_port: int, app_port: int) -> str:
+#: What the insecure site's web root holds: the project checkout, as deployed by copying it.
+CHECKOUT_FILES = {
+    ".git/HEAD": "ref: refs/heads/main\n",
+    ".git/config": "[core]\n\trepositoryformatversion = 0\n\tbare = false\n",
+    ".env": "# production\nDATABASE_URL=postgres://app:checkout-env-secret@db.internal/app\nDEBUG=false\n",
+    "backup.sql": "-- PostgreSQL database dump\n\nCREATE TABLE public.customers (id bigint NOT NULL);\n",
+    "uploads/invoice-0001.pdf": "%PDF-1.4\n",
+    "app.py": "print('the application')\n",
+}
+
+
+def _checkout(workdir: Path) -> Path:
+    root = workdir / "checkout"
+    for name, text in CHECKOUT_FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _static_from_checkout(root: Path, app_port: int) -> str:
+    """The insecure site serves files from the checkout before the app, and indexes uploads/:
+    a common nginx set-up (try_files, autoindex) pointed at the wrong folder."""
+    return f"""
+        root {root};
+        location /uploads/ {{ autoindex on; }}
+        location / {{ try_files $uri @app; }}
+        {_proxy(app_port, False, "@app")}"""
+
+
+def _server_blocks(site: Site, cert: CertFiles, https_port: int, http_port: int, app_port: int, checkout: Path) -> str:
     headers = _HARDENED_HEADERS if site.hardened_http else _INSECURE_HEADERS
     plain = f"return 301 https://$host:{https_port}$request_uri;" if site.hardened_http else _proxy(app_port, False)
+    served = _proxy(app_port, True) if site.hardened_http else _static_from_checkout(checkout, app_port)
     return f"""
     # site {site.name}: {site.defect}
     server {{
@@ -168,7 +200,7 @@ def _server_blocks(site: Site, cert: CertFiles, https_port: int, http_port: int,
         ssl_prefer_server_ciphers off;
         ssl_session_tickets off;
         {headers}
-        {_proxy(app_port, site.hardened_http)}
+        {served}
     }}
     server {{
         listen {base.LOOPBACK}:{http_port};
@@ -244,9 +276,10 @@ def launch_nginx(ca: TestCA, apps: Mapping[app.Variant, base.Instance], sites: S
     ports = {site.name: (base.free_port(), base.free_port()) for site in sites}
     blocks = []
     certs = {}
+    checkout = _checkout(workdir)
     for site in sites:
         certs[site.name] = _issue(ca, site, workdir.name)
-        blocks.append(_server_blocks(site, certs[site.name], *ports[site.name], apps[site.upstream].admin["port"]))
+        blocks.append(_server_blocks(site, certs[site.name], *ports[site.name], apps[site.upstream].admin["port"], checkout))
     config = workdir / "nginx.conf"
     config.write_text(_config(workdir, user, blocks))
     # Debian builds OpenSSL with security level 2, and nginx loads certificates before it applies
