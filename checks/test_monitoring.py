@@ -184,6 +184,32 @@ def test_alert_concerns(prometheus, evidence):
 
 
 @pytest.mark.check(
+    "mon-12",
+    "Critical alerts carry a summary and a runbook",
+    severity="medium",
+    refs=("Google SRE book, ch. 6: every page should be actionable", "Prometheus: alerting rules, annotations",
+          "kube-prometheus runbooks (runbook_url)"),
+    answers=("runbook|runbooks|playbook link|linked|url|attached alert|alerts|rule?", "alert|alerts runbook|runbooks|playbook",
+             "alert|alerts annotation|annotations summary|description|runbook", "actionable alerts",
+             "runbook_url"),
+    answers_kind="alert",
+)
+def test_alerts_documented(prometheus, evidence):
+    """A page at 3 a.m. that says only ``InstanceDown`` sends the on-call searching a wiki while
+    the outage runs.  Passes when every alerting rule labelled ``severity: critical`` has a
+    summary (a ``summary``, ``description`` or ``message`` annotation) and a runbook (an
+    annotation named like ``runbook_url`` or ``playbook``); not applicable when no rule is
+    critical (mon-05 judges what the rules cover)."""
+    count, lacking = facts.undocumented_alerts(prometheus.api("/api/v1/rules"))
+    evidence.record(critical_rules=count, lacking={name: missing for name, missing in lacking.items()})
+    if not count:
+        not_applicable(f"{prometheus.name}: no alerting rule labelled severity: critical (mon-05 judges the rules' coverage)")
+    described = [f"{name} (no {' and no '.join(missing)})" for name, missing in lacking.items()]
+    require(not lacking, prometheus, f"{len(lacking)} of {count} critical alerting rules lack annotations: {_listing(described)}",
+            "a summary and a runbook_url annotation on every critical alerting rule")
+
+
+@pytest.mark.check(
     "mon-06",
     "No critical alert firing",
     severity="critical",

@@ -336,6 +336,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Sensitive files not exposed", {"http-13"}),
         ("Redis not exposed to the internet", {"redis-03"}),  # a phrase's "expos" never met "exposed"
         ("Debug endpoints not exposed", {"obs-11"}),
+        ("Runbooks linked from alerts", {"mon-12"}),
+        ("Every alert has a runbook", {"mon-12"}),
+        ("Operations runbook reviewed", {"doc-01"}),  # the document itself, not the alerts' links
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

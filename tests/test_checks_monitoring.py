@@ -27,7 +27,7 @@ from tests.servers.hostile import HostileServer
 from tests.servers.inventory import run_catalog
 from tests.servers.monitoring import ALWAYS_FIRING, BROKEN_RECORD, CONCERNS
 
-PROMETHEUS_CHECKS = ["mon-01", "mon-02", "mon-03", "mon-04", "mon-05", "mon-06", "mon-07", "mon-09", "mon-10", "mon-11"]
+PROMETHEUS_CHECKS = ["mon-01", "mon-02", "mon-03", "mon-04", "mon-05", "mon-06", "mon-07", "mon-09", "mon-10", "mon-11", "mon-12"]
 ALERTMANAGER_CHECKS = ["mon-08"]
 #: What the inventory asks of both Prometheus servers: the app scraped and exporting its metrics.
 REQUIRED = {"required_jobs": ["prometheus", "app"], "required_metrics": ["http_requests_total", "app_.*", "up"], "probed_sites": ["app-good"]}
@@ -125,6 +125,10 @@ def test_monitoring_catalog(
     assert run.message("mon-11", "prometheus-bad") == (
         f"{bad_label}: no probe watches app-good ({sample_app_good.entry['url'].rstrip('/')}); "
         "expected a passing probe_success series for every site in probed_sites")
+    assert run.message("mon-12", "prometheus-bad") == (
+        f"{bad_label}: 1 of 1 critical alerting rules lack annotations: {ALWAYS_FIRING} (no runbook); "
+        "expected a summary and a runbook_url annotation on every critical alerting rule")
+    assert run.evidence("mon-12", "prometheus-good") == {"critical_rules": 6, "lacking": {}}
     retired = run.message("mon-11", "prometheus-good-retired")
     assert run.outcome("mon-11", "prometheus-good-retired") == "failed"
     assert f"the probe of retired-site fails now (probe_success 0 for {prometheus_good.admin['probes'][1]})" in retired

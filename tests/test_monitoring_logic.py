@@ -70,6 +70,23 @@ def test_concern_coverage() -> None:
     assert facts.concern_coverage(probe, ["target_down"]) == {"target_down": ["SiteUnreachable"]}
 
 
+def test_undocumented_alerts() -> None:
+    def rule(name: str, severity: str | None, **annotations: str) -> dict[str, Any]:
+        return {"type": "alerting", "name": name, "query": "up == 0", "labels": {"severity": severity} if severity else {},
+                "annotations": annotations}
+    rules = {"status": "success", "data": {"groups": [{"name": "g", "rules": [
+        rule("Documented", "critical", summary="down", runbook_url="https://runbooks.example.com/down"),
+        rule("Playbook", "Critical", description="down", playbook="https://wiki.example.com/p"),  # other names count
+        rule("NoRunbook", "critical", summary="down"),
+        rule("EmptyAnnotations", "critical", summary=" ", runbook_url=""),  # blank is not a summary
+        rule("Warning", "warning"),  # not paging: not judged
+        rule("Unlabelled", None),
+        {"type": "recording", "name": "job:up:sum", "query": "sum(up)", "labels": {"severity": "critical"}},
+    ]}]}}
+    assert facts.undocumented_alerts(rules) == (4, {"NoRunbook": ["runbook"], "EmptyAnnotations": ["summary", "runbook"]})
+    assert facts.undocumented_alerts(rules, severities=("warning",)) == (1, {"Warning": ["summary", "runbook"]})
+
+
 def test_firing_alerts() -> None:
     assert facts.firing_alerts(prom("good", "alerts")) == []
     [alert] = facts.firing_alerts(prom("bad", "alerts"))

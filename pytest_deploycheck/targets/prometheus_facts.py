@@ -8,7 +8,7 @@ captured from real servers:
 answer                                          function
 ==============================================  ==============================================
 ``/api/v1/targets``                             ``down_targets``, ``jobs``
-``/api/v1/rules``                               ``unhealthy_rules``, ``concern_coverage``
+``/api/v1/rules``                               ``unhealthy_rules``, ``concern_coverage``, ``undocumented_alerts``
 ``/api/v1/alerts``                              ``firing_alerts``
 ``/api/v1/alertmanagers``                       ``active_alertmanagers``
 ``/api/v1/status/flags``, ``.../runtimeinfo``   ``retention``
@@ -263,6 +263,32 @@ def concern_coverage(rules: Any, concerns: Iterable[str] | None = None) -> dict[
 def missing_concerns(rules: Any, concerns: Iterable[str] | None = None) -> list[str]:
     """Concerns no alerting rule covers."""
     return [name for name, covered in concern_coverage(rules, concerns).items() if not covered]
+
+
+#: Annotations that say what is wrong, and those that link what to do about it.
+SUMMARY_ANNOTATIONS = ("summary", "description", "message")
+RUNBOOK_ANNOTATION = re.compile(r"runbook|playbook", re.IGNORECASE)
+
+
+def undocumented_alerts(rules: Any, severities: Sequence[str] = ("critical",)) -> tuple[int, dict[str, list[str]]]:
+    """(how many alerting rules have one of ``severities``, {rule name: what it lacks}), where it
+    may lack a ``summary`` (summary, description or message annotation) and a ``runbook`` (an
+    annotation named like runbook_url or playbook with a value)."""
+    wanted = {s.lower() for s in severities}
+    count, lacking = 0, {}
+    for _, rule in _rules(rules):
+        labels = rule.get("labels") or {}
+        if rule.get("type") != "alerting" or str(labels.get("severity", "")).lower() not in wanted:
+            continue
+        count += 1
+        annotations = {str(k): str(v).strip() for k, v in (rule.get("annotations") or {}).items()}
+        missing = [what for what, present in (
+            ("summary", any(annotations.get(k) for k in SUMMARY_ANNOTATIONS)),
+            ("runbook", any(v for k, v in annotations.items() if RUNBOOK_ANNOTATION.search(k))),
+        ) if not present]
+        if missing:
+            lacking[str(rule.get("name", ""))] = missing
+    return count, lacking
 
 
 # --------------------------------------------------------------------------------- alerts

@@ -82,7 +82,7 @@ ALWAYS_FIRING = "TestAlertPleaseIgnore"
 BROKEN_RECORD = "job:up:ratio"
 
 # Written the way an SRE team's rule file reads: `for:` long enough that a blip does not page,
-# severity and team labels for routing, summary/description/runbook annotations.  Series the
+# severity and team labels for routing, summary/description annotations, a runbook for every critical one.  Series the
 # test bed lacks (node_*, pg_up, celery_*) yield no data, and no data never fires.
 GOOD_RULES = """\
 groups:
@@ -115,6 +115,7 @@ groups:
           team: dba
         annotations:
           summary: "MySQL/MariaDB on {{ $labels.instance }} is down"
+          runbook_url: https://runbooks.example.com/mysql-down
   - name: http
     rules:
       - alert: HighErrorRatio
@@ -128,6 +129,7 @@ groups:
         annotations:
           summary: "{{ $labels.job }}: more than 5% of requests fail with 5xx"
           description: "5xx ratio is {{ $value | humanizePercentage }} over the last 5 minutes."
+          runbook_url: https://runbooks.example.com/high-error-ratio
       - alert: HighRequestLatency
         expr: |
           histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket[5m]))) > 1
@@ -149,6 +151,7 @@ groups:
           team: sre
         annotations:
           summary: "Filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} fills up within 4 hours"
+          runbook_url: https://runbooks.example.com/disk-filling
       - alert: HostMemoryLow
         expr: node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes < 0.10
         for: 15m
@@ -195,6 +198,7 @@ groups:
           team: sre
         annotations:
           summary: "No successful backup of {{ $labels.instance }} for more than 26 hours"
+          runbook_url: https://runbooks.example.com/backup-too-old
 """
 
 # What a rushed setup leaves: one copied rule, a test alert nobody removed, and a recording rule
