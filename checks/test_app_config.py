@@ -416,6 +416,7 @@ SCAN_DEADLINE_S = 60.0
                    answers=("secret|secrets|credential|credentials|key|keys|token|tokens|password|passwords commit|committed|git|repo|repository|source|code|vcs|hardcoded",
                             "no? hardcoded|hard_coded secret|secrets|credential|credentials|password|passwords",
                             "env|dotenv file commit|committed|git|repo|repository|gitignore|ignored",
+                            "envfile|env_file|dotenv commit|committed|git|repo|repository|gitignore|ignored", "environment commit|committed|gitignore|ignored",
                             "secret|secrets scan|scanning|scanner|leak|leaks|gitleaks|trufflehog"),
                    answers_unless=("image", "images", "docker", "dockerfile", "rotate", "rotation", "vault", "manager", "kms",
                                    "environment variable", "ci", "pipeline", "log", "logs"))

@@ -97,10 +97,13 @@ def test_no_stale_partials(batches, evidence):
 @pytest.mark.check("batch-03", "Every record parses and matches the schema", severity="high",
                    refs=("JSON Lines (jsonlines.org)", "JSON Schema 2020-12 (json-schema.org)"),
                    answers=("batch|export|feed|jsonl|interface|record file? validate|valid|conform schema|contract",
+                            "incoming|inbound|received|partner|csv|json|jsonl|xml|parquet|record|records file|files? match|matches|conform|"
+                            "follow|valid agreed|expected|defined? schema|format|contract|spec",
                             "jsonl|json_line valid|parse|well_formed", "corrupt|malformed|invalid|broken record|line|row|batch|export",
                             "schema|format validation|validat file|batch|record|jsonl|csv|json?",
                             "jsonl|csv|json|parquet|file format validat|valid|check",
-                            "file|batch|record valid|validation|validat schema|format"))
+                            "file|batch|record valid|validation|validat schema|format"),
+                   answers_accepts=("document",))  # "the agreed schema" names the contract, it asks for no document
 def test_records_valid(batches, evidence):
     """One cut-off line or a field outside the contract makes the receiving import fail
     half-way or, worse, load a wrong value.  Passes when every line of every data file read is
@@ -156,7 +159,8 @@ def test_checksums(batches, evidence):
 @pytest.mark.check("batch-06", "File names follow the agreed pattern", severity="low", refs=(TRANSFER,),
                    answers=("^batch|export|feed|transfer|exchange|interface|sftp file? name|naming convention|pattern",
                             "unexpected|stray|unknown file ^exchange|drop|sftp|transfer|batch|export folder|directory?",
-                            "misnamed batch|export|feed|transfer|file"))
+                            "misnamed batch|export|feed|transfer|file",
+                            "file|files name|names|naming follow|match|matches|use|pattern|convention"))
 def test_names_follow_pattern(batches, evidence):
     """A receiver picks files up by name: a file named otherwise is silently never imported, and
     a stray file in the drop folder is often one that should not be there.  Passes when every
@@ -193,7 +197,8 @@ def test_files_encrypted(batches, evidence):
 @pytest.mark.check("batch-08", "Batch files not accessible to others", severity="high",
                    refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",),
                    answers=("^batch|export|feed|transfer|exchange|sftp|drop|interface file_permissions|world_readable|world_writable",
-                            "batch|export|feed|transfer|exchange|drop file|folder? readable|writable|accessible other|everyone"))
+                            "batch|export|feed|transfer|exchange|drop file|folder? readable|writable|accessible other|everyone",
+                            "inbox|outbox|drop|landing|incoming|outgoing|exchange|sftp directory|folder|dir|files not? world_readable|world_writable"))
 def test_files_private(batches, evidence):
     """Batch files carry production records; readable by every account on the machine they are a
     copy outside the data's access control, and a world-writable folder lets anyone plant or

@@ -44,7 +44,8 @@ def test_no_waiting_clients(pgbouncer: Any, evidence: Any) -> None:
 
 @pytest.mark.check("pgb-02", "Pool mode as the application expects", severity="medium",
                    refs=("PgBouncer docs: pool_mode",),
-                   answers=("pgbouncer pool mode", "transaction pooling enabled", "connection pooler configured"))
+                   answers=("pgbouncer pool mode", "transaction pooling enabled", "connection pooler configured",
+                            "pgbouncer|pooler|pool transaction|session|statement mode|pooling"))
 def test_pool_mode(pgbouncer: Any, evidence: Any) -> None:
     """In session mode a client keeps its server connection until it disconnects, so the pooler
     multiplies nothing and an application's idle connections exhaust the server as if there were

@@ -299,7 +299,7 @@ def test_connection_headroom(postgres: Any, evidence: Any) -> None:
                    refs=("PostgreSQL docs: statement_timeout, idle_in_transaction_session_timeout",),
                    answers=("statement_timeout|idle_in_transaction|query_timeout set? database? postgres?",
                             "postgres|database statement|query|transaction timeout", "runaway|long running query timeout|kill|limit",
-                            "statement timeout set"))
+                            "statement timeout set", "statement_timeout|query_timeout for? ad|hoc|adhoc|queries|query|all|every|users?"))
 def test_app_timeouts(postgres: Any, evidence: Any) -> None:
     """Without a timeout one runaway query, or a session left idle inside a transaction, holds
     locks and connections until someone notices, and blocks vacuum meanwhile.  Passes when
@@ -651,7 +651,7 @@ def test_duplicate_indexes(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-21", "Sequences far from their limit", severity="high",
                    refs=("PostgreSQL docs: Sequence Manipulation Functions", "PostgreSQL docs: Numeric Types"),
                    answers=("sequences not near exhaustion", "id columns will not overflow", "integer overflow of primary keys",
-                            "serial id capacity"))
+                            "serial id capacity", "sequence|sequences|serial|identity overflow|exhaust|exhaustion|wraparound|limit|capacity"))
 def test_sequences_capacity(postgres: Any, evidence: Any) -> None:
     """An ``integer`` (serial) key runs out at 2,147,483,647 and every insert fails from then on
     with "integer out of range"; the fix (a bigint column) rewrites the table.  Passes when every
@@ -737,7 +737,7 @@ def test_long_transactions(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-24", "Live schema matches the schema file", severity="medium",
                    refs=("PostgreSQL docs: psql -f",),
                    answers=("schema matches schema.sql", "database schema up to date", "schema changes applied",
-                            "schema drift checked"))
+                            "schema drift checked", "schema match|matches|drift migration|migrations|schema|code|repo file|files|definition?"))
 def test_schema_file(postgres: Any, evidence: Any) -> None:
     """A team without a migration tool applies a plain schema file by hand, and a step missed on
     one environment stays missed.  Applies where the target names ``schema_file``.  The file is

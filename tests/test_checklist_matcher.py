@@ -339,6 +339,17 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Runbooks linked from alerts", {"mon-12"}),
         ("Every alert has a runbook", {"mon-12"}),
         ("Operations runbook reviewed", {"doc-01"}),  # the document itself, not the alerts' links
+        ("Incoming CSV files match the agreed schema", {"batch-03"}),  # "agreed" names the contract, not a document to write
+        ("Half-written files (.part / .tmp) are never picked up", {"batch-02"}),  # "written": a file, not a document
+        ("Inbox directory not world-readable", {"batch-08"}),
+        ("Sequences will not overflow", {"pg-21"}),
+        ("Schema matches the migration files", {"pg-24"}),
+        ("Statement timeout for ad-hoc queries", {"mysql-12", "pg-09"}),
+        ("Connections go through PgBouncer in transaction mode", {"pgb-02"}),
+        ("Job duration metrics exported", {"mon-10"}),
+        # A vetoed clause leaves the others: Vault is comp-09/k8s-13's, the repository cfg-10's.
+        ("Secrets in Vault, not in environment files in the repo", {"comp-09", "k8s-13", "cfg-10"}),
+        ("Secrets stored in Vault", {"comp-09", "k8s-13"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

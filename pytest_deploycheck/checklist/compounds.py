@@ -16,6 +16,9 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("service", "level", "agreement"), "sla"),
     (("service", "level", "agreements"), "sla"),
     (("dead", "set"), "deadletter"),  # Sidekiq's
+    (("half", "written"), "partial"),  # a file still being written, not a document
+    (("half", "uploaded"), "partial"),
+    (("partially", "written"), "partial"),
     (("dead", "letter", "queue"), "deadletter"),
     (("dead", "letter", "queues"), "deadletter"),
     (("end", "to", "end"), "endtoend"),

@@ -419,8 +419,16 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     candidates: list[tuple[CheckPhrases, Match, frozenset[str]]] = []
     rejected: list[str] = []
     for check in vocab.checks:
+        # A veto reads the part matched, the item's "Label:" ("MySQL: ..., replica in sync") and, for
+        # the item read without its examples, the examples ("Point-in-time recovery (WAL archiving)").
+        # A vetoed part leaves the others: "Secrets in Vault, not in env files in the repo" is about
+        # the repository in its second clause.
         best: tuple[float, Phrase, _Hit, _Text] | None = None
+        best_vetoed: tuple[float, Phrase, _Hit, _Text, str] | None = None
         for part in (text, *clause_texts):
+            vetoing = (part, *label_text, *((text,) if part is bare_text else ()))
+            veto = next((u.source for u in check.unless if any(_match_phrase(u, seen_in, set()) is not None for seen_in in vetoing)),
+                        None)
             content = _content(part.toks)
             total = sum(part.weight[i] for i in content)
             for phrase in check.phrases:
@@ -436,23 +444,24 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
                 units = required + min(specific, 1)
                 strength = min(1.0, 0.55 + 0.2 * units + 0.05 * (found.slots_hit - required))
                 confidence = round(strength * (0.3 + 0.7 * coverage), 3)
-                if best is None or confidence > best[0]:
+                if veto:
+                    if best_vetoed is None or confidence > best_vetoed[0]:
+                        best_vetoed = (confidence, phrase, found, part, veto)
+                elif best is None or confidence > best[0]:
                     best = (confidence, phrase, found, part)
         if best is None:
+            if best_vetoed is not None and best_vetoed[0] >= THRESHOLD:
+                confidence, phrase, found, part, veto = best_vetoed
+                shown = list(dict.fromkeys(part.origin[i] for i in sorted(found.used)))
+                rejected.append(f"{check.id}: ruled out by '{veto}' ({_reason(shown, phrase, item.plain, found.from_context)})")
             continue
         confidence, phrase, found, part = best
         shown = list(dict.fromkeys(part.origin[i] for i in sorted(found.used)))
         match = Match(check.id, check.planned, phrase.source, tuple(shown), confidence,
                       _reason(shown, phrase, item.plain, found.from_context))
         if confidence < THRESHOLD:
-            rejected.append(f"{check.id}: too little of the item explained ({match.reason}, confidence {confidence})")
-            continue
-        # A veto reads the clause matched, the item's "Label:" ("MySQL: ..., replica in sync") and,
-        # for the item read without its examples, the examples ("Point-in-time recovery (WAL archiving)").
-        vetoing = (part, *label_text, *((text,) if part is bare_text else ()))
-        veto = next((u.source for u in check.unless if any(_match_phrase(u, seen_in, set()) is not None for seen_in in vetoing)), None)
-        if veto:
-            rejected.append(f"{check.id}: ruled out by '{veto}' ({match.reason})")
+            vetoed_note = f"; ruled out elsewhere by '{best_vetoed[4]}'" if best_vetoed and best_vetoed[0] >= THRESHOLD else ""
+            rejected.append(f"{check.id}: too little of the item explained ({match.reason}, confidence {confidence}){vetoed_note}")
             continue
         # A monitoring or alerting heading rules out checks of the current state ("Required metrics: CPU
         # utilization" is not a load check), but not documents or people ("Monitoring: incident response").
