@@ -481,3 +481,25 @@ def test_results_expire(workers, evidence):
         not_applicable(f"{workers.label}: no result backend configured (result_backend unset or rpc://): results are not stored")
     if problems:
         fail(workers, _listing(problems), "result_expires set on every worker that stores results (Celery's default: 1 day)")
+
+
+@pytest.mark.check("wrk-13", "Broker refuses the default guest login", severity="critical",
+                   refs=("RabbitMQ docs: Access Control (the default user guest)", "CWE-1392: Use of Default Credentials",
+                         "CIS RabbitMQ guidance: remove the guest user"),
+                   answers=("rabbitmq|broker|amqp guest user|account|login|credentials disabl|remov|delet|refus|chang|no?",
+                            "rabbitmq|broker|amqp default credentials|user|password|login|account chang|remov|disabl|refus?",
+                            "rabbitmq|broker|amqp default_credentials chang|remov|disabl|refus?"))
+@pytest.mark.active_probe
+def test_guest_refused(workers, evidence):
+    """RabbitMQ creates ``guest``/``guest`` with full rights on ``/``.  Only loopback clients may
+    use it until a configuration lifts that, and a broker behind a local proxy or a sidecar sees
+    its clients as loopback.  This active probe (only where the inventory sets ``active_probes:
+    true``) opens one AMQP connection as guest/guest to the broker's host and port, vhost ``/``,
+    with the target's TLS settings and timeout, and closes it at once.  Passes when the broker
+    refuses the login; fails when it authenticates, even if it then refuses the vhost.  Not
+    applicable to a Redis broker, which has no guest account (redis-01 and redis-02 judge it)."""
+    if workers.on_redis:
+        not_applicable(f"{workers.label}: a Redis broker has no guest account (redis-01 and redis-02 judge its authentication)")
+    answer = workers.amqp_login("guest", "guest", "/")
+    evidence.record(login="guest/guest", vhost="/", answer=answer)
+    require(answer == "refused", workers, f"the login guest/guest was {answer}", "guest/guest refused (delete the guest user)")

@@ -350,6 +350,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         # A vetoed clause leaves the others: Vault is comp-09/k8s-13's, the repository cfg-10's.
         ("Secrets in Vault, not in environment files in the repo", {"comp-09", "k8s-13", "cfg-10"}),
         ("Secrets stored in Vault", {"comp-09", "k8s-13"}),
+        ("RabbitMQ guest account disabled", {"wrk-13"}),
+        ("Broker default credentials changed", {"wrk-13"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from pytest_deploycheck.outcomes import TargetError
 from pytest_deploycheck.targets.celery_schedule import schedule_file_entries
@@ -46,6 +47,8 @@ CELERY_EXPECTED: dict[str, dict[str, str]] = {
     "wrk-11": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "passed"},
     # No result backend on the RabbitMQ setups: nothing to expire.
     "wrk-12": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "n/a", "rabbit-bad": "n/a"},
+    # An active probe: off without active_probes (test_guest_login_probe turns it on).
+    "wrk-13": {"redis-good": "n/a", "redis-bad": "n/a", "rabbit-good": "n/a", "rabbit-bad": "n/a"},
 }
 
 BULLMQ_EXPECTED: dict[str, dict[str, str]] = {
@@ -55,12 +58,13 @@ BULLMQ_EXPECTED: dict[str, dict[str, str]] = {
     "wrk-07": {"bull-good": "passed", "bull-bad": "failed"},
     "wrk-08": {"bull-good": "n/a", "bull-bad": "n/a"},
     "wrk-09": {"bull-good": "passed", "bull-bad": "failed"},
-    **{check: {"bull-good": "n/a", "bull-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-10", "wrk-11", "wrk-12")},
+    **{check: {"bull-good": "n/a", "bull-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-10", "wrk-11", "wrk-12", "wrk-13")},
 }
 
 SIDEKIQ_EXPECTED: dict[str, dict[str, str]] = {
     **{check: {"kiq-good": "passed", "kiq-bad": "failed"} for check in ("wrk-01", "wrk-02", "wrk-06", "wrk-07", "wrk-09")},
-    **{check: {"kiq-good": "n/a", "kiq-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-08", "wrk-10", "wrk-11", "wrk-12")},
+    **{check: {"kiq-good": "n/a", "kiq-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-08", "wrk-10", "wrk-11", "wrk-12",
+                                                                 "wrk-13")},
 }
 
 
@@ -162,6 +166,39 @@ def test_sidekiq_checks(pytester: pytest.Pytester, sidekiq_good: Instance, sidek
     assert "Sidekiq's periodic jobs (nightly_report) are kept by sidekiq-cron" in cron.message("wrk-11", "kiq-cron")
     for result in run.summary.results:
         assert not any(p in str(result.message) or p in str(result.evidence) for p in (*sidekiq_good.env.values(), *sidekiq_bad.env.values()))
+
+
+def test_guest_login_probe(pytester: pytest.Pytester, celery_rabbitmq_good: CeleryBed, celery_redis_good: CeleryBed,
+                           rabbitmq_workers: Instance) -> None:
+    """wrk-13 logs in once as guest/guest: refused on the test bed's node (no guest user), accepted
+    once a guest user with RabbitMQ's default password and rights exists."""
+    targets = [_as(celery_rabbitmq_good, "rabbit"), _as(celery_redis_good, "redis")]
+    run = run_catalog(pytester, "test_workers.py", targets=targets, args=["-k", "guest"], active_probes=True)
+    assert (run.outcome("wrk-13", "rabbit"), run.outcome("wrk-13", "redis")) == ("passed", "n/a")
+    assert run.evidence("wrk-13", "rabbit") == {"login": "guest/guest", "vhost": "/", "answer": "refused"}
+    assert "a Redis broker has no guest account" in run.message("wrk-13", "redis")
+
+    admin = (rabbitmq_workers.admin["user"], rabbitmq_workers.admin["password"])
+    api = rabbitmq_workers.admin["management_url"]
+    label = f"rabbit ({celery_rabbitmq_good.entry['broker']})"
+    # The test bed's node has no vhost "/": a guest user authenticates, then is refused the vhost.
+    requests.put(f"{api}/api/users/guest", json={"password": "guest", "tags": "administrator"}, auth=admin, timeout=10).raise_for_status()
+    try:
+        no_vhost = run_catalog(pytester, "test_workers.py", targets=targets[:1], args=["-k", "guest"], active_probes=True)
+        requests.put(f"{api}/api/vhosts/%2F", auth=admin, timeout=10).raise_for_status()
+        requests.put(f"{api}/api/permissions/%2F/guest", json={"configure": ".*", "write": ".*", "read": ".*"}, auth=admin,
+                     timeout=10).raise_for_status()
+        run = run_catalog(pytester, "test_workers.py", targets=targets[:1], args=["-k", "guest"], active_probes=True)
+    finally:
+        requests.delete(f"{api}/api/users/guest", auth=admin, timeout=10)
+        requests.delete(f"{api}/api/vhosts/%2F", auth=admin, timeout=10)
+    assert no_vhost.message("wrk-13", "rabbit") == (
+        f"{label}: the login guest/guest was accepted; vhost refused; expected guest/guest refused (delete the guest user)")
+    assert run.outcome("wrk-13", "rabbit") == "failed"
+    assert run.message("wrk-13", "rabbit") == f"{label}: the login guest/guest was accepted; expected guest/guest refused (delete the guest user)"
+    # Without the probe switched on nothing is sent: n/a, saying so.
+    off = run_catalog(pytester, "test_workers.py", targets=targets[:1], args=["-k", "guest"])
+    assert off.outcome("wrk-13", "rabbit") == "n/a" and "active probe" in off.message("wrk-13", "rabbit")
 
 
 def test_a_dead_broker_is_one_error(pytester: pytest.Pytester) -> None:

@@ -140,6 +140,44 @@ class WorkersTarget(TargetHandle):
             raise TargetError(f"{self.label}: no Celery worker answered ping within {self.timeout:g}s, so nothing to judge (see wrk-01)")
         return snapshot
 
+    # ------------------------------------------------------------------ AMQP logins
+
+    def amqp_login(self, userid: str, password: str, vhost: str = "/") -> str:
+        """One AMQP connection to the broker's host and port as ``userid`` (with the target's TLS
+        settings and timeout), closed at once: ``"refused"`` when the broker refuses the login,
+        ``"accepted"`` when it authenticates (``"accepted; vhost refused"`` when only the vhost is
+        denied).  Anything else (no answer, a closed socket) is an error: nothing was learned."""
+        import amqp
+
+        self.reach.raise_if_failed(self.target)
+        parts = urllib.parse.urlsplit(self.broker_url)
+        tls = self.scheme == "amqps"
+        port = parts.port or (5671 if tls else 5672)
+        context: ssl.SSLContext | bool = False
+        if tls:
+            ca = self.target.get("ca_bundle")
+            context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        connection = amqp.Connection(host=f"{parts.hostname}:{port}", userid=userid, password=password, virtual_host=vhost,
+                                     ssl=context, connect_timeout=self.timeout, read_timeout=self.timeout,
+                                     write_timeout=self.timeout, client_properties={"connection_name": "deploycheck login probe"})
+        try:
+            connection.connect()
+        except amqp.exceptions.AccessRefused:
+            outcome = "refused"
+        except amqp.exceptions.NotAllowed:
+            outcome = "accepted; vhost refused"
+        except (OSError, amqp.exceptions.AMQPError) as exc:
+            with contextlib.suppress(Exception):
+                connection.collect()
+            raise TargetError(f"{self.label}: logging in as {userid}: no answer to judge: {first_line(exc) or type(exc).__name__}") from None
+        else:
+            outcome = "accepted"
+            with contextlib.suppress(Exception):
+                connection.close()  # at once, before any channel is opened
+        with contextlib.suppress(Exception):
+            connection.collect()
+        return outcome
+
     # ------------------------------------------------------------------ Redis
 
     def redis(self) -> Any:
