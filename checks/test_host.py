@@ -123,6 +123,18 @@ def test_app_not_root(host, evidence):
     ``pgrep -f``: make it specific, an admin's ``tail -f /var/log/app.log`` matches ``app`` too).
     Passes when none runs as root, and all run as ``app_user`` when it is set.  An error when no
     process matches (the application is not running); not applicable without ``app_process``."""
+    procs = _app_processes(host)
+    app_user = host.setting("app_user")
+    evidence.record(processes=[str(p) for p in procs[:20]], app_user=app_user)
+    wrong = [p for p in procs if p.uid == 0 or (app_user and p.user != app_user)]
+    require(not wrong, host, f"{len(wrong)} of {len(procs)} application process(es) run as "
+            + ", ".join(sorted({p.user for p in wrong})) + ": " + "; ".join(str(p) for p in wrong[:5]),
+            f"every process as {app_user}" if app_user else "no process as root")
+
+
+def _app_processes(host):
+    """The processes ``app_process`` matches (not this check's own ``ps``, not kernel threads); an
+    error when none does, not applicable without ``app_process``."""
     pattern = str(_setting(host, "app_process", "a pgrep -f pattern for the application's processes"))
     try:
         regex = re.compile(pattern)
@@ -130,14 +142,53 @@ def test_app_not_root(host, evidence):
         raise TargetError(f"{host.label}: inventory hosts.{host.name}.app_process {pattern!r} is not a regular expression: {exc}") from None
     procs = [p for p in hostfacts.processes(host)
              if regex.search(p.args) and not p.args.startswith("[") and "ps -ww -eo pid:10=" not in p.args]
-    app_user = host.setting("app_user")
-    evidence.record(processes=[str(p) for p in procs[:20]], app_user=app_user)
     if not procs:
         raise TargetError(f"{host.label}: no process matches app_process {pattern!r}; is the application running?")
-    wrong = [p for p in procs if p.uid == 0 or (app_user and p.user != app_user)]
-    require(not wrong, host, f"{len(wrong)} of {len(procs)} application process(es) run as "
-            + ", ".join(sorted({p.user for p in wrong})) + ": " + "; ".join(str(p) for p in wrong[:5]),
-            f"every process as {app_user}" if app_user else "no process as root")
+    return procs
+
+
+#: Reads each PID's open-file limits (soft, hard) from /proc/<pid>/limits, readable by any user.
+_OPEN_FILES = r"""
+for p in "$@"; do
+  l=$(awk '/^Max open files/ {print $4 " " $5}' "/proc/$p/limits" 2>/dev/null)
+  printf '%s %s\n' "$p" "${l:-?}"
+done
+"""
+
+
+@pytest.mark.check("host-07", "Application's open-file limit high enough", severity="medium",
+                   refs=("systemd.exec(5): LimitNOFILE=", "getrlimit(2): RLIMIT_NOFILE", "nginx docs: worker_rlimit_nofile"),
+                   answers=("ulimit|nofile|limitnofile|file_descriptor|file_descriptors|open_files limit|limits|raise|raised|increas|set|high|enough?",
+                            "file descriptor|descriptors limit|limits|raise|raised|increas|ulimit?", "max open files", "ulimit"),
+                   answers_unless=("docker", "container", "pod", "kubernetes", "nproc", "process limit", "core dump"))
+def test_open_files_limit(host, evidence):
+    """A busy service holds a socket per connection and a file per log, upload and library; at
+    the limit it refuses connections with "Too many open files" while the host looks idle.
+    systemd starts services with a soft limit of 1024 unless the unit sets ``LimitNOFILE=``.
+    Reads the soft limit of every process ``app_process`` matches from ``/proc/<pid>/limits``;
+    passes when each is at least ``open_files_min`` (or unlimited).  An error when no process
+    matches; not applicable without ``app_process``."""
+    procs = _app_processes(host)[:50]
+    minimum = host.threshold("open_files_min")
+    result = hostfacts.sh(host, _OPEN_FILES, *(str(p.pid) for p in procs))
+    limits: dict[str, str] = {}
+    low = []
+    for line in result.stdout.splitlines():
+        pid, _, value = line.partition(" ")
+        proc = next((p for p in procs if str(p.pid) == pid), None)
+        if proc is None:
+            continue
+        soft = value.split(" ")[0]
+        limits[str(proc)] = value.replace(" ", " soft, ", 1) + " hard" if soft != "?" else "unreadable"
+        if soft != "unlimited" and soft.isdigit() and int(soft) < minimum:
+            low.append(f"{proc} ({soft})")
+    evidence.record(limits=limits, minimum=minimum)
+    unread = [name for name, value in limits.items() if value == "unreadable"]
+    if unread or not limits:
+        raise TargetError(f"{host.label}: cannot read /proc/<pid>/limits of {', '.join(unread) or 'the application processes'} "
+                          "(the process ended, or /proc is hidden)")
+    require(not low, host, f"{len(low)} of {len(limits)} application process(es) may open too few files: {'; '.join(low[:5])}",
+            f"a soft open-file limit of at least {minimum} (LimitNOFILE= in the unit, or ulimit -n)")
 
 
 @pytest.mark.check("host-03", "Secret files mode 600 or stricter, owned by the service user", severity="high",

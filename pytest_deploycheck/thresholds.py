@@ -84,6 +84,7 @@ _ALL = [
     Threshold("inode_usage_max_pct", 80, "%", "used inodes on any mount"),
     Threshold("memory_usage_max_pct", 85, "%", "memory in use (MemTotal less MemAvailable; a container's working set against its limit)"),
     Threshold("oom_kills_max", 0, "kills", "out-of-memory kills tolerated (the kernel's since boot; a container's own)", True),
+    Threshold("open_files_min", 65535, "files", "least soft open-file limit (RLIMIT_NOFILE) of the application's processes", True),
     Threshold("ssh_max_auth_tries", 4, "tries", "largest acceptable sshd MaxAuthTries", True),
     Threshold("ssh_login_grace_max_s", 60, "seconds", "longest acceptable sshd LoginGraceTime (0, unlimited, fails)", True),
     Threshold("ssh_client_alive_max_s", 300, "seconds", "longest acceptable sshd ClientAliveInterval (0, off, fails)", True),

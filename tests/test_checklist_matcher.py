@@ -352,6 +352,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Secrets stored in Vault", {"comp-09", "k8s-13"}),
         ("RabbitMQ guest account disabled", {"wrk-13"}),
         ("Broker default credentials changed", {"wrk-13"}),
+        ("File descriptor limits raised (ulimit -n >= 65535)", {"host-07"}),
+        ("nofile limit set in systemd unit", {"host-07"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

@@ -16,6 +16,7 @@ import grp
 import os
 import pwd
 import re
+import resource
 import secrets
 import shutil
 import socket
@@ -58,6 +59,18 @@ def public_ports() -> list[int]:
 # --------------------------------------------------------------------------- the application
 
 
+#: host-07's threshold for the test bed's processes: above systemd's 1024, within this machine's hard limit.
+OPEN_FILES_MIN = 8192
+
+
+def _open_files(soft: int) -> None:
+    """In the child before exec: the soft open-file limit a unit's LimitNOFILE= (the good server,
+    16384) or systemd's default (the bad one, 1024) would give.  A machine whose hard limit is lower
+    (20000 here, so not the shipped 65535) keeps that."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, hard), hard))
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Two application trees, a service process and two application processes (one as root)."""
@@ -86,8 +99,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     service = f"dcsvc{token}"
     procs = [
         subprocess.Popen([service, "600"], executable=sleep),
-        subprocess.Popen([f"/srv/dcapp-{token}/good-server", "600"], executable=sleep, user=NOBODY, group=NOGROUP),
-        subprocess.Popen([f"/srv/dcapp-{token}/bad-server", "600"], executable=sleep),
+        subprocess.Popen([f"/srv/dcapp-{token}/good-server", "600"], executable=sleep, user=NOBODY, group=NOGROUP,
+                         preexec_fn=lambda: _open_files(16384)),
+        subprocess.Popen([f"/srv/dcapp-{token}/bad-server", "600"], executable=sleep, preexec_fn=lambda: _open_files(1024)),
     ]
     try:
         yield {"token": token, "good": good, "bad": bad, "service": service}
@@ -128,13 +142,13 @@ def app_settings(app: dict[str, Any], which: str, allow: list[int]) -> dict[str,
             "app_dir": str(app["good"]), "secret_files": [".env", "keys/signing.pem"],
             "directories": {str(app["good"]): {"mode": "0750", "owner": NOBODY, "group": NOGROUP},
                             str(app["good"] / "keys"): {"mode": "0700", "owner": NOBODY}},
-            "listen_allow": allow,
+            "listen_allow": allow, "thresholds": {"open_files_min": OPEN_FILES_MIN},
         }
     return {
         "services": [app["service"], "dc-missing-svc"], "app_process": f"dcapp-{token}/bad-server", "app_user": NOBODY,
         "app_dir": str(app["bad"]), "secret_files": [".env"],
         "directories": {str(app["bad"]): {"mode": "0750", "owner": NOBODY}},
-        "listen_allow": allow,
+        "listen_allow": allow, "thresholds": {"open_files_min": OPEN_FILES_MIN},
     }
 
 
@@ -151,7 +165,7 @@ def test_application_good_and_bad(pytester: pytest.Pytester, app: dict[str, Any]
             targets = [host_entry(sshd_hardened, f"{which}-{backend}", backend=backend, **settings[which]) for which in ("good", "bad")]
         run = run_hosts(pytester, "test_host.py", "test_network.py", targets=targets)[0]
     good, bad = f"good-{backend}", f"bad-{backend}"
-    checks = ["host-02", "host-03", "host-04", "host-05", "net-01"] + ([] if _systemd() else ["host-01"])
+    checks = ["host-02", "host-03", "host-04", "host-05", "host-07", "net-01"] + ([] if _systemd() else ["host-01"])
     for check_id in checks:
         assert run.outcome(check_id, good) == "passed", (check_id, run.message(check_id, good))
         assert run.outcome(check_id, bad) == "failed", (check_id, run.message(check_id, bad))
@@ -170,6 +184,11 @@ def test_application_good_and_bad(pytester: pytest.Pytester, app: dict[str, Any]
     assert f"{app['bad']} has mode 0700, not 0750" in run.message("host-05", bad)
     assert f"{app['bad']} is owned by root, not {NOBODY}" in run.message("host-05", bad)
     assert f"tcp 0.0.0.0:{stray}" in run.message("net-01", bad)
+    assert "1 of 1 application process(es) may open too few files: " in run.message("host-07", bad)
+    assert run.message("host-07", bad).endswith(f"bad-server 600 (1024); expected a soft open-file limit of at least {OPEN_FILES_MIN} "
+                                                 "(LimitNOFILE= in the unit, or ulimit -n)")
+    [limit] = run.evidence("host-07", good)["limits"].values()
+    assert limit.startswith("16384 soft, ")
     assert run.outcome("host-06", bad) == "n/a"
     assert "no log_dir" in run.message("host-06", bad)
 
@@ -375,7 +394,7 @@ def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) ->
     run = run_hosts(pytester, "test_ssh.py", "test_network.py", "test_os.py", "test_host.py", targets=[local("bare")],
                     args=["-k", "not pending"])[0]
     results = results_for(run, "bare")
-    assert len(results) == 33
+    assert len(results) == 34
     assert not [(r.check_id, r.message) for r in results if r.outcome.value == "error"]
     for result in results:
         if result.outcome.value == "n/a":
