@@ -79,16 +79,18 @@ def _render_checklist(fmt: str, listed: list[dict[str, Any]]) -> str:
     if fmt == "md":
         out = ["| item | section | answered by | severity | why |", "|---|---|---|---|---|"]
         for e in listed:
-            how = "manual" if e["manual"] else ", ".join(f"`{c}`" for c in e["checks"])
+            how = "manual" if e["manual"] else "its sub-items" if e.get("group") else ", ".join(f"`{c}`" for c in e["checks"])
             out.append(f"| {e['text']} ({os.path.basename(e['source'])}:{e['line']}) | {' > '.join(e['section'])} | {how} | "
                        f"{e['severity']} | {e['matched_by']} |")
         return "\n".join(out) + "\n"
     out = []
     for e in listed:
-        how = "manual" if e["manual"] else ", ".join(e["checks"])
+        how = "manual" if e["manual"] else "its sub-items" if e.get("group") else ", ".join(e["checks"])
         out.append(f"{os.path.basename(e['source'])}:{e['line']}: {e['text']}\n    -> {how} [{e['severity']}] ({e['matched_by']})")
-    automated = sum(1 for e in listed if not e["manual"])
-    out.append(f"{len(listed)} items: {automated} automated, {len(listed) - automated} manual")
+    automated = sum(1 for e in listed if not e["manual"] and not e.get("group"))
+    groups = sum(1 for e in listed if e.get("group"))
+    out.append(f"{len(listed)} items: {automated} automated, {len(listed) - automated - groups} manual"
+               + (f", {groups} judged by their sub-items" if groups else ""))
     return "\n".join(out) + "\n"
 
 

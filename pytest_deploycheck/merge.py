@@ -234,12 +234,13 @@ def merged_checklist(shards: Sequence[Shard], results: Sequence[Result]) -> Chec
         for row in document.get("items", []):
             key = f"{row['source']}::{row['key']}"
             listed.setdefault(str(row["source"]), {}).setdefault(str(row["key"]), SimpleNamespace(
-                key=str(row["key"]), section=tuple(row["section"]), plain=str(row["text"]), line=int(row.get("line", 0))))
+                key=str(row["key"]), section=tuple(row["section"]), plain=str(row["text"]), line=int(row.get("line", 0)),
+                parent=row.get("parent")))
             if row.get("severity") and row.get("matched_by") != "not run":  # the shard that ran the item
                 entries.setdefault(key, ChecklistEntry(
                     source=str(row["source"]), key=str(row["key"]), id=str(row.get("id") or row["key"]), section=tuple(row["section"]),
                     text=str(row["text"]), line=int(row.get("line", 0)), checks=tuple(row["checks"]), manual=bool(row["manual"]),
-                    severity=Severity.parse(str(row["severity"])), matched_by=str(row["matched_by"])))
+                    severity=Severity.parse(str(row["severity"])), matched_by=str(row["matched_by"]), group=bool(row.get("group"))))
     own = {r.check_id: r for r in results if r.check is not None and r.check.section == "checklist"}
     item_results = {key: own[e.id] for key, e in entries.items() if e.manual and e.id in own}
     parsed = [(source, sorted(items.values(), key=lambda i: i.line)) for source, items in listed.items()]

@@ -268,6 +268,46 @@ def test_reports_reproduce_the_team_checklist(team: pytest.Pytester) -> None:
     assert rollback.find("skipped") is not None
 
 
+GROUPED = """\
+# Launch
+- [ ] **Docs**
+  - [ ] README written
+  - [ ] Runbook published for on-call
+  - [ ] Escalation contacts listed
+- [ ] Rollback plan tested
+"""
+
+
+def test_a_heading_over_sub_items_is_judged_by_them(team: pytest.Pytester) -> None:
+    """"- [ ] **Docs**" over its own items is their heading: no check answers it and nobody attests
+    it; it takes the worst of its sub-items' statuses."""
+    (team.path / "go-live.md").write_text(GROUPED)
+    mapping(team, {"launch--runbook-published-for-on-call": ["doc-02"]})
+    r = run(team, *ARGS)
+    items = items_of(r)
+    docs = items["launch--docs"]
+    assert (docs["group"], docs["manual"], docs["checks"], docs["status"]) == (True, False, [], "manual")
+    assert docs["reason"] == "its 3 sub-item(s): 1 manual, 2 passed"
+    assert docs["matched_by"].startswith("group: judged by its 3 sub-items")
+    assert items["launch--readme-written"]["parent"] == "launch--docs"
+    assert "checklist: 5 items (2 automated, 2 manual, 1 judged by their sub-items)" in r.text
+
+    write_yaml(team.path / "att.yml", {"version": 1, "attestations": {
+        "launch--escalation-contacts-listed": attestation(), "launch--rollback-plan-tested": attestation()}})
+    attested = run(team, *ARGS, "--deploycheck-attestations=att.yml")
+    assert items_of(attested)["launch--docs"]["status"] == "passed"
+    assert attested.verdict == "GO", attested.text  # the heading itself needs no attestation
+
+    (team.path / "repos" / "repo" / "RUNBOOK.md").unlink()
+    failed = run(team, *ARGS, "--deploycheck-attestations=att.yml")
+    assert items_of(failed)["launch--docs"]["status"] == "failed"
+    assert items_of(failed)["launch--docs"]["reason"] == "its 3 sub-item(s): 1 failed, 2 passed"
+
+    # A person's mapping entry wins: the heading made manual is attested like any manual item.
+    mapping(team, {"launch--runbook-published-for-on-call": ["doc-02"], "launch--docs": {"manual": True}})
+    assert items_of(run(team, *ARGS))["launch--docs"]["manual"] is True
+
+
 def test_xdist_gives_the_same_checklist(team: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     files_inventory(team, "repo", "bare")

@@ -421,6 +421,14 @@ def test_reason_names_the_words_matched(vocab: Vocabulary) -> None:
     assert "SSL certificates installed" in result.matches[0].reason
 
 
+def test_a_bare_topic_is_a_label() -> None:
+    from pytest_deploycheck.checklist.matcher import is_label
+
+    assert [t for t in ("Cluster", "Supply chain", "Ops", "**Data**") if is_label(t)] == ["Cluster", "Supply chain", "Ops", "**Data**"]
+    assert not [t for t in ("Database connection pooling configured", "Backups tested", "Sign-off", "Docs written", "")
+                if is_label(t)]
+
+
 def test_check_unless_vetoes() -> None:
     vocab = vocabulary_from_mapping({"checks": {"x-01": {"phrases": ["backup recent"], "unless": ["offsite"]}}})
     assert ids(vocab, "Backup recent") == ["x-01"]

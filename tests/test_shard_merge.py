@@ -122,7 +122,9 @@ def test_a_bad_shard_option_is_a_usage_error(fleet: pytest.Pytester) -> None:
 
 
 def test_the_team_checklist_merges_as_one_run(fleet: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:
-    (fleet.path / "go-live.md").write_text("# Go-live\n- [ ] Mixed outcomes\n- [ ] Files present\n- [ ] Rollback plan tested\n")
+    # A heading over two items: judged by them in the merge as in the single run.
+    (fleet.path / "go-live.md").write_text(
+        "# Go-live\n- [ ] **Release**\n  - [ ] Mixed outcomes\n  - [ ] Files present\n- [ ] Rollback plan tested\n")
     (fleet.path / "go-live.deploycheck.yml").write_text(
         "version: 1\nitems:\n  go-live--mixed-outcomes: [par-01]\n  go-live--files-present: [par-05]\n")
     checklist = "--deploycheck-checklist=go-live.md"
@@ -137,4 +139,4 @@ def test_the_team_checklist_merges_as_one_run(fleet: pytest.Pytester, capsys: py
         return [(i["key"], i["status"], i["checks"]) for i in items]
 
     assert statuses("merged.json") == statuses("single.json")
-    assert [s for _, s, _ in statuses("single.json")] == ["failed", "passed", "manual"]
+    assert [s for _, s, _ in statuses("single.json")] == ["failed", "failed", "passed", "manual"]

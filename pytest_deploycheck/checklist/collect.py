@@ -154,13 +154,16 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
     suggestions: dict[Path, dict[str, tuple[tuple[str, ...], str]]] = {}
     mapped: set[str] = set()
     seen_ids: dict[str, str] = {}
+    sub_items: dict[Path, dict[str, int]] = {}
     for item in items:
         if not isinstance(item, ChecklistItem):
             continue
         lc = item.loaded
         suggestion = matcher.suggest(item.entry_item, lc.checklist)
         suggestions.setdefault(lc.path, {})[item.entry_item.key] = suggestion
-        entry = resolve(str(lc.path), item.entry_item, lc.mapping, suggestion, severities)
+        if lc.path not in sub_items:
+            sub_items[lc.path] = _sub_items(lc)
+        entry = resolve(str(lc.path), item.entry_item, lc.mapping, suggestion, severities, sub_items[lc.path].get(item.entry_item.key, 0))
         if entry.id in seen_ids and seen_ids[entry.id] != item.nodeid:
             collection_usage_error(config, items, f"{lc.display}:{entry.line}: item id {entry.id!r} is also the id of {seen_ids[entry.id]}; "
                                                   "give one of them another id in the mapping file")
@@ -187,6 +190,15 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+
+def _sub_items(loaded: LoadedChecklist) -> dict[str, int]:
+    """How many items each item of the checklist has directly under it."""
+    counts: dict[str, int] = {}
+    for item in loaded.checklist.items:
+        if item.parent:
+            counts[item.parent] = counts.get(item.parent, 0) + 1
+    return counts
 
 
 def _option(config: pytest.Config, dest: str) -> bool:

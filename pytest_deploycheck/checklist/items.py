@@ -36,18 +36,19 @@ class ChecklistEntry:
     severity: Severity
     matched_by: str  # "mapping", "suggested: <why>", or "manual: <why>"
     severity_set: bool = False  # the mapping file set the severity (it then raises the checks' own)
+    group: bool = False  # a heading with sub-items that no check answers itself: judged by its sub-items
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "key": self.key, "id": self.id, "section": list(self.section), "text": self.text,
                 "line": self.line, "checks": list(self.checks), "manual": self.manual, "severity": self.severity.value,
-                "matched_by": self.matched_by, "severity_set": self.severity_set}
+                "matched_by": self.matched_by, "severity_set": self.severity_set, "group": self.group}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChecklistEntry:
         return cls(source=str(data["source"]), key=str(data["key"]), id=str(data["id"]), section=tuple(data["section"]),
                    text=str(data["text"]), line=int(data["line"]), checks=tuple(data["checks"]), manual=bool(data["manual"]),
                    severity=Severity.parse(str(data["severity"])), matched_by=str(data["matched_by"]),
-                   severity_set=bool(data.get("severity_set")))
+                   severity_set=bool(data.get("severity_set")), group=bool(data.get("group")))
 
     def meta(self) -> CheckMeta:
         """The metadata of a manual item, so it is attested, waived and judged like a manual check."""
@@ -63,11 +64,22 @@ class ChecklistEntry:
 
 
 def resolve(source: str, item: Item, mapping: MappingFile, suggestion: tuple[tuple[str, ...], str] | None,
-            severities: Mapping[str, Severity]) -> ChecklistEntry:
+            severities: Mapping[str, Severity], sub_items: int = 0) -> ChecklistEntry:
     """The entry for ``item``: the mapping file's, else the matcher's ``suggestion`` (check ids, why),
-    else manual.  ``severities`` gives each known check's severity, for the item's default."""
+    else manual.  ``severities`` gives each known check's severity, for the item's default.
+
+    An item with ``sub_items`` that no check answers ("- [ ] **Cluster**" above its own items) is
+    a group: judged by its sub-items, not attested on its own.  A person's mapping entry that makes
+    it manual (or maps it) still wins."""
     entry = mapping.entries.get(item.key)
     section_severity = mapping.section_severity(item.section)
+    unanswered = (entry is None or not entry.by_person) and not (entry.checks if entry is not None else suggestion and suggestion[0])
+    if sub_items and unanswered:
+        return ChecklistEntry(source=source, key=item.key, id=(entry.id if entry is not None else None) or item.key, section=item.section,
+                              text=item.plain, line=item.line, checks=(), manual=False, severity=section_severity or MANUAL_DEFAULT,
+                              matched_by=f"group: judged by its {sub_items} sub-item{'s' if sub_items > 1 else ''} "
+                                         "(no check answers the heading itself)",
+                              severity_set=section_severity is not None, group=True)
     if entry is not None:
         checks = () if entry.manual and not entry.checks else entry.checks
         matched_by = "mapping" if entry.by_person else f"suggested: {entry.suggested}"

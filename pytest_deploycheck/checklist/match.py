@@ -30,6 +30,8 @@ class Matcher:
 
     def suggest(self, item: Item, checklist: Checklist) -> tuple[tuple[str, ...], str]:
         """(check ids, why) for ``item``; no ids when unsure (a wrong match is worse than none)."""
+        if matcher.is_label(item.plain) and any(other.parent == item.key for other in checklist.items):
+            return (), "a heading over its sub-items, which answer it"
         parent = checklist.by_key().get(item.parent) if item.parent else None
         result = matcher.match_item(item, self.vocabulary, parent)
         if result.manual:

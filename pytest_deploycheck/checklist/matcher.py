@@ -489,6 +489,14 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     )
 
 
+def is_label(plain: str) -> bool:
+    """Whether an item's text only names a topic ("Cluster", "Supply chain", "Ops"): at most two
+    words that say what, none that says what should be true of it.  Over sub-items, such an item
+    is their heading, not a condition of its own."""
+    toks = tokens(plain)
+    return 0 < len(toks) <= 2 and len(_content(toks)) == len(toks) and not _intents(toks)
+
+
 def match_checklist(items: Sequence[Item], vocab: Vocabulary) -> list[ItemResult]:
     """Match every item, in checklist order; the same input always gives the same output."""
     by_key = {item.key: item for item in items}

@@ -40,6 +40,7 @@ class ItemStatus:
     results: tuple[Result, ...] = ()  # the (check, target) results behind an automated item; the item's own for a manual one
     reason: str = ""
     nodeid: str | None = None  # the item's test item, when it reported
+    parent: str | None = None  # the key of the item it is nested under
 
     @property
     def problems(self) -> tuple[Result, ...]:
@@ -51,8 +52,8 @@ class ItemStatus:
             "key": self.key, "id": entry.id if entry else self.key, "source": self.source, "section": list(self.section),
             "text": self.text, "line": self.line,
             "checks": list(entry.checks) if entry else [], "manual": bool(entry and entry.manual),
-            "severity": entry.severity.value if entry else None, "status": self.status,
-            "matched_by": entry.matched_by if entry else "not run", "reason": self.reason,
+            "severity": entry.severity.value if entry else None, "status": self.status, "group": bool(entry and entry.group),
+            "parent": self.parent, "matched_by": entry.matched_by if entry else "not run", "reason": self.reason,
             "results": [{"check": r.check_id, "target": r.target, "outcome": r.outcome.value, "message": r.message}
                         for r in self.results],
         }
@@ -72,7 +73,11 @@ class ChecklistSummary:
 
     @property
     def automated(self) -> list[ItemStatus]:
-        return [i for i in self.items if i.entry is not None and not i.entry.manual]
+        return [i for i in self.items if i.entry is not None and not i.entry.manual and not i.entry.group]
+
+    @property
+    def groups(self) -> list[ItemStatus]:
+        return [i for i in self.items if i.entry is not None and i.entry.group]
 
     @property
     def manual(self) -> list[ItemStatus]:
@@ -84,7 +89,8 @@ class ChecklistSummary:
         parts = [f"{counts[s]} {label}" for s, label in (("passed", "passed"), ("failed", "failed"), ("error", "could not be checked"),
                                                            ("manual", "pending attestation"), ("waived", "waived"),
                                                            ("not run", "not run"), ("n/a", "n/a")) if counts[s]]
-        return (f"checklist: {len(self.items)} items ({len(self.automated)} automated, {len(self.manual)} manual): "
+        groups = f", {len(self.groups)} judged by their sub-items" if self.groups else ""
+        return (f"checklist: {len(self.items)} items ({len(self.automated)} automated, {len(self.manual)} manual{groups}): "
                 + ", ".join(parts or ["nothing judged"]))
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,22 +115,46 @@ def judge(entries: Mapping[str, ChecklistEntry], parsed: Sequence[tuple[str, Ite
         for item in parsed_items:
             key = f"{source}::{item.key}"
             entry = entries.get(key)
+            parent = getattr(item, "parent", None)
             if entry is None:
                 items.append(ItemStatus(None, source, item.key, item.section, item.plain, item.line, "not run",
-                                        reason="the run ended before this item was judged, or it was not selected"))
+                                        reason="the run ended before this item was judged, or it was not selected", parent=parent))
                 continue
             mapped.update(entry.checks)
             if entry.manual:
                 own = item_results.get(key)
                 status = _manual_status(own)
                 items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status,
-                                        (own,) if own else (), own.message if own else "never ran", nodeids.get(key)))
+                                        (own,) if own else (), own.message if own else "never ran", nodeids.get(key), parent))
                 continue
             found = tuple(r for check in entry.checks for r in by_check.get(check, ()))
             status, reason = _automated_status(entry, found)
-            items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status, found, reason, nodeids.get(key)))
+            items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status, found, reason, nodeids.get(key),
+                                    parent))
+    _judge_groups(items)
     beyond = [r for r in results if r.check is not None and r.check.section != "checklist" and r.check_id not in mapped]
     return ChecklistSummary(tuple(s for s, _ in parsed), items, beyond, list(warnings))
+
+
+#: Worst first: the status a group takes from its sub-items.
+_GROUP_ORDER = ("failed", "error", "not run", "manual", "waived", "passed", "n/a")
+
+
+def _judge_groups(items: list[ItemStatus]) -> None:
+    """A group's status is the worst of its sub-items' (n/a only when all are); innermost first, so
+    a group under a group counts as judged."""
+    for index in range(len(items) - 1, -1, -1):
+        group = items[index]
+        if group.entry is None or not group.entry.group:
+            continue
+        subs = [i for i in items if i.source == group.source and i.parent == group.key]
+        if not subs:
+            items[index] = dataclasses.replace(group, status="not run", reason="none of its sub-items was judged in this run")
+            continue
+        statuses = Counter(i.status for i in subs)
+        status = next(s for s in _GROUP_ORDER if statuses[s])
+        told = ", ".join(f"{statuses[s]} {s}" for s in _GROUP_ORDER if statuses[s])
+        items[index] = dataclasses.replace(group, status=status, reason=f"its {len(subs)} sub-item(s): {told}")
 
 
 def _manual_status(result: Result | None) -> str:
