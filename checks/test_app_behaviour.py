@@ -172,7 +172,8 @@ def test_login_accepted(http_endpoint: HttpTarget, evidence: Evidence, redactor:
                    answers=("authorization enforce|work|tested", "rbac|permission enforce|check",
                             "admin endpoint|route|page|path|panel|console? restrict|protect|deny", "privilege escalation",
                             "rbac|authorization|permission|permissions|access_control enforc|test|work|implement|check|verif|role?",
-                            "role permission|access enforc|check|test|work", "user|users cannot access other|others data|resource"))
+                            "role permission|access enforc|check|test|work", "user|users cannot access other|others data|resource",
+                            "role|roles check|checks|permission|permissions viewer|user|reader|readonly|low cannot|can't|refused admin api|apis|endpoint|path"))
 def test_low_privilege_refused_admin(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """Any logged-in user reaching an admin function is broken function-level authorization
     (OWASP API5).  The inventory's second, low-privilege account (``auth.low_privilege``) logs in
@@ -499,7 +500,9 @@ def _needs_input(path_item: Mapping[str, Any], operation: Mapping[str, Any]) -> 
                    answers=("api endpoint respond|work|test|healthy", "api smoke test", "openapi|swagger endpoint|operation respond|test",
                             "smoke_test|smoke_tests pass|passing|passed|green|run?",
                             "api|endpoint|endpoints respond|responding|reachable|working|work|up|available|test|smoke|200 api? all?",
-                            "api endpoint|endpoints test|tested|testing|smoke|check"))
+                            "api endpoint|endpoints test|tested|testing|smoke|check",
+                            "openapi|swagger spec? endpoint|endpoints|operation|operations return|returns|answer no? 5xx|server_error|error",
+                            "api|endpoint|endpoints|operation|operations return|returns|answer|answers no|without 5xx|server_error"))
 def test_openapi_smoke(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """The API document is the list of what clients will call; an operation that answers 500
     after the deploy is an outage for whoever uses it.  Every GET operation of ``openapi_path``

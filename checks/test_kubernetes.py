@@ -178,7 +178,9 @@ def test_capabilities_dropped(k8s, evidence):
 
 @pytest.mark.check("k8s-10", "No privileged pods, host namespaces or hostPath", severity="critical",
                    refs=("Pod Security Standards baseline: privileged, host namespaces, hostPath volumes", "Polaris hostNetworkSet / hostPIDSet / privilegeEscalationAllowed"),
-                   answers=("no privileged pods", "no hostnetwork", "no hostpid", "no hostpath volumes", "pod security standards baseline"))
+                   answers=("no privileged pods", "no hostnetwork", "no hostpid", "no hostpath volumes", "pod security standards baseline",
+                            "hostnetwork|hostpid|hostipc|hostpath used|use|not|no|disabled?",
+                            "host network|pid|ipc|namespace|namespaces pod? not|no"))
 def test_no_host_access(k8s, evidence):
     """A privileged container, a pod in the node's network, PID or IPC namespace, or a hostPath
     volume (the container runtime's socket above all) reaches past the container onto the node.
@@ -228,7 +230,9 @@ def test_secrets_from_secret_objects(k8s, evidence):
 
 @pytest.mark.check("k8s-14", "Service-account token mounted only where used", severity="low",
                    refs=("kube-score pod-automount-service-account-token", "CIS Kubernetes Benchmark 5.1.6"),
-                   answers=("service account token not mounted", "automountserviceaccounttoken false", "pods without api access"))
+                   answers=("service account token not mounted", "automountserviceaccounttoken false", "pods without api access",
+                            "serviceaccount|service_account token|tokens automount|automounted|mounted",
+                            "automountserviceaccounttoken"))
 def test_service_account_token(k8s, evidence):
     """Every pod gets an API token by default; in a compromised pod it is the first thing an
     intruder uses.  Passes when a pod whose ServiceAccount is bound to no role does not mount
@@ -268,7 +272,9 @@ def test_ingress_tls(k8s, evidence):
                    refs=("Kubernetes docs: RBAC good practices", "CIS Kubernetes Benchmark 5.1.1 / 5.1.3"),
                    answers=("kubernetes rbac least privilege", "no cluster-admin for applications", "service account permissions minimal",
                             "kubernetes|cluster|service_account rbac|role|permission|binding",
-                            "service account token|permission|privilege|automount"))
+                            "service account token|permission|privilege|automount",
+                            "cluster_admin|cluster admin workload|application|service_account|app|binding|bound|run|runs",
+                            "workload|application|app cluster admin"))
 def test_rbac(k8s, evidence):
     """A ServiceAccount bound to ``cluster-admin`` or to a role with ``*`` verbs or resources turns
     one compromised pod into a compromised cluster.  Passes when no RoleBinding or
@@ -300,7 +306,9 @@ def test_reclaim_policy(k8s, evidence):
 
 @pytest.mark.check("k8s-19", "Manifests valid for the target Kubernetes version", severity="high",
                    refs=("kubernetes-validate (the Kubernetes OpenAPI schemas)", "kubeconform"),
-                   answers=("kubernetes manifests validated", "manifest schema validation", "helm chart renders valid manifests", "no deprecated kubernetes apis"))
+                   answers=("kubernetes manifests validated", "manifest schema validation", "helm chart renders valid manifests", "no deprecated kubernetes apis",
+                            "api|apis version|versions deprecated|removed",
+                            "deprecated|removed kubernetes|k8s api|apis|version|versions"))
 def test_schema(k8s, evidence):
     """A misspelt field is silently dropped by ``kubectl apply`` (a probe that never runs), and an
     API version removed in the target release fails the deployment.  Passes when every object
@@ -344,7 +352,9 @@ def test_rollouts(k8s, evidence):
 @pytest.mark.check("k8s-21", "No pod crash-looping, restarting often or OOM-killed", severity="high",
                    refs=("kubectl get pods: CrashLoopBackOff, RESTARTS", "Kubernetes: container lastState.terminated.reason OOMKilled"),
                    answers=("no crashloopbackoff", "pods running without restarts", "pod restart count", "no failing pods",
-                            "pod|container oom kill|killed|kills|killer"))
+                            "pod|container oom kill|killed|kills|killer",
+                            "crashloopbackoff|imagepullbackoff|errimagepull pod|pods? no|none?",
+                            "pod|pods crash|crashing|restart|restarting|loop"))
 def test_pods(k8s, evidence):
     """A pod in CrashLoopBackOff, ImagePullBackOff or a configuration error serves nothing,
     frequent restarts mean it fails under load, and a container the OOM killer ended last time
@@ -363,7 +373,9 @@ def test_pods(k8s, evidence):
 
 @pytest.mark.check("k8s-22", "Nodes Ready", severity="high",
                    refs=("kubectl get nodes",),
-                   answers=("cluster nodes ready", "kubernetes nodes healthy", "no node pressure"))
+                   answers=("cluster nodes ready", "kubernetes nodes healthy", "no node pressure",
+                            "node|nodes ready|notready|healthy|schedulable",
+                            "notready|schedulingdisabled node|nodes? none|no"))
 def test_nodes(k8s, evidence):
     """A NotReady node, or one under memory, disk or PID pressure, evicts or cannot run pods.
     Passes when every node is Ready and reports no pressure (needs ``list nodes``)."""

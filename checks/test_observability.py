@@ -110,7 +110,8 @@ def test_health(http_endpoint, evidence):
 
 
 @pytest.mark.check("obs-02", "Readiness endpoint answers", severity="high", refs=("Kubernetes: readiness probes",),
-                   answers=("readiness probe|endpoint|check|route?", "health ready"),
+                   answers=("readiness probe|endpoint|check|route?", "health ready",
+                            "readiness endpoint|probe|check? respond|responds|answer|answers|200|ok"),
                    answers_accepts=("monitor",))
 def test_ready(http_endpoint, evidence):
     """Readiness says the instance can serve: its database, cache and queues answer.  Not
@@ -327,7 +328,8 @@ def test_caching_headers(http_endpoint, evidence):
 
 @pytest.mark.check(
     "obs-09", "WebSocket upgrade works", severity="high", refs=("RFC 6455: the WebSocket opening handshake", "nginx: WebSocket proxying"),
-                   answers=("websocket connection|upgrade|handshake|work|proxy|support?",)
+                   answers=("websocket connection|upgrade|handshake|work|proxy|support?",
+                            "websocket endpoint|connection? upgrade|upgrades|work|works correctly? behind|through|via proxy|ingress|load_balancer|webserver")
 )
 def test_websocket(http_endpoint, evidence):
     """A proxy that drops the Upgrade and Connection headers breaks every WebSocket feature

@@ -115,7 +115,8 @@ def test_tls_required(postgres: Any, evidence: Any) -> None:
                    refs=("dev-sec postgres-baseline: postgres-07",
                          "CIS PostgreSQL Benchmark: Ensure excessive administrative privileges are revoked"),
                    answers=("postgres|database user|role|account|application least_privilege|minimal|superuser|admin|privilege|permission least_privilege?",
-                            "postgres|database least_privilege", "application|app role|user not superuser"))
+                            "postgres|database least_privilege", "application|app role|user not superuser",
+                            "postgres|database app|application user|role|account only? dml|select|insert|crud right|rights|privilege|privileges|grant|grants"))
 def test_app_role_unprivileged(postgres: Any, evidence: Any) -> None:
     """An application role that is a superuser (or can create roles or databases, replicate, or
     bypass row-level security) turns any SQL injection into control of the whole cluster, up to
@@ -149,7 +150,8 @@ def test_app_role_unprivileged(postgres: Any, evidence: Any) -> None:
 
 @pytest.mark.check("pg-03", "Passwords hashed with SCRAM-SHA-256", severity="high",
                    refs=("dev-sec postgres-baseline: postgres-06", "PostgreSQL docs: password_encryption"),
-                   answers=("scram", "postgres|database password hash|encrypt|md5"))
+                   answers=("scram", "postgres|database password hash|encrypt|md5",
+                            "password|passwords stored|hashed|hash|encrypted scram"))
 def test_password_encryption(postgres: Any, evidence: Any) -> None:
     """MD5 password hashes are replayable (the hash is the credential for md5 authentication) and
     cheap to brute-force; SCRAM-SHA-256 is salted, iterated and never sends a reusable secret.
@@ -613,7 +615,8 @@ def test_primary_keys(postgres: Any, evidence: Any) -> None:
 
 @pytest.mark.check("pg-19", "No invalid indexes or unvalidated constraints", severity="medium",
                    refs=("PostgreSQL docs: CREATE INDEX CONCURRENTLY", "PostgreSQL docs: ALTER TABLE ... VALIDATE CONSTRAINT"),
-                   answers=("no invalid indexes", "constraints validated", "indexes healthy", "index builds completed"))
+                   answers=("no invalid indexes", "constraints validated", "indexes healthy", "index builds completed",
+                            "invalid index|indexes|constraint|constraints rebuilt|fixed|none|no|validated"))
 def test_invalid_indexes(postgres: Any, evidence: Any) -> None:
     """A ``CREATE INDEX CONCURRENTLY`` that failed leaves an INVALID index behind: never used
     for reads, still paid for on every write, and a unique one that enforces nothing.  A

@@ -161,7 +161,9 @@ def test_network_restricted(redis, evidence):
 @pytest.mark.check(
     "redis-04", "Memory cap and eviction policy fit the role", severity="high", refs=("Redis: key eviction", "Celery: Redis broker caveats"),
                    answers=("redis maxmemory|eviction|memory_limit|resource_limit|memory_limits|memory policy|limit|max|cap?",
-                            "redis maxmemory", "noeviction", "redis no eviction")
+                            "redis maxmemory", "noeviction", "redis no eviction",
+                            "redis cache allkeys_lru|allkeys|lru|volatile|eviction|noeviction",
+                            "allkeys_lru|allkeys lru")
 )
 def test_maxmemory_policy(redis, evidence):
     """Without ``maxmemory`` Redis grows until the kernel kills it.  A cache must evict
@@ -398,7 +400,8 @@ def _cluster_info(reply) -> dict:
 
 @pytest.mark.check("redis-12", "Recent successful save for a Redis that keeps data", severity="high",
                    refs=("Redis persistence: RDB and AOF", "Redis INFO persistence"),
-                   answers=("redis persistence working", "redis snapshots recent", "redis backups recent", "queue data persisted"))
+                   answers=("redis persistence working", "redis snapshots recent", "redis backups recent", "queue data persisted",
+                            "redis last|latest|recent save|snapshot|bgsave succeeded|succeed|success|ok|recent"))
 def test_last_save(redis, evidence):
     """A schedule in the configuration says nothing about whether saving works: a full disk or
     a failing fork leaves the last good snapshot ever older, and a restart loses everything

@@ -196,7 +196,9 @@ def test_sbom(release, evidence):
 @pytest.mark.check(
     "rel-06", "Every SBOM component under an allowed licence", severity="medium",
     refs=("SPDX License List", "SPDX license expressions", "OpenChain ISO/IEC 5230"),
-    answers=("licence compliance", "license compliance check", "open source licenses approved", "third-party licenses reviewed"),
+    answers=("licence compliance", "license compliance check", "open source licenses approved", "third-party licenses reviewed",
+             "gpl|agpl|lgpl|copyleft dependency|dependencies|license|licence|licenses|package|packages no|none|without|avoid?",
+             "no gpl|agpl|copyleft"),
 )
 def test_licences(release, evidence):
     """A dependency under a licence the organisation has not approved (or under none at all) is a
@@ -271,7 +273,8 @@ def test_load_test(release, evidence):
 @pytest.mark.check(
     "rel-08", "Deployed version is the one the evidence is for", severity="high",
     refs=("SLSA: provenance", "12-Factor: build, release, run"),
-    answers=("deployed version matches release", "correct version deployed", "release version verified", "build artifact matches"),
+    answers=("deployed version matches release", "correct version deployed", "release version verified", "build artifact matches",
+             "deployed|running image|artifact|version|build is? the one|same tested|built|scanned|released|verified"),
 )
 def test_deployed_version(release, inventory, evidence):
     """Green reports prove nothing about a build that is not the one running.  Asks the

@@ -354,6 +354,23 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Broker default credentials changed", {"wrk-13"}),
         ("File descriptor limits raised (ulimit -n >= 65535)", {"host-07"}),
         ("nofile limit set in systemd unit", {"host-07"}),
+        ("All nodes Ready, no NotReady or SchedulingDisabled", {"k8s-22"}),
+        ("No pods in CrashLoopBackOff or ImagePullBackOff", {"k8s-21"}),
+        ("API versions not deprecated for k8s 1.29", {"k8s-19"}),
+        ("No workload runs with cluster-admin", {"k8s-17"}),
+        ("ServiceAccount tokens not automounted where unused", {"k8s-14"}),
+        ("hostNetwork/hostPID not used", {"k8s-10"}),
+        ("Every API endpoint returns no 5xx", {"app-10"}),
+        ("Role checks: viewer cannot call admin APIs", {"app-02"}),
+        ("Postgres user for the app has only DML rights", {"pg-02"}),
+        ("Passwords stored as SCRAM-SHA-256", {"pg-03"}),
+        ("Invalid indexes rebuilt", {"pg-19"}),
+        ("Redis used as cache has allkeys-lru", {"redis-04"}),
+        ("Redis last save succeeded", {"redis-12"}),
+        ("No GPL dependencies", {"rel-06"}),
+        ("The deployed image is the one that was tested", {"rel-08"}),
+        ("Runbook reviewed by on-call", {"doc-01"}),  # the runbook, not the rota
+        ("WebSocket endpoint upgrades correctly behind the ingress", {"obs-09"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
