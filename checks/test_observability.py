@@ -362,7 +362,8 @@ def test_websocket(http_endpoint, evidence):
     refs=("OWASP ASVS V7.4.1: generic error messages", "OWASP WSTG-ERRH-02"),
                    answers=("stacktrace|traceback not? exposed|hidden|leak|show?",
                             "error_page detail|generic|custom|leak|stack|verbose|exposed",
-                            "verbose|detailed error disabl|hidden|off|production|message", "error message leak|exposed|generic|sanitiz")
+                            "verbose|detailed error disabl|hidden|off|production|message", "error message leak|exposed|generic|sanitiz",
+                            "errorpage|error_page")
 )
 def test_no_stack_traces(http_endpoint, evidence):
     """A stack trace maps the code, its paths and library versions for an attacker, and often

@@ -422,7 +422,8 @@ def test_vacuum_recent(postgres: Any, evidence: Any) -> None:
                    answers=("migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
                             "migration status checked",
                             "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up schema? database?",
-                            "schema migrat|version current|applied|latest|date", "database migration applied|run|current"),
+                            "schema migrat|version current|applied|latest|date", "database migration applied|run|current",
+                            "migration"),
                    answers_unless=("test", "rollback", "revers", "data volume", "ci", "review", "rehears"))
 def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     """Code deployed against a schema that lags (or runs ahead of) its migrations fails at the

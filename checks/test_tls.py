@@ -129,7 +129,8 @@ def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
                             "full|complete|entire certificate_chain served|sent|included|present|installed?",
                             "intermediate_certificate|intermediate include|included|served|sent|present|installed|missing", "letsencrypt tls|https|certificate?",
                             "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
-                            "site|website|domain|url|app reachable|accessible|served|serve|load https|tls certificate?"),
+                            "site|website|domain|url|app reachable|accessible|served|serve|load https|tls certificate?",
+                            "tls|https"),
                    answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker",
                                    "ssh", "internal ca", "load_balancer termination", "termination", "renew", "alert", "monitor"))
 def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
@@ -164,7 +165,8 @@ def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
                    refs=("RFC 6125 section 6", "CIS NGINX Benchmark 4.1.2"),
                    answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
                             "certificate hostname|domain|name|san|cn match|cover|valid|correct?",
-                            "certificate wildcard|domain|domains|subdomain cover|match|valid?"),
+                            "certificate wildcard|domain|domains|subdomain cover|match|valid?",
+                            "tls|https"),
                    answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker",
                                    "ssh", "internal ca", "termination", "renew", "alert", "monitor"))
 def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
@@ -186,7 +188,8 @@ def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
                    refs=("RFC 5280 section 4.1.2.5",),
                    answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
                             "certificate expiry not? valid? date?", "certificate not expiry|expired|invalid",
-                            "certificate validity|valid period|date|dates"),
+                            "certificate validity|valid period|date|dates",
+                            "tls|https"),
                    answers_unless=("client certificate", "mtls", "mutual", "database", "postgres", "mysql", "redis", "ssh",
                                    "renew process", "alert", "monitor", "process"))
 def test_not_expired(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
