@@ -303,6 +303,12 @@ def test_a_heading_over_sub_items_is_judged_by_them(team: pytest.Pytester) -> No
     assert items_of(failed)["launch--docs"]["status"] == "failed"
     assert items_of(failed)["launch--docs"]["reason"] == "its 3 sub-item(s): 1 failed, 2 passed"
 
+    # The mapping file written by --deploycheck-checklist-map says so, and reads back as a group.
+    assert team.runpytest("-p", "no:cacheprovider", *ARGS, "--deploycheck-checklist-map").ret == 0
+    written = __import__("yaml").safe_load((team.path / "go-live.deploycheck.yml").read_text())["items"]["launch--docs"]
+    assert written["suggested"].startswith("group: judged by its 3 sub-items; delete this line")
+    assert items_of(run(team, *ARGS))["launch--docs"]["group"] is True
+
     # A person's mapping entry wins: the heading made manual is attested like any manual item.
     mapping(team, {"launch--runbook-published-for-on-call": ["doc-02"], "launch--docs": {"manual": True}})
     assert items_of(run(team, *ARGS))["launch--docs"]["manual"] is True

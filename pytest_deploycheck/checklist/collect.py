@@ -160,10 +160,13 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
             continue
         lc = item.loaded
         suggestion = matcher.suggest(item.entry_item, lc.checklist)
-        suggestions.setdefault(lc.path, {})[item.entry_item.key] = suggestion
         if lc.path not in sub_items:
             sub_items[lc.path] = _sub_items(lc)
-        entry = resolve(str(lc.path), item.entry_item, lc.mapping, suggestion, severities, sub_items[lc.path].get(item.entry_item.key, 0))
+        under = sub_items[lc.path].get(item.entry_item.key, 0)
+        if under and not suggestion[0]:  # the mapping file says why it is written as manual: true
+            suggestion = ((), f"group: judged by its {under} sub-items; delete this line to attest it as an item of its own")
+        suggestions.setdefault(lc.path, {})[item.entry_item.key] = suggestion
+        entry = resolve(str(lc.path), item.entry_item, lc.mapping, suggestion, severities, under)
         if entry.id in seen_ids and seen_ids[entry.id] != item.nodeid:
             collection_usage_error(config, items, f"{lc.display}:{entry.line}: item id {entry.id!r} is also the id of {seen_ids[entry.id]}; "
                                                   "give one of them another id in the mapping file")
