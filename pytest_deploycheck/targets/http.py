@@ -207,12 +207,18 @@ class HttpTarget(TargetHandle):
         if fresh:
             return response  # this check's own request: its evidence says how it was read
         self.reach.raise_if_failed(self.target)
-        if self._certificate_problem is not None and self.url_for(path).startswith("https://"):
-            note_transport(f"answer read over a connection that does not verify the certificate ({self._certificate_problem}); "
-                           "the tls checks report the certificate")
+        self.note_read_earlier(path)
         if getattr(response, "deploycheck_truncated", False):
             note_transport(http_transport.truncation_note(response, self.body_limit))
         return response
+
+    def note_read_earlier(self, path: str = "/") -> None:
+        """For an answer another check or a read ahead fetched (``remember``): the note its own
+        request would have left in this check's evidence, that the connection did not verify the
+        certificate."""
+        if self._certificate_problem is not None and self.url_for(path).startswith("https://"):
+            note_transport(f"answer read over a connection that does not verify the certificate ({self._certificate_problem}); "
+                           "the tls checks report the certificate")
 
     def head(self, path: str = "/", **kwargs: Any) -> Any:
         return self.request("HEAD", path, **kwargs)
