@@ -27,7 +27,8 @@ KEY_ONLY_ROOT = ("no", "prohibit-password", "without-password", "forced-commands
                    refs=("dev-sec ssh-baseline: sshd-27", "Mozilla OpenSSH guidelines: PasswordAuthentication no"),
                    answers=("key_based|key_only authentication|login|access? ssh?", "ssh password login|authentication disabl|off|no|not",
                             "password_authentication|password_login disabl|off|no ssh?", "ssh harden|hardening|lockdown|lock",
-                            "ssh keys only"))
+                            "ssh keys only", "ssh log|login|logins password|passwords nobody|no|never|cannot|refused|disabled?",
+                            "password log|login|logins ssh"))
 @read_ahead(effective)
 def test_password_authentication_off(host, evidence):
     """An sshd that accepts passwords can be logged into by whoever guesses, phishes or reuses one;

@@ -376,6 +376,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Backups", {"bk-01"}),
         ("Migrations", {"pg-14", "mysql-17"}),
         ("Error pages", {"obs-10"}),
+        ("Nobody can log in to SSH with a password", {"ssh-01"}),
+        ("Make sure debug mode is disabled", {"cfg-01"}),  # "make sure", "ensure", "verify that" say nothing of what
+        ("Verify that backups run nightly", {"bk-01"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
