@@ -274,7 +274,8 @@ def test_load_test(release, evidence):
     "rel-08", "Deployed version is the one the evidence is for", severity="high",
     refs=("SLSA: provenance", "12-Factor: build, release, run"),
     answers=("deployed version matches release", "correct version deployed", "release version verified", "build artifact matches",
-             "deployed|running image|artifact|version|build is? the one|same tested|built|scanned|released|verified"),
+             "deployed|running image|artifact|version|build is? the one|same tested|built|scanned|released|verified",
+             "version|build|image|release deployed|running match|matches|equal tag|release|tested|built|expected"),
 )
 def test_deployed_version(release, inventory, evidence):
     """Green reports prove nothing about a build that is not the one running.  Asks the

@@ -117,6 +117,18 @@ def test_rows_of_a_table_with_a_status_column_are_items() -> None:
     assert parse_text(md).warnings == ()
 
 
+def test_an_area_column_is_a_section_of_its_own() -> None:
+    """| # | Area | Check | Owner | Status |: the area sorts the rows; it is not what a row says."""
+    md = ("# Go / No-Go\n| # | Area | Check | Owner | Status |\n|---|---|---|---|---|\n"
+          "| 1 | Security | WAF rules enabled | SecOps | |\n| 2 | Obs | Alerts routed to on-call | SRE | ✅ |\n| 3 | | TLS valid | SRE | |\n")
+    items = parse_text(md).items
+    assert [(i.section, i.plain, i.checked) for i in items] == [
+        (("Go / No-Go", "Security"), "WAF rules enabled", False),
+        (("Go / No-Go", "Obs"), "Alerts routed to on-call", True),
+        (("Go / No-Go",), "TLS valid", False),  # no area: the heading alone
+    ]
+
+
 def test_a_list_without_any_box_is_read_line_by_line_with_a_warning() -> None:
     md = "# Launch\n\n## Data\n- Backups nightly\n  - restore tested\n1. Rollback plan?\n\nSome prose.\n"
     checklist = parse_text(md, "launch.md")
@@ -379,6 +391,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Nobody can log in to SSH with a password", {"ssh-01"}),
         ("Make sure debug mode is disabled", {"cfg-01"}),  # "make sure", "ensure", "verify that" say nothing of what
         ("Verify that backups run nightly", {"bk-01"}),
+        ("Version deployed matches tag v2.0.0", {"rel-08"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

@@ -212,6 +212,8 @@ _STATUS_HEADER = re.compile(
     r"^(status|state|done|ok|okay|checked?|result|verified|complete[d]?|pass ?/ ?fail|go ?/ ?no[- ]?go|yes ?/ ?no|y ?/ ?n"
     r"|[✓✔☑☐✅]|tick(ed)?)$", re.I)
 # Columns that say who, when or where, not what: left out of a status table's item text.
+#: A column that sorts a table's rows into areas: each row's cell there is a section of its own.
+_CATEGORY_HEADER = re.compile(r"^(areas?|categor(y|ies)|sections?|components?|domains?|topics?|layers?|(work)?streams?|pillars?)$", re.I)
 _ASIDE_HEADER = re.compile(
     r"^(owners?|responsible|assignee|assigned( to)?|who|team|by|notes?|comments?|remarks?|dates?|due|deadline|eta|links?"
     r"|tickets?|evidence|#|no\.?|nr\.?|id)$", re.I)
@@ -353,6 +355,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     seen: dict[str, int] = {}
     status_column: int | None = None  # the current table's status column, if its header has one
     aside_columns: frozenset[int] = frozenset()  # and its owner, notes and date columns
+    category_column: int | None = None  # and its area or category column: a section of its own
     loose: list[tuple[str, int, tuple[str, ...], int]] = []  # list lines without a box: (text, line, section, indent)
 
     def set_heading(level: int, title: str) -> None:
@@ -422,14 +425,21 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         if not stripped.startswith("|"):
             status_column = None  # the table, if any, ended
             aside_columns = frozenset()
+            category_column = None
         if stripped.startswith("|"):
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
             if header:
                 status_column = next((i for i, c in enumerate(cells) if _STATUS_HEADER.match(plain_text(c).strip())), None)
                 aside_columns = frozenset(i for i, c in enumerate(cells) if _ASIDE_HEADER.match(plain_text(c).strip()))
+                category_column = next((i for i, c in enumerate(cells) if _CATEGORY_HEADER.match(plain_text(c).strip())), None)
+                if category_column is not None:
+                    aside_columns |= {category_column}
             # The separator row and the header row above it hold column names, not items.
             if not _TABLE_SEP.match(stripped) and not header:
+                # A row's area (| Security | WAF rules enabled | ... |) is a section under the heading.
+                area = plain_text(cells[category_column]).strip() if category_column is not None and category_column < len(cells) else ""
+                section = (*section, area) if area else section
                 found = _table_item(cells, aside_columns)
                 if found:
                     body, checked = found
