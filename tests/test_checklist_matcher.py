@@ -129,6 +129,14 @@ def test_an_area_column_is_a_section_of_its_own() -> None:
     ]
 
 
+def test_a_signature_column_makes_every_row_someone_to_sign() -> None:
+    """Markdown sign-off tables often leave the cells empty rather than write blanks."""
+    md = ("## Approvals\n| Role | Name | Signature | Date |\n|---|---|---|---|\n| Engineering Manager | | | |\n"
+          "| Security | Ada Lovelace | AL | 2026-11-30 |\n")
+    assert [(i.kind, i.plain, i.checked) for i in parse_text(md).items] == [
+        ("table", "Engineering Manager", False), ("table", "Security", True)]  # the signer's name is not what the row names
+
+
 def test_a_list_without_any_box_is_read_line_by_line_with_a_warning() -> None:
     md = "# Launch\n\n## Data\n- Backups nightly\n  - restore tested\n1. Rollback plan?\n\nSome prose.\n"
     checklist = parse_text(md, "launch.md")

@@ -212,6 +212,8 @@ _STATUS_HEADER = re.compile(
     r"^(status|state|done|ok|okay|checked?|result|verified|complete[d]?|pass ?/ ?fail|go ?/ ?no[- ]?go|yes ?/ ?no|y ?/ ?n"
     r"|[✓✔☑☐✅]|tick(ed)?)$", re.I)
 # Columns that say who, when or where, not what: left out of a status table's item text.
+#: A sign-off table's column for the signature: each row names someone who signs, filled in or not.
+_SIGNATURE_HEADER = re.compile(r"^(signatures?|signed( off)?|sign[- ]?offs?|approved( by)?|approvals?|initials)$", re.I)
 #: A column that sorts a table's rows into areas: each row's cell there is a section of its own.
 _CATEGORY_HEADER = re.compile(r"^(areas?|categor(y|ies)|sections?|components?|domains?|topics?|layers?|(work)?streams?|pillars?)$", re.I)
 _ASIDE_HEADER = re.compile(
@@ -356,6 +358,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     status_column: int | None = None  # the current table's status column, if its header has one
     aside_columns: frozenset[int] = frozenset()  # and its owner, notes and date columns
     category_column: int | None = None  # and its area or category column: a section of its own
+    signature_column: int | None = None  # a sign-off table's signature column: every row is someone to sign
+    name_columns: frozenset[int] = frozenset()  # and who signed, left out of what the row names
     loose: list[tuple[str, int, tuple[str, ...], int]] = []  # list lines without a box: (text, line, section, indent)
 
     def set_heading(level: int, title: str) -> None:
@@ -426,6 +430,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             status_column = None  # the table, if any, ended
             aside_columns = frozenset()
             category_column = None
+            signature_column = None
         if stripped.startswith("|"):
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
@@ -433,6 +438,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                 status_column = next((i for i, c in enumerate(cells) if _STATUS_HEADER.match(plain_text(c).strip())), None)
                 aside_columns = frozenset(i for i, c in enumerate(cells) if _ASIDE_HEADER.match(plain_text(c).strip()))
                 category_column = next((i for i, c in enumerate(cells) if _CATEGORY_HEADER.match(plain_text(c).strip())), None)
+                signature_column = next((i for i, c in enumerate(cells) if _SIGNATURE_HEADER.match(plain_text(c).strip())), None)
+                name_columns = frozenset(i for i, c in enumerate(cells) if re.match(r"^(names?|signer|person)$", plain_text(c).strip(), re.I))
                 if category_column is not None:
                     aside_columns |= {category_column}
             # The separator row and the header row above it hold column names, not items.
@@ -451,6 +458,11 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                 elif status_column is not None and (row := _status_row(cells, status_column, aside_columns)):
                     body, checked = row  # a task with a status cell, not a name or date to fill in
                     raw.append((key_for(section, plain_text(body)), body, number, section, "task", checked, 0, None))
+                elif signature_column is not None and (row := _status_row(cells, signature_column, aside_columns | name_columns)):
+                    # | Security | | | | under | Role | Name | Signature | Date |: someone to sign, blank cells or not
+                    body, _ = row
+                    signed = bool(plain_text(cells[signature_column]).strip()) and not _PLACEHOLDER_CELL.match(cells[signature_column])
+                    raw.append((key_for(section, plain_text(body)), body, number, section, "table", signed, 0, None))
             prev_paragraph = None
             continue
 
