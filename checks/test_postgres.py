@@ -784,7 +784,8 @@ def test_schema_file(postgres: Any, evidence: Any) -> None:
                    answers=("connection pooling configured", "database pool size", "pool size fits max_connections", "pool timeouts set",
                             "connection pool settings",
                             "connection_pool|connection_pooling|pool_size|pgbouncer configur|size|sized|limit|tuned? database|postgres|mysql?",
-                            "connection pool|pooling", "pgbouncer|pgpool|hikari"))
+                            "connection pool|pooling", "pgbouncer|pgpool|hikari",
+                            "max_connections pool|pool_size size? instances|replicas|workers|processes|pods?"))
 def test_pool_sizing(postgres: Any, inventory: Any, evidence: Any) -> None:
     """Every instance of the application opens up to its pool's maximum; when their sum passes
     ``max_connections`` the last instances to start (or to scale out) get "too many clients" at

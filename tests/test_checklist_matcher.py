@@ -137,6 +137,14 @@ def test_a_signature_column_makes_every_row_someone_to_sign() -> None:
         ("table", "Engineering Manager", False), ("table", "Security", True)]  # the signer's name is not what the row names
 
 
+def test_struck_through_items_are_named_in_a_warning_not_read() -> None:
+    md = "# Infra\n- [ ] ~~Set up Memcached~~ (dropped, we use Redis)\n- [ ] Redis password set\n- [ ] Logs ~~rotated~~ shipped\n"
+    checklist = parse_text(md, "launch.md")
+    assert [i.plain for i in checklist.items] == ["Redis password set", "Logs rotated shipped"]  # a struck word is still an item
+    assert checklist.warnings == ("launch.md:2: 1 struck-through item not read (line 2): taken off the list; remove the ~~ ~~ to "
+                                  "check it",)
+
+
 def test_a_list_without_any_box_is_read_line_by_line_with_a_warning() -> None:
     md = "# Launch\n\n## Data\n- Backups nightly\n  - restore tested\n1. Rollback plan?\n\nSome prose.\n"
     checklist = parse_text(md, "launch.md")
@@ -400,6 +408,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Make sure debug mode is disabled", {"cfg-01"}),  # "make sure", "ensure", "verify that" say nothing of what
         ("Verify that backups run nightly", {"bk-01"}),
         ("Version deployed matches tag v2.0.0", {"rel-08"}),
+        ("Postgres max_connections > pool size × instances", {"pg-25"}),
+        # What a team writes to run its list is not what the item asks.
+        ("`redis.conf`: `requirepass` set — due 2026-12-01 (owner: @bob)", {"redis-01"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

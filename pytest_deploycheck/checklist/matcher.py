@@ -391,23 +391,32 @@ def _clauses(plain: str) -> list[str]:
     return out if len(out) > 1 else []
 
 
+#: What a team writes beside an item to run its list, not what the item asks: "(owner: @bob)",
+#: "— due 2026-12-01", an "@alice" to ping.
+_BOOKKEEPING = re.compile(r"\((?:owner|owners|assignee|assigned to|by|due|eta|ticket|jira|issue)\s*:[^()]*\)"
+                          r"|\s[—–]+\s*(?:due|eta)\b:?\s*\S+"
+                          r"|(?<![\w.])@[\w][\w.-]*"
+                          r"|\b(?:due|eta):?\s*\d{4}-\d{2}-\d{2}", re.I)
+
+
 def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> ItemResult:
-    text = _analyse(item.plain)
+    plain = " ".join(_BOOKKEEPING.sub(" ", item.plain).split()) or item.plain
+    text = _analyse(plain)
     context_src = " ".join([*item.section, parent.plain if parent else ""])
-    label = _LABEL.match(item.plain)
+    label = _LABEL.match(plain)
     # The whole item and its "Label:" are context for each clause ("Cookies: secure, httponly").
     context = set(tokens(context_src)) | (set(tokens(label.group(1))) if label else set())
-    clause_texts = [_analyse(c) for c in _clauses(item.plain)]
+    clause_texts = [_analyse(c) for c in _clauses(plain)]
     label_text = [_analyse(label.group(1))] if label else []
     # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
     # X-Frame-Options) configured" is about security headers).  Other asides ("(adjust based on
     # load)") may carry the point, and stay.
-    bare = " ".join(_EXAMPLES.sub(" ", item.plain).split())
+    bare = " ".join(_EXAMPLES.sub(" ", plain).split())
     bare_text = None
-    if bare and bare != " ".join(item.plain.split()):
+    if bare and bare != " ".join(plain.split()):
         clause_texts.append(bare_text := _analyse(bare))
     intents = _intents(text.toks)
-    if _CADENCE.match(item.plain):
+    if _CADENCE.match(plain):
         intents.add("recurring")
     # A sign-off table row or blank under a sign-off heading is an approval even if it only names a role.
     if item.kind in ("table", "signoff") and _intents(context) & {"approve"}:

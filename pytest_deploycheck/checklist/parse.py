@@ -212,6 +212,8 @@ _STATUS_HEADER = re.compile(
     r"^(status|state|done|ok|okay|checked?|result|verified|complete[d]?|pass ?/ ?fail|go ?/ ?no[- ]?go|yes ?/ ?no|y ?/ ?n"
     r"|[✓✔☑☐✅]|tick(ed)?)$", re.I)
 # Columns that say who, when or where, not what: left out of a status table's item text.
+#: A task whose words are struck through (the first run of words, ~~like this~~, then at most an aside).
+_STRUCK = re.compile(r"^\s*~~[^~].*?~~\s*(\([^()]*\)|[—–-].*)?\s*$")
 #: A sign-off table's column for the signature: each row names someone who signs, filled in or not.
 _SIGNATURE_HEADER = re.compile(r"^(signatures?|signed( off)?|sign[- ]?offs?|approved( by)?|approvals?|initials)$", re.I)
 #: A column that sorts a table's rows into areas: each row's cell there is a section of its own.
@@ -361,6 +363,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     signature_column: int | None = None  # a sign-off table's signature column: every row is someone to sign
     name_columns: frozenset[int] = frozenset()  # and who signed, left out of what the row names
     loose: list[tuple[str, int, tuple[str, ...], int]] = []  # list lines without a box: (text, line, section, indent)
+    struck: list[int] = []  # task lines struck through
 
     def set_heading(level: int, title: str) -> None:
         nonlocal open_items
@@ -413,6 +416,9 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
 
         section = tuple(title for _, title in headings)
         task = _TASK.match(line)
+        if task and _STRUCK.match(task.group("text")):
+            struck.append(number)  # "- [ ] ~~Set up Memcached~~ (dropped)": taken off the list by its team
+            continue
         if task:
             width = _indent_width(task.group("indent"))
             while open_items and open_items[-1][0] >= width:
@@ -493,6 +499,11 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         warnings.append(f"{source}:{fence[2]}: code fence never closed; the rest of the file was read as code")
     if in_comment:
         warnings.append(f"{source}:{comment_line}: HTML comment never closed; the rest of the file was ignored")
+    if struck:
+        lines_named = ", ".join(str(n) for n in struck[:10]) + (f" and {len(struck) - 10} more" if len(struck) > 10 else "")
+        warnings.append(f"{source}:{struck[0]}: {len(struck)} struck-through item{'s' if len(struck) > 1 else ''} not read "
+                        f"(line{'s' if len(struck) > 1 else ''} {lines_named}): taken off the list; remove the ~~ ~~ to check "
+                        f"{'them' if len(struck) > 1 else 'it'}")
     if not raw and loose:
         raw = _loose_items(loose, key_for)
         warnings.append(f"{source}: no task boxes ('- [ ]'), sign-off blanks or status columns: every list line "
