@@ -127,6 +127,8 @@ def test_an_area_column_is_a_section_of_its_own() -> None:
         (("Go / No-Go", "Obs"), "Alerts routed to on-call", True),
         (("Go / No-Go",), "TLS valid", False),  # no area: the heading alone
     ]
+    # Where the area column is all a row says, it names the item.
+    assert [i.plain for i in parse_text("| Component | Status |\n|---|---|\n| Redis | ✅ |\n").items] == ["Redis"]
 
 
 def test_a_signature_column_makes_every_row_someone_to_sign() -> None:

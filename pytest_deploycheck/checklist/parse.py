@@ -446,8 +446,14 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                 category_column = next((i for i, c in enumerate(cells) if _CATEGORY_HEADER.match(plain_text(c).strip())), None)
                 signature_column = next((i for i, c in enumerate(cells) if _SIGNATURE_HEADER.match(plain_text(c).strip())), None)
                 name_columns = frozenset(i for i, c in enumerate(cells) if re.match(r"^(names?|signer|person)$", plain_text(c).strip(), re.I))
-                if category_column is not None:
+                # An area column sorts rows only beside another column that says what (| Component | Status |
+                # names the item in its "component" column).
+                others = {i for i, c in enumerate(cells) if i not in aside_columns and i not in (status_column, category_column,
+                                                                                                   signature_column)}
+                if category_column is not None and others:
                     aside_columns |= {category_column}
+                else:
+                    category_column = None
             # The separator row and the header row above it hold column names, not items.
             if not _TABLE_SEP.match(stripped) and not header:
                 # A row's area (| Security | WAF rules enabled | ... |) is a section under the heading.
