@@ -294,9 +294,15 @@ def test_a_heading_over_sub_items_is_judged_by_them(team: pytest.Pytester) -> No
 
     write_yaml(team.path / "att.yml", {"version": 1, "attestations": {
         "launch--escalation-contacts-listed": attestation(), "launch--rollback-plan-tested": attestation()}})
-    attested = run(team, *ARGS, "--deploycheck-attestations=att.yml")
+    attested = run(team, *ARGS, "--deploycheck-attestations=att.yml", "--deploycheck-checklist-md=checklist.md",
+                   "--deploycheck-html=report.html")
     assert items_of(attested)["launch--docs"]["status"] == "passed"
     assert attested.verdict == "GO", attested.text  # the heading itself needs no attestation
+    # The reports show the heading as a group with its sub-items under it.
+    markdown = (team.path / "checklist.md").read_text()
+    assert "- [x] Docs *(high; judged by its sub-items)* — passed\n  - its 3 sub-item(s): 3 passed\n  - [x] README written" in markdown
+    html = (team.path / "report.html").read_text()
+    assert '<td class="dc-id">its sub-items' in html and '<td style="padding-left:1.2em">README written' in html
 
     (team.path / "repos" / "repo" / "RUNBOOK.md").unlink()
     failed = run(team, *ARGS, "--deploycheck-attestations=att.yml")

@@ -27,7 +27,7 @@ pytest-html's own write is replaced by an atomic one.
 from __future__ import annotations
 
 import html as _html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +201,7 @@ class HtmlReport:
         """The team's own list first: each item, its status, the checks behind it per target, or who attested it."""
         esc = self.esc
         rows = []
+        by_key = {(i.source, i.key): i for i in checklist.items}
         for item in checklist.items:
             entry = item.entry
             section = " > ".join(item.section)
@@ -208,6 +209,8 @@ class HtmlReport:
                 how = "not judged"
             elif entry.manual:
                 how = "manual"
+            elif entry.group:
+                how = "its sub-items"
             else:
                 how = ", ".join(entry.checks)
             if entry is not None and entry.manual and item.results and item.results[0].attestation and item.status == "passed":
@@ -223,7 +226,8 @@ class HtmlReport:
             else:
                 evidence = esc(item.reason)
             matched = esc(entry.matched_by) if entry is not None else ""
-            rows.append(f'<tr><td>{esc(section)}</td><td>{esc(item.text)}<div class="dc-where">{esc(Path(item.source).name)}:{item.line}</div></td>'
+            indent = f' style="padding-left:{1.2 * _nesting(item, by_key):g}em"' if item.parent else ""
+            rows.append(f'<tr><td>{esc(section)}</td><td{indent}>{esc(item.text)}<div class="dc-where">{esc(Path(item.source).name)}:{item.line}</div></td>'
                         f'<td class="dc-o-{_slug(item.status)}">{esc(item.status)}</td>'
                         f'<td>{esc(entry.severity.value if entry else "")}</td><td class="dc-id">{esc(how)}'
                         f'<div class="dc-where">{matched}</div></td><td class="dc-msg">{evidence}</td></tr>')
@@ -513,3 +517,13 @@ section[id^=dc-] h2{margin:14px 0 6px 0}
   #dc-results tbody>tr{display:table-row !important}
 }
 """
+
+
+def _nesting(item: Any, by_key: Mapping[tuple[str, str], Any]) -> int:
+    """How many items the item is nested under (its sub-items are shown indented under it)."""
+    depth, parent, seen = 0, item.parent, set()
+    while parent and (item.source, parent) in by_key and parent not in seen:
+        seen.add(parent)
+        depth += 1
+        parent = by_key[(item.source, parent)].parent
+    return depth

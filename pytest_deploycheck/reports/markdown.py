@@ -134,10 +134,21 @@ def _team_checklist(checklist: ChecklistSummary) -> list[str]:
                 for depth in range(common, len(item.section)):
                     lines += ["", f"{'#' * min(6, depth + 3)} {md(item.section[depth])}", ""]
                 heading = item.section
-            lines += _team_item(item)
+            lines += ["  " * _depth(item, items) + line for line in _team_item(item)]
     if checklist.warnings:
         lines += ["", "**Mapping warnings:**", ""] + [f"- {md(w)}" for w in checklist.warnings]
     return lines
+
+
+def _depth(item: ItemStatus, items: list[ItemStatus]) -> int:
+    """How deep the item is nested under other items of its list (its sub-items are indented under it)."""
+    by_key = {i.key: i for i in items}
+    depth, parent, seen = 0, item.parent, set()
+    while parent and parent in by_key and parent not in seen:
+        seen.add(parent)
+        depth += 1
+        parent = by_key[parent].parent
+    return depth
 
 
 def _team_item(item: ItemStatus) -> list[str]:
@@ -148,7 +159,7 @@ def _team_item(item: ItemStatus) -> list[str]:
         text = f"~~{text}~~"
     how = ""
     if entry is not None:
-        how = "manual" if entry.manual else "checks " + ", ".join(md(c) for c in entry.checks)
+        how = "manual" if entry.manual else "judged by its sub-items" if entry.group else "checks " + ", ".join(md(c) for c in entry.checks)
         how = f" *({entry.severity.value}; {how})*"
     lines = [f"- {box} {text}{how} — {md(item.status)}"]
     if entry is None:
@@ -165,7 +176,7 @@ def _team_item(item: ItemStatus) -> list[str]:
         lines.append(f"  - [ ] {md(r.check_id)} on {md(r.target or '-')}: {_why(r)}")
     if len(shown) > 20:
         lines.append(f"  - ... and {len(shown) - 20} more")
-    if item.status in ("not run", "n/a") and not shown:
+    if (item.status in ("not run", "n/a") or entry.group) and not shown:
         lines.append(f"  - {md(item.reason)}")
     return lines
 
