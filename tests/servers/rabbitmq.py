@@ -44,7 +44,24 @@ ALL_RIGHTS = {"configure": ".*", "write": ".*", "read": ".*"}
 SERVER_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
 
+#: How often a node is started again on fresh ports when a port chosen free was taken before the
+#: node bound it (``free_port`` can only say a port is free now; the suite starts servers in parallel).
+PORT_CLASH_ATTEMPTS = 3
+
+
 def launch_rabbitmq(name: str = "rabbitmq", vhost: str = "app", *, timeout: float = 120.0) -> Instance:
+    """Start a private RabbitMQ node (``_launch``), again on fresh ports when one it was given was
+    taken meanwhile; see ``_launch`` for the entry."""
+    for attempt in range(1, PORT_CLASH_ATTEMPTS + 1):
+        try:
+            return _launch(name, vhost, timeout=timeout)
+        except LauncherError as exc:
+            if attempt == PORT_CLASH_ATTEMPTS or not any(s in str(exc) for s in ("could_not_start_listener", "eaddrinuse")):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch(name: str, vhost: str, *, timeout: float) -> Instance:
     """Start a private RabbitMQ node and return its inventory entry.
 
     ``entry``: ``url`` (``amqp://app@127.0.0.1:PORT/<vhost>``), ``password`` as
