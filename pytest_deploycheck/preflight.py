@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any
 
@@ -274,10 +274,6 @@ class ReadAhead:
         """Whether ``wait(item)`` would return at once: its reads were submitted and are done."""
         return id(item) in self._seen and all(one.done() for one in self._awaited(item))
 
-    def pending(self, item: pytest.Item) -> list[Future[Any]]:
-        """The submitted reads ``item`` still waits for."""
-        return [one for one in self._awaited(item) if not one.done()] if id(item) in self._seen else []
-
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -342,24 +338,17 @@ def _ready_first(session: pytest.Session, reader: ReadAhead) -> None:
         if first[0] or not isinstance(head, int) or head >= len(items):
             first[0] = False
             return head
-        while True:
-            reader.submit_queued(items[head])
-            if reader.ready(items[head]):
-                return head
-            waiting = list(reader.pending(items[head]))
-            with lock() as pending:
-                for position, index in enumerate(pending):
-                    if not isinstance(index, int) or index >= len(items):
-                        break  # xdist's shutdown marker: nothing after it runs
-                    if reader.ready(items[index]):
-                        del pending[position]
-                        pending.appendleft(head)
-                        return index
-                    waiting += reader.pending(items[index])
-            if not waiting:
-                return head  # nothing to wait for but what the item itself will
-            # Whichever read finishes first decides (the head's own, or a queued item's), looking
-            # again for work handed over meanwhile every QUEUE_POLL seconds.
-            futures_wait(waiting, timeout=QUEUE_POLL, return_when=FIRST_COMPLETED)
+        reader.submit_queued(items[head])
+        if reader.ready(items[head]):
+            return head
+        with lock() as pending:
+            for position, index in enumerate(pending):
+                if not isinstance(index, int) or index >= len(items):
+                    break  # xdist's shutdown marker: nothing after it runs
+                if reader.ready(items[index]):
+                    del pending[position]
+                    pending.appendleft(head)
+                    return index
+        return head
 
     queue.get = take
