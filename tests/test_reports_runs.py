@@ -183,6 +183,45 @@ def test_secret_canary_never_leaves_the_process(pytester: pytest.Pytester, monke
         assert CANARY[:20] not in text, f"part of the secret leaked into {name}"
 
 
+RACING_CATALOG = '''
+import logging, sys, threading
+import pytest
+
+pytestmark = pytest.mark.section("race", "Race")
+
+
+@pytest.mark.check("race-01", "Writes while another thread logs", severity="high")
+def test_writes(host):
+    """A read-ahead thread that logs a warning while a check writes: pytest shows a live record by
+    suspending its process-wide capture."""
+    stop = threading.Event()
+
+    def chatter():
+        while not stop.is_set():
+            logging.getLogger("background").warning("a warning from another thread")
+
+    thread = threading.Thread(target=chatter)
+    thread.start()
+    try:
+        for n in range(2000):
+            sys.stderr.write(f"written-by-the-check-{n}\\n")
+    finally:
+        stop.set()
+        thread.join()
+'''
+
+
+def test_live_logging_from_another_thread_lets_no_output_through(pytester: pytest.Pytester) -> None:
+    """With log_cli, a record logged by another thread (a read ahead) while a check runs let the
+    check's own output reach the terminal past capture and redaction (810 of 2,000 lines, before)."""
+    reports = write_catalog(pytester, catalog=RACING_CATALOG)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *reports.args(), "-o", "log_cli=true",
+                           "--deploycheck-catalog=none"], cwd=reports.root, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert {r["key"] for r in reports.json()["results"]} == {"race-01@alpha", "race-01@beta"}
+    assert "written-by-the-check" not in proc.stderr + proc.stdout
+
+
 def test_write_atomic_never_leaves_half_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "report.json"
     target.write_text("the previous report", encoding="utf-8")
