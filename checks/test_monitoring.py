@@ -151,6 +151,7 @@ def test_rules_evaluate(prometheus, evidence):
     answers=("alerting rules configured", "error rate alerting", "disk full alert", "database down alert", "latency alerts",
                             "certificate expiry alert", "stale backup alert", "queue backlog alert",
                             "alert|alarm queue|backlog|job|task latency|backlog|depth|age|wait|size",
+                            "pager|page|paging alert|alerts 5xx|error|errors spike|spikes|surge|rate",
                             "error_rate|error|errors|5xx|exception|failure alert|notif|alarm critical?",
                             "error notif|notification|alert admin?",
                             "response_time|latency|slow|percentile|performance alert|notif|alarm api?",

@@ -411,6 +411,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Verify that backups run nightly", {"bk-01"}),
         ("Version deployed matches tag v2.0.0", {"rel-08"}),
         ("Postgres max_connections > pool size × instances", {"pg-25"}),
+        ("App servers patched within the last 30 days", {"os-02"}),
+        ("Pager alerts for 5xx spikes", {"mon-05"}),
         # What a team writes to run its list is not what the item asks.
         ("`redis.conf`: `requirepass` set — due 2026-12-01 (owner: @bob)", {"redis-01"}),
     ],
