@@ -194,9 +194,9 @@ def test_log_level(files, evidence):
     severity="critical",
     refs=("OWASP ASVS V6.4: secret management", "RFC 7518 section 3.2: HMAC key size"),
                    answers=("jwt|session|signing|cookie|app|flask|django|rails secret|key character|char|length|random|entropy|bit|hex|openssl|rand? min?",
-                            "secret_key|app_key|secret_key_base|jwt_secret|session_secret character|length|random|entropy|strong|rotat|unique?",
+                            "secret_key|app_key|secret_key_base|jwt_secret|session_secret character|length|random|entropy|strong|unique?",
                             "strong|random jwt|session|signing secret"),
-                   answers_unless=("secret management|manager|vault",)
+                   answers_unless=("secret management|manager|vault", "rotation|rotate|rotated|rotating")  # a duty, not a strength
 )
 def test_secrets_strong(files, evidence):
     """Whoever guesses the JWT or session secret mints tokens for any user.  Each signing
