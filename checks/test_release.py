@@ -38,7 +38,8 @@ def _stale(release, reports, problems: list[str]) -> None:
     answers=("all tests pass", "unit tests passing", "integration tests passed", "test suite green",
                             "automated tests passing", "tests|test pass|passing|green|succeed|success|rate all?", "tests all? pass?",
                             "unit|integration|e2e tests|test pass|passing|green", "test suite green|pass",
-                            "ci pipeline|build green|pass|passing", "ci check|job green|pass|passing"),
+                            "ci pipeline|build green|pass|passing", "ci check|job green|pass|passing",
+                            "regression|e2e|integration suite|tests|test passed|pass|passing|green"),
                    answers_kind="evidence",
                    answers_unless=("performance", "load_test", "load", "stress", "smoke", "manual", "framework", "setup", "acceptance"),
 )
@@ -135,7 +136,8 @@ def _blocking(severity: str, threshold: str) -> bool:
                             "dependency|dependencies|package|library|libraries audit|scan|vulnerability|cve|vulnerable|outdated",
                             "vulnerability scan|scanner|check|no|zero|critical|high|detect|none|open security?",
                             "image_scan|container_scan",
-                            "npm_audit|pip_audit|yarn_audit clean|pass|passes|no|zero|none|shows"),
+                            "npm_audit|pip_audit|yarn_audit clean|pass|passes|no|zero|none|shows",
+                            "dependabot|snyk|renovate issue|issues|finding|findings|vulnerability|vulnerabilities resolved|fixed|closed|none|zero|clean|no"),
                    answers_kind="evidence",
 )
 def test_vulnerabilities(release, evidence):

@@ -413,6 +413,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Postgres max_connections > pool size × instances", {"pg-25"}),
         ("App servers patched within the last 30 days", {"os-02"}),
         ("Pager alerts for 5xx spikes", {"mon-05"}),
+        ("QA regression suite passed", {"rel-01"}),
+        ("Snyk findings resolved", {"rel-04"}),
         # What a team writes to run its list is not what the item asks.
         ("`redis.conf`: `requirepass` set — due 2026-12-01 (owner: @bob)", {"redis-01"}),
     ],
