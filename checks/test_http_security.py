@@ -470,20 +470,13 @@ def test_http2(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 def _exposure_answers(http_endpoint: HttpTarget) -> list[tuple[str, int, bytes]]:
     """``GET`` each of ``EXPOSED_FILES`` and ``LISTED_FOLDERS`` once per run, redirects not followed:
     (path, status, the first ``EXPOSURE_HEAD_BYTES`` of the body)."""
-    fresh: list[bool] = []
-
     def read() -> list[tuple[str, int, bytes]]:
-        fresh.append(True)
         out = []
         for path in [path for path, _, _ in EXPOSED_FILES] + list(LISTED_FOLDERS):
             response = http_endpoint.page(path) if path == "/" else http_endpoint.get(path)
             out.append((path, response.status_code, response.content[:EXPOSURE_HEAD_BYTES]))
         return out
-    answers = http_endpoint.remember(("exposure",), read)
-    if not fresh:  # read ahead: say how, as this check's own requests would have
-        http_endpoint.reach.raise_if_failed(http_endpoint.target)
-        http_endpoint.note_read_earlier()
-    return answers
+    return http_endpoint.shared(("exposure",), read)[0]
 
 
 @pytest.mark.check("http-13", "No repository, secret or dump file served, no folder listed", severity="high",

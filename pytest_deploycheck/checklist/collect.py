@@ -159,10 +159,10 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         if not isinstance(item, ChecklistItem):
             continue
         lc = item.loaded
-        suggestion = matcher.suggest(item.entry_item, lc.checklist)
         if lc.path not in sub_items:
-            sub_items[lc.path] = _sub_items(lc)
+            sub_items[lc.path] = lc.checklist.sub_items()
         under = sub_items[lc.path].get(item.entry_item.key, 0)
+        suggestion = matcher.suggest(item.entry_item, lc.checklist, under)
         if under and not suggestion[0]:  # the mapping file says why it is written as manual: true
             suggestion = ((), f"group: judged by its {under} sub-items; delete this line to attest it as an item of its own")
         suggestions.setdefault(lc.path, {})[item.entry_item.key] = suggestion
@@ -193,15 +193,6 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
-
-
-def _sub_items(loaded: LoadedChecklist) -> dict[str, int]:
-    """How many items each item of the checklist has directly under it."""
-    counts: dict[str, int] = {}
-    for item in loaded.checklist.items:
-        if item.parent:
-            counts[item.parent] = counts.get(item.parent, 0) + 1
-    return counts
 
 
 def _option(config: pytest.Config, dest: str) -> bool:

@@ -28,9 +28,10 @@ class Matcher:
                                     "unless": list(meta.answers_unless), "accepts": list(meta.answers_accepts)}
         return cls(matcher.vocabulary_from_mapping({"checks": entries}, "the catalog's answers= phrases"))
 
-    def suggest(self, item: Item, checklist: Checklist) -> tuple[tuple[str, ...], str]:
-        """(check ids, why) for ``item``; no ids when unsure (a wrong match is worse than none)."""
-        if matcher.is_label(item.plain) and any(other.parent == item.key for other in checklist.items):
+    def suggest(self, item: Item, checklist: Checklist, sub_items: int = 0) -> tuple[tuple[str, ...], str]:
+        """(check ids, why) for ``item``, which has ``sub_items`` under it; no ids when unsure (a
+        wrong match is worse than none)."""
+        if sub_items and matcher.is_label(item.plain):
             return (), "a heading over its sub-items, which answer it"
         parent = checklist.by_key().get(item.parent) if item.parent else None
         result = matcher.match_item(item, self.vocabulary, parent)

@@ -78,6 +78,14 @@ class Checklist:
     def by_key(self) -> dict[str, Item]:
         return {item.key: item for item in self.items}
 
+    def sub_items(self) -> dict[str, int]:
+        """How many items each item has directly under it (a group is judged by them)."""
+        counts: dict[str, int] = {}
+        for item in self.items:
+            if item.parent:
+                counts[item.parent] = counts.get(item.parent, 0) + 1
+        return counts
+
 
 # ---------------------------------------------------------------------------------------------- reading
 

@@ -67,9 +67,22 @@ class ChecklistSummary:
     items: list[ItemStatus]
     beyond: list[Result]  # catalog results no item maps to
     warnings: list[str] = field(default_factory=list)  # stale mapping entries, encoding fallbacks
+    _by_key: dict[tuple[str, str], ItemStatus] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def counts(self) -> Counter[str]:
         return Counter(i.status for i in self.items)
+
+    def depth(self, item: ItemStatus) -> int:
+        """How many items ``item`` is nested under (the reports indent its sub-items under it)."""
+        if len(self._by_key) != len(self.items):
+            self._by_key = {(i.source, i.key): i for i in self.items}
+        by_key = self._by_key
+        depth, parent, seen = 0, item.parent, set()
+        while parent and (item.source, parent) in by_key and parent not in seen:
+            seen.add(parent)
+            depth += 1
+            parent = by_key[(item.source, parent)].parent
+        return depth
 
     @property
     def automated(self) -> list[ItemStatus]:

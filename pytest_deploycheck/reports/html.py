@@ -27,7 +27,7 @@ pytest-html's own write is replaced by an atomic one.
 from __future__ import annotations
 
 import html as _html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +201,6 @@ class HtmlReport:
         """The team's own list first: each item, its status, the checks behind it per target, or who attested it."""
         esc = self.esc
         rows = []
-        by_key = {(i.source, i.key): i for i in checklist.items}
         for item in checklist.items:
             entry = item.entry
             section = " > ".join(item.section)
@@ -226,7 +225,7 @@ class HtmlReport:
             else:
                 evidence = esc(item.reason)
             matched = esc(entry.matched_by) if entry is not None else ""
-            indent = f' style="padding-left:{1.2 * _nesting(item, by_key):g}em"' if item.parent else ""
+            indent = f' style="padding-left:{1.2 * checklist.depth(item):g}em"' if item.parent else ""
             rows.append(f'<tr><td>{esc(section)}</td><td{indent}>{esc(item.text)}<div class="dc-where">{esc(Path(item.source).name)}:{item.line}</div></td>'
                         f'<td class="dc-o-{_slug(item.status)}">{esc(item.status)}</td>'
                         f'<td>{esc(entry.severity.value if entry else "")}</td><td class="dc-id">{esc(how)}'
@@ -517,13 +516,3 @@ section[id^=dc-] h2{margin:14px 0 6px 0}
   #dc-results tbody>tr{display:table-row !important}
 }
 """
-
-
-def _nesting(item: Any, by_key: Mapping[tuple[str, str], Any]) -> int:
-    """How many items the item is nested under (its sub-items are shown indented under it)."""
-    depth, parent, seen = 0, item.parent, set()
-    while parent and (item.source, parent) in by_key and parent not in seen:
-        seen.add(parent)
-        depth += 1
-        parent = by_key[(item.source, parent)].parent
-    return depth

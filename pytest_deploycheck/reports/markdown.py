@@ -134,21 +134,10 @@ def _team_checklist(checklist: ChecklistSummary) -> list[str]:
                 for depth in range(common, len(item.section)):
                     lines += ["", f"{'#' * min(6, depth + 3)} {md(item.section[depth])}", ""]
                 heading = item.section
-            lines += ["  " * _depth(item, items) + line for line in _team_item(item)]
+            lines += ["  " * checklist.depth(item) + line for line in _team_item(item)]
     if checklist.warnings:
         lines += ["", "**Mapping warnings:**", ""] + [f"- {md(w)}" for w in checklist.warnings]
     return lines
-
-
-def _depth(item: ItemStatus, items: list[ItemStatus]) -> int:
-    """How deep the item is nested under other items of its list (its sub-items are indented under it)."""
-    by_key = {i.key: i for i in items}
-    depth, parent, seen = 0, item.parent, set()
-    while parent and parent in by_key and parent not in seen:
-        seen.add(parent)
-        depth += 1
-        parent = by_key[parent].parent
-    return depth
 
 
 def _team_item(item: ItemStatus) -> list[str]:

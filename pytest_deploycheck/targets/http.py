@@ -24,8 +24,8 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Mapping
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pytest_deploycheck.outcomes import TargetError, note_blocked, note_transport
 from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetKind
@@ -42,6 +42,8 @@ class ProbeCheck(Protocol):
     @property
     def active_probe(self) -> bool: ...
 
+
+T = TypeVar("T")
 
 #: Inventory logins a check may sign in with: account -> where its keys are under ``auth``.
 ACCOUNTS = {"test": "auth", "low_privilege": "auth.low_privilege"}
@@ -195,30 +197,31 @@ class HttpTarget(TargetHandle):
         login) use ``get``."""
         from pytest_deploycheck.targets import http_transport
 
-        fresh: list[Any] = []
         extra = dict(headers or {})
-
-        def read() -> Any:
-            # A failure is not kept: the next check asks again (the dead-target rule applies).
-            fresh.append(self.get(path, headers=extra) if extra else self.get(path))
-            return fresh[0]
-
-        response = self.remember(("page", path, *sorted(extra.items())), read)
-        if fresh:
-            return response  # this check's own request: its evidence says how it was read
-        self.reach.raise_if_failed(self.target)
-        self.note_read_earlier(path)
-        if getattr(response, "deploycheck_truncated", False):
+        response, fresh = self.shared(("page", path, *sorted(extra.items())),
+                                      lambda: self.get(path, headers=extra) if extra else self.get(path), path)
+        if not fresh and getattr(response, "deploycheck_truncated", False):
             note_transport(http_transport.truncation_note(response, self.body_limit))
         return response
 
-    def note_read_earlier(self, path: str = "/") -> None:
-        """For an answer another check or a read ahead fetched (``remember``): the note its own
-        request would have left in this check's evidence, that the connection did not verify the
-        certificate."""
-        if self._certificate_problem is not None and self.url_for(path).startswith("https://"):
-            note_transport(f"answer read over a connection that does not verify the certificate ({self._certificate_problem}); "
-                           "the tls checks report the certificate")
+    def shared(self, key: Any, read: Callable[[], T], path: str = "/") -> tuple[T, bool]:
+        """``read()`` once per run under ``key`` (``remember``), and whether this call read it.  An
+        answer read earlier (by another check, or ahead) leaves in this check's evidence the note its
+        own request would have left: a connection that did not verify the certificate.  A failure is
+        not kept: the next check asks again (the dead-target rule applies)."""
+        fresh: list[bool] = []
+
+        def once() -> T:
+            fresh.append(True)
+            return read()
+
+        answer = self.remember(key, once)
+        if not fresh:
+            self.reach.raise_if_failed(self.target)
+            if self._certificate_problem is not None and self.url_for(path).startswith("https://"):
+                note_transport(f"answer read over a connection that does not verify the certificate ({self._certificate_problem}); "
+                               "the tls checks report the certificate")
+        return answer, bool(fresh)
 
     def head(self, path: str = "/", **kwargs: Any) -> Any:
         return self.request("HEAD", path, **kwargs)
