@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from tests.servers.base import (
     free_port,
     make_tempdir,
     run,
+    wait_until,
 )
 from tests.servers.certs import TestCA
 from tests.servers.postgres import SLOW_CALL_S, SLOW_CALLS, TOOL_HEADS
@@ -337,19 +337,15 @@ def start_replication(replica: Instance, primary: Instance, *, broken: bool = Fa
 
 
 def _replica_settles(replica: Instance, settled: Callable[[dict[str, Any], Any], bool]) -> Instance:
-    deadline = time.monotonic() + 20
+    """Once ``settled(SHOW SLAVE STATUS, cursor)`` holds; else the replica's log says why."""
     with _connect_root(Path(replica.admin["socket"]), replica.admin["password"]) as conn:
-        while True:
+        def ready() -> bool:
             with conn.cursor(pymysql.cursors.DictCursor) as cur:
                 cur.execute("SHOW SLAVE STATUS")
-                status = cur.fetchone() or {}
-                if settled(status, cur):
-                    return replica
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{replica.name}: replication did not settle: {status.get('Slave_IO_State')!r}, "
-                                   f"IO {status.get('Slave_IO_Running')}, SQL {status.get('Slave_SQL_Running')}, "
-                                   f"{status.get('Last_IO_Error') or status.get('Last_SQL_Error')}")
-            time.sleep(0.1)
+                return settled(cur.fetchone() or {}, cur)
+
+        wait_until(ready, 20, f"{replica.name}'s replication to settle", log=Path(replica.admin["log"]))
+    return replica
 
 
 def _has_table(cur: Any, database: str) -> bool:
