@@ -100,7 +100,8 @@ def test_targets_up(prometheus, evidence):
     severity="high",
     refs=("Prometheus: configuration, scrape_config", "Prometheus: exporters (node, postgres, mysqld, redis)"),
     answers=("node exporter installed", "database exporter configured", "application scraped by prometheus", "service monitored by prometheus",
-             "exporters deployed"),
+             "exporters deployed", "metric|metrics|application|app|service scraped|scrape prometheus micrometer|opentelemetry|statsd?"),
+    answers_accepts=("monitor",),  # a scrape job is what monitoring is made of: "service monitored by Prometheus" asks for it
 )
 def test_required_jobs(prometheus, evidence):
     """The inventory names the jobs go-live depends on (``required_jobs``: the application, the
@@ -127,7 +128,9 @@ def test_required_jobs(prometheus, evidence):
     "Rules load and evaluate without errors",
     severity="high",
     refs=("Prometheus HTTP API: /api/v1/rules", "Prometheus: recording rules and alerting rules"),
-    answers=("alerting rules valid", "prometheus rules load", "recording rules evaluate", "rule evaluation errors"),
+    answers=("alerting rules valid", "prometheus rules load|loaded|valid|evaluat", "recording rules evaluate", "rule evaluation errors",
+             "alert|alerting|recording rule|rules load|loaded|valid|evaluat"),
+    answers_accepts=("alert",),  # whether alert rules load is a state of Prometheus, not an alert to add
 )
 def test_rules_evaluate(prometheus, evidence):
     """An alerting rule whose expression fails to evaluate never fires, and a recording rule
@@ -241,7 +244,9 @@ def test_no_critical_firing(prometheus, evidence):
     "Prometheus sends alerts to an Alertmanager",
     severity="high",
     refs=("Prometheus HTTP API: /api/v1/alertmanagers", "Prometheus: alerting overview"),
-    answers=("alertmanager configured", "alerts sent to alertmanager", "prometheus alerting enabled"),
+    answers=("alertmanager configured", "alerts sent to alertmanager", "prometheus alerting enabled",
+             "alertmanager running|up|reachable|healthy|deployed|connected"),
+    answers_accepts=("alert",),  # naming Alertmanager is not asking for an alert
 )
 def test_sends_to_alertmanager(prometheus, evidence):
     """Alerting rules that fire into nothing are a dashboard nobody watches: without an
@@ -271,7 +276,8 @@ def test_sends_to_alertmanager(prometheus, evidence):
                             "alert route|routing|receiver|channel|destination|email|slack|escalation",
                             "notification channel|email|slack|pagerduty configur?",
                             "alert|alerts page|pages|paging on_call|oncall|engineer|responder|someone",
-                            "oncall|opsgenie|pager integration|receiver|route|routing|notification tested|configured|working|set|connected"),
+                            "oncall|opsgenie|pager integration|receiver|route|routing|notification tested|configured|working|set|connected",
+                            "alert|alerts oncall"),
                    answers_kind="alert",
 )
 def test_critical_routing(alertmanager, evidence):
@@ -365,7 +371,8 @@ def _probes_of(url: str, series: list[dict]) -> list[dict]:
     severity="high",
     refs=("Prometheus blackbox_exporter: probe_success", "Google SRE book, ch. 6: black-box versus white-box monitoring"),
     answers=("uptime monitor|monitoring|check|checks|probe|probes|alert|alerts", "synthetic monitor|monitoring|check|checks|probe|probes",
-             "blackbox exporter|probe|probes|monitoring", "external monitor|monitoring|probe|probes|check|checks", "site|website|endpoint probe|probed"),
+             "blackbox exporter|probe|probes|monitoring", "external monitor|monitoring|probe|probes|check|checks", "site|website|endpoint probe|probed",
+             "uptime|external|synthetic check|checks|probe|probes|monitor health|healthz|healthcheck|endpoint|site? outside|external|internet|remote?"),
     answers_kind="monitor",
 )
 def test_uptime_probes(prometheus, inventory, evidence):

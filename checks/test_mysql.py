@@ -312,7 +312,9 @@ def test_supported_version(mysql: Any, evidence: Any) -> None:
 @pytest.mark.check("mysql-12", "Statements have a time limit", severity="medium",
                    refs=("MariaDB docs: max_statement_time", "MySQL docs: max_execution_time"),
                    answers=("query timeout configured", "statement timeout set", "runaway queries limited", "database query timeouts",
-                            "statement_timeout|query_timeout for? ad|hoc|adhoc|queries|query|all|every|users?"))
+                            "statement_timeout|query_timeout for? ad|hoc|adhoc|queries|query|all|every|users?",
+                            "mysql|mariadb|database? max_execution_time|max_statement_time set|configur|limit|enabl?"),
+                   answers_unless=("postgres|postgresql",))
 def test_statement_time_limit(mysql: Any, evidence: Any) -> None:
     """Without a server-side limit one runaway query holds a connection, its locks and a CPU
     until someone kills it by hand.  Passes when the global ``max_statement_time`` (MariaDB,

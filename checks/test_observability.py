@@ -98,9 +98,10 @@ def _snippet(body: bytes, size: int = 120) -> str:
 
 
 @pytest.mark.check("obs-01", "Health endpoint answers", severity="high", refs=("Kubernetes: liveness, readiness and startup probes",),
-                   answers=("health_check|health endpoint|check|url|route|basic|pass|respond|ok|200|working?", "health", "/health"),
+                   answers=("health_check|health endpoint|check|url|route|basic|pass|respond|ok|200|working?", "health", "/health",
+                            "health_check|health return|returns|report|reports|up|ok|healthy|green|200 actuator|spring?"),
                    answers_unless=("docker", "compose", "container", "dockerfile", "kubernetes", "pod", "worker", "celery", "liveness",
-                                   "readiness", "health live", "health ready"),
+                                   "readiness", "health live", "health ready", "loadbalancer"),  # the balancer's view of its targets is its own
                    answers_accepts=("monitor",))
 def test_health(http_endpoint, evidence):
     """Load balancers, orchestrators and uptime monitors decide from the health endpoint; one
@@ -393,7 +394,9 @@ def test_no_stack_traces(http_endpoint, evidence):
     refs=("OWASP WSTG-CONF-05", "Go net/http/pprof", "Spring Boot actuator security"),
                    answers=("debug_endpoint|debug_endpoints|debug_routes not? exposed|disabl|remov?",
                             "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path exposed|disabl|remov|not?",
-                            "pprof|actuator|phpinfo|heapdump")
+                            "pprof|actuator|phpinfo|heapdump"),
+    # "Actuator health endpoint returns UP" is about the health endpoint answering, not exposure.
+    answers_unless=("health_check|health return|returns|report|reports|up|ok|respond|responds|200|green|healthy|pass|passes",),
 )
 def test_no_debug_endpoints(http_endpoint, evidence):
     """Profilers, heap dumps, environment and debug consoles hand out secrets and, for a

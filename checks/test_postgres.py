@@ -115,7 +115,7 @@ def test_tls_required(postgres: Any, evidence: Any) -> None:
                    refs=("dev-sec postgres-baseline: postgres-07",
                          "CIS PostgreSQL Benchmark: Ensure excessive administrative privileges are revoked"),
                    answers=("postgres|database user|role|account|application least_privilege|minimal|superuser|admin|privilege|permission least_privilege?",
-                            "postgres|database least_privilege", "application|app role|user not superuser",
+                            "postgres|database least_privilege", "application|app role|user not superuser", "application|app superuser",
                             "postgres|database app|application user|role|account only? dml|select|insert|crud right|rights|privilege|privileges|grant|grants"))
 def test_app_role_unprivileged(postgres: Any, evidence: Any) -> None:
     """An application role that is a superuser (or can create roles or databases, replicate, or
@@ -301,7 +301,8 @@ def test_connection_headroom(postgres: Any, evidence: Any) -> None:
                    refs=("PostgreSQL docs: statement_timeout, idle_in_transaction_session_timeout",),
                    answers=("statement_timeout|idle_in_transaction|query_timeout set? database? postgres?",
                             "postgres|database statement|query|transaction timeout", "runaway|long running query timeout|kill|limit",
-                            "statement timeout set", "statement_timeout|query_timeout for? ad|hoc|adhoc|queries|query|all|every|users?"))
+                            "statement timeout set", "statement_timeout|query_timeout for? ad|hoc|adhoc|queries|query|all|every|users?"),
+                   answers_unless=("mysql|mariadb|max_execution_time|max_statement_time",))
 def test_app_timeouts(postgres: Any, evidence: Any) -> None:
     """Without a timeout one runaway query, or a session left idle inside a transaction, holds
     locks and connections until someone notices, and blocks vacuum meanwhile.  Passes when
@@ -785,7 +786,8 @@ def test_schema_file(postgres: Any, evidence: Any) -> None:
                             "connection pool settings",
                             "connection_pool|connection_pooling|pool_size|pgbouncer configur|size|sized|limit|tuned? database|postgres|mysql?",
                             "connection pool|pooling", "pgbouncer|pgpool|hikari",
-                            "max_connections pool|pool_size size? instances|replicas|workers|processes|pods?"))
+                            "max_connections pool|pool_size size? instances|replicas|workers|processes|pods? headroom|reserve? "
+                            "hikari|hikaricp? database? match|matches|fit|fits|within?"))
 def test_pool_sizing(postgres: Any, inventory: Any, evidence: Any) -> None:
     """Every instance of the application opens up to its pool's maximum; when their sum passes
     ``max_connections`` the last instances to start (or to scale out) get "too many clients" at

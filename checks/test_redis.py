@@ -163,7 +163,7 @@ def test_network_restricted(redis, evidence):
                    answers=("redis maxmemory|eviction|memory_limit|resource_limit|memory_limits|memory policy|limit|max|cap?",
                             "redis maxmemory", "noeviction", "redis no eviction",
                             "redis cache allkeys_lru|allkeys|lru|volatile|eviction|noeviction",
-                            "allkeys_lru|allkeys lru")
+                            "allkeys_lru|allkeys lru", "maxmemory policy|eviction? allkeys_lru|allkeys|lru|noeviction|volatile?")
 )
 def test_maxmemory_policy(redis, evidence):
     """Without ``maxmemory`` Redis grows until the kernel kills it.  A cache must evict
@@ -185,7 +185,8 @@ def test_maxmemory_policy(redis, evidence):
 
 @pytest.mark.check("redis-05", "Persistence on for a broker or queue", severity="high", refs=("Redis persistence: RDB and AOF",),
                    answers=("redis persistence|aof|appendonly|rdb|durable|durability|snapshot|backup",
-                            "broker|queue persistence|durable|durability redis?"))
+                            "broker|queue persistence|durable|durability redis?"),
+                   answers_unless=("rabbitmq|amqp|kafka|sqs|nats",))  # another broker's durability is not Redis persistence
 def test_persistence(redis, evidence):
     """Queued jobs live only in Redis: a restart without persistence loses them.  For role
     broker or queue: passes with append-only files or scheduled RDB snapshots whose last write

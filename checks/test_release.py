@@ -137,7 +137,10 @@ def _blocking(severity: str, threshold: str) -> bool:
                             "vulnerability scan|scanner|check|no|zero|critical|high|detect|none|open security?",
                             "image_scan|container_scan",
                             "npm_audit|pip_audit|yarn_audit clean|pass|passes|no|zero|none|shows",
-                            "dependabot|snyk|renovate issue|issues|finding|findings|vulnerability|vulnerabilities resolved|fixed|closed|none|zero|clean|no"),
+                            "dependabot|snyk|renovate issue|issues|finding|findings|vulnerability|vulnerabilities resolved|fixed|closed|none|zero|clean|no",
+                            "trivy|grype|osv|owasp|dependency_check|clair|anchore scan|scanned|finding|findings|pass|passes|clean|critical|report "
+                            "image|images|container|dependency?",
+                            "image|images|container scan|scanned vulnerability|cve|critical|trivy|grype|clean|finding|findings"),
                    answers_kind="evidence",
 )
 def test_vulnerabilities(release, evidence):
@@ -233,7 +236,8 @@ def test_licences(release, evidence):
                             "load_test|stress_test|performance_test|performance_testing|benchmark|soak pass|complet|met|baseline?",
                             "performance benchmark|target|baseline|requirement|validation met|pass|establish?",
                             "concurrent user|users|connection|request capacity?",
-                            "throughput|rps|requests_per_second target|met|test|verif", "capacity test|verif|plan"),
+                            "throughput|rps|requests_per_second target|met|test|verif",
+                            "load_test|stress_test|performance_test rps|qps|throughput|latency|request|requests|users|concurrent", "capacity test|verif|plan"),
                    answers_kind="evidence",
 )
 def test_load_test(release, evidence):

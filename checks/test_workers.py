@@ -167,7 +167,8 @@ def test_time_limits(workers, evidence):
 
 @pytest.mark.check("wrk-04", "Prefetch and acknowledgement fit long tasks", severity="info",
                    refs=(f"{CELERY_CONFIG}: task_acks_late, worker_prefetch_multiplier", "Celery docs: Optimizing (Prefetch limits)"),
-                   answers=("prefetch multiplier|count|limit|setting?", "acks_late|ack late|acknowledg prefetch?", "celery ack|acknowledge setting|mode"))
+                   answers=("prefetch multiplier|count|limit|setting?", "acks_late|ack late|acknowledg prefetch?", "celery ack|acknowledge setting|mode",
+                            "consumer|consumers|worker|workers|task|tasks ack|acks|acknowledg manual|manually|explicit|explicitly|late"))
 def test_prefetch_and_acks(workers, evidence):
     """With the defaults a worker acknowledges a task when it receives it and reserves four per
     process: a worker that dies loses what it held, and a long task makes the reserved ones
@@ -221,7 +222,8 @@ def test_concurrency(workers, evidence):
 
 @pytest.mark.check("wrk-06", "Queue backlog under the limit", severity="high", refs=("Celery docs: Monitoring (Redis / RabbitMQ queue length)", BULLMQ, SIDEKIQ),
                    answers=("backlog", "backlog control|limit|threshold|bound|normal|low|healthy|acceptable", "queue|job|task pile|build|grow|pending|waiting|back",
-                            "delayed|overdue job|task", "queue|job latency|wait|age"))
+                            "delayed|overdue job|task", "queue|job latency|wait|age", "queue|queues depth|length|messages"),
+                   answers_unless=("deadletter|dlq|dlx|poison|fail",))  # dead letters and failures are wrk-07's
 def test_backlog(workers, evidence):
     """A growing queue means workers cannot keep up or are not taking it; users see it as
     emails that never come.  Celery: passes when every required queue holds at most

@@ -75,22 +75,33 @@ def _kind(check: dict[str, Any]) -> str:
     return "manual" if check["manual"] else "active probe" if check["active_probe"] else "automated"
 
 
+def _how(e: dict[str, Any], quote: str = "") -> str:
+    """What answers a listed item: manual, its sub-items, or its checks (and the rest a person attests)."""
+    if e["manual"]:
+        return "manual"
+    if e.get("group"):
+        return "its sub-items"
+    how = ", ".join(f"{quote}{c}{quote}" for c in e["checks"])
+    return how + (f" + attest {e['attest']!r}" if e.get("attest") else "")
+
+
 def _render_checklist(fmt: str, listed: list[dict[str, Any]]) -> str:
     if fmt == "md":
         out = ["| item | section | answered by | severity | why |", "|---|---|---|---|---|"]
         for e in listed:
-            how = "manual" if e["manual"] else "its sub-items" if e.get("group") else ", ".join(f"`{c}`" for c in e["checks"])
+            how = _how(e, "`")
             out.append(f"| {e['text']} ({os.path.basename(e['source'])}:{e['line']}) | {' > '.join(e['section'])} | {how} | "
                        f"{e['severity']} | {e['matched_by']} |")
         return "\n".join(out) + "\n"
     out = []
     for e in listed:
-        how = "manual" if e["manual"] else "its sub-items" if e.get("group") else ", ".join(e["checks"])
+        how = _how(e)
         out.append(f"{os.path.basename(e['source'])}:{e['line']}: {e['text']}\n    -> {how} [{e['severity']}] ({e['matched_by']})")
     automated = sum(1 for e in listed if not e["manual"] and not e.get("group"))
     groups = sum(1 for e in listed if e.get("group"))
-    out.append(f"{len(listed)} items: {automated} automated, {len(listed) - automated - groups} manual"
-               + (f", {groups} judged by their sub-items" if groups else ""))
+    partly = sum(1 for e in listed if e.get("attest") and not e["manual"])
+    out.append(f"{len(listed)} items: {automated} automated" + (f" ({partly} in part, the rest attested)" if partly else "")
+               + f", {len(listed) - automated - groups} manual" + (f", {groups} judged by their sub-items" if groups else ""))
     return "\n".join(out) + "\n"
 
 

@@ -203,6 +203,8 @@ def test_the_map_option_writes_suggestions_and_keeps_a_persons_entries(team: pyt
     ({"documentation--readme-written": {"chekcs": ["doc-01"]}}, "unknown key; did you mean 'checks'?"),
     ({"documentation--readme-written": {"checks": ["doc-01"], "id": "A"},
       "sign-off--rollback-plan-tested": {"manual": True, "id": "A"}}, "id 'A' is already used"),
+    ({"sign-off--rollback-plan-tested": {"manual": True, "attest": "tested"}},
+     "items.sign-off--rollback-plan-tested.attest: names the part a person attests beside the item's checks, and this entry has none"),
 ])
 def test_mapping_problems_are_one_line_usage_errors(team: pytest.Pytester, items: dict[str, object], expected: str) -> None:
     mapping(team, items)
@@ -318,6 +320,59 @@ def test_a_heading_over_sub_items_is_judged_by_them(team: pytest.Pytester) -> No
     # A person's mapping entry wins: the heading made manual is attested like any manual item.
     mapping(team, {"launch--runbook-published-for-on-call": ["doc-02"], "launch--docs": {"manual": True}})
     assert items_of(run(team, *ARGS))["launch--docs"]["manual"] is True
+
+
+IN_PART = """\
+# Launch
+- [ ] README written, license chosen
+"""
+
+
+def test_an_item_answered_in_part_needs_the_rest_attested(team: pytest.Pytester) -> None:
+    """"README written, license chosen": doc-01 answers the README, no check the licence.  The item
+    is not passed on doc-01 alone: the rest is pending until a person attests it, and a failed check
+    fails the item whatever the attestation says."""
+    (team.path / "go-live.md").write_text(IN_PART)
+    key = "launch--readme-written-license-chosen"
+    r = run(team, *ARGS)
+    item = items_of(r)[key]
+    assert (item["checks"], item["attest"], item["manual"], item["status"]) == (["doc-01"], "license chosen", False, "manual")
+    assert "no check answers 'license chosen': a person attests that part" in str(item["matched_by"])
+    assert [(x["check"], x["outcome"]) for x in item["results"]] == [("doc-01", "passed"), (key, "manual")]  # type: ignore[index]
+    assert r.verdict != "GO", r.text
+    assert "checklist: 1 items (1 automated (1 in part, the rest attested), 0 manual)" in r.text
+
+    template = team.runpytest("-p", "no:cacheprovider", *ARGS, "--deploycheck-attestation-template=-").stdout.str()
+    assert "launch--readme-written-license-chosen [medium] README written, license chosen (Launch)" in template
+    assert "attest the part of 'README written, license chosen' (go-live.md:2) its checks (doc-01) leave:" in template
+
+    write_yaml(team.path / "att.yml", {"version": 1, "attestations": {key: attestation(by="Grace Hopper")}})
+    attested = run(team, *ARGS, "--deploycheck-attestations=att.yml", "--deploycheck-checklist-md=checklist.md",
+                   "--deploycheck-html=report.html", "--junitxml=junit.xml")
+    assert items_of(attested)[key]["status"] == "passed"
+    assert attested.verdict == "GO", attested.text
+    markdown = (team.path / "checklist.md").read_text()
+    assert ("- [x] README written, license chosen *(medium; checks doc-01, the rest attested: license chosen)* — passed\n"
+            "  - the rest (license chosen): attested by Grace Hopper (SRE lead)") in markdown
+    html = (team.path / "report.html").read_text()
+    assert "doc-01; the rest attested: license chosen" in html and "attested by Grace Hopper (SRE lead)" in html
+
+    (team.path / "repos" / "repo" / "README.md").unlink()
+    failed = run(team, *ARGS, "--deploycheck-attestations=att.yml", "--junitxml=junit.xml")
+    assert items_of(failed)[key]["status"] == "failed"
+    junit = (team.path / "junit.xml").read_text()
+    assert "answered by: doc-01; the rest attested: license chosen" in junit
+
+    # The mapping file says which part is left; a person's entry decides: kept, or dropped.
+    assert team.runpytest("-p", "no:cacheprovider", *ARGS, "--deploycheck-checklist-map").ret == 0
+    written = __import__("yaml").safe_load((team.path / "go-live.deploycheck.yml").read_text())["items"][key]
+    assert (written["checks"], written["attest"]) == (["doc-01"], "license chosen")
+    (team.path / "repos" / "repo" / "README.md").write_text("# Repo\n")
+    mapping(team, {key: {"checks": ["doc-01"], "attest": "an OSI licence chosen"}})
+    kept = items_of(run(team, *ARGS))[key]
+    assert (kept["attest"], kept["status"], kept["matched_by"]) == ("an OSI licence chosen", "manual", "mapping")
+    mapping(team, {key: {"checks": ["doc-01"]}})
+    assert items_of(run(team, *ARGS))[key]["status"] == "passed"  # the team says doc-01 is enough
 
 
 def test_xdist_gives_the_same_checklist(team: pytest.Pytester) -> None:

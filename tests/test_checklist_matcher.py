@@ -417,10 +417,59 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Snyk findings resolved", {"rel-04"}),
         # What a team writes to run its list is not what the item asks.
         ("`redis.conf`: `requirepass` set — due 2026-12-01 (owner: @bob)", {"redis-01"}),
+        ("maxmemory policy allkeys-lru", {"redis-04"}),
+        ("App does not connect as superuser", {"pg-02"}),
+        ("Alert rules loaded", {"mon-04"}),
+        ("Alertmanager running", {"mon-07"}),
+        ("Alertmanager routes to PagerDuty", {"mon-08"}),  # Alertmanager names alerting
+        ("On-call rota in PagerDuty", {"team-01"}),  # PagerDuty alone names people as often as alerts
+        ("PagerDuty alerts go to the on-call", {"mon-08"}),
+        ("Service monitored by Prometheus", {"mon-03"}),
+        ("Micrometer metrics scraped by Prometheus", {"mon-03"}),
+        ("Actuator health endpoint returns UP", {"obs-01"}),  # the health endpoint answering, not a debug endpoint exposed
+        ("Actuator endpoints other than health/info not exposed", {"obs-11"}),
+        ("HikariCP pool size matches DB max connections", {"pg-25"}),
+        ("Redis queue durable", {"redis-05"}),
+        ("No queue with more than 10k messages", {"wrk-06"}),
+        ("Dead letter queue has no messages", {"wrk-07"}),
+        ("Consumers ack manually", {"wrk-04"}),
+        ("Image scanned with Trivy, no critical findings", {"rel-04"}),
+        ("Dependency check (OWASP) passes", {"rel-04"}),
+        ("Load test: 500 rps at p95 < 300ms", {"rel-07"}),
+        ("Uptime check on /healthz from outside", {"mon-11"}),
+        ("Postgres statement_timeout set for app user", {"pg-09"}),  # not MySQL's statement limit
+        ("Statement timeout set", {"pg-09", "mysql-12"}),
+        ("MySQL max_execution_time set", {"mysql-12"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
     assert set(ids(vocab, text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "unanswered"),
+    [
+        # A clause of its own that no matched check speaks to: a person attests it beside the checks.
+        ("Only key-based SSH, port not 22", ("port not 22",)),
+        ("Images pinned by digest, signed with cosign", ("signed with cosign",)),
+        ("Secrets in Vault, rotated quarterly", ("rotated quarterly",)),
+        ("Migrations applied, schema matches, seed data loaded", ("seed data loaded",)),
+        # Clauses that lean on the first one's subject, or that a matched check answers: no gap.
+        ("Cookies marked Secure, HttpOnly and SameSite", ()),
+        ("Images pinned by digest, no :latest", ()),
+        ("Secrets stored in Kubernetes Secrets / Vault, not ConfigMaps", ()),
+        ("max_connections sized for app pool + headroom", ()),
+        ("Task acks late + prefetch multiplier 1 for long tasks", ()),
+        ("Redis requirepass set; maxmemory policy allkeys-lru", ()),
+        ("Payments API - TLS certificate valid", ()),  # a leading topic is what the item is about
+        ("Backups configured, tested", ()),  # nothing of its own: the restore drill check answers "tested"
+        ("SSL certificates installed and valid", ()),  # not a list of clauses
+    ],
+)
+def test_clauses_no_matched_check_answers_are_left_to_attest(vocab: Vocabulary, text: str, unanswered: tuple[str, ...]) -> None:
+    result = match_checklist(parse_text(f"## Checks\n- [ ] {text}\n").items, vocab)[0]
+    assert result.check_ids, text
+    assert result.unanswered == unanswered
 
 
 def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
@@ -462,6 +511,8 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Key rotation for the signing keys",  # rotating is a duty; cfg-04 judges the key's strength
         "Encryption in transit and at rest",  # half of it no check can see
         "Uptime > 99.9%",  # an availability measured over weeks, not a probe that passes now
+        "RabbitMQ queues durable",  # Redis persistence (redis-05) says nothing of RabbitMQ's queues
+        "Grafana dashboard for the service",
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

@@ -124,9 +124,12 @@ def test_a_bad_shard_option_is_a_usage_error(fleet: pytest.Pytester) -> None:
 def test_the_team_checklist_merges_as_one_run(fleet: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:
     # A heading over two items: judged by them in the merge as in the single run.
     (fleet.path / "go-live.md").write_text(
-        "# Go-live\n- [ ] **Release**\n  - [ ] Mixed outcomes\n  - [ ] Files present\n- [ ] Rollback plan tested\n")
+        "# Go-live\n- [ ] **Release**\n  - [ ] Mixed outcomes\n  - [ ] Files present\n- [ ] Rollback plan tested\n"
+        "- [ ] Files present, archived offsite\n")
+    # The last item is answered in part: par-05, and an attestation of the rest.
     (fleet.path / "go-live.deploycheck.yml").write_text(
-        "version: 1\nitems:\n  go-live--mixed-outcomes: [par-01]\n  go-live--files-present: [par-05]\n")
+        "version: 1\nitems:\n  go-live--mixed-outcomes: [par-01]\n  go-live--files-present: [par-05]\n"
+        "  go-live--files-present-archived-offsite: {checks: [par-05], attest: archived offsite}\n")
     checklist = "--deploycheck-checklist=go-live.md"
     run(fleet, "single.json", checklist)
     for i in (1, 2, 3):
@@ -134,9 +137,10 @@ def test_the_team_checklist_merges_as_one_run(fleet: pytest.Pytester, capsys: py
     merge_main([*(str(fleet.path / f"shard-{i}.json") for i in (1, 2, 3)), f"--json={fleet.path / 'merged.json'}"])
     capsys.readouterr()
 
-    def statuses(path: str) -> list[tuple[str, str, list[str]]]:
+    def statuses(path: str) -> list[tuple[str, str, list[str], str]]:
         items = json.loads((fleet.path / path).read_text())["checklist"]["items"]
-        return [(i["key"], i["status"], i["checks"]) for i in items]
+        return [(i["key"], i["status"], i["checks"], i["attest"]) for i in items]
 
     assert statuses("merged.json") == statuses("single.json")
-    assert [s for _, s, _ in statuses("single.json")] == ["failed", "failed", "passed", "manual"]
+    assert [s for _, s, _, _ in statuses("single.json")] == ["failed", "failed", "passed", "manual", "manual"]
+    assert statuses("single.json")[-1][3] == "archived offsite"

@@ -11,7 +11,10 @@ What an item does when it runs:
   person attests it, waivable, judged by its severity (high unless the mapping file says otherwise);
 * an **automated** item runs nothing itself: its status is judged on the controller from the results
   of the checks it maps to, over every target (``checklist.status``).  Its report carries the
-  mapping (``report.deploycheck_checklist``) and counts apart as ``checklist`` in the closing line.
+  mapping (``report.deploycheck_checklist``) and counts apart as ``checklist`` in the closing line;
+* an item its checks answer **in part** ("Only key-based SSH, port not 22": the SSH login checks,
+  and no check of the port) does both: its checks' results, and the rest (``attest``) pending until a
+  person attests it, like a manual item.  Its status is the worse of the two.
 
 Which checks answer an item is decided once the catalog is collected (``assign``): the mapping file
 beside the checklist, else the matcher, else manual.
@@ -27,7 +30,7 @@ import pytest
 
 from pytest_deploycheck.checklist.items import ChecklistEntry, resolve
 from pytest_deploycheck.checklist.loaded import LoadedChecklist
-from pytest_deploycheck.checklist.mapping import render, unknown_checks
+from pytest_deploycheck.checklist.mapping import Suggestion, render, unknown_checks
 from pytest_deploycheck.checklist.parse import Item
 from pytest_deploycheck.governance.files import judged
 from pytest_deploycheck.markers import CheckMeta
@@ -151,7 +154,7 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
 
     matcher = match.Matcher.from_catalog(catalog.values())
     severities = {cid: meta.severity for cid, meta in catalog.items()}
-    suggestions: dict[Path, dict[str, tuple[tuple[str, ...], str]]] = {}
+    suggestions: dict[Path, dict[str, Suggestion]] = {}
     mapped: set[str] = set()
     seen_ids: dict[str, str] = {}
     sub_items: dict[Path, dict[str, int]] = {}
@@ -163,8 +166,8 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
             sub_items[lc.path] = lc.checklist.sub_items()
         under = sub_items[lc.path].get(item.entry_item.key, 0)
         suggestion = matcher.suggest(item.entry_item, lc.checklist, under)
-        if under and not suggestion[0]:  # the mapping file says why it is written as manual: true
-            suggestion = ((), f"group: judged by its {under} sub-items; delete this line to attest it as an item of its own")
+        if under and not suggestion.checks:  # the mapping file says why it is written as manual: true
+            suggestion = Suggestion((), f"group: judged by its {under} sub-items; delete this line to attest it as an item of its own")
         suggestions.setdefault(lc.path, {})[item.entry_item.key] = suggestion
         entry = resolve(str(lc.path), item.entry_item, lc.mapping, suggestion, severities, under)
         if entry.id in seen_ids and seen_ids[entry.id] != item.nodeid:
@@ -175,7 +178,7 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         item.stash[ENTRY_KEY] = entry
         mapped.update(entry.checks)
         item.extra_keyword_matches.update({entry.id, *entry.checks})
-        if entry.manual:
+        if entry.attested:  # a manual item, or the part of one its checks leave
             meta = entry.meta()
             item.stash[META_KEY] = meta
             item.add_marker(pytest.mark.manual(instructions=meta.instructions))
@@ -207,7 +210,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     return True if _option(session.config, "deploycheck_checklist_map") else None
 
 
-def _write_maps(config: pytest.Config, loaded: list[LoadedChecklist], suggestions: dict[Path, dict[str, tuple[tuple[str, ...], str]]]) -> None:
+def _write_maps(config: pytest.Config, loaded: list[LoadedChecklist], suggestions: dict[Path, dict[str, Suggestion]]) -> None:
     if hasattr(config, "workerinput"):
         return
     writer = config.pluginmanager.get_plugin("terminalreporter")
@@ -231,6 +234,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """An automated item's own run proves nothing (its checks do): counted apart, never as passed."""
     data = getattr(report, "deploycheck_checklist", None)
-    if isinstance(data, dict) and not data.get("manual") and report.when == "call" and report.passed:
+    if isinstance(data, dict) and not data.get("manual") and not data.get("attest") and report.when == "call" and report.passed:
         return "checklist", "c", "CHECKLIST"
     return None

@@ -18,6 +18,10 @@ It sits beside the checklist (``go-live.md`` -> ``go-live.deploycheck.yml``)::
         text: Dashboards reviewed
         checks: [mon-02]
         suggested: matched 'dashboard' in ...    # written by the matcher; delete this line to adopt the entry
+      security--only-key-based-ssh-port-not-22:
+        text: Only key-based SSH, port not 22
+        checks: [ssh-01, ssh-05]
+        attest: port not 22                      # the part no check answers: a person attests it too
 
 An entry without ``suggested`` is a person's: the matcher never changes it.  Entries with it are the
 matcher's proposals: they count (the file is reviewed in pull requests), are reported as suggested, and
@@ -31,7 +35,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -42,7 +46,8 @@ from pytest_deploycheck.yamlfile import YamlLoader, YamlNode, raise_problems, re
 SUFFIX = ".deploycheck.yml"
 ITEM_KEYS = {"text": "the item's wording, for the reader", "checks": "check ids that answer the item",
              "manual": "true: a person attests the item", "severity": "critical, high, medium, low or info",
-             "id": "a stable id for attestations and waivers", "suggested": "why the matcher proposed this entry"}
+             "id": "a stable id for attestations and waivers", "suggested": "why the matcher proposed this entry",
+             "attest": "the part of the item its checks do not answer, which a person attests as well"}
 ITEM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
@@ -58,10 +63,20 @@ class Entry:
     id: str | None = None
     suggested: str | None = None
     text: str | None = None
+    attest: str | None = None  # with checks: the part of the item they do not answer, attested by a person
 
     @property
     def by_person(self) -> bool:
         return self.suggested is None
+
+
+class Suggestion(NamedTuple):
+    """What the matcher proposes for one item: its checks and why, and the part of the item those
+    checks leave unanswered (a person attests it beside them)."""
+
+    checks: tuple[str, ...]
+    why: str
+    attest: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,8 +167,12 @@ def _items(ld: YamlLoader, node: YamlNode | None, out: dict[str, Entry]) -> None
             if not isinstance(manual_node.value, bool):
                 ld.problem(manual_node.line, f"{where}.manual", f"expected true or false, got {typename(manual_node.value)}")
             manual = manual_node.value is True
+        attest = _text(ld, value.get("attest"), f"{where}.attest")
         if not checks and not manual:
             ld.problem(sub.line, where, "names no check and is not manual; give 'checks: [id, ...]' or 'manual: true'")
+        elif attest is not None and not checks:
+            ld.problem(value["attest"].line, f"{where}.attest", "names the part a person attests beside the item's checks, "
+                                                                "and this entry has none; write 'manual: true' instead")
         item_id = _text(ld, value.get("id"), f"{where}.id")
         if item_id is not None:
             if not ITEM_ID_RE.match(item_id):
@@ -166,7 +185,7 @@ def _items(ld: YamlLoader, node: YamlNode | None, out: dict[str, Entry]) -> None
         out[key] = Entry(key, sub.line, checks=checks, manual=manual,
                          severity=_severity(ld, value.get("severity"), f"{where}.severity"), id=item_id,
                          suggested=_text(ld, value.get("suggested"), f"{where}.suggested"),
-                         text=_text(ld, value.get("text"), f"{where}.text"))
+                         text=_text(ld, value.get("text"), f"{where}.text"), attest=attest)
 
 
 def _checks(ld: YamlLoader, node: YamlNode | Any, where: str) -> tuple[str, ...]:
@@ -245,10 +264,10 @@ def _display(path: Path) -> str:
     return display_path(path)
 
 
-def render(mapping: MappingFile, checklist: Checklist, suggestions: Mapping[str, tuple[tuple[str, ...], str]]) -> str:
+def render(mapping: MappingFile, checklist: Checklist, suggestions: Mapping[str, Suggestion]) -> str:
     """The mapping file text after ``--deploycheck-checklist-map``: every entry a person made, as it
     was; for every other item of the checklist, the matcher's suggestion (``suggestions``: key ->
-    (check ids, why)), or ``manual`` when nothing matched.  Items in file order."""
+    ``Suggestion``), or ``manual`` when nothing matched.  Items in file order."""
     lines = [
         f"# pytest-deploycheck: which checks answer each item of {Path(checklist.source).name}.",
         "# Entries with 'suggested:' were proposed by --deploycheck-checklist-map: review them, and delete the",
@@ -267,8 +286,9 @@ def render(mapping: MappingFile, checklist: Checklist, suggestions: Mapping[str,
         if entry is not None and entry.by_person:
             body = _entry_body(entry, plain.get(key, entry.text or ""))
         else:
-            checks, why = suggestions.get(key, ((), "no catalog check matched: a person attests it"))
-            body = {"text": plain.get(key, ""), **({"checks": list(checks)} if checks else {"manual": True}), "suggested": why}
+            checks, why, attest = suggestions.get(key, Suggestion((), "no catalog check matched: a person attests it"))
+            body = {"text": plain.get(key, ""), **({"checks": list(checks)} if checks else {"manual": True}),
+                    **({"attest": attest} if checks and attest else {}), "suggested": why}
             if entry is not None and entry.id:
                 body["id"] = entry.id
         lines.append(f"  {_q(key)}:")
@@ -281,6 +301,8 @@ def _entry_body(entry: Entry, text: str) -> dict[str, Any]:
     body: dict[str, Any] = {"text": text}
     if entry.checks:
         body["checks"] = list(entry.checks)
+    if entry.attest:
+        body["attest"] = entry.attest
     if entry.manual:
         body["manual"] = True
     if entry.severity is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pytest_deploycheck.checklist import matcher
+from pytest_deploycheck.checklist.mapping import Suggestion
 from pytest_deploycheck.checklist.parse import Checklist, Item
 from pytest_deploycheck.markers import CheckMeta
 
@@ -28,14 +29,19 @@ class Matcher:
                                     "unless": list(meta.answers_unless), "accepts": list(meta.answers_accepts)}
         return cls(matcher.vocabulary_from_mapping({"checks": entries}, "the catalog's answers= phrases"))
 
-    def suggest(self, item: Item, checklist: Checklist, sub_items: int = 0) -> tuple[tuple[str, ...], str]:
-        """(check ids, why) for ``item``, which has ``sub_items`` under it; no ids when unsure (a
-        wrong match is worse than none)."""
+    def suggest(self, item: Item, checklist: Checklist, sub_items: int = 0) -> Suggestion:
+        """The checks for ``item``, which has ``sub_items`` under it, and why; no checks when unsure (a
+        wrong match is worse than none).  A clause of the item that none of them answers ("Only
+        key-based SSH, port not 22") is left for a person to attest beside them."""
         if sub_items and matcher.is_label(item.plain):
-            return (), "a heading over its sub-items, which answer it"
+            return Suggestion((), "a heading over its sub-items, which answer it")
         parent = checklist.by_key().get(item.parent) if item.parent else None
         result = matcher.match_item(item, self.vocabulary, parent)
         if result.manual:
             why = result.rejected[0] if result.rejected else "no catalog check answers this item"
-            return (), why
-        return result.check_ids, "; ".join(m.reason for m in result.matches[:3])
+            return Suggestion((), why)
+        why = "; ".join(m.reason for m in result.matches[:3])
+        attest = "; ".join(result.unanswered)
+        if attest:
+            why += f"; no check answers {', '.join(repr(c) for c in result.unanswered)}: a person attests that part"
+        return Suggestion(result.check_ids, why, attest)

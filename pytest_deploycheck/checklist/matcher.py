@@ -205,6 +205,7 @@ class ItemResult:
     planned: tuple[Match, ...]  # planned check areas that would answer it
     rejected: tuple[str, ...] = field(default=())  # candidate matches set aside, and why
     intents: tuple[str, ...] = ()
+    unanswered: tuple[str, ...] = ()  # clauses of the item that none of its matched checks speaks to
 
     @property
     def manual(self) -> bool:
@@ -489,13 +490,42 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         if any(words < other for _, _, other in candidates):
             rejected.append(f"{check.id}: a more specific check matched more of the item ({match.reason})")
     kept.sort(key=lambda cm: (-cm[1].confidence, cm[0].id))
+    answering = [c for c, _ in kept if not c.planned]
     return ItemResult(
         item=item,
         matches=tuple(m for c, m in kept if not c.planned),
         planned=tuple(m for c, m in kept if c.planned),
         rejected=tuple(rejected),
         intents=tuple(sorted(intents | section_intents)),
+        unanswered=unanswered_clauses(plain, answering) if answering else (),
     )
+
+
+#: A clause is spoken to when its matched checks' phrase words explain at least this share of its subject.
+CLAUSE_ANSWERED = 0.5
+
+
+def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str, ...]:
+    """The clauses of an item that list several conditions which none of ``checks`` speaks to:
+    "Only key-based SSH, port not 22" is answered by the SSH login checks in its first clause only.
+
+    A clause counts as spoken to when the checks' phrase words (any alternative, any phrase) explain
+    half of its subject, so a clause that leans on the first one's subject ("Cookies Secure, HttpOnly
+    and SameSite"; "Images pinned by digest, no :latest") is not a gap.  A clause with no subject of
+    its own ("tested", "documented") leans on the rest of the item; a leading topic ("Payments API -
+    TLS certificate valid") names what the item is about, not a condition."""
+    words = {t for check in checks for p in check.phrases for slot in p.slots for alt in slot.alternatives for t in alt}
+    out: list[str] = []
+    for n, clause in enumerate(_clauses(plain)):
+        part = _analyse(clause)
+        content = _content(part.toks)
+        total = sum(part.weight[i] for i in content)
+        if not total or (n == 0 and is_label(clause)):
+            continue
+        explained = sum(part.weight[i] for i in content if any(same_word(w, part.toks[i]) for w in words))
+        if explained / total < CLAUSE_ANSWERED:
+            out.append(" ".join(clause.split()))
+    return tuple(out)
 
 
 def is_label(plain: str) -> bool:

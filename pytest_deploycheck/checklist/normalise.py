@@ -154,7 +154,9 @@ _INTENT_WORDS: dict[str, set[str]] = {
                  "planned", "planning"},
     "test": {"test", "tested", "testing", "drill", "exercis", "exercise", "simulat", "simulate", "practice",
              "practic", "tried", "trial"},
-    "alert": {"alert", "notif", "notification", "notify", "paging"},
+    # Alertmanager names the intent too: "Alertmanager routes to PagerDuty" is about alerting (PagerDuty
+    # and Opsgenie normalise to "oncall", which is about people as often as alerts).
+    "alert": {"alert", "notif", "notification", "notify", "paging", "alertmanager"},
     "monitor": {"monitor", "dashboard", "metric", "graph", "observ", "observability", "tracked", "track", "trend", "scrape", "scraped",
                 "collect", "collected", "collection", "grafana", "prometheus", "uptime", "blackbox", "synthetic"},
     "approve": {"approval", "approv", "gonogo", "nogo", "go", "accept", "acceptance"},

@@ -3,7 +3,8 @@
 An automated item passed only when each of its (check, target) results passed or is attested;
 otherwise it takes the worst of failed / error / not run / pending / waived, and is n/a only when all
 its results are (n/a is a positive finding: "no TLS target in this inventory").  A manual item's
-status is its own result: passed when attested, manual (pending) until then.  Catalog results that
+status is its own result: passed when attested, manual (pending) until then.  An item its checks
+answer only in part takes the worse of its checks' status and its own attestation of the rest.  Catalog results that
 no item maps to are "beyond your checklist": they still count in the verdict by their severity.
 """
 
@@ -53,6 +54,7 @@ class ItemStatus:
             "text": self.text, "line": self.line,
             "checks": list(entry.checks) if entry else [], "manual": bool(entry and entry.manual),
             "severity": entry.severity.value if entry else None, "status": self.status, "group": bool(entry and entry.group),
+            "attest": entry.attest if entry else "",
             "parent": self.parent, "matched_by": entry.matched_by if entry else "not run", "reason": self.reason,
             "results": [{"check": r.check_id, "target": r.target, "outcome": r.outcome.value, "message": r.message}
                         for r in self.results],
@@ -103,7 +105,9 @@ class ChecklistSummary:
                                                            ("manual", "pending attestation"), ("waived", "waived"),
                                                            ("not run", "not run"), ("n/a", "n/a")) if counts[s]]
         groups = f", {len(self.groups)} judged by their sub-items" if self.groups else ""
-        return (f"checklist: {len(self.items)} items ({len(self.automated)} automated, {len(self.manual)} manual{groups}): "
+        partly = sum(1 for i in self.automated if i.entry is not None and i.entry.attest)
+        automated = f"{len(self.automated)} automated" + (f" ({partly} in part, the rest attested)" if partly else "")
+        return (f"checklist: {len(self.items)} items ({automated}, {len(self.manual)} manual{groups}): "
                 + ", ".join(parts or ["nothing judged"]))
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,6 +146,8 @@ def judge(entries: Mapping[str, ChecklistEntry], parsed: Sequence[tuple[str, Ite
                 continue
             found = tuple(r for check in entry.checks for r in by_check.get(check, ()))
             status, reason = _automated_status(entry, found)
+            if entry.attest:
+                status, reason, found = _with_attestation(entry, status, reason, found, item_results.get(key))
             items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status, found, reason, nodeids.get(key),
                                     parent))
     _judge_groups(items)
@@ -175,6 +181,16 @@ def _manual_status(result: Result | None) -> str:
         return "not run"
     return {Outcome.PASSED: "passed", Outcome.MANUAL: "manual", Outcome.WAIVED: "waived", Outcome.FAILED: "failed",
             Outcome.ERROR: "error", Outcome.NOT_APPLICABLE: "n/a", Outcome.NOT_RUN: "not run"}[result.outcome]
+
+
+def _with_attestation(entry: ChecklistEntry, status: str, reason: str, found: tuple[Result, ...],
+                      own: Result | None) -> tuple[str, str, tuple[Result, ...]]:
+    """An item its checks answer in part: the worse of their status and the attestation of the rest
+    (its own result, last among the item's results)."""
+    mine = _manual_status(own)
+    told = {"passed": "attested", "manual": "pending attestation"}.get(mine, mine)
+    worst = min((status, mine), key=_GROUP_ORDER.index)
+    return worst, f"{reason}; the part no check answers ({entry.attest!r}): {told}", (*found, own) if own else found
 
 
 def _automated_status(entry: ChecklistEntry, found: tuple[Result, ...]) -> tuple[str, str]:

@@ -197,6 +197,11 @@ class HtmlReport:
                 f'<div class="dc-rule">{esc(verdict.rule)}</div>'
                 f'<table class="dc-meta">{table}</table></section>')
 
+    def _attested(self, att: dict[str, Any]) -> str:
+        esc = self.esc
+        return (f"attested by {esc(att.get('by'))} ({esc(att.get('role'))}) on {esc(att.get('date'))}; "
+                f"evidence: {esc(att.get('evidence'))}; expires {esc(att.get('expires'))}")
+
     def checklist_block(self, checklist: ChecklistSummary) -> str:
         """The team's own list first: each item, its status, the checks behind it per target, or who attested it."""
         esc = self.esc
@@ -211,14 +216,13 @@ class HtmlReport:
             elif entry.group:
                 how = "its sub-items"
             else:
-                how = ", ".join(entry.checks)
+                how = ", ".join(entry.checks) + (f"; the rest attested: {entry.attest}" if entry.attest else "")
             if entry is not None and entry.manual and item.results and item.results[0].attestation and item.status == "passed":
-                att = item.results[0].attestation
-                evidence = (f"attested by {esc(att.get('by'))} ({esc(att.get('role'))}) on {esc(att.get('date'))}; "
-                            f"evidence: {esc(att.get('evidence'))}; expires {esc(att.get('expires'))}")
+                evidence = self._attested(item.results[0].attestation)
             elif entry is not None and not entry.manual and item.results:
                 evidence = "<br>".join(f'<span class="dc-o-{_slug(r.outcome.value)}">{esc(r.check_id)} on {esc(r.target or "-")}: '
                                        f"{esc(r.outcome.value)}</span>" + (f" — {esc(r.message)}" if r.outcome is not Outcome.PASSED else "")
+                                       + (f" — {self._attested(r.attestation)}" if r.outcome is Outcome.PASSED and r.attestation else "")
                                        for r in item.results[:12])
                 if len(item.results) > 12:
                     evidence += f"<br>... and {len(item.results) - 12} more"

@@ -238,6 +238,7 @@ class JunitRewriter:
         head = [f"item: {item.text} ({item.source}:{item.line})", f"status: {item.status}",
                 f"severity: {entry.severity.value}" if entry else "severity: -",
                 f"answered by: {'manual' if entry and entry.manual else ', '.join(entry.checks) if entry else '-'}"
+                + (f"; the rest attested: {entry.attest}" if entry and entry.attest and not entry.manual else "")
                 + (f" ({entry.matched_by})" if entry else "")]
         element = ET.SubElement(case, tag, message=self.safe(truncate(" ".join(f"{item.status}: {item.reason}".split()), MESSAGE_LIMIT)))
         if tag == "skipped":

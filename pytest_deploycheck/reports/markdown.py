@@ -149,6 +149,8 @@ def _team_item(item: ItemStatus) -> list[str]:
     how = ""
     if entry is not None:
         how = "manual" if entry.manual else "judged by its sub-items" if entry.group else "checks " + ", ".join(md(c) for c in entry.checks)
+        if entry.attest and not entry.manual:
+            how += f", the rest attested: {md(entry.attest)}"
         how = f" *({entry.severity.value}; {how})*"
     lines = [f"- {box} {text}{how} — {md(item.status)}"]
     if entry is None:
@@ -161,6 +163,9 @@ def _team_item(item: ItemStatus) -> list[str]:
             lines.append(f"  - {_why(r)}")
         return lines
     shown = item.problems if item.status != "passed" else ()
+    own = item.results[-1] if entry.attest and item.results and item.results[-1].check_id == entry.id else None
+    if own is not None and own.outcome is Outcome.PASSED:
+        lines.append(f"  - the rest ({md(entry.attest)}): {_attested(own.attestation)}")
     for r in shown[:20]:
         lines.append(f"  - [ ] {md(r.check_id)} on {md(r.target or '-')}: {_why(r)}")
     if len(shown) > 20:
