@@ -130,7 +130,7 @@ def test_required_jobs(prometheus, evidence):
     refs=("Prometheus HTTP API: /api/v1/rules", "Prometheus: recording rules and alerting rules"),
     answers=("alerting rules valid", "prometheus rules load|loaded|valid|evaluat", "recording rules evaluate", "rule evaluation errors",
              "alert|alerting|recording rule|rules load|loaded|valid|evaluat"),
-    answers_accepts=("alert",),  # whether alert rules load is a state of Prometheus, not an alert to add
+    answers_accepts=("alert", "monitor"),  # whether alert rules load is a state of Prometheus, not an alert to add
 )
 def test_rules_evaluate(prometheus, evidence):
     """An alerting rule whose expression fails to evaluate never fires, and a recording rule

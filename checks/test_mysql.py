@@ -473,7 +473,7 @@ LOGIN_REFUSED = (1044, 1045, 1130, 1862, 3118, 4151)
 @pytest.mark.check("mysql-18", "Default credentials refused", severity="critical",
                    refs=("CWE-1392: Use of Default Credentials", "OWASP ASVS 4.0 V2.5.4", "CIS Oracle MySQL 8.0 7.1"),
                    answers=("mysql|mariadb|database default_credentials|default password", "mysql|mariadb|database password default|changed|strong",
-                            "mysql|mariadb root password default|changed|set|empty|blank"))
+                            "mysql|mariadb root password default|changed|set|empty|blank?"))
 def test_default_credentials_refused(mysql: Any, evidence: Any) -> None:
     """The first logins an attacker tries are ``root`` with no password, ``root``/``root`` and
     the like.  This active probe (it runs only where the inventory sets ``active_probes: true``)

@@ -93,7 +93,8 @@ def test_listening_ports_allowed(host, evidence):
                    refs=("CWE-668: Exposure of Resource to Wrong Sphere",
                          "CIS Debian Linux 12: Ensure only approved services are listening on a network interface"),
                    answers=("database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|exposed|accessible|reachable|external|internal|private|listen public|internet|network?",
-                            "database|redis|postgres|mysql port not? exposed|public|open"),
+                            "database|redis|postgres|mysql port not? exposed|public|open",
+                            "database|redis|cache|postgres|mysql|mariadb|memcached bound|bind|listen|listens|listening localhost|loopback|127.0.0.1|private|internal"),
                    answers_unless=("admin", "password"))
 def test_database_ports_private(host, evidence):
     """Databases and caches are found by internet scanners within hours (unauthenticated Redis,
@@ -171,7 +172,7 @@ def test_firewall_default_deny(host, evidence):
 @pytest.mark.check("net-04", "fail2ban (or an equivalent) guards sshd", severity="medium",
                    refs=("NIST SP 800-53 AC-7: Unsuccessful logon attempts", "CIS Controls v8 13.3"),
                    answers=("fail2ban", "intrusion prevention|detection|protection", "brute force ssh|login protect|block|ban|prevent",
-                            "ban ip|address failed"))
+                            "ban ip|address failed", "fail2ban|sshguard|crowdsec protect|guard|running|enabl|active|install ssh|login?"))
 def test_fail2ban_sshd_jail(host, evidence):
     """Blocking addresses after repeated failed logins stops password spraying and keeps the
     logs readable.  Medium rather than high: with key-only sshd (ssh-01) guessing cannot succeed.

@@ -138,7 +138,7 @@ def _pairs(reply) -> dict:
 
 @pytest.mark.check(
     "redis-03", "Access restricted to trusted networks", severity="high", refs=("Redis security: network security, protected mode",),
-                   answers=("redis access|bind|network|exposed|public|protected restrict|trusted|private|internal|localhost|firewall|exposed|public|internet",
+                   answers=("redis access|bind|bound|listen|listens|network|exposed|public|protected restrict|trusted|private|internal|localhost|firewall|exposed|public|internet",
                             "redis protected mode", "redis bind")
 )
 def test_network_restricted(redis, evidence):
