@@ -17,6 +17,7 @@ import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
 from pytest_deploycheck.targets import host_facts as hostfacts
+from pytest_deploycheck.targets import logrotate
 
 pytestmark = pytest.mark.section("host", "Host: services, files and logs")
 
@@ -288,7 +289,8 @@ def test_directories(host, evidence):
 
 
 def _logrotate_configs(host) -> dict[str, str]:
-    """logrotate.conf and everything it includes: {file: text}."""
+    """logrotate.conf, the application's own configuration files (``logrotate_config``) and
+    everything they include: {file: text}."""
 
     def read(*paths: str) -> dict[str, str]:
         out = hostfacts.sh(host, _LOGROTATE_FILES, *paths).stdout
@@ -298,8 +300,9 @@ def _logrotate_configs(host) -> dict[str, str]:
             files[name] = text
         return files
 
-    files = read("/etc/logrotate.conf", "/etc/logrotate.d")
-    seen = {"/etc/logrotate.d", "/etc/logrotate.conf"}
+    own = [posixpath.normpath(p) for p in host.setting("logrotate_config") or []]
+    files = read("/etc/logrotate.conf", "/etc/logrotate.d", *own)
+    seen = {"/etc/logrotate.d", "/etc/logrotate.conf", *own}
     pending = [inc for text in files.values() for inc in hostfacts.parse_logrotate(text)[1]]
     while pending:
         extra = [p for p in dict.fromkeys(pending) if posixpath.normpath(p) not in seen]
@@ -314,7 +317,7 @@ def _logrotate_configs(host) -> dict[str, str]:
 
 @pytest.mark.check("host-06", "Log rotation covers the application's logs", severity="medium",
                    refs=("CIS Debian Linux 12: Ensure logrotate is configured", "CIS Controls v8 8.3: Ensure adequate audit log storage"),
-                   answers=("log_rotation", "log cleanup|purg|prun|truncat|rotat", "logs fill disk"))
+                   answers=("log_rotation configur|enabl|set|setup|active|place?", "log cleanup|purg|prun|truncat|rotat", "logs fill disk"))
 def test_log_rotation(host, evidence):
     """Unrotated logs fill the disk, and a full disk stops the application (and its database).
     Passes when logrotate is installed, something runs it (cron or logrotate.timer), and a
@@ -337,3 +340,57 @@ def test_log_rotation(host, evidence):
     if binary and not schedule:
         problems.append("nothing runs logrotate (no /etc/cron.daily/logrotate, no enabled logrotate.timer)")
     require(not problems, host, "; ".join(problems), f"logrotate installed, scheduled and rotating {log_dir}/*")
+
+
+def _rotations(host, files: dict[str, str]) -> list[logrotate.Rotation]:
+    """Every stanza of the files read, each with the directives in force: a file logrotate.conf
+    includes inherits its global ones; the application's own configuration files do not (another
+    logrotate run reads them)."""
+    own = {posixpath.normpath(p) for p in host.setting("logrotate_config") or []}
+    stanzas, inherited = logrotate.rotations(files.get("/etc/logrotate.conf", ""), "/etc/logrotate.conf")
+    for name, text in files.items():
+        if name != "/etc/logrotate.conf":
+            stanzas += logrotate.rotations(text, name, None if name in own else inherited)[0]
+    return stanzas
+
+
+@pytest.mark.check("host-08", "Logs kept long enough", severity="medium",
+                   refs=("logrotate(8): rotate, maxage, size", "CIS Controls v8 8.10: Retain audit logs (at least 90 days)",
+                         "PCI DSS v4.0 10.5.1: retain audit log history for at least 12 months"),
+                   answers=("log|logs retention|retained|kept|keep|history|stored day|days|week|weeks|month|months|year",
+                            "log|logs retention|retained|kept|keep|history period|policy? days?",
+                            "logrotate rotate|retention|keep count|days|weeks?",
+                            "log_rotation keep|kept|retain|retained|retention|history day|days|week|weeks|month|months|year"),
+                   answers_unless=("backup", "backups", "prometheus", "metric", "metrics", "elk|elasticsearch|loki|splunk|datadog|cloudwatch|central"))
+def test_log_retention(host, evidence):
+    """An incident is investigated from the logs of the days before it was noticed, often weeks;
+    logrotate deletes them as it rotates.  Reads the logrotate stanza that rotates ``log_dir`` (in
+    /etc/logrotate.conf, what it includes, and the application's own ``logrotate_config``) and
+    passes when it keeps at least ``log_retention_days`` of history: ``rotate N`` times the period
+    (daily, weekly, monthly), capped by ``maxage``.  A stanza that rotates by ``size`` alone keeps
+    a number of logs, not of days, and fails.  Logs shipped to a central store are kept there:
+    set ``log_retention_days: 0`` for such a host (then not applicable) and attest that store's
+    retention.  Not applicable without ``log_dir``."""
+    log_dir = posixpath.normpath(str(_setting(host, "log_dir", "the application's log directory")))
+    wanted = host.threshold("log_retention_days")
+    if not wanted:
+        not_applicable(f"{host.label}: log_retention_days is 0 (logs are kept elsewhere)")
+    files = _logrotate_configs(host)
+    missing = [p for p in host.setting("logrotate_config") or [] if posixpath.normpath(p) not in files]
+    if missing:
+        raise TargetError(f"{host.label}: cannot read logrotate_config {', '.join(missing)} (missing, or not a readable file)")
+    covering = [(r, pattern) for r in _rotations(host, files) for pattern in r.patterns if hostfacts.covers(pattern, log_dir)]
+    evidence.record(stanzas=[f"{r.file}: {pattern}: {r.describe()}" for r, pattern in covering], minimum_days=wanted,
+                    configs=sorted(files))
+    if not covering:
+        fail(host, f"no logrotate stanza rotates {log_dir}/* (read {len(files)} configuration file(s)), "
+             "so nothing here says how long its logs are kept", f"a stanza keeping >= {wanted} days")
+    rotation, pattern = covering[0]  # logrotate refuses a second stanza for the same file
+    days = rotation.days()
+    where = f"{rotation.file}: {pattern} ({rotation.describe()})"
+    if days is None:
+        fail(host, f"{where} rotates by size alone, so how many days {rotation.settings.get('rotate', '0')} old "
+             "log(s) hold depends on the traffic", f"a period (daily, weekly) with rotate x period >= {wanted} days")
+    evidence.record(days=days)
+    early = "; fewer if a log outgrows maxsize" if "maxsize" in rotation.settings else ""
+    require(days >= wanted, host, f"{where} keeps {days:g} days of history{early}", f">= {wanted} days (log_retention_days)")

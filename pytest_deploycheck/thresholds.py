@@ -90,6 +90,7 @@ _ALL = [
     Threshold("ssh_client_alive_max_s", 300, "seconds", "longest acceptable sshd ClientAliveInterval (0, off, fails)", True),
     Threshold("load_per_core_max", 1.0, "load/core", "largest acceptable 5-minute load average per online CPU"),
     Threshold("pending_security_updates_max", 0, "packages", "pending security updates tolerated", True),
+    Threshold("log_retention_days", 30, "days", "least history logrotate keeps of the application's logs (0: not required)", True),
     # Monitoring
     Threshold("prometheus_retention_min_days", 15, "days", "shortest acceptable Prometheus retention (local TSDB)"),
     # Release evidence

@@ -273,6 +273,54 @@ def test_log_rotation(pytester: pytest.Pytester, tmp_path: Path) -> None:
         assert "logrotate is not installed" in run.message("host-06", "nginx-logs")
 
 
+def test_log_retention(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """host-08 reads the stanza that rotates log_dir, in the application's own logrotate files
+    here (a real machine's /etc/logrotate.d/nginx too, where nginx is installed)."""
+
+    def app(name: str, config: str | None, **settings: Any) -> Instance:
+        folder = tmp_path / name
+        folder.mkdir()
+        extra: dict[str, Any] = {}
+        if config is not None:
+            (tmp_path / f"{name}.conf").write_text(config.replace("DIR", str(folder)))
+            extra["logrotate_config"] = [str(tmp_path / f"{name}.conf")]
+        return local(name, log_dir=str(folder), **extra, **settings)
+
+    script = "    postrotate\n        kill -HUP $(cat /run/app.pid) # {not a brace}\n    endscript\n"
+    targets = [
+        app("kept", "DIR/*.log {\n    daily\n    rotate 30\n" + script + "}\n"),
+        app("inherited", "weekly\nrotate 8\n\nDIR/*.log {\n    missingok\n}\n"),  # the file's own globals: 8 weeks
+        app("short", "DIR/*.log {\n    weekly\n    rotate 2\n}\n"),
+        app("capped", "DIR/*.log {\n    daily\n    rotate 90\n    maxage 7\n}\n"),
+        app("sized", "DIR/*.log {\n    daily\n    size 100M\n    rotate 5\n}\n"),  # size after daily: by size alone
+        app("unrotated", None),
+        app("elsewhere", None, thresholds={"log_retention_days": 0}),
+        local("unreadable", log_dir=str(tmp_path), logrotate_config=[str(tmp_path / "nope.conf")]),
+    ]
+    nginx = Path("/etc/logrotate.d/nginx").exists()
+    if nginx:
+        targets.append(local("nginx-logs", log_dir="/var/log/nginx", thresholds={"log_retention_days": 14}))
+    run = run_hosts(pytester, "test_host.py", targets=targets, args=["-k", "log_retention"])[0]
+    assert run.outcome("host-08", "kept") == "passed", run.message("host-08", "kept")
+    assert run.evidence("host-08", "kept")["days"] == 30
+    assert run.outcome("host-08", "inherited") == "passed", run.message("host-08", "inherited")
+    assert run.evidence("host-08", "inherited")["days"] == 56
+    assert run.outcome("host-08", "short") == "failed"
+    assert (f"short (local://): {tmp_path}/short.conf: {tmp_path}/short/*.log (weekly, rotate 2) keeps 14 days of history; "
+            "expected >= 30 days (log_retention_days)") in run.message("host-08", "short")
+    assert run.outcome("host-08", "capped") == "failed"
+    assert "(daily, rotate 90, maxage 7) keeps 7 days" in run.message("host-08", "capped")
+    assert run.outcome("host-08", "sized") == "failed"
+    assert "(size 100M, rotate 5) rotates by size alone" in run.message("host-08", "sized")
+    assert run.outcome("host-08", "unrotated") == "failed"
+    assert f"no logrotate stanza rotates {tmp_path}/unrotated/*" in run.message("host-08", "unrotated")
+    assert run.outcome("host-08", "elsewhere") == "n/a"
+    assert run.outcome("host-08", "unreadable") == "error"
+    assert f"cannot read logrotate_config {tmp_path}/nope.conf" in run.message("host-08", "unreadable")
+    if nginx:  # Debian's stanza: daily, rotate 14
+        assert run.outcome("host-08", "nginx-logs") == "passed", run.message("host-08", "nginx-logs")
+
+
 # --------------------------------------------------------------------------- operating system
 
 
@@ -394,7 +442,7 @@ def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) ->
     run = run_hosts(pytester, "test_ssh.py", "test_network.py", "test_os.py", "test_host.py", targets=[local("bare")],
                     args=["-k", "not pending"])[0]
     results = results_for(run, "bare")
-    assert len(results) == 34
+    assert len(results) == 35
     assert not [(r.check_id, r.message) for r in results if r.outcome.value == "error"]
     for result in results:
         if result.outcome.value == "n/a":
@@ -497,6 +545,21 @@ def test_parse_firewalls() -> None:
     assert not hostfacts.parse_iptables("-P INPUT ACCEPT\n-A INPUT -s 10.0.0.0/8 -j DROP\n")
     assert hostfacts.parse_ufw("Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)\n")
     assert not hostfacts.parse_ufw("Status: inactive\n")
+
+
+def test_logrotate_retention_follows_logrotate() -> None:
+    from pytest_deploycheck.targets.logrotate import rotations
+
+    main = "weekly\nrotate 4\ninclude /etc/logrotate.d\n/var/log/wtmp {\n    monthly\n    rotate 1\n}\n"
+    stanzas, inherited = rotations(main, "/etc/logrotate.conf")
+    assert inherited == {"period": "weekly", "rotate": "4"}
+    assert [(r.patterns, r.days()) for r in stanzas] == [(("/var/log/wtmp",), 30.0)]
+    included = ("/var/log/a.log /var/log/b.log\n{\n    missingok\n}\n"  # patterns on the line before the brace
+                "/var/log/c.log {\n    size 10M\n}\n/var/log/d.log {\n    size 10M\n    daily\n    maxsize 1G\n}\n")
+    a, c, d = rotations(included, "/etc/logrotate.d/x", inherited)[0]
+    assert (a.patterns, a.describe(), a.days()) == (("/var/log/a.log", "/var/log/b.log"), "weekly, rotate 4", 28.0)
+    assert (c.describe(), c.days()) == ("size 10M, rotate 4", None)
+    assert (d.describe(), d.days()) == ("daily, rotate 4, maxsize 1G", 4.0)  # the later period replaces size
 
 
 def test_parse_logrotate() -> None:

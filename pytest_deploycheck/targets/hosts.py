@@ -372,6 +372,7 @@ FIELDS: dict[str, Field] = {
     "secret_files": Field("list[str]", "files holding secrets: mode 600 or stricter, owned by app_user"),
     "directories": Field("map[record]", "path: {mode: '0750', owner: app} expected for each directory"),
     "log_dir": Field("str", "the application's log directory (log rotation must cover it)"),
+    "logrotate_config": Field("list[str]", "logrotate configuration files of the application's own logrotate run (from its crontab), read besides /etc/logrotate.conf"),
     "backups": Field("list[str]", "absolute globs of backup files, one per backup job (/var/backups/pg/*.dump.gpg)"),
     "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
     "container": Field("bool", "the host is a container: firewall, fail2ban, time sync and automatic updates are then not applicable (default: detected)"),
