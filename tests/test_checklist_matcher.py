@@ -449,6 +449,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("MySQL bound to 127.0.0.1", {"net-02"}),
         ("Redis listens on localhost only", {"net-02", "redis-03"}),
         ("MySQL root has a password", {"mysql-18"}),
+        ("Logs kept 90 days", {"host-08"}),
+        ("Application logs rotated and kept for 30 days", {"host-08"}),
+        ("Prometheus retention 15 days", {"mon-09"}),  # metrics, not logs
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
