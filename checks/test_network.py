@@ -26,11 +26,16 @@ DATABASE_PORTS = {
     9200: "Elasticsearch/OpenSearch", 9300: "Elasticsearch transport", 5984: "CouchDB", 9042: "Cassandra",
     8086: "InfluxDB", 1433: "SQL Server", 1521: "Oracle", 26257: "CockroachDB", 2379: "etcd", 7687: "Neo4j",
     8529: "ArangoDB", 28015: "RethinkDB",
+    # Message brokers: as internal as a database, and the Erlang ones run code for whoever has the cookie.
+    5672: "RabbitMQ (AMQP)", 5671: "RabbitMQ (AMQPS)", 15672: "RabbitMQ management", 15671: "RabbitMQ management (TLS)",
+    25672: "RabbitMQ/Erlang distribution", 4369: "Erlang port mapper (epmd)", 61613: "STOMP broker", 1883: "MQTT broker",
+    9092: "Kafka", 4222: "NATS", 6650: "Pulsar",
 }
 DATABASE_PROCESSES = {
     "postgres": "PostgreSQL", "postmaster": "PostgreSQL", "mysqld": "MySQL", "mariadbd": "MariaDB",
     "redis-server": "Redis", "valkey-server": "Valkey", "keydb-server": "KeyDB", "memcached": "Memcached",
     "mongod": "MongoDB", "mongos": "MongoDB", "etcd": "etcd", "influxd": "InfluxDB", "cockroach": "CockroachDB",
+    "epmd": "Erlang port mapper (epmd)", "nats-server": "NATS",
 }
 
 #: Brute-force blockers that count as "fail2ban or an equivalent".
@@ -89,18 +94,21 @@ def test_listening_ports_allowed(host, evidence):
             f"only {', '.join(str(a) for a in allow)} (loopback aside)")
 
 
-@pytest.mark.check("net-02", "Database and cache ports not on public interfaces", severity="high",
+@pytest.mark.check("net-02", "Database, cache and broker ports not on public interfaces", severity="high",
                    refs=("CWE-668: Exposure of Resource to Wrong Sphere",
                          "CIS Debian Linux 12: Ensure only approved services are listening on a network interface"),
                    answers=("database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|exposed|accessible|reachable|external|internal|private|listen public|internet|network?",
                             "database|redis|postgres|mysql port not? exposed|public|open",
-                            "database|redis|cache|postgres|mysql|mariadb|memcached bound|bind|listen|listens|listening localhost|loopback|127.0.0.1|private|internal"),
+                            "database|redis|cache|postgres|mysql|mariadb|memcached bound|bind|listen|listens|listening localhost|loopback|127.0.0.1|private|internal",
+                            "rabbitmq|broker|amqp|kafka|nats|epmd management? port|ui|console? public|internet|exposed|accessible|reachable|external|internal|private|open|localhost"),
                    answers_unless=("admin", "password"))
 def test_database_ports_private(host, evidence):
     """Databases and caches are found by internet scanners within hours (unauthenticated Redis,
     MongoDB and Elasticsearch are classic breaches).  A database or cache port (PostgreSQL 5432,
-    MySQL 3306, Redis 6379, Memcached 11211, MongoDB 27017, Elasticsearch 9200, ...) or a database
-    server process must listen only on loopback or private (RFC 1918, ULA, link-local) addresses.
+    MySQL 3306, Redis 6379, Memcached 11211, MongoDB 27017, Elasticsearch 9200, ...), a message
+    broker's (RabbitMQ 5672 and its management UI 15672, epmd 4369 and Erlang distribution 25672,
+    Kafka 9092, NATS 4222, ...) or a database server process must listen only on loopback or private
+    (RFC 1918, ULA, link-local) addresses.
     Fails on a public address or on all interfaces (0.0.0.0, ::), which includes any public one."""
     socks = hostfacts.sockets(host)
     databases = []
@@ -111,7 +119,7 @@ def test_database_ports_private(host, evidence):
     exposed = [(what, sock) for what, sock in databases if sock.scope in ("public", "all interfaces")]
     evidence.record(database_sockets=[f"{what}: {sock} ({sock.scope})" for what, sock in databases], tool=socks.tool)
     require(not exposed, host,
-            "database/cache ports on public interfaces: " + ", ".join(f"{what} {sock} ({sock.scope})" for what, sock in exposed),
+            "database, cache or broker ports on public interfaces: " + ", ".join(f"{what} {sock} ({sock.scope})" for what, sock in exposed),
             "loopback or private addresses only (bind to 127.0.0.1 or the private network)")
 
 

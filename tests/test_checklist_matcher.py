@@ -452,6 +452,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Logs kept 90 days", {"host-08"}),
         ("Application logs rotated and kept for 30 days", {"host-08"}),
         ("Prometheus retention 15 days", {"mon-09"}),  # metrics, not logs
+        ("RabbitMQ management UI not exposed to the internet", {"net-02"}),
+        ("Kafka not publicly accessible", {"net-02"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

@@ -221,6 +221,18 @@ def test_database_port_on_all_interfaces(pytester: pytest.Pytester) -> None:
     assert any(f"127.0.0.1:{port}" in s for s in run.evidence("net-02", "db-host")["database_sockets"])
 
 
+def test_broker_port_on_all_interfaces(pytester: pytest.Pytester) -> None:
+    """A message broker's port (RabbitMQ's management UI, epmd, Kafka) on 0.0.0.0 fails net-02 too."""
+    port = next((p for p in (15672, 4369, 9092, 4222) if _free(p)), None)
+    if port is None:
+        pytest.skip("no well-known broker port is free on this machine")
+    with listening("0.0.0.0", port):
+        run = run_hosts(pytester, "test_network.py", targets=[local("broker-host")], args=["-k", "database_ports"])[0]
+    assert run.outcome("net-02", "broker-host") == "failed"
+    assert "database, cache or broker ports on public interfaces: " in run.message("net-02", "broker-host")
+    assert re.search(rf"0\.0\.0\.0:{port} \(\w+\) \(all interfaces\)", run.message("net-02", "broker-host"))
+
+
 def test_listen_allow_entries(pytester: pytest.Pytester) -> None:
     """``addr:port`` allows that address only; a bad entry is an error naming the inventory key."""
     with listening() as stray:
