@@ -480,6 +480,8 @@ def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> 
         ("Payments API - TLS certificate valid", ()),  # a leading topic is what the item is about
         ("Backups configured, tested", ()),  # nothing of its own: the restore drill check answers "tested"
         ("SSL certificates installed and valid", ()),  # not a list of clauses
+        ("SLOs defined: 99.95% availability, p99 < 500ms", ()),  # the values of the SLOs the label asks for
+        ("Firewall: only 80/443 open, SSH restricted to VPN", ("SSH restricted to VPN",)),  # a bare topic: each clause counts
     ],
 )
 def test_clauses_no_matched_check_answers_are_left_to_attest(vocab: Vocabulary, text: str, unanswered: tuple[str, ...]) -> None:

@@ -513,10 +513,17 @@ def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str,
     half of its subject, so a clause that leans on the first one's subject ("Cookies Secure, HttpOnly
     and SameSite"; "Images pinned by digest, no :latest") is not a gap.  A clause with no subject of
     its own ("tested", "documented") leans on the rest of the item; a leading topic ("Payments API -
-    TLS certificate valid") names what the item is about, not a condition."""
+    TLS certificate valid") names what the item is about, not a condition; clauses after a label
+    that says what must be true ("SLOs defined: 99.95% availability, p99 < 500ms") detail it."""
     words = {t for check in checks for p in check.phrases for slot in p.slots for alt in slot.alternatives for t in alt}
+    # After a label that is a condition of its own ("SLOs defined: 99.95% availability, p99 < 500ms")
+    # the clauses detail it; after a bare topic ("Firewall: only 80/443 open, SSH via VPN") each is one.
+    label = _LABEL.match(plain)
+    details = label is not None and not is_label(label.group(1))
     out: list[str] = []
     for n, clause in enumerate(_clauses(plain)):
+        if n and details:
+            break
         part = _analyse(clause)
         content = _content(part.toks)
         total = sum(part.weight[i] for i in content)
