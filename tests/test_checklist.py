@@ -164,6 +164,7 @@ def test_checks_no_item_maps_to_still_run_and_count(team: pytest.Pytester) -> No
     assert r.outcome("doc-02", "bare") == "failed"  # beyond the checklist, high: still blocks
     assert [x.check_id for x in r.summary.checklist.beyond] == ["doc-02"]
     only = run(team, *ARGS, "--deploycheck-checklist-only")
+    assert only.summary.partial and "--deploycheck-checklist-only (the checks your checklist maps to)" in only.summary.scope.narrowed_by
     assert {x.check_id for x in only.summary.results} == {"doc-01", *(x.check_id for x in only.summary.results
                                                                        if x.check and x.check.section == "checklist")}
 

@@ -330,7 +330,12 @@ def run_scope(config: pytest.Config, results: list[Result], deselected: dict[str
     left_out = sorted(set(deselected.values()))
     paths, modules = _narrowing_paths(config)
     narrowed += paths
-    if deselected and not (keyword or markexpr or severity):
+    from pytest_deploycheck.options import resolve as resolve_option
+
+    checklist_only = bool(resolve_option(config, "deploycheck_checklist_only"))
+    if checklist_only:
+        narrowed.append("--deploycheck-checklist-only (the checks your checklist maps to)")
+    if deselected and not (keyword or markexpr or severity or checklist_only):
         narrowed.append("deselected by a plugin or option (--lf, --deselect, ...)")
     return Scope(selected=len(results), deselected=len(deselected), narrowed_by=tuple(narrowed), left_out=tuple(left_out or modules))
 
