@@ -361,7 +361,7 @@ def _rotations(host, files: dict[str, str]) -> list[logrotate.Rotation]:
                             "log|logs retention|retained|kept|keep|history period|policy? days?",
                             "logrotate rotate|retention|keep count|days|weeks?",
                             "log_rotation keep|kept|retain|retained|retention|history day|days|week|weeks|month|months|year"),
-                   answers_unless=("backup", "backups", "prometheus", "metric", "metrics", "elk|elasticsearch|loki|splunk|datadog|cloudwatch|central"))
+                   answers_unless=("backup", "backups", "prometheus", "metric", "metrics", "elk|elasticsearch|loki|splunk|datadog|cloudwatch|central|s3|bucket|archive|archived|glacier|siem|audit"))
 def test_log_retention(host, evidence):
     """An incident is investigated from the logs of the days before it was noticed, often weeks;
     logrotate deletes them as it rotates.  Reads the logrotate stanza that rotates ``log_dir`` (in

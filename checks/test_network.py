@@ -100,7 +100,8 @@ def test_listening_ports_allowed(host, evidence):
                    answers=("database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|exposed|accessible|reachable|external|internal|private|listen public|internet|network?",
                             "database|redis|postgres|mysql port not? exposed|public|open",
                             "database|redis|cache|postgres|mysql|mariadb|memcached bound|bind|listen|listens|listening localhost|loopback|127.0.0.1|private|internal",
-                            "rabbitmq|broker|amqp|kafka|nats|epmd management? port|ui|console? public|internet|exposed|accessible|reachable|external|internal|private|open|localhost"),
+                            "rabbitmq|broker|amqp|kafka|nats|epmd management|port|ports|ui|console|listener public|internet|exposed|accessible|reachable|external|internal|private|open|localhost",
+                            "rabbitmq|kafka|nats|epmd|amqp not? publicly|public|internet|exposed|accessible|reachable"),
                    answers_unless=("admin", "password"))
 def test_database_ports_private(host, evidence):
     """Databases and caches are found by internet scanners within hours (unauthenticated Redis,

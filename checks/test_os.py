@@ -180,7 +180,7 @@ def _dnf_pending(host, evidence) -> tuple[int, list[str]]:
                          "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"),
                    answers=("security_update|update pending|outstanding|applied|install|current|latest|missing",
                             "os|host|server|system|kernel|package|packages update|patch applied|install|current|latest|pending|date?",
-                            "fully patch|updat server|host|system|os?", "kernel|package|packages|system|os|server|host up date",
+                            "fully patch|updat server|host|system|os?", "kernel|package|packages|os up date",
                             "app? server|servers|host|hosts|system|systems|os patched|updated within|recently|current|last last? days?"),
                    answers_unless=("automatic", "dependency", "dependencies", "npm", "pip", "library", "libraries", "schedul"))
 @read_ahead(lambda host: hostfacts.tool(host, "apt-get") and hostfacts.sh(host, _APT_PENDING))

@@ -138,7 +138,7 @@ def _blocking(severity: str, threshold: str) -> bool:
                             "image_scan|container_scan",
                             "npm_audit|pip_audit|yarn_audit clean|pass|passes|no|zero|none|shows",
                             "dependabot|snyk|renovate issue|issues|finding|findings|vulnerability|vulnerabilities resolved|fixed|closed|none|zero|clean|no",
-                            "trivy|grype|osv|owasp|dependency_check|clair|anchore scan|scanned|finding|findings|pass|passes|clean|critical|report "
+                            "trivy|grype|osv|dependency_check|clair|anchore scan|scanned|finding|findings|pass|passes|clean|critical|report "
                             "image|images|container|dependency?",
                             "image|images|container scan|scanned vulnerability|cve|critical|trivy|grype|clean|finding|findings"),
                    answers_kind="evidence",

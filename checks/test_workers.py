@@ -221,8 +221,9 @@ def test_concurrency(workers, evidence):
 
 
 @pytest.mark.check("wrk-06", "Queue backlog under the limit", severity="high", refs=("Celery docs: Monitoring (Redis / RabbitMQ queue length)", BULLMQ, SIDEKIQ),
-                   answers=("backlog", "backlog control|limit|threshold|bound|normal|low|healthy|acceptable", "queue|job|task pile|build|grow|pending|waiting|back",
-                            "delayed|overdue job|task", "queue|job latency|wait|age", "queue|queues depth|length|messages"),
+                   answers=("backlog", "backlog control|limit|threshold|bound|normal|low|healthy|acceptable|under|below|less|max|small", "queue|job|task pile|build|grow|pending|waiting|back",
+                            "delayed|overdue job|task", "queue|job latency|wait|age", "queue|queues depth|length",
+                            "queue|queues more|over|exceed|exceeds|above|fewer|under|below messages"),
                    answers_unless=("deadletter|dlq|dlx|poison|fail",))  # dead letters and failures are wrk-07's
 def test_backlog(workers, evidence):
     """A growing queue means workers cannot keep up or are not taking it; users see it as
