@@ -79,7 +79,8 @@ class ChecklistEntry:
 def resolve(source: str, item: Item, mapping: MappingFile, suggestion: Suggestion | None,
             severities: Mapping[str, Severity], sub_items: int = 0) -> ChecklistEntry:
     """The entry for ``item``: the mapping file's, else the matcher's ``suggestion``, else manual.
-    An item its checks answer only in part keeps the rest (``attest``) for a person to attest.  ``severities`` gives each known check's severity, for the item's default.
+    An item its checks answer only in part keeps the rest (``attest``) for a person to attest.
+    ``severities`` gives each known check's severity, for the item's default.
 
     An item with ``sub_items`` that no check answers ("- [ ] **Cluster**" above its own items) is
     a group: judged by its sub-items, not attested on its own.  A person's mapping entry that makes
