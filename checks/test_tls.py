@@ -131,7 +131,7 @@ def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
                             "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
                             "site|website|domain|url|app reachable|accessible|served|serve|load https|tls certificate?",
                             "tls|https"),
-                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker",
+                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
                                    "ssh", "internal ca", "load_balancer termination", "termination", "renew", "alert", "monitor"))
 def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A client that cannot build a chain from the server's certificate to a CA it trusts refuses
@@ -167,7 +167,7 @@ def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
                             "certificate hostname|domain|name|san|cn match|cover|valid|correct?",
                             "certificate wildcard|domain|domains|subdomain cover|match|valid?",
                             "tls|https"),
-                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker",
+                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
                                    "ssh", "internal ca", "termination", "renew", "alert", "monitor"))
 def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """Clients check that the certificate names the host they asked for; a mismatch fails every
@@ -315,7 +315,7 @@ def test_legacy_tls_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None
                             "tls_version|protocol_version modern|current|supported|min|minimum?",
                             "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
                             "tls harden|hardening|grade|rating|score", "ssl_labs|ssllabs|testssl grade|rating|score|a?"),
-                   answers_unless=("database", "postgres", "mysql", "redis", "broker", "ssh", "load_balancer termination", "termination",
+                   answers_unless=("database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery", "ssh", "load_balancer termination", "termination",
                                    "renew", "client certificate", "mtls", "mutual", "alert", "monitor", "certificate"))
 @read_ahead(lambda tls_endpoint: [_offers(tls_endpoint, v) for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)])
 def test_modern_tls_offered(tls_endpoint: TlsTarget, evidence: Evidence) -> None:

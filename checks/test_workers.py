@@ -19,6 +19,7 @@ the queues, the jobs running now and the retry and dead sets (``-@all +@read +pi
 from __future__ import annotations
 
 import math
+import ssl
 from datetime import UTC, datetime
 
 import pytest
@@ -506,3 +507,31 @@ def test_guest_refused(workers, evidence):
     answer = workers.amqp_login("guest", "guest", "/")
     evidence.record(login="guest/guest", vhost="/", answer=answer)
     require(answer == "refused", workers, f"the login guest/guest was {answer}", "guest/guest refused (delete the guest user)")
+
+
+@pytest.mark.check("wrk-14", "Broker traffic encrypted", severity="medium",
+                   refs=("RabbitMQ docs: TLS Support", "Redis docs: TLS", "Celery docs: broker_use_ssl",
+                         "PCI DSS v4.0 4.2.1: strong cryptography for data in transit"),
+                   # Not "rediss" or "amqps" alone: as words they meet "redis" and "amqp".
+                   answers=("rabbitmq|broker|amqp|celery|sidekiq|bullmq tls|ssl|encrypt|encrypted|encryption",
+                            "amqps|amqp only|enforced|required|everywhere", "broker|queue|message connection|connections|traffic tls|ssl|encrypt|encrypted",
+                            "traffic|data|connection|connections|internal encrypt|encrypted|encryption transit|wire|flight"))
+def test_broker_tls(workers, evidence):
+    """What the application hands its workers travels through the broker: user data, tokens,
+    password-reset links, and the broker password itself at login.  Passes when the workers' broker
+    URL is ``amqps://`` or ``rediss://`` and one TLS handshake with the broker's host and port
+    verifies its certificate for that host name (against ``ca_bundle``, else the system's CAs) with
+    TLS 1.2 or later.  A plain ``amqp://`` or ``redis://`` URL fails, on a private network too:
+    anything on the path reads it.  A broker only ever reached over loopback (a sidecar) may waive it."""
+    if workers.scheme not in ("amqps", "rediss"):
+        evidence.record(scheme=workers.scheme)
+        fail(workers, f"the workers reach the broker over plaintext {workers.scheme}://",
+             "amqps:// or rediss:// (TLS), the broker's certificate verified")
+    try:
+        seen = workers.tls_handshake()
+    except ssl.SSLCertVerificationError as exc:
+        fail(workers, f"the broker's certificate does not verify: {exc.verify_message}",
+             "a certificate for the broker's host name that ca_bundle (or the system) trusts")
+    except ssl.SSLError as exc:
+        fail(workers, f"no TLS 1.2+ handshake with the broker: {exc.reason or exc}", "TLS 1.2 or later on the broker's port")
+    evidence.record(scheme=workers.scheme, **seen)

@@ -338,7 +338,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Secrets not committed to git", {"cfg-10"}),
         ("No hardcoded credentials in the code", {"cfg-10"}),
         ("No secrets baked into images", {"dock-04"}),
-        ("Data encrypted in transit", {"http-01", "mysql-01", "pg-01", "redis-09"}),  # each kind of connection the inventory holds
+        ("Data encrypted in transit", {"http-01", "mysql-01", "pg-01", "redis-09", "wrk-14"}),  # each kind of connection the inventory holds
         ("HTTP/2 enabled", {"http-12"}),
         ("Uptime monitoring set up", {"mon-11"}),
         ("External uptime probe (Pingdom/blackbox)", {"mon-11"}),
@@ -457,6 +457,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Queue depth under 1000", {"wrk-06"}),
         ("System documentation up to date", {"doc-04"}),  # not the OS's packages
         ("Access logs kept 90 days", {"host-08"}),
+        ("RabbitMQ TLS enabled", {"wrk-14"}),  # not the web TLS checks
+        ("Celery broker over TLS", {"wrk-14"}),
+        ("Broker connections use TLS", {"wrk-14"}),
+        ("TLS between workers and RabbitMQ", {"wrk-14"}),
+        ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

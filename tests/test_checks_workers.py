@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import shelve
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pytest_deploycheck.outcomes import TargetError
 from pytest_deploycheck.targets.celery_schedule import schedule_file_entries
 from tests.servers.base import Instance, wait_until
 from tests.servers.celery_bed import CeleryBed
+from tests.servers.certs import TestCA
 from tests.servers.inventory import CatalogRun, run_catalog
 
 #: The hung task of the bad setups has run a few seconds when the catalog runs, not an hour:
@@ -49,6 +51,8 @@ CELERY_EXPECTED: dict[str, dict[str, str]] = {
     "wrk-12": {"redis-good": "passed", "redis-bad": "failed", "rabbit-good": "n/a", "rabbit-bad": "n/a"},
     # An active probe: off without active_probes (test_guest_login_probe turns it on).
     "wrk-13": {"redis-good": "n/a", "redis-bad": "n/a", "rabbit-good": "n/a", "rabbit-bad": "n/a"},
+    # The good RabbitMQ setup is read over the node's TLS listener (amqps://); the others are plaintext.
+    "wrk-14": {"redis-good": "failed", "redis-bad": "failed", "rabbit-good": "passed", "rabbit-bad": "failed"},
 }
 
 BULLMQ_EXPECTED: dict[str, dict[str, str]] = {
@@ -59,12 +63,14 @@ BULLMQ_EXPECTED: dict[str, dict[str, str]] = {
     "wrk-08": {"bull-good": "n/a", "bull-bad": "n/a"},
     "wrk-09": {"bull-good": "passed", "bull-bad": "failed"},
     **{check: {"bull-good": "n/a", "bull-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-10", "wrk-11", "wrk-12", "wrk-13")},
+    "wrk-14": {"bull-good": "failed", "bull-bad": "failed"},  # redis:// on loopback: plaintext all the same
 }
 
 SIDEKIQ_EXPECTED: dict[str, dict[str, str]] = {
     **{check: {"kiq-good": "passed", "kiq-bad": "failed"} for check in ("wrk-01", "wrk-02", "wrk-06", "wrk-07", "wrk-09")},
     **{check: {"kiq-good": "n/a", "kiq-bad": "n/a"} for check in ("wrk-03", "wrk-04", "wrk-05", "wrk-08", "wrk-10", "wrk-11", "wrk-12",
                                                                  "wrk-13")},
+    "wrk-14": {"kiq-good": "failed", "kiq-bad": "failed"},
 }
 
 
@@ -93,12 +99,13 @@ def _assert_outcomes(run: CatalogRun, expected: dict[str, dict[str, str]]) -> No
 
 
 def test_celery_catalog(pytester: pytest.Pytester, celery_redis_good: CeleryBed, celery_redis_bad: CeleryBed,
-                        celery_rabbitmq_good: CeleryBed, celery_rabbitmq_bad: CeleryBed) -> None:
+                        celery_rabbitmq_good: CeleryBed, celery_rabbitmq_bad: CeleryBed, rabbitmq_workers: Instance) -> None:
     beds = {"redis-good": celery_redis_good, "redis-bad": celery_redis_bad, "rabbit-good": celery_rabbitmq_good, "rabbit-bad": celery_rabbitmq_bad}
     # wrk-10 judges the default scheduler by rate: it needs three intervals of worker uptime.
     for bed in (celery_rabbitmq_good, celery_rabbitmq_bad):
         wait_until(lambda bed=bed: _uptime(bed) >= RATE_UPTIME_S, 60, f"{bed.name} to be up {RATE_UPTIME_S}s")
-    targets = [_as(bed, name, timeout=3, thresholds={"task_hung_max_s": HUNG_MAX_S}) for name, bed in beds.items()]
+    targets = [_as(bed, name, timeout=3, thresholds={"task_hung_max_s": HUNG_MAX_S}) for name, bed in beds.items() if name != "rabbit-good"]
+    targets.append(_amqps(celery_rabbitmq_good, rabbitmq_workers, "rabbit-good", timeout=3, thresholds={"task_hung_max_s": HUNG_MAX_S}))
     run = run_catalog(pytester, "test_workers.py", targets=targets)
     _assert_outcomes(run, CELERY_EXPECTED)
 
@@ -199,6 +206,40 @@ def test_guest_login_probe(pytester: pytest.Pytester, celery_rabbitmq_good: Cele
     # Without the probe switched on nothing is sent: n/a, saying so.
     off = run_catalog(pytester, "test_workers.py", targets=targets[:1], args=["-k", "guest"])
     assert off.outcome("wrk-13", "rabbit") == "n/a" and "active probe" in off.message("wrk-13", "rabbit")
+
+
+def _amqps(bed: CeleryBed, node: Instance, name: str, **entry: Any) -> Instance:
+    """``bed`` reached over the node's TLS listener: amqps://, its vhost, trusting the node's CA."""
+    parts = urllib.parse.urlsplit(bed.entry["broker"])
+    url = urllib.parse.urlunsplit(parts._replace(scheme="amqps", netloc=f"{parts.username}@{parts.hostname}:{node.admin['tls_port']}"))
+    return _as(bed, name, broker=url, **{"ca_bundle": node.admin["ca_file"], **entry})
+
+
+def test_broker_tls(pytester: pytest.Pytester, celery_rabbitmq_good: CeleryBed, celery_redis_good: CeleryBed,
+                    rabbitmq_workers: Instance, tmp_path: Path) -> None:
+    """wrk-14: amqps:// with the node's certificate verified passes; the same broker over amqp://,
+    or over amqps:// without trusting its CA, or amqps:// to the plain port, fails; so does redis://."""
+    other_ca = TestCA.create(tmp_path / "other-ca")  # a CA the node's certificate does not chain to
+    targets = [
+        _amqps(celery_rabbitmq_good, rabbitmq_workers, "rabbit-tls", timeout=3),
+        _as(celery_rabbitmq_good, "rabbit-plain"),
+        _amqps(celery_rabbitmq_good, rabbitmq_workers, "rabbit-untrusted", ca_bundle=str(other_ca.ca_file)),
+        _as(celery_rabbitmq_good, "rabbit-wrong-port", broker=celery_rabbitmq_good.entry["broker"].replace("amqp://", "amqps://"),
+            ca_bundle=rabbitmq_workers.admin["ca_file"]),
+        _as(celery_redis_good, "redis-plain"),
+    ]
+    run = run_catalog(pytester, "test_workers.py", targets=targets, args=["-k", "broker_tls"])
+    assert run.outcome("wrk-14", "rabbit-tls") == "passed", run.message("wrk-14", "rabbit-tls")
+    seen = run.evidence("wrk-14", "rabbit-tls")
+    assert seen["scheme"] == "amqps" and seen["version"] in ("TLSv1.2", "TLSv1.3") and "deploycheck test CA" in seen["issuer"]
+    assert run.outcome("wrk-14", "rabbit-plain") == "failed"
+    assert "the workers reach the broker over plaintext amqp://; expected amqps:// or rediss://" in run.message("wrk-14", "rabbit-plain")
+    assert run.outcome("wrk-14", "rabbit-untrusted") == "failed"
+    assert "the broker's certificate does not verify: " in run.message("wrk-14", "rabbit-untrusted")
+    assert run.outcome("wrk-14", "rabbit-wrong-port") == "failed"
+    assert "no TLS 1.2+ handshake with the broker" in run.message("wrk-14", "rabbit-wrong-port")
+    assert run.outcome("wrk-14", "redis-plain") == "failed"
+    assert "plaintext redis://" in run.message("wrk-14", "redis-plain")
 
 
 def test_a_dead_broker_is_one_error(pytester: pytest.Pytester) -> None:

@@ -178,6 +178,33 @@ class WorkersTarget(TargetHandle):
             connection.collect()
         return outcome
 
+    # ------------------------------------------------------------------ TLS
+
+    def tls_handshake(self) -> dict[str, str]:
+        """One TLS handshake with the broker's host and port (amqps:// default 5671, rediss:// 6379),
+        verifying its certificate and host name against ``ca_bundle`` (else the system's CAs), closed at
+        once: {"version", "cipher", "issuer", "expires"}.  A handshake that fails (an untrusted or
+        expired certificate, no TLS on that port, only protocols older than TLS 1.2) raises
+        ``ssl.SSLError``; no connection is a TargetError."""
+        import socket
+
+        self.reach.raise_if_failed(self.target)
+        parts = urllib.parse.urlsplit(self.broker_url)
+        host = parts.hostname or ""
+        port = parts.port or (5671 if self.scheme == "amqps" else 6379)
+        ca = self.target.get("ca_bundle")
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            raw = socket.create_connection((host, port), timeout=self.timeout)
+        except OSError as exc:
+            raise TargetError(f"{self.label}: cannot connect to {host}:{port}: {first_line(exc) or type(exc).__name__}") from None
+        with raw, context.wrap_socket(raw, server_hostname=host) as tls:
+            cert: dict[str, Any] = dict(tls.getpeercert() or {})
+            issuer = ", ".join(f"{pair[0]}={pair[1]}" for rdn in cert.get("issuer", ()) for pair in rdn)
+            return {"version": str(tls.version()), "cipher": str((tls.cipher() or ("?",))[0]), "issuer": issuer,
+                    "expires": str(cert.get("notAfter", "?"))}
+
     # ------------------------------------------------------------------ Redis
 
     def redis(self) -> Any:

@@ -2,8 +2,8 @@
 
 Nothing is shared with a system RabbitMQ: the node has its own name (``dc-<random>@localhost``),
 its own Erlang cookie (``HOME`` is the temporary directory), its own epmd on a free port (started
-by us in the foreground, so it is stopped by its pid like the node), and its AMQP, distribution
-and management ports on 127.0.0.1.  There is no ``guest``: an ``admin`` user (administrator tag)
+by us in the foreground, so it is stopped by its pid like the node), and its AMQP, AMQPS (TLS, a
+certificate of a throw-away CA), distribution and management ports on 127.0.0.1.  There is no ``guest``: an ``admin`` user (administrator tag)
 is created at boot from the config file, and the application user ``app`` (``management`` tag,
 full rights on its vhost only) through the management API, as an operator would.
 
@@ -33,6 +33,7 @@ from tests.servers.base import (
     make_tempdir,
     wait_until,
 )
+from tests.servers.certs import TestCA
 
 APP = "app"
 ADMIN = "admin"
@@ -67,7 +68,8 @@ def _launch(name: str, vhost: str, *, timeout: float) -> Instance:
     ``entry``: ``url`` (``amqp://app@127.0.0.1:PORT/<vhost>``), ``password`` as
     ``${DC_<NAME>_PASSWORD}``, ``management_url`` (``http://127.0.0.1:PORT``).
     ``admin``: ``user``/``password`` of the administrator, ``app_password``, ``vhost``,
-    ``amqp_port``, ``management_port``, ``dist_port``, ``epmd_port``, ``nodename``, ``log``,
+    ``amqp_port``, ``tls_port`` (AMQPS) and ``ca_file`` (the CA its certificate chains to),
+    ``management_port``, ``dist_port``, ``epmd_port``, ``nodename``, ``log``,
     ``startup_seconds`` (epmd + node boot + management API answering), ``epmd`` (its ServerProcess).
     """
     if not SERVER_SCRIPT.exists():
@@ -75,7 +77,9 @@ def _launch(name: str, vhost: str, *, timeout: float) -> Instance:
         raise LauncherError(f"{SERVER_SCRIPT} not found: install it with 'apt-get install -y rabbitmq-server'")
     started = time.monotonic()
     workdir = make_tempdir(name)
-    amqp_port, dist_port, epmd_port, mgmt_port = free_port(), free_port(), free_port(), free_port()
+    amqp_port, dist_port, epmd_port, mgmt_port, tls_port = free_port(), free_port(), free_port(), free_port(), free_port()
+    ca = TestCA.create(workdir / "ca")
+    tls = ca.issue("rabbitmq", ("localhost", LOOPBACK))
     nodename = f"dc-{secrets.token_hex(4)}@localhost"
     admin_password = secrets.token_urlsafe(18)
     app_password = secrets.token_urlsafe(18)
@@ -94,6 +98,13 @@ def _launch(name: str, vhost: str, *, timeout: float) -> Instance:
             "default_permissions.write = .*",
             f"management.tcp.port = {mgmt_port}",
             f"management.tcp.ip = {LOOPBACK}",
+            # AMQP over TLS beside the plain listener (RABBITMQ_NODE_PORT): clients choose amqps://.
+            f"listeners.ssl.1 = {LOOPBACK}:{tls_port}",
+            f"ssl_options.cacertfile = {ca.ca_file}",
+            f"ssl_options.certfile = {tls.cert}",
+            f"ssl_options.keyfile = {tls.key}",
+            "ssl_options.verify = verify_none",
+            "ssl_options.fail_if_no_peer_cert = false",
             "log.console = false",
             "log.file.level = info",
             # The machine is shared: a node that stops accepting messages because another
@@ -162,6 +173,7 @@ def _launch(name: str, vhost: str, *, timeout: float) -> Instance:
         admin={
             "user": ADMIN, "password": admin_password, "app_password": app_password, "vhost": vhost,
             "amqp_port": amqp_port, "management_port": mgmt_port, "management_url": management_url,
+            "tls_port": tls_port, "ca_file": str(ca.ca_file),
             "dist_port": dist_port, "epmd_port": epmd_port, "nodename": nodename,
             "log": str(workdir / "log"), "startup_seconds": round(startup, 2), "epmd": epmd,
         },
