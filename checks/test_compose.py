@@ -82,7 +82,7 @@ def test_healthcheck(files, evidence):
 
 @pytest.mark.check("comp-03", "Memory and CPU limits on every service", severity="medium",
                    refs=("CIS Docker Benchmark 5.10", "CIS Docker Benchmark 5.11"),
-                   answers=("container memory limit", "container cpu limit", "compose resource limits", "deploy resources limits",
+                   answers=("container memory limit", "container cpu limit", "request|requests limit|limits container|containers|service|services|every|all", "compose resource limits", "deploy resources limits",
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
                             "container|pod|docker memory|cpu limit|request|quota",
                             "cpu memory request|limit set|defined|configured|specified?"))
@@ -97,7 +97,7 @@ def test_resource_limits(files, evidence):
 
 @pytest.mark.check("comp-04", "No privileged containers", severity="critical",
                    refs=("CIS Docker Benchmark 5.4",),
-                   answers=("no privileged containers", "privileged mode disabled", "containers not privileged"))
+                   answers=("no privileged containers", "privileged container|containers|service|services no|none|not|disallowed|forbidden", "privileged mode disabled", "containers not privileged"))
 def test_not_privileged(files, evidence):
     """``privileged: true`` hands the container every capability and every host device: it is
     root on the host.  Passes when no service sets it."""

@@ -68,7 +68,7 @@ def _security(k8s, evidence, rules: set[str], expected: str) -> None:
 
 @pytest.mark.check("k8s-01", "Containers request and limit CPU and memory", severity="medium",
                    refs=("kube-score container-resources", "Polaris cpuRequestsMissing / memoryLimitsMissing"),
-                   answers=("kubernetes resource requests and limits", "pod memory limits", "pod cpu requests", "container resources set",
+                   answers=("kubernetes resource requests and limits", "request|requests limit|limits container|containers|pod|pods|every|all", "pod memory limits", "pod cpu requests", "container resources set",
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
                             "container|pod|docker memory|cpu limit|request|quota",
                             "container|pod resource_limit|resource_limits|resource_requests",
@@ -100,7 +100,8 @@ def test_probes(k8s, evidence):
 @pytest.mark.check("k8s-03", "Deployments run more than one replica", severity="high",
                    refs=("kube-score deployment-replicas", "Polaris deploymentMissingReplicas"),
                    answers=("multiple replicas", "high availability deployment", "no single pod", "replica count greater than one",
-                            "replica|replicas least|minimum|min|more|multiple|two|2|several"))
+                            "replica|replicas least|minimum|min|more|multiple|two|2|several",
+                            "deployment|deployments|statefulset|statefulsets replica|replicas"))
 def test_replicas(k8s, evidence):
     """One replica means downtime on every node drain, rollout hiccup or crash.  Passes when
     every Deployment and StatefulSet runs at least two replicas (with an autoscaler, its
@@ -126,7 +127,7 @@ def test_pdb(k8s, evidence):
 
 @pytest.mark.check("k8s-05", "HorizontalPodAutoscaler for each Deployment", severity="info",
                    refs=("Kubernetes docs: Horizontal Pod Autoscaling",),
-                   answers=("horizontal pod autoscaler", "horizontalpodautoscaler", "hpa configured", "autoscaling enabled", "pods scale with load",
+                   answers=("horizontal pod autoscaler", "horizontalpodautoscaler", "hpa", "hpa cpu|memory|target|utilization|configur|set", "hpa configured", "autoscaling enabled", "pods scale with load",
                             "autoscaling|hpa|horizontal pod", "pod|replica autoscal|autoscaling|scale", "horizontal autoscal|autoscaling|autoscaler"))
 def test_hpa(k8s, evidence):
     """An autoscaler adds pods when load rises and keeps a floor of replicas.  Information: passes
@@ -178,7 +179,7 @@ def test_capabilities_dropped(k8s, evidence):
 
 @pytest.mark.check("k8s-10", "No privileged pods, host namespaces or hostPath", severity="critical",
                    refs=("Pod Security Standards baseline: privileged, host namespaces, hostPath volumes", "Polaris hostNetworkSet / hostPIDSet / privilegeEscalationAllowed"),
-                   answers=("no privileged pods", "no hostnetwork", "no hostpid", "no hostpath volumes", "pod security standards baseline",
+                   answers=("no privileged pods", "privileged container|containers|pod|pods no|none|not|disallowed|forbidden", "no hostnetwork", "no hostpid", "no hostpath volumes", "pod security standards baseline",
                             "hostnetwork|hostpid|hostipc|hostpath used|use|not|no|disabled?",
                             "host network|pid|ipc|namespace|namespaces pod? not|no"))
 def test_no_host_access(k8s, evidence):

@@ -469,7 +469,7 @@ def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-15", "WAL archiving healthy", severity="high",
                    refs=("CIS PostgreSQL Benchmark: Ensure WAL archiving is configured and functional",
                          "PostgreSQL docs: Continuous Archiving and Point-in-Time Recovery"),
-                   answers=("wal_archiving|archive_mode|pitr", "wal archiv|archive|shipping",
+                   answers=("wal_archiving|archive_mode|pitr", "pitr|wal_archiving|archive_mode wal_archiving|pitr? backup|backups? nightly|daily?", "wal archiv|archive|shipping",
                             "point_in_time_recovery|point_in_time restore|recovery"))
 def test_wal_archiving(postgres: Any, evidence: Any) -> None:
     """Point-in-time recovery is only as recent as the last archived WAL segment, and an archive

@@ -461,6 +461,13 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Celery broker over TLS", {"wrk-14"}),
         ("Broker connections use TLS", {"wrk-14"}),
         ("TLS between workers and RabbitMQ", {"wrk-14"}),
+        ("Deployment has 3 replicas", {"k8s-03"}),
+        ("Requests and limits on every container", {"comp-03", "k8s-01"}),
+        ("No privileged containers", {"comp-04", "k8s-10"}),
+        ("HPA on CPU 70%", {"k8s-05"}),
+        ("Nightly backups with point-in-time recovery (WAL archiving)", {"bk-01", "pg-15"}),
+        ("SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE = True", {"http-01", "http-09"}),
+        ("Rate limits on API requests", {"auth-06"}),  # not resource requests and limits
         ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
     ],
 )
