@@ -166,6 +166,7 @@ def test_rules_evaluate(prometheus, evidence):
                             "database alert", "backlog|queue|task|job alert|notif|alarm",
                             "backup fail|failure|failed|age|missing|stale|old|success alert|notif|alarm", "backup alert"),
                    answers_kind="alert",
+                   answers_unless=("push notification|notifications|certificate|apns|fcm",),  # a mobile push service, not alerting
 )
 def test_alert_concerns(prometheus, evidence):
     """The first incident after go-live should page somebody, not be found by a customer.
@@ -279,6 +280,7 @@ def test_sends_to_alertmanager(prometheus, evidence):
                             "oncall|opsgenie|pager integration|receiver|route|routing|notification tested|configured|working|set|connected",
                             "alert|alerts oncall"),
                    answers_kind="alert",
+                   answers_unless=("push notification|notifications|certificate|apns|fcm",),
 )
 def test_critical_routing(alertmanager, evidence):
     """An Alertmanager whose routes end in a receiver without any notification configuration

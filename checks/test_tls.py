@@ -131,7 +131,7 @@ def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
                             "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
                             "site|website|domain|url|app reachable|accessible|served|serve|load https|tls certificate?",
                             "tls|https"),
-                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
+                   answers_unless=("client certificate", "apns|push|fcm", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
                                    "ssh", "internal ca", "load_balancer termination", "termination", "renew", "alert", "monitor"))
 def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A client that cannot build a chain from the server's certificate to a CA it trusts refuses
@@ -167,7 +167,7 @@ def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
                             "certificate hostname|domain|name|san|cn match|cover|valid|correct?",
                             "certificate wildcard|domain|domains|subdomain cover|match|valid?",
                             "tls|https"),
-                   answers_unless=("client certificate", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
+                   answers_unless=("client certificate", "apns|push|fcm", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
                                    "ssh", "internal ca", "termination", "renew", "alert", "monitor"))
 def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """Clients check that the certificate names the host they asked for; a mismatch fails every
@@ -190,7 +190,7 @@ def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
                             "certificate expiry not? valid? date?", "certificate not expiry|expired|invalid",
                             "certificate validity|valid period|date|dates",
                             "tls|https"),
-                   answers_unless=("client certificate", "mtls", "mutual", "database", "postgres", "mysql", "redis", "ssh",
+                   answers_unless=("client certificate", "apns|push|fcm", "mtls", "mutual", "database", "postgres", "mysql", "redis", "ssh",
                                    "renew process", "alert", "monitor", "process"))
 def test_not_expired(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """An expired (or not yet valid) certificate stops every client at once: an outage, not a
@@ -212,7 +212,7 @@ def test_not_expired(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
                             "certificate automatic renew letsencrypt?",
                             "certificate renew|renewal configur|automatic|working|test|cron|timer|schedul|verif letsencrypt?",
                             "letsencrypt renew|automatic|cron|timer"),
-                   answers_unless=("client certificate", "mtls", "database", "postgres", "mysql", "redis", "ssh"))
+                   answers_unless=("client certificate", "apns|push|fcm", "mtls", "database", "postgres", "mysql", "redis", "ssh"))
 def test_expiry_margin(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A go-live should not be followed within days by a certificate outage: renewal must have
     happened, or be proven to work, before the margin runs out.  Passes when the certificate
