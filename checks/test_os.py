@@ -429,3 +429,32 @@ def test_no_oom_kills(host, evidence):
                           " is missing; Linux 4.13+ has it); look for 'Out of memory: Killed process' in the kernel log")
     require(mem.oom_kills <= limit, host, f"{mem.oom_kills} out-of-memory kill(s) counted by {mem.oom_scope} (up {uptime})",
             f"at most {limit}")
+
+
+@pytest.mark.check("os-13", "Swap as the host's role needs it", severity="medium",
+                   refs=("Kubernetes docs: kubelet failSwapOn (swap off on nodes unless NodeSwap is configured)",
+                         "Redis docs: latency (swapping)", "Elasticsearch docs: disable swapping",
+                         "Linux kernel: /proc/meminfo SwapTotal, SwapFree"),
+                   answers=("swap disabl|off|no|none|turned|enabl|configur|set|on|size|partition|file|space?", "swapoff", "no swap"),
+                   answers_unless=("alert", "monitor", "usage"))
+def test_swap_policy(host, evidence):
+    """Swap is a choice of role.  A Kubernetes node refuses to run with it (kubelet's failSwapOn)
+    and Redis or Elasticsearch stall when the kernel pages them out; a small VM without it meets a
+    memory spike with the OOM killer instead of slowness.  The inventory says which this host is
+    (``swap: off`` or ``swap: on``); the check reads SwapTotal and SwapFree from /proc/meminfo and
+    passes when swap is absent for ``off``, present for ``on``.  Not applicable without ``swap``,
+    or in a container, whose swap is its host's."""
+    policy = host.setting("swap")
+    if not policy:
+        not_applicable(f"{host.name}: no swap policy in the inventory (hosts.{host.name}.swap: off or on)")
+    reason = hostfacts.container(host)
+    if reason:
+        not_applicable(f"{host.name}: a container ({reason}); its swap is its host's: judge that host")
+    mem = hostfacts.memory(host)
+    used = mem.swap_total - mem.swap_free
+    evidence.record(policy=policy, swap_total_gb=round(mem.swap_total / GB, 2), swap_used_gb=round(used / GB, 2))
+    if policy == "off":
+        require(mem.swap_total == 0, host, f"{_gb(mem.swap_total)} of swap enabled ({_gb(used)} in use)",
+                f"no swap (hosts.{host.name}.swap: off; swapoff -a and remove it from /etc/fstab)")
+    else:
+        require(mem.swap_total > 0, host, "no swap configured", f"swap present (hosts.{host.name}.swap: on)")

@@ -468,6 +468,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Nightly backups with point-in-time recovery (WAL archiving)", {"bk-01", "pg-15"}),
         ("SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE = True", {"http-01", "http-09"}),
         ("Rate limits on API requests", {"auth-06"}),  # not resource requests and limits
+        ("Swap disabled on Kubernetes nodes", {"os-13"}),
+        ("Swap configured (2G)", {"os-13"}),
         ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
     ],
 )
@@ -555,6 +557,8 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Uptime check vendor contract signed",
         "Push notification certificates valid",  # a mobile push service's certificate: not alerting, not the site's TLS
         "APNs certificate not expiring",
+        "Swap usage alert",  # an alert to add, not the swap policy
+        "Hot swap disks",
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

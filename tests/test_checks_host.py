@@ -336,6 +336,25 @@ def test_log_retention(pytester: pytest.Pytester, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- operating system
 
 
+def test_swap_policy(pytester: pytest.Pytester) -> None:
+    """os-13 against this machine's real swap: the policy that matches it passes, the other fails."""
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    swap_kb = int(meminfo["SwapTotal"].split()[0])
+    # Declared a machine: a CI runner may be a container, and this test is about the policy.
+    targets = [local("swap-off", swap="off", container=False), local("swap-on", swap="on", container=False), local("no-policy"),
+               local("in-container", swap="off", container=True)]
+    run = run_hosts(pytester, "test_os.py", targets=targets, args=["-k", "swap"])[0]
+    assert run.outcome("os-13", "no-policy") == "n/a"
+    assert "no swap policy in the inventory (hosts.no-policy.swap: off or on)" in run.message("os-13", "no-policy")
+    assert run.outcome("os-13", "in-container") == "n/a" and "its swap is its host's" in run.message("os-13", "in-container")
+    matching, other = ("swap-on", "swap-off") if swap_kb else ("swap-off", "swap-on")
+    assert run.outcome("os-13", matching) == "passed", run.message("os-13", matching)
+    assert run.outcome("os-13", other) == "failed"
+    expected = "of swap enabled" if swap_kb else "no swap configured; expected swap present (hosts.swap-on.swap: on)"
+    assert expected in run.message("os-13", other)
+    assert run.evidence("os-13", matching)["swap_total_gb"] == round(swap_kb * 1024 / 10**9, 2)
+
+
 def test_capacity_thresholds(pytester: pytest.Pytester) -> None:
     roomy = local("roomy", thresholds={"min_cpu_cores": 1, "min_memory_gb": 0.5, "recommended_cpu_cores": 1, "recommended_memory_gb": 0.5,
                                        "disk_usage_max_pct": 100, "inode_usage_max_pct": 100, "load_per_core_max": 10000,
@@ -454,7 +473,7 @@ def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) ->
     run = run_hosts(pytester, "test_ssh.py", "test_network.py", "test_os.py", "test_host.py", targets=[local("bare")],
                     args=["-k", "not pending"])[0]
     results = results_for(run, "bare")
-    assert len(results) == 35
+    assert len(results) == 36
     assert not [(r.check_id, r.message) for r in results if r.outcome.value == "error"]
     for result in results:
         if result.outcome.value == "n/a":

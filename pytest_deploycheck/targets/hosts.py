@@ -375,6 +375,8 @@ FIELDS: dict[str, Field] = {
     "logrotate_config": Field("list[str]", "logrotate configuration files of the application's own logrotate run (from its crontab), read besides /etc/logrotate.conf"),
     "backups": Field("list[str]", "absolute globs of backup files, one per backup job (/var/backups/pg/*.dump.gpg)"),
     "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
+    "swap": Field("choice", "the host's swap policy: off (Kubernetes nodes, Redis, Elasticsearch) or on (a VM that should page out rather than OOM-kill); unset: not judged",
+                  choices=("off", "on")),
     "container": Field("bool", "the host is a container: firewall, fail2ban, time sync and automatic updates are then not applicable (default: detected)"),
 }
 
