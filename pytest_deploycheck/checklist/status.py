@@ -4,8 +4,9 @@ An automated item passed only when each of its (check, target) results passed or
 otherwise it takes the worst of failed / error / not run / pending / waived, and is n/a only when all
 its results are (n/a is a positive finding: "no TLS target in this inventory").  A manual item's
 status is its own result: passed when attested, manual (pending) until then.  An item its checks
-answer only in part takes the worse of its checks' status and its own attestation of the rest.  Catalog results that
-no item maps to are "beyond your checklist": they still count in the verdict by their severity.
+answer only in part takes the worse of its checks' status and its own attestation of the rest.
+Catalog results that no item maps to are "beyond your checklist": they still count in the verdict
+by their severity.
 """
 
 from __future__ import annotations

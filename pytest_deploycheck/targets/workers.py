@@ -199,11 +199,16 @@ class WorkersTarget(TargetHandle):
             raw = socket.create_connection((host, port), timeout=self.timeout)
         except OSError as exc:
             raise TargetError(f"{self.label}: cannot connect to {host}:{port}: {first_line(exc) or type(exc).__name__}") from None
-        with raw, context.wrap_socket(raw, server_hostname=host) as tls:
-            cert: dict[str, Any] = dict(tls.getpeercert() or {})
-            issuer = ", ".join(f"{pair[0]}={pair[1]}" for rdn in cert.get("issuer", ()) for pair in rdn)
-            return {"version": str(tls.version()), "cipher": str((tls.cipher() or ("?",))[0]), "issuer": issuer,
-                    "expires": str(cert.get("notAfter", "?"))}
+        try:
+            with raw, context.wrap_socket(raw, server_hostname=host) as tls:
+                cert: dict[str, Any] = dict(tls.getpeercert() or {})
+                version, cipher = str(tls.version()), str((tls.cipher() or ("?",))[0])
+        except ssl.SSLError:
+            raise  # the broker answered, and what it answered is the finding
+        except OSError as exc:  # a timeout or a reset mid-handshake: nothing learned
+            raise TargetError(f"{self.label}: TLS handshake with {host}:{port}: {first_line(exc) or type(exc).__name__}") from None
+        issuer = ", ".join(f"{pair[0]}={pair[1]}" for rdn in cert.get("issuer", ()) for pair in rdn)
+        return {"version": version, "cipher": cipher, "issuer": issuer, "expires": str(cert.get("notAfter", "?"))}
 
     # ------------------------------------------------------------------ Redis
 
