@@ -198,6 +198,7 @@ def test_files_encrypted(batches, evidence):
                    refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",),
                    answers=("^batch|export|feed|transfer|exchange|sftp|drop|interface file_permissions|world_readable|world_writable",
                             "batch|export|feed|transfer|exchange|drop file|folder? readable|writable|accessible other|everyone",
+                            "sftp|drop|inbox|landing|exchange folder|directory|dir permission|permissions|access|writable only? partner|account|write?",
                             "inbox|outbox|drop|landing|incoming|outgoing|exchange|sftp directory|folder|dir|files not? world_readable|world_writable"))
 def test_files_private(batches, evidence):
     """Batch files carry production records; readable by every account on the machine they are a

@@ -278,7 +278,7 @@ def test_sends_to_alertmanager(prometheus, evidence):
                             "notification channel|email|slack|pagerduty configur?",
                             "alert|alerts page|pages|paging on_call|oncall|engineer|responder|someone",
                             "oncall|opsgenie|pager integration|receiver|route|routing|notification tested|configured|working|set|connected",
-                            "alert|alerts oncall"),
+                            "alert|alerts oncall fail|failed|failure|error? task|job|dag|data?"),
                    answers_kind="alert",
                    answers_unless=("push notification|notifications|certificate|apns|fcm",),
 )

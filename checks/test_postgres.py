@@ -301,6 +301,7 @@ def test_connection_headroom(postgres: Any, evidence: Any) -> None:
                    refs=("PostgreSQL docs: statement_timeout, idle_in_transaction_session_timeout",),
                    answers=("statement_timeout|idle_in_transaction|query_timeout set? database? postgres?",
                             "postgres|database statement|query|transaction timeout", "runaway|long running query timeout|kill|limit",
+                            "long|analytical|reporting|runaway|adhoc query|queries block|blocking|timeout|statement_timeout|kill|limit etl|analyst|analysts?",
                             "statement timeout set", "statement_timeout|query_timeout for? ad|hoc|adhoc|queries|query|all|every|users?"),
                    answers_unless=("mysql|mariadb|max_execution_time|max_statement_time",))
 def test_app_timeouts(postgres: Any, evidence: Any) -> None:
@@ -469,7 +470,7 @@ def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-15", "WAL archiving healthy", severity="high",
                    refs=("CIS PostgreSQL Benchmark: Ensure WAL archiving is configured and functional",
                          "PostgreSQL docs: Continuous Archiving and Point-in-Time Recovery"),
-                   answers=("wal_archiving|archive_mode|pitr", "pitr|wal_archiving|archive_mode wal_archiving|pitr? backup|backups? nightly|daily?", "wal archiv|archive|shipping",
+                   answers=("wal_archiving|archive_mode|pitr", "pitr|wal_archiving|archive_mode wal_archiving|pitr? backup|backups? nightly|daily?", "wal_archiving|archive_mode postgres? object|s3|bucket|storage|offsite|remote?", "wal archiv|archive|shipping",
                             "point_in_time_recovery|point_in_time restore|recovery"))
 def test_wal_archiving(postgres: Any, evidence: Any) -> None:
     """Point-in-time recovery is only as recent as the last archived WAL segment, and an archive

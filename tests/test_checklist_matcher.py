@@ -191,6 +191,9 @@ def test_markdown_stripped_for_matching_original_kept() -> None:
     assert item.text.startswith("**Set** `JWT_SECRET`")
     assert item.plain == "Set JWT_SECRET via vault and rotate it now"
     assert plain_text("snake_case_name stays") == "snake_case_name stays"
+    # Layout HTML goes; a placeholder in angle brackets is the team's words.
+    assert plain_text("TLS <b>on</b><br/>everywhere") == "TLS on everywhere"
+    assert plain_text("Export files named <date>_<feed>.csv") == "Export files named <date>_<feed>.csv"
 
 
 def test_keys_are_slugs_deduplicated_in_order() -> None:
@@ -470,6 +473,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Rate limits on API requests", {"auth-06"}),  # not resource requests and limits
         ("Swap disabled on Kubernetes nodes", {"os-13"}),
         ("Swap configured (2G)", {"os-13"}),
+        ("Warehouse Postgres: WAL archiving to object storage", {"pg-15"}),
+        ("Failed task alerts go to #data-oncall", {"mon-08"}),
+        ("Long analytical queries cannot block ETL (statement_timeout for analysts)", {"pg-09"}),
+        ("SFTP drop folder permissions: only the partner account can write", {"batch-08"}),  # "write" as a permission
+        ("Write the rollback plan", {"dr-01"}),
         ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
     ],
 )

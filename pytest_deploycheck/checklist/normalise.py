@@ -147,7 +147,8 @@ _FILLER = {
 
 # Intent words: what kind of evidence an item asks for.
 _INTENT_WORDS: dict[str, set[str]] = {
-    "document": {"document", "documented", "documentation", "doc", "docs", "written", "write", "wiki", "diagram",
+    # Not "write": "only the partner can write" is a permission ("written" stays).
+    "document": {"document", "documented", "documentation", "doc", "docs", "written", "wiki", "diagram",
                  "describ", "describe", "plan", "procedure", "strategy",
                  "guide", "runbook", "readme", "spec", "specification", "agreed", "considered", "consider", "architecture",
                  "design", "designed",
