@@ -19,6 +19,7 @@ SRE_ON_CALL = "Google SRE book, ch. 11: being on-call"
 
 @pytest.mark.check("team-01", "On-call rota staffed for the launch window", severity="high", refs=(SRE_ON_CALL,),
                    answers=("oncall rota|schedule|roster|rotation|staffed|setup|cover|ready|plan|engineer|assigned?", "oncall",
+                            "oncall launch|golive|cutover|window|release|weekend|shift",
                             "pager|paging rota|rotation|schedule"),
                    answers_kind="attest", answers_unless=("runbook", "playbook"),  # the on-call's reading matter is doc-01's
                    answers_accepts=("alert",))  # "Alertmanager routes to PagerDuty, on-call rota set" asks for people too

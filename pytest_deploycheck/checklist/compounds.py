@@ -84,6 +84,8 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("load", "test"), "loadtest"),
     (("load", "tests"), "loadtest"),
     (("load", "testing"), "loadtest"),
+    (("load", "tested"), "loadtest"),
+    (("stress", "tested"), "loadtest"),
     (("stress", "test"), "loadtest"),
     (("stress", "tests"), "loadtest"),
     (("stress", "testing"), "loadtest"),
