@@ -307,7 +307,7 @@ def test_critical_routing(alertmanager, evidence):
     severity="medium",
     refs=("Prometheus: storage, retention (--storage.tsdb.retention.time)",),
     answers=("metrics retention", "prometheus retention period", "monitoring data retention",
-                            "prometheus|metric|metrics|tsdb retention|storage"),
+                            "prometheus|metric|metrics|tsdb retention|storage", "metric|metrics|prometheus|tsdb retain|retained|kept|keep|stored"),
                    answers_kind="monitor",
 )
 def test_retention(prometheus, evidence):

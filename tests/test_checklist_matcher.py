@@ -485,6 +485,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Who is on call during launch?", {"team-01"}),
         ("Are backups running nightly?", {"bk-01"}),
         ("Is the Redis instance password-protected?", {"redis-01"}),
+        ("Metrics retained for 30 days", {"mon-09"}),
         ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
     ],
 )
