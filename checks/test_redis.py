@@ -304,12 +304,16 @@ def test_dangerous_commands(redis, evidence):
                    answers_unless=("rabbitmq|amqp|amqps|celery|sidekiq|bullmq",))  # the workers' broker connection is wrk-14's
 def test_tls(redis, evidence):
     """Redis speaks plain text: a password and every value cross the network readable by
-    anyone on the path.  For a target not on loopback, passes with a rediss:// URL; not
-    applicable to a plain connection on loopback, where traffic never leaves the machine."""
+    anyone on the path.  For a target not on loopback, passes with a rediss:// URL over which a
+    PING is answered, the server's certificate and host name verified (against ``ca_bundle``,
+    else the system's CAs; a certificate that does not verify is an error); not applicable to a
+    plain connection on loopback, where traffic never leaves the machine."""
     url = urllib.parse.urlsplit(str(redis.target.spec["url"]))
     host = url.hostname or ""
     evidence.record(scheme=url.scheme, host=host)
     if url.scheme == "rediss":
+        redis.command("PING")
+        evidence.record(tls="PING answered over TLS, certificate and host name verified")
         return
     if _is_loopback_host(host):
         not_applicable(f"{redis.name}: {host} is a loopback address; traffic never leaves the host")

@@ -95,6 +95,9 @@ def test_redis_catalog(
         # Someone points the job queue at a Redis set up as a throw-away cache.
         _copy(redis_bad, "redis-bad-broker", role="broker"),
         _copy(redis_tls, "redis-tls", supported_until=_in_a_year()),
+        # The same TLS Redis without its CA: the system's CAs do not vouch for the test CA.
+        Instance("redis-tls-untrusted", "redis", {k: v for k, v in redis_tls.entry.items() if k != "ca_bundle"},
+                 dict(redis_tls.env), None),
     ]
     run = run_catalog(pytester, "test_redis.py", targets=targets)
 
@@ -181,6 +184,9 @@ def test_redis_catalog(
 
     # TLS: rediss:// passes, and the unauthenticated probe speaks TLS too (and is refused).
     assert (run.outcome("redis-09", "redis-tls"), run.outcome("redis-01", "redis-tls")) == ("passed", "passed")
+    assert run.evidence("redis-09", "redis-tls")["tls"] == "PING answered over TLS, certificate and host name verified"
+    assert run.outcome("redis-09", "redis-tls-untrusted") == "error"
+    assert "certificate verify failed" in run.message("redis-09", "redis-tls-untrusted")
 
     # No password reaches a message or evidence.
     passwords = [v for inst in (*audited.values(), redis_good, redis_tls) for v in inst.env.values()]
