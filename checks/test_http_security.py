@@ -358,7 +358,8 @@ def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-09", "Cookies are Secure, HttpOnly and SameSite", severity="medium",
                    refs=(OBSERVATORY + "cookies", "dev-sec nginx-baseline: nginx-16", "OWASP WSTG-SESS-02"),
-                   answers=("cookie secure|httponly|samesite|flag|attribute httponly? samesite?", "session cookie"))
+                   answers=("cookie secure|httponly|samesite|flag|attribute httponly? samesite?", "session cookie",
+                            "csrf|session|csrftoken cookie secure|httponly|samesite"))
 @read_ahead(_front_page)
 def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A session cookie without Secure leaks over plain HTTP, without HttpOnly it is readable by

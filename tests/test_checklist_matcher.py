@@ -514,6 +514,7 @@ def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> 
         ("Backups configured, tested", ()),  # nothing of its own: the restore drill check answers "tested"
         ("SSL certificates installed and valid", ()),  # not a list of clauses
         ("SLOs defined: 99.95% availability, p99 < 500ms", ()),  # the values of the SLOs the label asks for
+        ("SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE = True", ()),  # http-09 judges every cookie
         ("Firewall: only 80/443 open, SSH restricted to VPN", ("SSH restricted to VPN",)),  # a bare topic: each clause counts
     ],
 )
