@@ -40,7 +40,7 @@ class Matcher:
         if result.manual:
             why = result.rejected[0] if result.rejected else "no catalog check answers this item"
             return Suggestion((), why)
-        why = "; ".join(m.reason for m in result.matches[:3])
+        why = "; ".join(dict.fromkeys(m.reason for m in result.matches[:3]))  # two checks matched by one phrase: said once
         attest = "; ".join(result.unanswered)
         if attest:
             why += f"; no check answers {', '.join(repr(c) for c in result.unanswered)}: a person attests that part"
