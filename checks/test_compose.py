@@ -68,9 +68,11 @@ def test_restart_policy(files, evidence):
                    refs=("Compose spec: healthcheck", "CIS Docker Benchmark 4.6"),
                    answers=("compose healthcheck", "docker compose health checks", "service health checks defined",
                             "depends_on service_healthy",
-                            "docker|dockerfile|container|compose|pod|kubernetes health_check|healthcheck|liveness|readiness|probe",
+                            "docker|container|compose|service health_check|healthcheck",
                             "liveness|readiness probe kubernetes|pod|deployment|container"),
-                   answers_unless=("dockerfile has|declares|contains|includes|defines healthcheck|health_check",))
+                   # An item that names Kubernetes asks about pods' probes (k8s-02), not Compose.
+                   answers_unless=("dockerfile has|declares|contains|includes|defines healthcheck|health_check",
+                                   "kubernetes|k8s|helm|pod|pods"))
 def test_healthcheck(files, evidence):
     """Without a health check ``docker compose ps`` shows a hung service as running and
     ``depends_on: condition: service_healthy`` cannot wait for it.  Passes when each

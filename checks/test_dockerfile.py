@@ -54,8 +54,9 @@ def test_non_root_user(files, evidence):
 @pytest.mark.check("dock-02", "Image declares a HEALTHCHECK", severity="medium",
                    refs=("CIS Docker Benchmark 4.6",),
                    answers=("dockerfile healthcheck", "container health check defined", "docker healthcheck instruction",
-                            "docker|dockerfile|container|compose|pod|kubernetes health_check|healthcheck|liveness|readiness|probe",
-                            "liveness|readiness probe kubernetes|pod|deployment|container"))
+                            "docker|dockerfile|container|image health_check|healthcheck",
+                            "liveness|readiness probe kubernetes|pod|deployment|container"),
+                   answers_unless=("kubernetes|k8s|helm|pod|pods",))  # pods' probes are k8s-02's
 def test_healthcheck(files, evidence):
     """Without a health check Docker reports a hung container as running, restart policies
     never fire and dependants start against it.  Passes when the final stage (or its parent

@@ -68,7 +68,7 @@ def _security(k8s, evidence, rules: set[str], expected: str) -> None:
 
 @pytest.mark.check("k8s-01", "Containers request and limit CPU and memory", severity="medium",
                    refs=("kube-score container-resources", "Polaris cpuRequestsMissing / memoryLimitsMissing"),
-                   answers=("kubernetes resource requests and limits", "request|requests limit|limits container|containers|pod|pods|every|all", "pod memory limits", "pod cpu requests", "container resources set",
+                   answers=("kubernetes resource requests and limits", "request|requests limit|limits container|containers|pod|pods|every|all", "kubernetes|pod|pods limit|limits|requests", "pod memory limits", "pod cpu requests", "container resources set",
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
                             "container|pod|docker memory|cpu limit|request|quota",
                             "container|pod resource_limit|resource_limits|resource_requests",
@@ -85,7 +85,7 @@ def test_resources(k8s, evidence):
                    refs=("kube-score pod-probes", "Polaris livenessProbeMissing / readinessProbeMissing"),
                    answers=("kubernetes liveness and readiness probes", "livenessprobe in deployment", "kubernetes health probes",
                             "pod probes configured",
-                            "docker|dockerfile|container|compose|pod|kubernetes health_check|healthcheck|liveness|readiness|probe",
+                            "kubernetes|pod|container health_check|healthcheck|liveness|readiness|probe",
                             "liveness|readiness probe kubernetes|pod|deployment|container",
                             "liveness readiness probe"),
                    answers_unless=("dockerfile has|declares|contains|includes|defines healthcheck|health_check",))

@@ -280,7 +280,8 @@ def test_version_supported(redis, evidence):
 
 @pytest.mark.check(
     "redis-08", "Dangerous commands denied to the application", severity="high", refs=("Redis ACL: command categories @admin @dangerous",),
-                   answers=("redis dangerous|flushall|flushdb|config command|commands disabl|renam|denied|acl?", "rename command")
+                   answers=("redis dangerous|flushall|flushdb|config command|commands disabl|renam|denied|acl?", "rename command",
+                            "redis no|disabl|renam|denied|block flushall|flushdb|keys|debug")
 )
 def test_dangerous_commands(redis, evidence):
     """An application user that may FLUSHALL, CONFIG SET or SHUTDOWN turns one injection bug

@@ -58,7 +58,8 @@ def test_kbd_interactive_off(host, evidence):
 @pytest.mark.check("ssh-03", "Root login disabled or key-only", severity="high",
                    refs=("dev-sec ssh-baseline: sshd-06", "CIS Debian Linux 12 5.1.20: Ensure sshd PermitRootLogin is disabled"),
                    answers=("root_login|permitrootlogin disabl|no|off|prohibit|key|forbid|deny?",
-                            "ssh root login|access disabl|no|off|key", "ssh harden|hardening|lockdown"))
+                            "ssh root login|access disabl|no|off|key", "ssh harden|hardening|lockdown",
+                            "ssh root no|disabl|off|prohibit|forbid|denied|block"))
 @read_ahead(effective)
 def test_root_login(host, evidence):
     """root is the one account name every attacker knows, and a root login leaves no trace of who

@@ -486,6 +486,13 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Are backups running nightly?", {"bk-01"}),
         ("Is the Redis instance password-protected?", {"redis-01"}),
         ("Metrics retained for 30 days", {"mon-09"}),
+        # A topic's later clauses are read with the topic too ("Docker healthcheck").
+        ("Docker: non-root user, healthcheck, pinned base image",
+         {"dock-01", "dock-02", "dock-03", "comp-02", "comp-10", "k8s-06", "k8s-12"}),
+        ("Redis: password, no FLUSHALL, maxmemory set", {"redis-01", "redis-04", "redis-08"}),
+        ("SSH: keys only, no root, fail2ban", {"ssh-01", "ssh-03", "ssh-05", "net-04"}),
+        ("Kubernetes: probes, limits, PDB, HPA", {"k8s-01", "k8s-02", "k8s-04", "k8s-05"}),  # not Compose's or the Dockerfile's
+        ("Kubernetes liveness probes", {"k8s-02"}),
         ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
     ],
 )
@@ -512,6 +519,7 @@ def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> 
         ("Redis requirepass set; maxmemory policy allkeys-lru", ()),
         ("Payments API - TLS certificate valid", ()),  # a leading topic is what the item is about
         ("Backups configured, tested", ()),  # nothing of its own: the restore drill check answers "tested"
+        ("Backups: daily, encrypted, offsite", ("offsite",)),  # read with its topic, a clause still has to be answered
         ("SSL certificates installed and valid", ()),  # not a list of clauses
         ("SLOs defined: 99.95% availability, p99 < 500ms", ()),  # the values of the SLOs the label asks for
         ("SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE = True", ()),  # http-09 judges every cookie

@@ -407,7 +407,12 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     label = _LABEL.match(plain)
     # The whole item and its "Label:" are context for each clause ("Cookies: secure, httponly").
     context = set(tokens(context_src)) | (set(tokens(label.group(1))) if label else set())
-    clause_texts = [_analyse(c) for c in _clauses(plain)]
+    clauses = _clauses(plain)
+    clause_texts = [_analyse(c) for c in clauses]
+    # After a bare topic ("Docker: non-root user, healthcheck") each later clause is about that
+    # topic: it is also read with it ("Docker healthcheck").  The first clause holds the topic already.
+    if label and is_label(label.group(1)):
+        clause_texts += [_analyse(f"{label.group(1)} {c}") for c in clauses[1:]]
     label_text = [_analyse(label.group(1))] if label else []
     # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
     # X-Frame-Options) configured" is about security headers).  Other asides ("(adjust based on
