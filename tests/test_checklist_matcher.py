@@ -36,6 +36,16 @@ def test_bullet_styles_and_numbered_items() -> None:
     assert [i.line for i in items] == [1, 2, 3, 4, 5]
 
 
+def test_status_marks_are_boxes() -> None:
+    """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
+    legend that names the marks is not an item."""
+    md = "## Infra\n✅ Backups nightly\n- ❌ WAF rules deployed\n⬜ Redis persistence\n- ✔️ HSTS set\n✅ done, ❌ open\n"
+    items = parse_text(md).items
+    assert [(i.plain, i.checked, i.section) for i in items] == [
+        ("Backups nightly", True, ("Infra",)), ("WAF rules deployed", False, ("Infra",)),
+        ("Redis persistence", False, ("Infra",)), ("HSTS set", True, ("Infra",))]
+
+
 def test_nested_items_record_depth_and_parent() -> None:
     md = "# S\n- [ ] Resource monitoring\n  - [ ] CPU alerts\n    - [ ] at 90%\n  - [ ] Disk alerts\n- [ ] Other\n"
     items = parse_text(md).items

@@ -210,6 +210,10 @@ _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _TASK = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[(?P<box>[ xX✓✔])\][ \t]+(?P<text>\S.*)$")
 _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+(?P<text>.*)$")
+#: Status marks some teams use for boxes, at the start of a line or after its bullet: "✅ Backups
+#: nightly", "- ❌ WAF rules".  The first five mean done (which, like a ticked box, decides nothing).
+_DONE_MARKS = "✅☑✔🟢✓"
+_EMOJI_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?(?P<box>[✅☑✔🟢✓☐⬜🔲❌✗✘⏳🟡🔴⭕])\uFE0F?[ \t]+(?P<text>\S.*)$")
 _THEMATIC = re.compile(r"^ {0,3}((\*[ \t]*){3,}|(-[ \t]*){3,}|(_[ \t]*){3,})$")
 _BLANK_FIELD = re.compile(r"_{3,}")
 _TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
@@ -426,6 +430,11 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
 
         section = tuple(title for _, title in headings)
         task = _TASK.match(line)
+        if task is None:
+            marked = _EMOJI_TASK.match(line)
+            # A legend ("✅ done, ❌ open") names marks, it is not an item.
+            if marked and not any(mark in marked.group("text") for mark in "✅☑✔🟢☐⬜🔲❌✗✘⏳🟡🔴⭕"):
+                task = marked
         if task and _STRUCK.match(task.group("text")):
             struck.append(number)  # "- [ ] ~~Set up Memcached~~ (dropped)": taken off the list by its team
             continue
@@ -436,7 +445,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             body = task.group("text").strip()
             key = key_for(section, plain_text(body))
             parent = open_items[-1][1] if open_items else None
-            raw.append((key, body, number, section, "task", task.group("box") != " ", len(open_items), parent))
+            raw.append((key, body, number, section, "task", task.group("box") not in (" ", *"☐⬜🔲❌✗✘⏳🟡🔴⭕"), len(open_items), parent))
             open_items.append((width, key))
             prev_paragraph = None
             continue
