@@ -36,6 +36,17 @@ def test_bullet_styles_and_numbered_items() -> None:
     assert [i.line for i in items] == [1, 2, 3, 4, 5]
 
 
+def test_boxes_as_other_editors_write_them() -> None:
+    """A bare "[ ] item" (plain-text lists), in-progress marks ("- [-]", "- [/]", "- [~]") and a
+    forgotten space are boxes too; only x and the ticks are done.  A link or a reference
+    definition is not a box."""
+    md = ("## A\n[ ] Bare brackets item\n- [-] In progress\n- [/] Half done\n- [~] Tilde\n- [ ]No space\n"
+          "- [ ] [Runbook](https://runbook.example) linked\n[x]: https://ref.example\n[ ](https://x.example) a link\n")
+    assert [(i.plain, i.checked) for i in parse_text(md).items] == [
+        ("Bare brackets item", False), ("In progress", False), ("Half done", False), ("Tilde", False), ("No space", False),
+        ("Runbook linked", False)]
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""

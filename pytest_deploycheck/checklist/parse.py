@@ -208,7 +208,10 @@ def slug(text: str, limit: int) -> str:
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[(?P<box>[ xX✓✔])\][ \t]+(?P<text>\S.*)$")
+# A box: "- [ ]", "1. [x]", a bare "[ ] item" (plain-text lists), the in-progress marks of some editors
+# ("- [-]", "- [/]", "- [~]"), and "- [ ]item" with the space forgotten.  Only x and the ticks are done.
+_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?\[(?P<box>[ xX✓✔/~-])\][ \t]*(?P<text>[^\s(:].*)$")
+_DONE_BOXES = "xX✓✔"
 _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+(?P<text>.*)$")
 #: Status marks some teams use for boxes, at the start of a line or after its bullet: "✅ Backups
 #: nightly", "- ❌ WAF rules".  The first five mean done (which, like a ticked box, decides nothing).
@@ -445,7 +448,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             body = task.group("text").strip()
             key = key_for(section, plain_text(body))
             parent = open_items[-1][1] if open_items else None
-            raw.append((key, body, number, section, "task", task.group("box") not in (" ", *"☐⬜🔲❌✗✘⏳🟡🔴⭕"), len(open_items), parent))
+            raw.append((key, body, number, section, "task", task.group("box") in _DONE_BOXES + _DONE_MARKS, len(open_items), parent))
             open_items.append((width, key))
             prev_paragraph = None
             continue
