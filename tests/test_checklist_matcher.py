@@ -47,6 +47,13 @@ def test_boxes_as_other_editors_write_them() -> None:
         ("Runbook linked", False)]
 
 
+def test_lists_quoted_pasted_or_lettered() -> None:
+    """A list inside a block quote, bullets pasted from a word processor and lettered steps."""
+    md = "## A\n> - [ ] Quoted item\n• [ ] Bullet dot item\n◦ [ ] Hollow item\na) [ ] Lettered item\n> Note: quoted prose\n"
+    assert texts(md) == ["Quoted item", "Bullet dot item", "Hollow item", "Lettered item"]
+    assert texts("## Launch\n• Backups nightly\n• TLS valid\n") == ["Backups nightly", "TLS valid"]  # no box anywhere: read line by line
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""

@@ -210,13 +210,16 @@ _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 # A box: "- [ ]", "1. [x]", a bare "[ ] item" (plain-text lists), the in-progress marks of some editors
 # ("- [-]", "- [/]", "- [~]"), and "- [ ]item" with the space forgotten.  Only x and the ticks are done.
-_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?\[(?P<box>[ xX✓✔/~-])\][ \t]*(?P<text>[^\s(:].*)$")
+# Bullets as pasted from word processors (•, ◦, ▪, ‣, –) and lettered steps ("a) [ ]") count before a box.
+_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}[.)]|[A-Za-z][.)])[ \t]+)?"
+                   r"\[(?P<box>[ xX✓✔/~-])\][ \t]*(?P<text>[^\s(:].*)$")
 _DONE_BOXES = "xX✓✔"
-_BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+(?P<text>.*)$")
+_BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ \t]+(?P<text>.*)$")
 #: Status marks some teams use for boxes, at the start of a line or after its bullet: "✅ Backups
 #: nightly", "- ❌ WAF rules".  The first five mean done (which, like a ticked box, decides nothing).
 _DONE_MARKS = "✅☑✔🟢✓"
-_EMOJI_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?(?P<box>[✅☑✔🟢✓☐⬜🔲❌✗✘⏳🟡🔴⭕])\uFE0F?[ \t]+(?P<text>\S.*)$")
+_EMOJI_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ \t]+)?(?P<box>[✅☑✔🟢✓☐⬜🔲❌✗✘⏳🟡🔴⭕])\uFE0F?[ \t]+(?P<text>\S.*)$")
+_QUOTE = re.compile(r"^ {0,3}(?:>[ \t]?)+")
 _THEMATIC = re.compile(r"^ {0,3}((\*[ \t]*){3,}|(-[ \t]*){3,}|(_[ \t]*){3,})$")
 _BLANK_FIELD = re.compile(r"_{3,}")
 _TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
@@ -397,7 +400,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         return base if count == 1 else f"{base}-{count}"
 
     for number, full in enumerate(lines, start=1):
-        line = full[:MAX_LINE_CHARS]
+        # A list inside a block quote ("> - [ ] ...") is a list all the same (GitHub renders its boxes).
+        line = _QUOTE.sub("", full[:MAX_LINE_CHARS])
         if fence is not None:
             m = _FENCE.match(line)
             if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= fence[1] and not m.group(2).strip():
