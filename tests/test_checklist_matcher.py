@@ -54,6 +54,15 @@ def test_lists_quoted_pasted_or_lettered() -> None:
     assert texts("## Launch\n• Backups nightly\n• TLS valid\n") == ["Backups nightly", "TLS valid"]  # no box anywhere: read line by line
 
 
+def test_a_bold_line_is_a_heading_under_the_current_one() -> None:
+    """Notion, Confluence and Google Docs export a heading as a bold line; a bold sentence stays prose."""
+    md = ("# Go-live\n**Security**\n- [ ] Certificates valid\n__Database:__\n- [ ] Backups nightly\n"
+          "**Note: freeze deploys first.**\n- [ ] Alerts configured\n## Sign-off\n- [ ] QA lead\n")
+    assert [(i.plain, i.section) for i in parse_text(md).items] == [
+        ("Certificates valid", ("Go-live", "Security")), ("Backups nightly", ("Go-live", "Database")),
+        ("Alerts configured", ("Go-live", "Database")), ("QA lead", ("Go-live", "Sign-off"))]
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""

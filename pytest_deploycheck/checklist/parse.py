@@ -220,6 +220,10 @@ _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ 
 _DONE_MARKS = "✅☑✔🟢✓"
 _EMOJI_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ \t]+)?(?P<box>[✅☑✔🟢✓☐⬜🔲❌✗✘⏳🟡🔴⭕])\uFE0F?[ \t]+(?P<text>\S.*)$")
 _QUOTE = re.compile(r"^ {0,3}(?:>[ \t]?)+")
+#: A line that is all bold, as Notion, Confluence and Google Docs export a heading ("**Security**"):
+#: a heading under the current one.  A bold sentence ("**Note: freeze deploys first.**") is not.
+_BOLD_HEADING = re.compile(r"^ {0,3}(\*\*|__)(?P<title>[^*_\s][^*_]{0,58}?)\1:?[ \t]*$")
+PSEUDO_HEADING_LEVEL = 7  # under any "#" heading; the next real heading ends it
 _THEMATIC = re.compile(r"^ {0,3}((\*[ \t]*){3,}|(-[ \t]*){3,}|(_[ \t]*){3,})$")
 _BLANK_FIELD = re.compile(r"_{3,}")
 _TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
@@ -432,6 +436,11 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             prev_paragraph = None
             continue
         if _THEMATIC.match(line):
+            prev_paragraph = None
+            continue
+        bold = _BOLD_HEADING.match(line)
+        if bold and not bold.group("title").rstrip().endswith((".", "!", "?")):
+            set_heading(PSEUDO_HEADING_LEVEL, bold.group("title").strip().rstrip(":").strip())
             prev_paragraph = None
             continue
 
