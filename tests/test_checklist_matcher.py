@@ -63,6 +63,14 @@ def test_a_bold_line_is_a_heading_under_the_current_one() -> None:
         ("Alerts configured", ("Go-live", "Database")), ("QA lead", ("Go-live", "Sign-off"))]
 
 
+def test_a_wrapped_item_keeps_its_second_line() -> None:
+    md = "## A\n- [ ] Backups configured and\n  verified nightly\n- [ ] TLS valid\n  - [ ] nested item\n"
+    items = parse_text(md).items
+    assert [(i.plain, i.line, i.key) for i in items] == [
+        ("Backups configured and verified nightly", 2, "a--backups-configured-and"),  # the key stays the first line's
+        ("TLS valid", 4, "a--tls-valid"), ("nested item", 5, "a--nested-item")]
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""

@@ -388,6 +388,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     name_columns: frozenset[int] = frozenset()  # and who signed, left out of what the row names
     loose: list[tuple[str, int, tuple[str, ...], int]] = []  # list lines without a box: (text, line, section, indent)
     struck: list[int] = []  # task lines struck through
+    task_end: tuple[int, int] | None = None  # the last task item (index in raw) and its last line so far
 
     def set_heading(level: int, title: str) -> None:
         nonlocal open_items
@@ -463,6 +464,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             parent = open_items[-1][1] if open_items else None
             raw.append((key, body, number, section, "task", task.group("box") in _DONE_BOXES + _DONE_MARKS, len(open_items), parent))
             open_items.append((width, key))
+            task_end = (len(raw) - 1, number)
             prev_paragraph = None
             continue
 
@@ -530,6 +532,16 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             if bullet.group("text").strip():
                 loose.append((bullet.group("text").strip(), number, section, width))
             prev_paragraph = None
+            continue
+        # An indented line right after an item's (no blank between) continues its text, as Markdown
+        # renders it: "- [ ] Backups configured and\n  verified nightly" is one item.  The key stays the
+        # first line's.  (An unindented line there is a lazy continuation in CommonMark, but as often a
+        # note or a legend of its own: it is left alone.)
+        if task_end is not None and task_end[1] == number - 1 and line[:1].isspace():
+            index = task_end[0]
+            entry = raw[index]
+            raw[index] = (entry[0], f"{entry[1]} {stripped}", *entry[2:])
+            task_end = (index, number)
             continue
         # Only a paragraph line can be a setext heading's text; a line indented under an item continues it.
         prev_paragraph = (number, stripped) if not line[:1].isspace() else None
