@@ -71,6 +71,22 @@ def test_a_wrapped_item_keeps_its_second_line() -> None:
         ("TLS valid", 4, "a--tls-valid"), ("nested item", 5, "a--nested-item")]
 
 
+def test_a_plain_list_line_over_boxes_heads_them() -> None:
+    """"1. Security" over its own boxes is their heading, until the list goes back to its indent or a
+    paragraph, table or heading ends it; a plain line with no box under it stays unread."""
+    md = ("# Go-live\n1. Security\n   - [ ] Certificates valid\n2. Database:\n   - [ ] Backups nightly\n"
+          "     - [ ] Restore tested\n3. Plain step\n- [ ] Top level item\n## Other\n- Notes\n  - [ ] Nested\n"
+          "Paragraph\n- [ ] After paragraph\n")
+    items = parse_text(md).items
+    assert [(i.plain, i.section, i.parent) for i in items] == [
+        ("Certificates valid", ("Go-live", "Security"), None),
+        ("Backups nightly", ("Go-live", "Database"), None),
+        ("Restore tested", ("Go-live", "Database"), "database--backups-nightly"),
+        ("Top level item", ("Go-live",), None),
+        ("Nested", ("Go-live", "Other", "Notes"), None),
+        ("After paragraph", ("Go-live", "Other"), None)]
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""

@@ -224,6 +224,7 @@ _QUOTE = re.compile(r"^ {0,3}(?:>[ \t]?)+")
 #: a heading under the current one.  A bold sentence ("**Note: freeze deploys first.**") is not.
 _BOLD_HEADING = re.compile(r"^ {0,3}(\*\*|__)(?P<title>[^*_\s][^*_]{0,58}?)\1:?[ \t]*$")
 PSEUDO_HEADING_LEVEL = 7  # under any "#" heading; the next real heading ends it
+LIST_HEADING_LEVEL = 8  # a plain list line over boxes: under those, the first of its nesting
 _THEMATIC = re.compile(r"^ {0,3}((\*[ \t]*){3,}|(-[ \t]*){3,}|(_[ \t]*){3,})$")
 _BLANK_FIELD = re.compile(r"_{3,}")
 _TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
@@ -389,13 +390,32 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     loose: list[tuple[str, int, tuple[str, ...], int]] = []  # list lines without a box: (text, line, section, indent)
     struck: list[int] = []  # task lines struck through
     task_end: tuple[int, int] | None = None  # the last task item (index in raw) and its last line so far
+    # Plain list lines with boxes nested under them ("1. Security" over "   - [ ] TLS valid") head
+    # those items like a heading: their indents, innermost last (their titles are on ``headings``).
+    list_heads: list[int] = []
 
     def set_heading(level: int, title: str) -> None:
         nonlocal open_items
+        list_heads.clear()
         while headings and headings[-1][0] >= level:
             headings.pop()
         headings.append((level, plain_text(title)))
         open_items = []
+
+    def end_list_heads(width: int) -> None:
+        """A list line at ``width`` is no longer under the list heads at that indent or deeper."""
+        while list_heads and list_heads[-1] >= width:
+            list_heads.pop()
+            headings.pop()
+
+    def heads_boxes(number: int, width: int) -> bool:
+        """Whether the next non-blank line after ``number`` is a box nested deeper than ``width``."""
+        for following in lines[number:number + 50]:
+            if not following.strip():
+                continue
+            nested = _TASK.match(following) or _EMOJI_TASK.match(following)
+            return bool(nested and _indent_width(nested.group("indent")) > width)
+        return False
 
     def key_for(section: tuple[str, ...], body: str) -> str:
         base = "--".join(p for p in (slug(section[-1], KEY_SECTION_CHARS) if section else "", slug(body, KEY_TEXT_CHARS)) if p)
@@ -445,6 +465,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             prev_paragraph = None
             continue
 
+        if list_heads and not line[:1].isspace() and not (_BULLET.match(line) or _TASK.match(line) or _EMOJI_TASK.match(line)):
+            end_list_heads(0)  # a table, a sign-off line or a paragraph at the margin: the list is over
         section = tuple(title for _, title in headings)
         task = _TASK.match(line)
         if task is None:
@@ -457,6 +479,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             continue
         if task:
             width = _indent_width(task.group("indent"))
+            end_list_heads(width)
+            section = tuple(title for _, title in headings)
             while open_items and open_items[-1][0] >= width:
                 open_items.pop()
             body = task.group("text").strip()
@@ -529,6 +553,12 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             width = _indent_width(bullet.group("indent"))
             while open_items and open_items[-1][0] >= width:
                 open_items.pop()
+            end_list_heads(width)
+            if bullet.group("text").strip() and heads_boxes(number, width):
+                headings.append((LIST_HEADING_LEVEL + len(list_heads), plain_text(bullet.group("text").strip()).rstrip(":").strip()))
+                list_heads.append(width)
+                prev_paragraph = None
+                continue
             if bullet.group("text").strip():
                 loose.append((bullet.group("text").strip(), number, section, width))
             prev_paragraph = None
