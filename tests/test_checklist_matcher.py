@@ -87,6 +87,15 @@ def test_a_plain_list_line_over_boxes_heads_them() -> None:
         ("After paragraph", ("Go-live", "Other"), None)]
 
 
+def test_a_table_of_items_without_a_status_column_is_named_in_a_warning() -> None:
+    md = ("## A\n- [ ] Boxed item\n## B\n| # | Item | Owner |\n|---|---|---|\n| 1 | Backups nightly | Bob |\n"
+          "| 2 | TLS valid | Ann |\n## C\n| Metric | Threshold |\n|---|---|\n| CPU | 80% |\n")
+    checklist = parse_text(md)
+    assert texts(md) == ["Boxed item"]
+    assert checklist.warnings == ("<text>:6: 2 rows of a table with an item column but no status column not read as items "
+                                  "(first under 'B'); add a Status column, or write each as '- [ ] ...', to have them checked",)
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""

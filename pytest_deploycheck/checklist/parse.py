@@ -246,6 +246,9 @@ _CATEGORY_HEADER = re.compile(r"^(areas?|categor(y|ies)|sections?|components?|do
 _ASIDE_HEADER = re.compile(
     r"^(owners?|responsible|assignee|assigned( to)?|who|team|by|notes?|comments?|remarks?|dates?|due|deadline|eta|links?"
     r"|tickets?|evidence|#|no\.?|nr\.?|id)$", re.I)
+# A column that names what each row is to do or check: a table of items, if it had a status column.
+_ITEM_HEADER = re.compile(r"^(items?|checks?|tasks?|requirements?|controls?|steps?|actions?|criteria|criterion|checkpoints?"
+                          r"|check ?items?|deliverables?|to ?do)$", re.I)
 # A status cell that claims the row done (recorded, meaning nothing, like a ticked box).
 _DONE_CELL = re.compile(r"^(\[[xX✓✔]\]|[xX✓✔☑✅]|done|yes|y|ok|okay|pass(ed)?|go|complete[d]?|verified)$", re.I)
 
@@ -393,6 +396,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     # Plain list lines with boxes nested under them ("1. Security" over "   - [ ] TLS valid") head
     # those items like a heading: their indents, innermost last (their titles are on ``headings``).
     list_heads: list[int] = []
+    item_table = False  # the current table has a column naming items (| Item | Owner |)
+    unread_rows: list[tuple[int, tuple[str, ...]]] = []  # rows of such a table without a status column
 
     def set_heading(level: int, title: str) -> None:
         nonlocal open_items
@@ -498,6 +503,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             aside_columns = frozenset()
             category_column = None
             signature_column = None
+            item_table = False
         if stripped.startswith("|"):
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
@@ -507,6 +513,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                 category_column = next((i for i, c in enumerate(cells) if _CATEGORY_HEADER.match(plain_text(c).strip())), None)
                 signature_column = next((i for i, c in enumerate(cells) if _SIGNATURE_HEADER.match(plain_text(c).strip())), None)
                 name_columns = frozenset(i for i, c in enumerate(cells) if re.match(r"^(names?|signer|person)$", plain_text(c).strip(), re.I))
+                item_table = any(_ITEM_HEADER.match(plain_text(c).strip()) for c in cells)
                 # An area column sorts rows only beside another column that says what (| Component | Status |
                 # names the item in its "component" column).
                 others = {i for i, c in enumerate(cells) if i not in aside_columns and i not in (status_column, category_column,
@@ -536,6 +543,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                     body, _ = row
                     signed = bool(plain_text(cells[signature_column]).strip()) and not _PLACEHOLDER_CELL.match(cells[signature_column])
                     raw.append((key_for(section, plain_text(body)), body, number, section, "table", signed, 0, None))
+                elif item_table and status_column is None and signature_column is None and any(plain_text(c).strip() for c in cells):
+                    unread_rows.append((number, section))  # | # | Item | Owner |: items, but nothing to tick
             prev_paragraph = None
             continue
 
@@ -593,6 +602,11 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                         "was read as an item")
     elif loose:
         warnings += _unread_sections(source, loose, {entry[3] for entry in raw})
+    if raw and unread_rows:
+        first, section = unread_rows[0]
+        warnings.append(f"{source}:{first}: {len(unread_rows)} row{'s' if len(unread_rows) > 1 else ''} of a table with an item "
+                        f"column but no status column not read as items (first under '{' > '.join(section[-1:]) or 'the top'}'); "
+                        "add a Status column, or write each as '- [ ] ...', to have them checked")
     if not raw:
         raise ChecklistError(
             f"{source}: no checklist items found; write each item as a task-list line ('- [ ] TLS certificate valid')"
