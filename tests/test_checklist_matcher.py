@@ -96,6 +96,13 @@ def test_a_table_of_items_without_a_status_column_is_named_in_a_warning() -> Non
                                   "(first under 'B'); add a Status column, or write each as '- [ ] ...', to have them checked",)
 
 
+def test_front_matter_is_not_a_heading() -> None:
+    """A docs site's YAML or TOML front matter is metadata; a rule over the first items is not front matter."""
+    assert [(i.plain, i.section) for i in parse_text("---\ntitle: Go-live\n---\n- [ ] Top item\n").items] == [("Top item", ())]
+    assert [(i.plain, i.section) for i in parse_text('+++\ntitle = "x"\n+++\n# H\n- [ ] T\n').items] == [("T", ("H",))]
+    assert texts("---\n\n- [ ] After a rule\n---\n- [ ] Second\n") == ["After a rule", "Second"]
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""

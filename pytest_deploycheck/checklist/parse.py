@@ -371,11 +371,28 @@ def _split_lines(text: str) -> list[str]:
     return re.split(r"\r\n|\r|\n", text)
 
 
+def _front_matter_blanked(lines: list[str]) -> list[str]:
+    """The lines with a YAML (``---``) or TOML (``+++``) front matter block at the top blanked out
+    (line numbers kept): a docs site's metadata, not a heading over the first items."""
+    if not lines or lines[0].strip() not in ("---", "+++"):
+        return lines
+    fence = lines[0].strip()
+    for end in range(1, min(len(lines), 100)):
+        if lines[end].strip() in (fence, "...") and end > 1:
+            inside = [line for line in lines[1:end] if line.strip()]
+            # Metadata ("title: Go-live"), not a rule over the first items: no box, heading or list in it.
+            if any(re.match(r"^[A-Za-z_][\w.-]*[ \t]*[:=]", line) for line in inside) and not any(
+                    _TASK.match(line) or _ATX.match(line) or _BULLET.match(line) for line in inside):
+                return [""] * (end + 1) + lines[end + 1:]
+            return lines
+    return lines
+
+
 def parse_text(text: str, source: str = "<text>") -> Checklist:
     """Parse checklist Markdown; raises ChecklistError when it holds no item at all."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = _split_lines(text)
+    lines = _front_matter_blanked(_split_lines(text))
     warnings: list[str] = []
     headings: list[tuple[int, str]] = []  # (level, plain title)
     open_items: list[tuple[int, str]] = []  # (indent width, key) of enclosing task items
