@@ -52,6 +52,9 @@ def test_lists_quoted_pasted_or_lettered() -> None:
     md = "## A\n> - [ ] Quoted item\n• [ ] Bullet dot item\n◦ [ ] Hollow item\na) [ ] Lettered item\n> Note: quoted prose\n"
     assert texts(md) == ["Quoted item", "Bullet dot item", "Hollow item", "Lettered item"]
     assert texts("## Launch\n• Backups nightly\n• TLS valid\n") == ["Backups nightly", "TLS valid"]  # no box anywhere: read line by line
+    # Outline numbering, as formal checklists write it.
+    assert texts("## A\n1.1 [ ] Dotted\n1.2. [ ] Dotted with dot\n(3) [ ] Parenthesised\n") == [
+        "Dotted", "Dotted with dot", "Parenthesised"]
 
 
 def test_a_bold_line_is_a_heading_under_the_current_one() -> None:

@@ -211,7 +211,7 @@ _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 # A box: "- [ ]", "1. [x]", a bare "[ ] item" (plain-text lists), the in-progress marks of some editors
 # ("- [-]", "- [/]", "- [~]"), and "- [ ]item" with the space forgotten.  Only x and the ticks are done.
 # Bullets as pasted from word processors (•, ◦, ▪, ‣, –) and lettered steps ("a) [ ]") count before a box.
-_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}[.)]|[A-Za-z][.)])[ \t]+)?"
+_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}(?:\.\d{1,3})*\.?\)?|\(\d{1,3}\)|[A-Za-z][.)])[ \t]+)?"
                    r"\[(?P<box>[ xX✓✔/~-])\][ \t]*(?P<text>[^\s(:].*)$")
 _DONE_BOXES = "xX✓✔"
 _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ \t]+(?P<text>.*)$")
