@@ -3,7 +3,10 @@
 What counts as an item:
 
 - a task-list line, at any nesting depth: ``- [ ]``, ``- [x]``, ``* [ ]``, ``+ [ ]``, ``1. [ ]``,
-  ``1) [ ]`` (the tick is recorded, but means nothing: a tick is a claim, not evidence);
+  ``1) [ ]`` (the tick is recorded, but means nothing: a tick is a claim, not evidence); also as other
+  editors write them: a bare ``[ ] item``, ``- [-]`` / ``- [/]`` / ``- [~]`` (in progress), ``1.1 [ ]``,
+  ``a) [ ]``, ``• [ ]``, a status emoji instead of the box (``✅ item``, ``- ❌ item``), inside a block
+  quote; an indented line right after an item continues its text;
 - a sign-off line with blanks to fill in: ``Engineering Lead: ______``, ``- Approved by: ____ Date: ____``,
   ``**QA Sign-off**: _____`` (a line that is only a date or a "last updated" field is not an item:
   it records when, not whether);
@@ -14,8 +17,10 @@ What counts as an item:
   (a team that writes its list without boxes still gets its own list; a warning says so).
 
 Headings of any level, ATX (``## Security``) and setext (a line underlined with ``===`` or ``---``), are
-the sections; an item's section path is the stack of headings above it.  Lines inside fenced code blocks
-(```` ``` ```` and ``~~~``) and HTML comments are never items.
+the sections, and so are a line that is all bold (``**Security**``) and a plain list line with boxes
+nested under it (``1. Security``); an item's section path is the stack of headings above it.  Lines
+inside fenced code blocks (```` ``` ```` and ``~~~``), HTML comments and a YAML/TOML front matter block
+are never items.  Inline Markdown is read by ``inline.py``, tables' columns by ``tables.py``.
 
     checklist = parse_file("GO_LIVE.md")
     for item in checklist.items:
@@ -25,11 +30,23 @@ the sections; an item's section path is the stack of headings above it.  Lines i
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from pytest_deploycheck.checklist.inline import BLANK_FIELD, plain_text, slug
+from pytest_deploycheck.checklist.tables import (
+    ASIDE_HEADER,
+    CATEGORY_HEADER,
+    FIELD_ONLY,
+    ITEM_HEADER,
+    PLACEHOLDER_CELL,
+    SIGNATURE_HEADER,
+    STATUS_HEADER,
+    status_row,
+    table_item,
+)
 
 # Bounds: a checklist is a page or a few, not a data file.  Past these we refuse with a clear message rather
 # than spend minutes matching a log file someone passed by mistake.
@@ -140,69 +157,6 @@ def parse_bytes(data: bytes, source: str = "<bytes>") -> Checklist:
 
 # ---------------------------------------------------------------------------------------------- inline text
 
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_AUTOLINK = re.compile(r"<((?:https?|mailto|ftp):[^>\s]+)>")
-# HTML a checklist uses for layout; any other <word> is a placeholder the team wrote ("<date>_<feed>.csv").
-_HTML_TAG = re.compile(r"</?(?:a|abbr|b|br|code|del|details|div|em|font|h[1-6]|hr|i|img|ins|kbd|mark|p|s|small|span|strike|strong|"
-                       r"sub|summary|sup|table|td|th|tr|tt|u)(?:\s[^<>]*)?/?>", re.I)
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EM_STAR = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])")
-_EM_UNDER = re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-_SPACES = re.compile(r"\s+")
-
-
-def plain_text(markdown: str) -> str:
-    """Inline Markdown to the words a reader sees: code spans keep their content, links their label,
-    emphasis and HTML tags go."""
-    spans: list[str] = []
-
-    def keep(m: re.Match[str]) -> str:
-        spans.append(m.group(2).strip())
-        return f"\x00{len(spans) - 1}\x00"
-
-    text = _CODE_SPAN.sub(keep, markdown)  # first: nothing inside a code span is Markdown
-    text = _BLANK_FIELD.sub("\x01", text)  # a fill-in blank is not emphasis
-    text = _IMAGE.sub(r"\1", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _HTML_TAG.sub(" ", text)
-    for _ in range(3):  # nested emphasis (***x***, **_x_**)
-        text = _STRONG.sub(r"\2", text)
-        text = _EM_STAR.sub(r"\1", text)
-        text = _EM_UNDER.sub(r"\1", text)
-        text = _STRIKE.sub(r"\1", text)
-    text = _ESCAPE.sub(r"\1", text)
-    text = re.sub(r"\x00(\d+)\x00", lambda m: spans[int(m.group(1))], text)
-    text = text.replace("\x01", "____")
-    return _SPACES.sub(" ", text).strip()
-
-
-def slug(text: str, limit: int) -> str:
-    """Lowercase ASCII words joined by '-'; words with no ASCII letter or digit at all (emoji, mojibake
-    of emoji) are dropped, accented letters folded.  Cut at a word boundary."""
-    words: list[str] = []
-    for raw in re.split(r"[^\w]+|_", text):
-        if not re.search(r"[A-Za-z0-9]", raw):
-            continue
-        folded = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
-        folded = re.sub(r"[^a-z0-9]", "", folded)
-        if folded:
-            words.append(folded)
-    out = ""
-    for word in words:
-        candidate = f"{out}-{word}" if out else word
-        if len(candidate) > limit:
-            break
-        out = candidate
-    return out or (words[0][:limit] if words else "")
-
-
 # ---------------------------------------------------------------------------------------------- block structure
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
@@ -210,7 +164,8 @@ _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 # A box: "- [ ]", "1. [x]", a bare "[ ] item" (plain-text lists), the in-progress marks of some editors
 # ("- [-]", "- [/]", "- [~]"), and "- [ ]item" with the space forgotten.  Only x and the ticks are done.
-# Bullets as pasted from word processors (•, ◦, ▪, ‣, –) and lettered steps ("a) [ ]") count before a box.
+# Bullets as pasted from word processors (•, ◦, ▪, ‣, –), outline numbers ("1.1", "(3)") and lettered
+# steps ("a) [ ]") count before a box.
 _TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}(?:\.\d{1,3})*\.?\)?|\(\d{1,3}\)|[A-Za-z][.)])[ \t]+)?"
                    r"\[(?P<box>[ xX✓✔/~-])\][ \t]*(?P<text>[^\s(:].*)$")
 _DONE_BOXES = "xX✓✔"
@@ -218,7 +173,8 @@ _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ 
 #: Status marks some teams use for boxes, at the start of a line or after its bullet: "✅ Backups
 #: nightly", "- ❌ WAF rules".  The first five mean done (which, like a ticked box, decides nothing).
 _DONE_MARKS = "✅☑✔🟢✓"
-_EMOJI_TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ \t]+)?(?P<box>[✅☑✔🟢✓☐⬜🔲❌✗✘⏳🟡🔴⭕])\uFE0F?[ \t]+(?P<text>\S.*)$")
+_MARKS = _DONE_MARKS + "☐⬜🔲❌✗✘⏳🟡🔴⭕"
+_EMOJI_TASK = re.compile(rf"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{{1,9}}[.)])[ \t]+)?(?P<box>[{_MARKS}])\uFE0F?[ \t]+(?P<text>\S.*)$")
 _QUOTE = re.compile(r"^ {0,3}(?:>[ \t]?)+")
 #: A line that is all bold, as Notion, Confluence and Google Docs export a heading ("**Security**"):
 #: a heading under the current one.  A bold sentence ("**Note: freeze deploys first.**") is not.
@@ -226,31 +182,9 @@ _BOLD_HEADING = re.compile(r"^ {0,3}(\*\*|__)(?P<title>[^*_\s][^*_]{0,58}?)\1:?[
 PSEUDO_HEADING_LEVEL = 7  # under any "#" heading; the next real heading ends it
 LIST_HEADING_LEVEL = 8  # a plain list line over boxes: under those, the first of its nesting
 _THEMATIC = re.compile(r"^ {0,3}((\*[ \t]*){3,}|(-[ \t]*){3,}|(_[ \t]*){3,})$")
-_BLANK_FIELD = re.compile(r"_{3,}")
-_TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
-_BOX_CELL = re.compile(r"^\[[ xX✓✔]\]$")
-# Fill-in fields that record when or which, not whether: not go-live items.
-_FIELD_ONLY = re.compile(r"^(last[ -]?updated|updated|next[ -]?review|review[ -]?date|date|version|revision|.* date)$", re.I)
-_PLACEHOLDER_CELL = re.compile(r"^(_{2,}|\?{2,}|-|—|n/?a|tbd|\[ ?\]|\s*)$", re.I)
-# A table column that says whether each row was done: its rows are items.
-_STATUS_HEADER = re.compile(
-    r"^(status|state|done|ok|okay|checked?|result|verified|complete[d]?|pass ?/ ?fail|go ?/ ?no[- ]?go|yes ?/ ?no|y ?/ ?n"
-    r"|[✓✔☑☐✅]|tick(ed)?)$", re.I)
-# Columns that say who, when or where, not what: left out of a status table's item text.
 #: A task whose words are struck through (the first run of words, ~~like this~~, then at most an aside).
 _STRUCK = re.compile(r"^\s*~~[^~].*?~~\s*(\([^()]*\)|[—–-].*)?\s*$")
-#: A sign-off table's column for the signature: each row names someone who signs, filled in or not.
-_SIGNATURE_HEADER = re.compile(r"^(signatures?|signed( off)?|sign[- ]?offs?|approved( by)?|approvals?|initials)$", re.I)
-#: A column that sorts a table's rows into areas: each row's cell there is a section of its own.
-_CATEGORY_HEADER = re.compile(r"^(areas?|categor(y|ies)|sections?|components?|domains?|topics?|layers?|(work)?streams?|pillars?)$", re.I)
-_ASIDE_HEADER = re.compile(
-    r"^(owners?|responsible|assignee|assigned( to)?|who|team|by|notes?|comments?|remarks?|dates?|due|deadline|eta|links?"
-    r"|tickets?|evidence|#|no\.?|nr\.?|id)$", re.I)
-# A column that names what each row is to do or check: a table of items, if it had a status column.
-_ITEM_HEADER = re.compile(r"^(items?|checks?|tasks?|requirements?|controls?|steps?|actions?|criteria|criterion|checkpoints?"
-                          r"|check ?items?|deliverables?|to ?do)$", re.I)
-# A status cell that claims the row done (recorded, meaning nothing, like a ticked box).
-_DONE_CELL = re.compile(r"^(\[[xX✓✔]\]|[xX✓✔☑✅]|done|yes|y|ok|okay|pass(ed)?|go|complete[d]?|verified)$", re.I)
+_TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
 
 
 def _indent_width(indent: str) -> int:
@@ -281,52 +215,20 @@ def _strip_comments(line: str, in_comment: bool) -> tuple[str, bool]:
 
 def _signoff(line: str) -> str | None:
     """The label text of a fill-in sign-off line, or None when the line is not one."""
-    if not _BLANK_FIELD.search(line):
+    if not BLANK_FIELD.search(line):
         return None
     bullet = _BULLET.match(line)
     body = bullet.group("text") if bullet else line.strip()
     if body.startswith("|"):
         return None  # a table row: handled as one
     # Every label before a blank: "Approved by: ____ Date: ____" -> ["Approved by", "Date"].
-    labels = [plain_text(part).strip(" :*-—") for part in _BLANK_FIELD.split(body)]
+    labels = [plain_text(part).strip(" :*-—") for part in BLANK_FIELD.split(body)]
     labels = [label for label in labels if label]
     if not labels or not re.search(r"[A-Za-z]", labels[0]):
         return None
-    if all(_FIELD_ONLY.match(label) for label in labels):
+    if all(FIELD_ONLY.match(label) for label in labels):
         return None
     return plain_text(body)
-
-
-def _table_item(cells: list[str], aside: frozenset[int] = frozenset()) -> tuple[str, bool | None] | None:
-    """A row with a tick box or a blank: the cells that say what, without the ``aside`` columns (owner,
-    notes, date) unless those are all the row says (``| Security | ____ |`` under ``Team | Signature``)."""
-    boxes = [c for c in cells if _BOX_CELL.match(c)]
-    blanks = [c for c in cells if _BLANK_FIELD.fullmatch(c)]
-    if not boxes and not blanks:
-        return None
-    said = [(i, plain_text(c)) for i, c in enumerate(cells) if not _PLACEHOLDER_CELL.match(c) and not _BOX_CELL.match(c)]
-    said = [(i, w) for i, w in said if w]
-    words = [w for i, w in said if i not in aside] or [w for _, w in said]
-    if not words:
-        return None
-    checked = None if not boxes else all(b[1] in "xX✓✔" for b in boxes)
-    return " | ".join(words), checked
-
-
-def _status_row(cells: list[str], status: int, aside: frozenset[int]) -> tuple[str, bool | None] | None:
-    """A row of a table with a status column: the cells that say what (not the status, not a bare
-    row number, not the ``aside`` columns: owner, notes, date), and whether the status cell claims
-    it done (True), leaves it open (False: empty or a placeholder) or says something else (None)."""
-    if status >= len(cells):
-        return None  # a row without the status cell is not one of the table's rows to check
-    words = [plain_text(c) for i, c in enumerate(cells)
-             if i != status and i not in aside and not _PLACEHOLDER_CELL.match(c) and not c.strip().isdigit()]
-    words = [w for w in words if w]
-    if not words:
-        return None
-    mark = cells[status].strip()
-    checked = True if _DONE_CELL.match(mark) else False if _PLACEHOLDER_CELL.match(mark) else None
-    return " | ".join(words), checked
 
 
 def _unread_sections(source: str, loose: list[tuple[str, int, tuple[str, ...], int]],
@@ -494,7 +396,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         if task is None:
             marked = _EMOJI_TASK.match(line)
             # A legend ("✅ done, ❌ open") names marks, it is not an item.
-            if marked and not any(mark in marked.group("text") for mark in "✅☑✔🟢☐⬜🔲❌✗✘⏳🟡🔴⭕"):
+            if marked and not any(mark in marked.group("text") for mark in _MARKS):
                 task = marked
         if task and _STRUCK.match(task.group("text")):
             struck.append(number)  # "- [ ] ~~Set up Memcached~~ (dropped)": taken off the list by its team
@@ -525,12 +427,12 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
             if header:
-                status_column = next((i for i, c in enumerate(cells) if _STATUS_HEADER.match(plain_text(c).strip())), None)
-                aside_columns = frozenset(i for i, c in enumerate(cells) if _ASIDE_HEADER.match(plain_text(c).strip()))
-                category_column = next((i for i, c in enumerate(cells) if _CATEGORY_HEADER.match(plain_text(c).strip())), None)
-                signature_column = next((i for i, c in enumerate(cells) if _SIGNATURE_HEADER.match(plain_text(c).strip())), None)
+                status_column = next((i for i, c in enumerate(cells) if STATUS_HEADER.match(plain_text(c).strip())), None)
+                aside_columns = frozenset(i for i, c in enumerate(cells) if ASIDE_HEADER.match(plain_text(c).strip()))
+                category_column = next((i for i, c in enumerate(cells) if CATEGORY_HEADER.match(plain_text(c).strip())), None)
+                signature_column = next((i for i, c in enumerate(cells) if SIGNATURE_HEADER.match(plain_text(c).strip())), None)
                 name_columns = frozenset(i for i, c in enumerate(cells) if re.match(r"^(names?|signer|person)$", plain_text(c).strip(), re.I))
-                item_table = any(_ITEM_HEADER.match(plain_text(c).strip()) for c in cells)
+                item_table = any(ITEM_HEADER.match(plain_text(c).strip()) for c in cells)
                 # An area column sorts rows only beside another column that says what (| Component | Status |
                 # names the item in its "component" column).
                 others = {i for i, c in enumerate(cells) if i not in aside_columns and i not in (status_column, category_column,
@@ -544,21 +446,21 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
                 # A row's area (| Security | WAF rules enabled | ... |) is a section under the heading.
                 area = plain_text(cells[category_column]).strip() if category_column is not None and category_column < len(cells) else ""
                 section = (*section, area) if area else section
-                found = _table_item(cells, aside_columns)
+                found = table_item(cells, aside_columns)
                 if found:
                     body, checked = found
                     # Under a status column (| Check | Owner | Done |) a row with a box and no blank to
                     # fill in is a task; else a row to sign (| Security | _____ | [ ] |).
-                    blank = any(_BLANK_FIELD.fullmatch(c) for c in cells)
+                    blank = any(BLANK_FIELD.fullmatch(c) for c in cells)
                     kind: ItemKind = "task" if status_column is not None and not blank else "table"
                     raw.append((key_for(section, plain_text(body)), body, number, section, kind, checked, 0, None))
-                elif status_column is not None and (row := _status_row(cells, status_column, aside_columns)):
+                elif status_column is not None and (row := status_row(cells, status_column, aside_columns)):
                     body, checked = row  # a task with a status cell, not a name or date to fill in
                     raw.append((key_for(section, plain_text(body)), body, number, section, "task", checked, 0, None))
-                elif signature_column is not None and (row := _status_row(cells, signature_column, aside_columns | name_columns)):
+                elif signature_column is not None and (row := status_row(cells, signature_column, aside_columns | name_columns)):
                     # | Security | | | | under | Role | Name | Signature | Date |: someone to sign, blank cells or not
                     body, _ = row
-                    signed = bool(plain_text(cells[signature_column]).strip()) and not _PLACEHOLDER_CELL.match(cells[signature_column])
+                    signed = bool(plain_text(cells[signature_column]).strip()) and not PLACEHOLDER_CELL.match(cells[signature_column])
                     raw.append((key_for(section, plain_text(body)), body, number, section, "table", signed, 0, None))
                 elif item_table and status_column is None and signature_column is None and any(plain_text(c).strip() for c in cells):
                     unread_rows.append((number, section))  # | # | Item | Owner |: items, but nothing to tick
