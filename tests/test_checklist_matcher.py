@@ -90,6 +90,12 @@ def test_a_plain_list_line_over_boxes_heads_them() -> None:
         ("After paragraph", ("Go-live", "Other"), None)]
 
 
+@pytest.mark.parametrize("header", ["Done?", "Status (Y/N)", "Complete?", "OK?", "Checked ✓", "Status ✅", "✓/✗", "Verified?",
+                                    "Ready?", "Yes / No", "Go/No-Go"])
+def test_a_status_column_as_teams_head_it(header: str) -> None:
+    assert texts(f"## A\n| Check | {header} |\n|---|---|\n| Backups nightly | |\n") == ["Backups nightly"]
+
+
 def test_a_table_of_items_without_a_status_column_is_named_in_a_warning() -> None:
     md = ("## A\n- [ ] Boxed item\n## B\n| # | Item | Owner |\n|---|---|---|\n| 1 | Backups nightly | Bob |\n"
           "| 2 | TLS valid | Ann |\n## C\n| Metric | Threshold |\n|---|---|\n| CPU | 80% |\n")

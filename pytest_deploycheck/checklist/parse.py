@@ -43,7 +43,7 @@ from pytest_deploycheck.checklist.tables import (
     ITEM_HEADER,
     PLACEHOLDER_CELL,
     SIGNATURE_HEADER,
-    STATUS_HEADER,
+    is_status_header,
     status_row,
     table_item,
 )
@@ -427,7 +427,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
             if header:
-                status_column = next((i for i, c in enumerate(cells) if STATUS_HEADER.match(plain_text(c).strip())), None)
+                status_column = next((i for i, c in enumerate(cells) if is_status_header(c)), None)
                 aside_columns = frozenset(i for i, c in enumerate(cells) if ASIDE_HEADER.match(plain_text(c).strip()))
                 category_column = next((i for i, c in enumerate(cells) if CATEGORY_HEADER.match(plain_text(c).strip())), None)
                 signature_column = next((i for i, c in enumerate(cells) if SIGNATURE_HEADER.match(plain_text(c).strip())), None)

@@ -15,7 +15,7 @@ PLACEHOLDER_CELL = re.compile(r"^(_{2,}|\?{2,}|-|—|n/?a|tbd|\[ ?\]|\s*)$", re.
 # A table column that says whether each row was done: its rows are items.
 STATUS_HEADER = re.compile(
     r"^(status|state|done|ok|okay|checked?|result|verified|complete[d]?|pass ?/ ?fail|go ?/ ?no[- ]?go|yes ?/ ?no|y ?/ ?n"
-    r"|[✓✔☑☐✅]|tick(ed)?)$", re.I)
+    r"|[✓✔☑☐✅]|tick(ed)?|ready)$", re.I)
 #: A sign-off table's column for the signature: each row names someone who signs, filled in or not.
 SIGNATURE_HEADER = re.compile(r"^(signatures?|signed( off)?|sign[- ]?offs?|approved( by)?|approvals?|initials)$", re.I)
 #: A column that sorts a table's rows into areas: each row's cell there is a section of its own.
@@ -61,3 +61,12 @@ def status_row(cells: list[str], status: int, aside: frozenset[int]) -> tuple[st
     mark = cells[status].strip()
     checked = True if DONE_CELL.match(mark) else False if PLACEHOLDER_CELL.match(mark) else None
     return " | ".join(words), checked
+
+
+def is_status_header(cell: str) -> bool:
+    """Whether a header cell names a status column, also as teams write it: "Done?", "Status (Y/N)",
+    "Checked ✓", "✓/✗"."""
+    text = plain_text(cell).strip()
+    text = re.sub(r"\s*\([^()]*\)$", "", text).rstrip("?:").strip()
+    bare = re.sub(r"\s*[✓✔☑☐✅✗✘❌]+$", "", text).strip()
+    return bool(STATUS_HEADER.match(bare or text)) or bool(re.fullmatch(r"[✓✔☑☐✅✗✘❌]+(?:\s*/\s*[✓✔☑☐✅✗✘❌]+)*", text))
