@@ -112,6 +112,12 @@ def test_front_matter_is_not_a_heading() -> None:
     assert texts("---\n\n- [ ] After a rule\n---\n- [ ] Second\n") == ["After a rule", "Second"]
 
 
+def test_a_box_at_the_end_of_a_list_line() -> None:
+    md = "## A\n- [ ] Normal\n- Backups nightly [ ]\n1. TLS valid [x]\n- Redis password ☐\n- See [docs] for more\n"
+    assert [(i.plain, i.checked) for i in parse_text(md).items] == [
+        ("Normal", False), ("Backups nightly", False), ("TLS valid", True), ("Redis password", False)]
+
+
 def test_status_marks_are_boxes() -> None:
     """Some teams mark items with status emoji instead of boxes, with or without a bullet; a
     legend that names the marks is not an item."""
