@@ -116,6 +116,8 @@ def test_a_box_at_the_end_of_a_list_line() -> None:
     md = "## A\n- [ ] Normal\n- Backups nightly [ ]\n1. TLS valid [x]\n- Redis password ☐\n- See [docs] for more\n"
     assert [(i.plain, i.checked) for i in parse_text(md).items] == [
         ("Normal", False), ("Backups nightly", False), ("TLS valid", True), ("Redis password", False)]
+    assert [(i.plain, i.checked) for i in parse_text("## A\nBackups nightly: [ ]\nTLS valid ☐\nRedis password [x]\n").items] == [
+        ("Backups nightly", False), ("TLS valid", False), ("Redis password", True)]  # without a bullet too
 
 
 def test_status_marks_are_boxes() -> None:

@@ -175,8 +175,8 @@ _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ 
 _DONE_MARKS = "✅☑✔🟢✓"
 _MARKS = _DONE_MARKS + "☐⬜🔲❌✗✘⏳🟡🔴⭕"
 _EMOJI_TASK = re.compile(rf"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{{1,9}}[.)])[ \t]+)?(?P<box>[{_MARKS}])\uFE0F?[ \t]+(?P<text>\S.*)$")
-#: A list line with its box at the end: "- Backups nightly [ ]", "1. TLS valid [x]", "- Redis password ☐".
-_TRAILING_BOX = re.compile(rf"^(?P<indent>[ \t]*)(?:[-*+•◦▪‣–]|\d{{1,9}}[.)])[ \t]+(?P<text>\S.*?)[ \t]+"
+#: A line with its box at the end: "- Backups nightly [ ]", "1. TLS valid [x]", "Redis password: ☐".
+_TRAILING_BOX = re.compile(rf"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{{1,9}}[.)])[ \t]+)?(?P<text>[\w*_`\"'].*?)[ \t]+"
                            rf"(?:\[(?P<box>[ xX✓✔/~-])\]|(?P<mark>[{_MARKS}])\uFE0F?)$")
 _QUOTE = re.compile(r"^ {0,3}(?:>[ \t]?)+")
 #: A line that is all bold, as Notion, Confluence and Google Docs export a heading ("**Security**"):
@@ -404,7 +404,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             elif trailing := _TRAILING_BOX.match(line):
                 # Read as the same line with its box in front.
                 done = (trailing.group("box") or trailing.group("mark")) in _DONE_BOXES + _DONE_MARKS
-                task = _TASK.match(f"{trailing.group('indent')}- [{'x' if done else ' '}] {trailing.group('text')}")
+                task = _TASK.match(f"{trailing.group('indent')}- [{'x' if done else ' '}] {trailing.group('text').rstrip(' :')}")
         if task and _STRUCK.match(task.group("text")):
             struck.append(number)  # "- [ ] ~~Set up Memcached~~ (dropped)": taken off the list by its team
             continue
