@@ -393,7 +393,7 @@ def test_no_stack_traces(http_endpoint, evidence):
     severity="high",
     refs=("OWASP WSTG-CONF-05", "Go net/http/pprof", "Spring Boot actuator security"),
                    answers=("debug_endpoint|debug_endpoints|debug_routes not? exposed|disabl|remov?",
-                            "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path exposed|disabl|remov|not?",
+                            "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path|toolbar|panel exposed|disabl|remov|not?",
                             "pprof|actuator|phpinfo|heapdump"),
     # "Actuator health endpoint returns UP" is about the health endpoint answering, not exposure.
     answers_unless=("health_check|health return|returns|report|reports|up|ok|respond|responds|200|green|healthy|pass|passes",),

@@ -587,6 +587,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("SSH: keys only, no root, fail2ban", {"ssh-01", "ssh-03", "ssh-05", "net-04"}),
         ("Kubernetes: probes, limits, PDB, HPA", {"k8s-01", "k8s-02", "k8s-04", "k8s-05"}),  # not Compose's or the Dockerfile's
         ("Kubernetes liveness probes", {"k8s-02"}),
+        ("Debug toolbar removed", {"obs-11"}),
+        ("Admin panel not exposed", {"auth-02"}),  # a debug panel is obs-11's, an admin panel auth-02's
         ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
     ],
 )
