@@ -13,6 +13,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_deploycheck.targets import logrotate
+
 
 @dataclass(frozen=True)
 class Process:
@@ -383,33 +385,10 @@ def parse_ufw(status: str) -> bool:
 
 
 def parse_logrotate(text: str) -> tuple[list[list[str]], list[str]]:
-    """(path patterns of each stanza, include targets) of one logrotate configuration file."""
-    stanzas: list[list[str]] = []
-    includes: list[str] = []
-    pending: list[str] = []
-    depth = 0
-    for raw_line in text.splitlines():
-        line = raw_line.split("#", 1)[0].strip() if not raw_line.strip().startswith("#") else ""
-        if not line:
-            continue
-        if depth == 0:
-            before, brace, _ = line.partition("{")
-            if before.strip().startswith("include ") and not brace:
-                includes.append(before.strip().split(None, 1)[1])
-                continue
-            try:
-                tokens = shlex.split(before)
-            except ValueError:
-                tokens = before.split()
-            paths = [t for t in tokens if t.startswith("/") or "*" in t]
-            if brace:
-                stanzas.append(pending + paths)
-                pending = []
-            else:
-                pending += paths
-        depth += line.count("{") - line.count("}")
-        depth = max(depth, 0)
-    return stanzas, includes
+    """(path patterns of each stanza, include targets) of one logrotate configuration file
+    (``logrotate.parse``, which also reads the directives that decide retention)."""
+    stanzas, _, includes = logrotate.parse(text, "")
+    return [list(stanza.patterns) for stanza in stanzas], includes
 
 
 def covers(pattern: str, folder: str) -> bool:

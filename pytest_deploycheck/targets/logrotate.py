@@ -63,7 +63,14 @@ def _int(text: str) -> int:
 def rotations(text: str, name: str, inherited: Mapping[str, str] | None = None) -> tuple[list[Rotation], dict[str, str]]:
     """(each stanza of one configuration file, the file's directives outside any stanza) with
     ``inherited`` (logrotate.conf's) under the file's own."""
+    stanzas, outer, _ = parse(text, name, inherited)
+    return stanzas, outer
+
+
+def parse(text: str, name: str, inherited: Mapping[str, str] | None = None) -> tuple[list[Rotation], dict[str, str], list[str]]:
+    """``rotations``, and the files and folders the configuration includes (``include /etc/logrotate.d``)."""
     outer: dict[str, str] = dict(inherited or {})
+    includes: list[str] = []
     out: list[Rotation] = []
     pending: list[str] = []
     inner: dict[str, str] | None = None
@@ -87,6 +94,9 @@ def rotations(text: str, name: str, inherited: Mapping[str, str] | None = None) 
             elif words and (words[0].startswith("/") or "*" in words[0]):
                 pending += words
                 continue
+            elif words[:1] == ["include"] and len(words) > 1:
+                includes.append(words[1])
+                continue
             else:
                 _directive(words, outer)
                 continue
@@ -99,7 +109,7 @@ def rotations(text: str, name: str, inherited: Mapping[str, str] | None = None) 
         if close:
             out.append(Rotation(name, tuple(pending), inner))
             pending, inner = [], None
-    return out, outer
+    return out, outer, includes
 
 
 def _split(text: str) -> list[str]:

@@ -110,6 +110,18 @@ class WorkersTarget(TargetHandle):
         netloc = f"{user}:{urllib.parse.quote(str(password), safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
+    def _broker_address(self) -> tuple[str, int]:
+        """The broker's host and port (``address``, the scheme's default port filled in)."""
+        endpoint = self.target.endpoint
+        if endpoint is None:
+            raise TargetError(f"{self.label}: the broker URL names no host")
+        return endpoint
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """A verifying client context: ``ca_bundle``, else the system's CAs."""
+        ca = self.target.get("ca_bundle")
+        return ssl.create_default_context(cafile=str(ca) if ca else None)
+
     def require_framework(self, framework: str, **why: str) -> None:
         """Not applicable, saying why (``why[<the target's framework>]``), when the target runs another framework."""
         if self.framework != framework:
@@ -150,14 +162,9 @@ class WorkersTarget(TargetHandle):
         import amqp
 
         self.reach.raise_if_failed(self.target)
-        parts = urllib.parse.urlsplit(self.broker_url)
-        tls = self.scheme == "amqps"
-        port = parts.port or (5671 if tls else 5672)
-        context: ssl.SSLContext | bool = False
-        if tls:
-            ca = self.target.get("ca_bundle")
-            context = ssl.create_default_context(cafile=str(ca) if ca else None)
-        connection = amqp.Connection(host=f"{parts.hostname}:{port}", userid=userid, password=password, virtual_host=vhost,
+        host, port = self._broker_address()
+        context: ssl.SSLContext | bool = self._tls_context() if self.scheme == "amqps" else False
+        connection = amqp.Connection(host=f"{host}:{port}", userid=userid, password=password, virtual_host=vhost,
                                      ssl=context, connect_timeout=self.timeout, read_timeout=self.timeout,
                                      write_timeout=self.timeout, client_properties={"connection_name": "deploycheck login probe"})
         try:
@@ -189,11 +196,8 @@ class WorkersTarget(TargetHandle):
         import socket
 
         self.reach.raise_if_failed(self.target)
-        parts = urllib.parse.urlsplit(self.broker_url)
-        host = parts.hostname or ""
-        port = parts.port or (5671 if self.scheme == "amqps" else 6379)
-        ca = self.target.get("ca_bundle")
-        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        host, port = self._broker_address()
+        context = self._tls_context()
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
             raw = socket.create_connection((host, port), timeout=self.timeout)
