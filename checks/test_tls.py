@@ -129,6 +129,7 @@ def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
                             "full|complete|entire certificate_chain served|sent|included|present|installed?",
                             "intermediate_certificate|intermediate include|included|served|sent|present|installed|missing", "letsencrypt tls|https|certificate?",
                             "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
+                            "domain|site|website|hostname https|tls valid|configur|enabl|working|setup|has|with",
                             "site|website|domain|url|app reachable|accessible|served|serve|load https|tls certificate?",
                             "tls|https"),
                    answers_unless=("client certificate", "apns|push|fcm", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
@@ -314,6 +315,7 @@ def test_legacy_tls_refused(tls_endpoint: TlsTarget, evidence: Evidence) -> None
                    answers=("modern_tls|tls_1_2|tls_1_3|tlsv1_2|tlsv1_3 enabl|support|offer|on?",
                             "tls_version|protocol_version modern|current|supported|min|minimum?",
                             "https|tls enabl|ready|configur|setup|working|everywhere|on production?", "https tls",
+                            "domain|site|website|hostname https|tls valid|configur|enabl|working|setup|has|with",
                             "tls harden|hardening|grade|rating|score", "ssl_labs|ssllabs|testssl grade|rating|score|a?"),
                    answers_unless=("database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery", "ssh", "load_balancer termination", "termination",
                                    "renew", "client certificate", "mtls", "mutual", "alert", "monitor", "certificate"))

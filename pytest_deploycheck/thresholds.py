@@ -59,6 +59,10 @@ _ALL = [
     Threshold("pool_reserve_connections", 5, "connections", "connections kept free beyond the superuser reserve when application pools are at their maximum", True),
     Threshold("redis_save_max_age_hours", 24, "hours", "oldest acceptable last successful RDB snapshot of a Redis that keeps data (broker, queue, session)"),
     Threshold("pgbouncer_max_client_conn", 5000, "connections", "largest acceptable PgBouncer max_client_conn (each client is a file descriptor)", True),
+    # DNS and mail domain
+    Threshold("dns_max_ttl", 3600, "seconds", "longest TTL of an expected record: how long a wrong or rolled-back answer stays in caches", True),
+    Threshold("dnssec_min_days", 7, "days", "a DNSSEC signature must stay valid at least this long (re-signing that stopped shows here first)", True),
+    Threshold("dkim_min_bits", 1024, "bits", "smallest acceptable RSA DKIM key (RFC 8301: at least 1024, 2048 recommended)", True),
     # Batch-file exchange
     Threshold("batch_max_age_hours", 26, "hours", "oldest acceptable newest batch file (a target's max_age_hours wins)"),
     Threshold("batch_partial_grace_hours", 1, "hours", "a partial or temporary transfer file (.part, .tmp) older than this is a transfer that died"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pytest_deploycheck.targets import (
     alertmanager,
     batches,
+    dns,
     files,
     hosts,
     http,
@@ -35,6 +36,7 @@ KINDS: tuple[TargetKind, ...] = (
     hosts.KIND,
     http.KIND,
     tls.KIND,
+    dns.KIND,
     postgres.KIND,
     mysql.KIND,
     redis.KIND,

@@ -79,7 +79,7 @@ class Target:
     def address(self) -> str:
         """Where the target is, for messages: URL, DSN host, backend, path (no credentials)."""
         raw = str(self.spec.get("url") or self.spec.get("dsn") or self.spec.get("address")
-                  or self.spec.get("backend") or self.spec.get("path") or "")
+                  or self.spec.get("backend") or self.spec.get("path") or self.spec.get("zone") or "")
         return strip_userinfo(raw)
 
     @property

@@ -40,6 +40,9 @@ DEBIAN_PACKAGES = {
     "epmd": "erlang-base",
     "node": "nodejs",
     "npm": "npm",
+    "nsd": "nsd",
+    "ldns-keygen": "ldnsutils",
+    "ldns-signzone": "ldnsutils",
 }
 
 _EXTRA_PATHS = ("/usr/sbin", "/usr/local/sbin", "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")
@@ -98,10 +101,10 @@ class SilentListener:
 
 def wait_for_port(port: int, host: str = LOOPBACK, timeout: float = 30.0) -> None:
     """Wait until something accepts TCP connections on ``host:port``."""
-    wait_until(lambda: _connectable(host, port), timeout, f"{host}:{port} to accept connections")
+    wait_until(lambda: connectable(host, port), timeout, f"{host}:{port} to accept connections")
 
 
-def _connectable(host: str, port: int) -> bool:
+def connectable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
@@ -133,10 +136,11 @@ def _tail(log: Path | None, lines: int = 30) -> str:
     return "\n--- last lines of " + str(log) + " ---\n" + "\n".join(text)
 
 
-def run(argv: Sequence[str], *, user: str | None = None, env: Mapping[str, str] | None = None, input: bytes | None = None, timeout: float = 120.0) -> subprocess.CompletedProcess[bytes]:
-    """Run a set-up command (initdb, ssh-keygen, ...) and raise with its output if it fails."""
+def run(argv: Sequence[str], *, user: str | None = None, env: Mapping[str, str] | None = None, input: bytes | None = None, timeout: float = 120.0,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run a set-up command (initdb, ssh-keygen, ...) in ``cwd`` and raise with its output if it fails."""
     result = subprocess.run(
-        list(argv), input=input, capture_output=True, timeout=timeout,
+        list(argv), input=input, capture_output=True, timeout=timeout, cwd=cwd,
         env=_env(env), preexec_fn=_demote(user) if user else None, check=False,
     )
     if result.returncode != 0:

@@ -1,4 +1,4 @@
-"""Session fixtures for the web and host side of the test bed: the sample app, nginx, OpenSSH.
+"""Session fixtures for the web and host side of the test bed: the sample app, nginx, OpenSSH, NSD.
 
 A server starts the first time a test asks for it and stops at the end of the session, also
 when the session fails or is interrupted.  Under xdist each worker starts its own copy.
@@ -13,6 +13,7 @@ import pytest
 from tests.servers.app import launch_app
 from tests.servers.base import Instance, serve
 from tests.servers.certs import TestCA
+from tests.servers.dns import launch_dns
 from tests.servers.fixtures_data import test_ca
 from tests.servers.nginx import launch_nginx
 from tests.servers.sshd import launch_sshd
@@ -24,6 +25,8 @@ __all__ = [
     "app_users_mysql_good",
     "app_users_pg_bad",
     "app_users_pg_good",
+    "dns_bad",
+    "dns_good",
     "nginx_sites",
     "sample_app_bad",
     "sample_app_good",
@@ -110,3 +113,15 @@ def app_users_mysql_good(mariadb_good: Instance) -> Instance:
 def app_users_mysql_bad(mariadb_bad: Instance) -> Instance:
     """``mariadb_bad`` with the application's ``app.users`` table: bcrypt cost 4, unsalted MD5 and plaintext."""
     return with_users_table_mysql(mariadb_bad, "bad")
+
+
+@pytest.fixture(scope="session")
+def dns_good() -> Iterator[Instance]:
+    """The good zone ``good.test``: one signed zone on two nameserver ports; see ``launch_dns``."""
+    yield from serve(launch_dns("good"))
+
+
+@pytest.fixture(scope="session")
+def dns_bad() -> Iterator[Instance]:
+    """The bad zone ``bad.test``: a primary and a stale secondary that disagree; see ``launch_dns``."""
+    yield from serve(launch_dns("bad"))

@@ -123,7 +123,7 @@ def _launch(name: str, vhost: str, *, timeout: float) -> Instance:
         name=f"{name}-epmd", argv=[find_binary("epmd"), "-port", str(epmd_port), "-address", LOOPBACK],
         workdir=workdir / "log", log=workdir / "epmd.log",
     )
-    epmd.start(lambda: _connectable(epmd_port))
+    epmd.start(lambda: connectable(epmd_port))
 
     env = {
         "HOME": str(workdir),  # the node writes its own .erlang.cookie here
@@ -239,7 +239,7 @@ def _amqp_login(port: int, vhost: str, user: str, password: str) -> bool:
         connection.collect()
 
 
-def _connectable(port: int) -> bool:
+def connectable(port: int) -> bool:
     with socket.create_connection((LOOPBACK, port), timeout=0.5):
         return True
 
