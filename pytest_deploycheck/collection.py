@@ -52,6 +52,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                                  ids=["no-targets"], indirect=True)
 
 
+def function_of(nodeid: str) -> str:
+    """``checks/test_tls.py::test_expiry[api]`` -> ``checks/test_tls.py::test_expiry``."""
+    return nodeid.split("[", 1)[0]
+
+
 def _as_tuple(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -95,6 +100,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         item.stash[META_KEY] = meta
         item.add_marker(_SEVERITY_MARKS[meta.severity])
         item.extra_keyword_matches.update((meta.id, meta.section, meta.severity.value))
+    # The catalog's order, before any selection: a shard's report carries it, so merged shards list
+    # their results as one run would (merge.ordered), also for a function whose items one shard holds.
+    state.order = list(dict.fromkeys(function_of(item.nodeid) for item in items))
     problems = list(dict.fromkeys(problems))  # a parametrized check reports its problem once
     problems += duplicate_ids(by_function)
     if problems:
@@ -143,4 +151,4 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 checks[meta.id] = meta.as_dict()
             kind, target = item_target(item)
             items[item.nodeid] = [meta.id, target, kind]
-    write_shared_catalog(state.state_dir, checks, items, state.deselected)
+    write_shared_catalog(state.state_dir, checks, items, state.deselected, state.order)

@@ -141,15 +141,18 @@ def _function(nodeid: str) -> str:
     return nodeid.split("[", 1)[0]
 
 
-def ordered(per_shard: Sequence[Sequence[Result]]) -> list[Result]:
+def ordered(per_shard: Sequence[Sequence[Result]], catalog: Sequence[str] = ()) -> list[Result]:
     """All results in the catalog order a single run reports: functions in the order the shards
-    agree on, and within a function the targets as collection sorts them (by name)."""
+    agree on, and within a function the targets as collection sorts them (by name).  ``catalog``,
+    the collection order of every test function a shard recorded (JSON ``order``), settles what the
+    shards alone leave open (two functions each held whole by a different shard)."""
     first_seen: dict[str, int] = {}
     for results in per_shard:
         for r in results:
             first_seen.setdefault(_function(r.nodeid), len(first_seen))
+    known = {f: i for i, f in enumerate(catalog)}
     functions = merge_orders([list(dict.fromkeys(_function(r.nodeid) for r in results)) for results in per_shard],
-                             tie=lambda f: (f.split("::", 1)[0], first_seen[f]))
+                             tie=lambda f: (known.get(f, len(known)), f.split("::", 1)[0], first_seen[f]))
     rank = {f: i for i, f in enumerate(functions)}
     by_function: dict[str, list[list[str]]] = {}
     found: dict[str, Result] = {}
@@ -186,7 +189,8 @@ def merged_scope(shards: Sequence[Shard], total: int) -> Scope:
 
 
 def merge(shards: Sequence[Shard], fail_on: str | None = None) -> RunSummary:
-    results = ordered([_results(s) for s in shards])
+    catalog = next((list(map(str, s.doc["order"])) for s in shards if isinstance(s.doc.get("order"), list) and s.doc["order"]), [])
+    results = ordered([_results(s) for s in shards], catalog)
     scope = merged_scope(shards, len(results))
     interrupted = any(s.doc["run"].get("interrupted") for s in shards)
     incidents: list[str] = []
@@ -218,6 +222,7 @@ def merge(shards: Sequence[Shard], fail_on: str | None = None) -> RunSummary:
             for entry in s.doc.get(key, []):
                 seen.setdefault(json.dumps(entry, sort_keys=True), entry)
         summary.extra[key] = list(seen.values())
+    summary.extra["order"] = catalog
     return summary
 
 
@@ -241,9 +246,9 @@ def merged_checklist(shards: Sequence[Shard], results: Sequence[Result]) -> Chec
                     source=str(row["source"]), key=str(row["key"]), id=str(row.get("id") or row["key"]), section=tuple(row["section"]),
                     text=str(row["text"]), line=int(row.get("line", 0)), checks=tuple(row["checks"]), manual=bool(row["manual"]),
                     severity=Severity.parse(str(row["severity"])), matched_by=str(row["matched_by"]), group=bool(row.get("group")),
-                    attest=str(row.get("attest") or "")))
+                    attest=str(row.get("attest") or ""), uncovered=str(row.get("uncovered") or "")))
     own = {r.check_id: r for r in results if r.check is not None and r.check.section == "checklist"}
-    item_results = {key: own[e.id] for key, e in entries.items() if e.attested and e.id in own}
+    item_results = {key: own[e.id] for key, e in entries.items() if (e.attested or e.uncovered) and e.id in own}
     parsed = [(source, sorted(items.values(), key=lambda i: i.line)) for source, items in listed.items()]
     return judge(entries, parsed, results, item_results, list(dict.fromkeys(warnings)))
 

@@ -48,6 +48,7 @@ class DeploycheckState:
     deselected: dict[str, str] = field(default_factory=dict)  # node id -> check id of checks -k/-m/--deploycheck-severity left out
     checklists: list[LoadedChecklist] = field(default_factory=list)  # --deploycheck-checklist, with their mapping files
     expectations: list[Any] = field(default_factory=list)  # --deploycheck-expectations (expectations.collect.Loaded)
+    order: list[str] = field(default_factory=list)  # every collected test function (node id without parameters), in collection order
     _by_key: dict[tuple[str, str], Target] = field(default_factory=dict, repr=False)
 
     def target(self, kind: str, name: str) -> Target:

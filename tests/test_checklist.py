@@ -376,6 +376,49 @@ def test_an_item_answered_in_part_needs_the_rest_attested(team: pytest.Pytester)
     assert items_of(run(team, *ARGS))[key]["status"] == "passed"  # the team says doc-01 is enough
 
 
+WEB_CHECK = '''
+import pytest
+
+pytestmark = pytest.mark.section("web", "Web")
+
+
+@pytest.mark.check("web-01", "Site answers over HTTPS", severity="high", answers=("site https",))
+def test_site(http_endpoint):
+    """A site that does not answer is not live."""
+'''
+
+NOTHING_TO_LOOK_AT = """\
+# Launch
+- [ ] Site served over HTTPS
+- [ ] README written and site served over HTTPS
+"""
+
+
+def test_an_item_whose_checks_found_no_target_is_an_error_not_na(team: pytest.Pytester) -> None:
+    """"Site served over HTTPS" maps to web-01, and the inventory has no http target: web-01 is n/a,
+    but the team's item has no evidence at all, so it cannot pass (fail closed).  With one of its
+    checks examining something, the item is judged by its checks as before; written manual, a person
+    attests it."""
+    team.makepyfile(test_web=WEB_CHECK)
+    (team.path / "go-live.md").write_text(NOTHING_TO_LOOK_AT)
+    site, both = "launch--site-served-over-https", "launch--readme-written-and-site-served-over-https"
+    mapping(team, {site: ["web-01"], both: ["doc-01", "web-01"]})
+    r = run(team, *ARGS)
+    items = items_of(r)
+    assert (items[site]["status"], items[site]["uncovered"]) == ("error", "web-01: no http targets in inventory gov-test")
+    assert str(items[site]["reason"]).startswith("nothing examined: web-01: no http targets in inventory gov-test; add those targets")
+    assert "write 'manual: true' for it in go-live.deploycheck.yml" in str(items[site]["reason"])
+    assert [(x["check"], x["outcome"]) for x in items[site]["results"]] == [("web-01", "n/a"), (site, "error")]  # type: ignore[index]
+    assert items[both]["status"] == "passed" and items[both]["uncovered"] == ""
+    assert r.verdict == "NO-GO" and "critical/high items not met: 1 could not be checked" in r.text, r.text
+    assert "checklist: 2 items (2 automated, 0 manual): 1 passed, 1 could not be checked" in r.text
+
+    mapping(team, {site: {"manual": True}, both: ["doc-01", "web-01"]})
+    assert items_of(run(team, *ARGS))[site]["status"] == "manual"
+    write_yaml(team.path / "att.yml", {"version": 1, "attestations": {site: attestation()}})
+    assert run(team, *ARGS, "--deploycheck-attestations=att.yml").verdict == "GO"
+
+
 def test_xdist_gives_the_same_checklist(team: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     files_inventory(team, "repo", "bare")

@@ -590,6 +590,20 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Debug toolbar removed", {"obs-11"}),
         ("Admin panel not exposed", {"auth-02"}),  # a debug panel is obs-11's, an admin panel auth-02's
         ("Broker (Redis) password set", {"redis-01"}),  # "rediss" is not a phrase word: it would meet "redis"
+        # DNS and the mail domain.
+        ("DNS records configured", {"dns-01"}),
+        ("Domain points to the load balancer", {"dns-01"}),
+        ("MX records configured", {"dns-01"}),
+        ("Hostnames resolve correctly (DNS records in place)", {"dns-01"}),
+        ("Secondary DNS in sync", {"dns-02"}),
+        ("Lower DNS TTL to 300s 48h before migration", {"dns-03"}),
+        ("Email authentication (SPF/DKIM/DMARC) configured", {"dns-04", "dns-05", "dns-09"}),
+        ("DMARC policy set to reject", {"dns-05"}),
+        ("CAA record restricts certificate issuance", {"dns-06"}),
+        ("Zone transfers restricted", {"dns-07"}),
+        ("DNSSEC enabled", {"dns-08"}),
+        ("Domain configured with SSL", {"tls-01", "tls-09"}),  # the site's TLS, not its DNS
+        ("JWT TTL set to 15 minutes", {"auth-03"}),  # a token's lifetime, not a record's
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -680,6 +694,12 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "APNs certificate not expiring",
         "Swap usage alert",  # an alert to add, not the swap policy
         "Hot swap disks",
+        # DNS words meaning something else.
+        "CoreDNS pods running",  # the cluster's own DNS, not a zone
+        "No single point of failure (SPF)",
+        "DNS failover configured",  # health-checked routing, not the records' values
+        "Domain auto-renewal enabled",  # the registration, not the zone
+        "Cache TTL configured",
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

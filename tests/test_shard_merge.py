@@ -29,6 +29,10 @@ def test_mixed(host, n):
 def test_files(files):
     """Passes."""
     require(files.path.exists(), files, "missing", "present")
+
+@pytest.mark.check("par-06", "Site answers", severity="high")
+def test_site(http_endpoint):
+    """Never runs: the fleet has no http target."""
 '''
 
 INVENTORY = ("hosts:\n" + "".join(f"  {n}: {{backend: 'local://'}}\n" for n in "abcde")
@@ -125,11 +129,12 @@ def test_the_team_checklist_merges_as_one_run(fleet: pytest.Pytester, capsys: py
     # A heading over two items: judged by them in the merge as in the single run.
     (fleet.path / "go-live.md").write_text(
         "# Go-live\n- [ ] **Release**\n  - [ ] Mixed outcomes\n  - [ ] Files present\n- [ ] Rollback plan tested\n"
-        "- [ ] Files present, archived offsite\n")
+        "- [ ] Files present, archived offsite\n- [ ] Site answers\n")
     # The last item is answered in part: par-05, and an attestation of the rest.
     (fleet.path / "go-live.deploycheck.yml").write_text(
         "version: 1\nitems:\n  go-live--mixed-outcomes: [par-01]\n  go-live--files-present: [par-05]\n"
-        "  go-live--files-present-archived-offsite: {checks: [par-05], attest: archived offsite}\n")
+        "  go-live--files-present-archived-offsite: {checks: [par-05], attest: archived offsite}\n"
+        "  go-live--site-answers: [par-06]\n")
     checklist = "--deploycheck-checklist=go-live.md"
     run(fleet, "single.json", checklist)
     for i in (1, 2, 3):
@@ -142,5 +147,5 @@ def test_the_team_checklist_merges_as_one_run(fleet: pytest.Pytester, capsys: py
         return [(i["key"], i["status"], i["checks"], i["attest"]) for i in items]
 
     assert statuses("merged.json") == statuses("single.json")
-    assert [s for _, s, _, _ in statuses("single.json")] == ["failed", "failed", "passed", "manual", "manual"]
-    assert statuses("single.json")[-1][3] == "archived offsite"
+    assert [s for _, s, _, _ in statuses("single.json")] == ["failed", "failed", "passed", "manual", "manual", "error"]
+    assert statuses("single.json")[-2][3] == "archived offsite"

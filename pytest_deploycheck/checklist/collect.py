@@ -14,7 +14,10 @@ What an item does when it runs:
   mapping (``report.deploycheck_checklist``) and counts apart as ``checklist`` in the closing line;
 * an item its checks answer **in part** ("Only key-based SSH, port not 22": the SSH login checks,
   and no check of the port) does both: its checks' results, and the rest (``attest``) pending until a
-  person attests it, like a manual item.  Its status is the worse of the two.
+  person attests it, like a manual item.  Its status is the worse of the two;
+* an item whose every check found **no target** in the inventory ("DNS TTL lowered" and no ``dns``
+  target) has no evidence at all: it ends as an error of its own, naming what is missing, instead
+  of the n/a its checks report (fail closed: a team's condition nothing looked at never passes).
 
 Which checks answer an item is decided once the catalog is collected (``assign``): the mapping file
 beside the checklist, else the matcher, else manual.
@@ -22,6 +25,7 @@ beside the checklist, else the matcher, else manual.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,8 @@ from pytest_deploycheck.checklist.mapping import Suggestion, render, unknown_che
 from pytest_deploycheck.checklist.parse import Item
 from pytest_deploycheck.governance.files import judged
 from pytest_deploycheck.markers import CheckMeta
-from pytest_deploycheck.state import META_KEY, STATE_KEY, collection_usage_error
+from pytest_deploycheck.outcomes import TargetError
+from pytest_deploycheck.state import META_KEY, STATE_KEY, NoTarget, collection_usage_error
 
 ENTRY_KEY = pytest.StashKey[ChecklistEntry]()
 
@@ -110,6 +115,10 @@ class ChecklistItem(pytest.Item):
         entry = self.stash.get(ENTRY_KEY, None)
         if entry is None:
             raise RuntimeError(f"{self.nodeid}: the checklist item was never matched to checks (was the catalog collected?)")
+        if entry.uncovered and not entry.manual:
+            raise TargetError(f"nothing examined: {entry.uncovered}; add those targets to the inventory, "
+                              f"or, if a person vouches for it instead, write 'manual: true' for it in {self.loaded.mapping.path.name} "
+                              "and attest it")
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.entry_item.line - 1, f"{self.loaded.display}:{self.entry_item.line}: {self.entry_item.plain}"
@@ -141,10 +150,18 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not loaded:
         return
     catalog: dict[str, CheckMeta] = {}
+    examined: set[str] = set()  # checks with a target (or needing none) in this inventory
+    no_target: dict[str, str] = {}  # checks parametrized with the no-target placeholder: its reason
     for item in items:
         meta = item.stash.get(META_KEY, None)
         if meta is not None and not isinstance(item, ChecklistItem):
             catalog.setdefault(meta.id, meta)
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            reason = next((p.reason for p in params.values() if isinstance(p, NoTarget)), None)
+            if reason is None:
+                examined.add(meta.id)
+            else:
+                no_target.setdefault(meta.id, reason)
     problems = [line for lc in loaded for line in unknown_checks(lc.mapping, catalog, judge=judged)]
     if problems:
         head = f"{len(problems)} problems in the checklist mapping:\n" if len(problems) > 1 else ""
@@ -170,6 +187,12 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
             suggestion = Suggestion((), f"group: judged by its {under} sub-items; delete this line to attest it as an item of its own")
         suggestions.setdefault(lc.path, {})[item.entry_item.key] = suggestion
         entry = resolve(str(lc.path), item.entry_item, lc.mapping, suggestion, severities, under)
+        if entry.checks and not entry.manual and all(c in no_target and c not in examined for c in entry.checks):
+            # Every check of the item found no target: the item has no evidence at all (fail closed).
+            why: dict[str, list[str]] = {}
+            for check in entry.checks:
+                why.setdefault(no_target[check], []).append(check)
+            entry = dataclasses.replace(entry, uncovered="; ".join(f"{', '.join(checks)}: {reason}" for reason, checks in why.items()))
         if entry.id in seen_ids and seen_ids[entry.id] != item.nodeid:
             collection_usage_error(config, items, f"{lc.display}:{entry.line}: item id {entry.id!r} is also the id of {seen_ids[entry.id]}; "
                                                   "give one of them another id in the mapping file")
@@ -178,7 +201,10 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         item.stash[ENTRY_KEY] = entry
         mapped.update(entry.checks)
         item.extra_keyword_matches.update({entry.id, *entry.checks})
-        if entry.attested:  # a manual item, or the part of one its checks leave
+        if entry.uncovered:  # judged as an error of its own (runtest), not attested
+            item.stash[META_KEY] = entry.meta()
+            item.add_marker(entry.severity.value)
+        elif entry.attested:  # a manual item, or the part of one its checks leave
             meta = entry.meta()
             item.stash[META_KEY] = meta
             item.add_marker(pytest.mark.manual(instructions=meta.instructions))

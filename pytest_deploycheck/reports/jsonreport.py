@@ -123,6 +123,7 @@ SCHEMA: dict[str, Any] = {
         }},
         "waivers": {"type": "array", "items": {"type": "object"}},
         "attestations": {"type": "array", "items": {"type": "object"}},
+        "order": {"type": "array", "items": _STR},
         "checklist": {
             "type": "object", "required": ["source", "items"],
             "properties": {
@@ -135,7 +136,7 @@ SCHEMA: dict[str, Any] = {
                         "line": {"type": "integer"}, "checks": {"type": "array", "items": _STR}, "manual": {"type": "boolean"},
                         "severity": {"anyOf": [{"enum": SEVERITIES}, {"type": "null"}]},
                         "status": {"enum": list(CHECKLIST_STATUSES)}, "matched_by": _STR, "reason": _STR,
-                        "attest": _STR, "results": {"type": "array", "items": {"type": "object"}},
+                        "attest": _STR, "uncovered": _STR, "results": {"type": "array", "items": {"type": "object"}},
                     },
                 }},
                 "counts": {"type": "object"}, "beyond": {"type": "array", "items": _STR},
@@ -210,6 +211,8 @@ def document(summary: RunSummary, redactor: Redactor | None = None) -> dict[str,
         "results": [_record(r, key) for r, key in zip(results, keys, strict=True)],
         "waivers": [jsonable(w) for w in extra_list(summary, "waivers")],
         "attestations": [jsonable(a) for a in extra_list(summary, "attestations")],
+        # Every collected test function in collection order, before any selection: shards merge by it.
+        "order": [str(f) for f in summary.extra.get("order") or ()],
     }
     if summary.checklist is not None:
         doc["checklist"] = summary.checklist.as_dict()

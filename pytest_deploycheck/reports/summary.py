@@ -246,6 +246,9 @@ class GoLiveSummary:
             results=results, verdict=verdict, fail_on=self.fail_on, exit_status=int(exitstatus), interrupted=interrupted,
             checklist=checklist, incidents=[f"the run was interrupted: {cause}"] if cause else [],
         )
+        if state is not None:
+            order = state.order or (read_shared_order(state.state_dir) if state.state_dir is not None else [])
+            summary.extra["order"] = order  # the catalog order, for merging shards (merge.ordered)
         try:
             override = self.config.hook.pytest_deploycheck_verdict(config=self.config, summary=summary)
         except Exception as exc:  # noqa: BLE001 - a house policy that raises must not cost the reports
@@ -290,13 +293,13 @@ SHARED_DESELECTED = "deselected.json"
 
 
 def write_shared_catalog(state_dir: Path, checks: dict[str, dict[str, Any]], items: dict[str, list[Any]],
-                         deselected: dict[str, str] | None = None) -> None:
+                         deselected: dict[str, str] | None = None, order: list[str] | None = None) -> None:
     """On an xdist worker: the checks it collected (check id -> metadata, once each; node id ->
     [check id, target, target kind]), for the controller, which never collects and would
     otherwise know an item that never started only by its node id; and the checks its selection
     left out (node id -> check id), so the controller can say the run was partial.  Every worker
     collects the same items: the first one to write wins (``read_shared_catalog`` reads it)."""
-    compact = {"checks": checks, "items": items}
+    compact = {"checks": checks, "items": items, "order": order or []}
     for name, value in ((SHARED_CATALOG, compact), (SHARED_DESELECTED, deselected or {})):
         path = state_dir / name
         if path.exists():
@@ -384,6 +387,15 @@ def write_reports_again(config: pytest.Config, summary: RunSummary) -> None:
                 plugin.pytest_deploycheck_summary(config=config, summary=summary)
             except Exception as exc:  # noqa: BLE001 - say it and go on with the next writer
                 summary.incidents.append(f"{type(plugin).__name__} could not write its report: {type(exc).__name__}: {exc}")
+
+
+def read_shared_order(state_dir: Path) -> list[str]:
+    """The collection order of test functions a worker shared (``write_shared_catalog``), or []."""
+    try:
+        order = json.loads((state_dir / SHARED_CATALOG).read_text(encoding="utf-8")).get("order", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(f) for f in order] if isinstance(order, list) else []
 
 
 def read_shared_catalog(state_dir: Path) -> dict[str, Any] | None:
