@@ -448,3 +448,79 @@ def test_no_committed_secrets(files, evidence):
     scope = f"HEAD and the last {found.commits} commit(s)" + (" (older history not read)" if found.history_cut else "")
     require(not found.findings, files, f"{len(found.findings)} secret(s) committed in {found.root} ({scope}): {shown}",
             "no secret in the files tracked by git or in the lines the history added (rotate any found, then remove it)")
+
+
+#: Settings that point an application at an error tracker: (tracker, key pattern).
+ERROR_TRACKERS = (
+    ("Sentry", re.compile(r"^(?:[A-Z0-9]+_)*SENTRY_DSN$", re.I)),
+    ("GlitchTip", re.compile(r"^(?:[A-Z0-9]+_)*GLITCHTIP_DSN$", re.I)),
+    ("Rollbar", re.compile(r"^(?:[A-Z0-9]+_)*ROLLBAR_(?:ACCESS_|SERVER_|POST_SERVER_ITEM_)?TOKEN$", re.I)),
+    ("Bugsnag", re.compile(r"^(?:[A-Z0-9]+_)*BUGSNAG_API_KEY$", re.I)),
+    ("Honeybadger", re.compile(r"^(?:[A-Z0-9]+_)*HONEYBADGER_API_KEY$", re.I)),
+    ("Airbrake", re.compile(r"^(?:[A-Z0-9]+_)*AIRBRAKE_PROJECT_KEY$", re.I)),
+    ("Raygun", re.compile(r"^(?:[A-Z0-9]+_)*RAYGUN_API_?KEY$", re.I)),
+    ("AppSignal", re.compile(r"^(?:[A-Z0-9]+_)*APPSIGNAL_PUSH_API_KEY$", re.I)),
+    ("New Relic", re.compile(r"^(?:[A-Z0-9]+_)*NEW_RELIC_LICENSE_KEY$", re.I)),
+    ("Elastic APM", re.compile(r"^(?:[A-Z0-9]+_)*ELASTIC_APM_SERVER_URL$", re.I)),
+)
+#: A tracker's SDK named in a dependency manifest of the folder: (tracker, manifest line pattern).
+TRACKER_SDKS = re.compile(r"""(?ix)(?:^|["'\s/:=])(
+    @sentry/[a-z-]+|sentry[-_]sdk|sentry-ruby|sentry-rails|sentry-go|sentry/sentry(?:-laravel|-symfony)?|io\.sentry|
+    rollbar|pyrollbar|@bugsnag/[a-z-]+|bugsnag|honeybadger(?:-io)?|@honeybadger-io/[a-z-]+|airbrake|raygun4?[a-z]*|appsignal|
+    newrelic|elastic-apm(?:-node)?)(?=["'\s=<>~!\[;,@]|$)""")
+DEPENDENCY_MANIFESTS = ("package.json", "requirements.txt", "requirements/production.txt", "pyproject.toml", "Pipfile", "Gemfile",
+                        "go.mod", "composer.json", "pom.xml", "build.gradle", "build.gradle.kts", "mix.exs", "Cargo.toml")
+SENTRY_DSN = re.compile(r"^https?://[^:@/\s]+(?::[^@/\s]*)?@[^/\s]+/(?:[^/\s]+/)*\d+/?$")
+
+
+def _tracker_sdks(files: FilesTarget) -> list[str]:
+    """``sentry-sdk (requirements.txt)``: error-tracker SDKs the folder's dependency manifests name."""
+    found = []
+    for name, path in files.regular_files(DEPENDENCY_MANIFESTS):
+        try:
+            text = read_text(files.label, path)
+        except TargetError:
+            continue  # an unreadable manifest only costs the hint
+        found += [f"{sdk} ({name})" for sdk in dict.fromkeys(m.group(1) for m in TRACKER_SDKS.finditer(text))]
+    return found
+
+
+@pytest.mark.check("cfg-11", "Errors reported to an error tracker", severity="medium",
+                   refs=("OWASP ASVS V7.1: log content", "Google SRE Book: Monitoring Distributed Systems"),
+                   answers=("error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
+                            "sentry|rollbar|bugsnag|honeybadger|airbrake|raygun|glitchtip|appsignal configur|integrat|enabl|set_up|dsn|connected?",
+                            "exception tracking|reporting|monitoring", "crash reporting"),
+                   answers_unless=("frontend|browser|mobile|ios|android", "alert", "review", "triage", "rate|rates|ratio|budget"),
+                   answers_accepts=("monitor",))  # "error monitoring in place" is an error tracker
+def test_error_tracking(files, evidence):
+    """An exception in production that nobody is told about is found by the customer.  An
+    error tracker (Sentry, Rollbar, Bugsnag, ...) groups exceptions with their stack and
+    context and notifies.  Passes when the deployed configuration points the application at one:
+    a ``SENTRY_DSN`` that is a DSN (or another tracker's key: ``ROLLBAR_ACCESS_TOKEN``,
+    ``BUGSNAG_API_KEY``, ``HONEYBADGER_API_KEY``, ``NEW_RELIC_LICENSE_KEY``, ...) with a value
+    that is not empty or placeholder text, or a reference to the environment (``${SENTRY_DSN}``).
+    An SDK in the dependencies with nothing configured reports nothing: it fails, naming the SDK.
+    Values are never shown."""
+    settings = _settings(files)
+    trackers = [(tracker, s) for s in settings for tracker, key in ERROR_TRACKERS if key.match(s.key)]
+    sdks = _tracker_sdks(files)
+    usable, problems = [], []
+    for tracker, s in trackers:
+        if s.is_reference:
+            usable.append(f"{tracker}: {s.where} set from the environment")
+        elif not s.value.strip():
+            problems.append(f"{s.where} is empty")
+        elif PLACEHOLDER.search(s.value):
+            problems.append(f"{s.where} is placeholder text ({len(s.value)} characters)")
+        elif tracker in ("Sentry", "GlitchTip") and not SENTRY_DSN.match(s.value):
+            problems.append(f"{s.where} is not a DSN (https://<key>@<host>/<project id>)")
+        else:
+            usable.append(f"{tracker}: {s.where}")
+    evidence.record(configured=usable, not_usable=problems, sdks=sdks)
+    if usable:
+        return
+    if problems:
+        observed = "; ".join(problems)
+    else:
+        observed = f"no error tracker configured in {_sources(files)}" + (f" although {', '.join(sdks[:3])} is a dependency" if sdks else "")
+    require(False, files, observed, "a usable SENTRY_DSN (or another tracker's key) in the deployed configuration")

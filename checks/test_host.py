@@ -73,7 +73,8 @@ def _absolute(host, path: str) -> str:
 @pytest.mark.check("host-01", "Named services running and enabled", severity="high",
                    refs=("CIS Controls v8 4.1: Establish and maintain a secure configuration process",),
                    answers=("service|daemon|unit|systemd|process running|active|enabl|start|boot|reboot|up",
-                            "service|daemon start on? boot|reboot", "systemd unit|service enabl|active"),
+                            "service|daemon start on? boot|reboot", "systemd unit|service enabl|active",
+                            "app|application start|starts on? boot|reboot"),
                    answers_unless=("worker", "celery", "queue", "job", "sidekiq", "background", "external", "third"))
 def test_services_running(host, evidence):
     """A service that is down at go-live breaks the application; one that is running but not

@@ -46,7 +46,9 @@ def _snippet(text: str, size: int = 100) -> str:
     "Prometheus ready and running its configuration",
     severity="high",
     refs=("Prometheus: management API, /-/ready", "Prometheus HTTP API: /api/v1/status/runtimeinfo (reloadConfigSuccess)"),
-    answers=("prometheus running", "prometheus healthy", "monitoring server ready", "prometheus configuration loaded"),
+    answers=("prometheus running", "prometheus healthy", "monitoring server ready", "prometheus configuration loaded",
+             "monitoring system|systems|stack|server operational|running|up|working|healthy|live"),
+    answers_accepts=("monitor",),  # "monitoring system running" is this check's state, not a request to monitor something
 )
 def test_prometheus_ready(prometheus, evidence):
     """Everything else in monitoring stands on Prometheus being up and running the

@@ -245,7 +245,7 @@ def test_local_infile_off(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-09", "Slow query log enabled", severity="medium",
                    refs=("MySQL docs: The Slow Query Log",),
-                   answers=("mysql|database slow_query log? enabl?", "slow_query log|logging"))
+                   answers=("mysql|database slow_query log? enabl?", "slow_query log|logging", "database|mysql query logging|log configur|enabl|set?"))
 def test_slow_query_log(mysql: Any, evidence: Any) -> None:
     """The slow query log is how a performance regression after go-live gets found and traced
     to a statement.  Passes when ``slow_query_log`` is ON, ``long_query_time`` is at most
@@ -329,7 +329,8 @@ def test_statement_time_limit(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-13", "Foreign keys have a supporting index", severity="medium",
                    refs=("MySQL docs: FOREIGN KEY Constraints",),
-                   answers=("indexes created for foreign keys", "foreign keys indexed", "indexes for common queries"))
+                   answers=("indexes created for foreign keys", "foreign keys indexed", "indexes for common queries",
+                            "database|mysql indexes|index verified|checked|in_place|created|added"))
 def test_foreign_keys_indexed(mysql: Any, evidence: Any) -> None:
     """InnoDB creates an index for a foreign key only when none exists, and one dropped with
     ``foreign_key_checks = 0`` (a restore, a hand-made migration) is not recreated: every delete
@@ -420,7 +421,7 @@ def test_buffer_pool_hit_ratio(mysql: Any, evidence: Any) -> None:
 @pytest.mark.check("mysql-17", "Migrations at the expected head", severity="high",
                    answers=("migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
                             "migration status checked",
-                            "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up schema? database?",
+                            "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up|ready schema? database?",
                             "schema migrat|version current|applied|latest|date", "database migration applied|run|current",
                             "migration"),
                    answers_unless=("test", "rollback", "revers", "data volume", "ci", "review", "rehears"))

@@ -341,7 +341,8 @@ def test_app_timeouts(postgres: Any, evidence: Any) -> None:
 
 @pytest.mark.check("pg-10", "Slow-query logging enabled", severity="medium",
                    refs=("PostgreSQL docs: log_min_duration_statement",),
-                   answers=("postgres|database slow_query log? enabl?", "slow_query log|logging", "log_min_duration_statement"))
+                   answers=("postgres|database slow_query log? enabl?", "slow_query log|logging", "log_min_duration_statement",
+                            "database|postgres query logging|log configur|enabl|set?"))
 def test_slow_query_logging(postgres: Any, evidence: Any) -> None:
     """The slow-query log is how a performance regression after go-live gets found and traced to
     a statement.  Passes when ``log_min_duration_statement`` is between 0 and ``slow_query_max_s``
@@ -371,7 +372,8 @@ def test_connection_logging(postgres: Any, evidence: Any) -> None:
 
 @pytest.mark.check("pg-12", "Foreign keys have a supporting index", severity="medium",
                    refs=("PostgreSQL docs: Constraints, Foreign Keys",),
-                   answers=("foreign_key index|indexes|indexed", "missing index foreign_key?"))
+                   answers=("foreign_key index|indexes|indexed", "missing index foreign_key?",
+                            "database|postgres indexes|index verified|checked|in_place|created|added|healthy"))
 def test_foreign_keys_indexed(postgres: Any, evidence: Any) -> None:
     """PostgreSQL indexes the referenced side of a foreign key, not the referencing one: every
     DELETE or key UPDATE on the parent then scans the child table, and holds locks while it does.
@@ -423,7 +425,7 @@ def test_vacuum_recent(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-14", "Migrations at the expected head", severity="high",
                    answers=("migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
                             "migration status checked",
-                            "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up schema? database?",
+                            "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up|ready schema? database?",
                             "schema migrat|version current|applied|latest|date", "database migration applied|run|current",
                             "migration"),
                    answers_unless=("test", "rollback", "revers", "data volume", "ci", "review", "rehears"))
@@ -619,7 +621,8 @@ def test_primary_keys(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-19", "No invalid indexes or unvalidated constraints", severity="medium",
                    refs=("PostgreSQL docs: CREATE INDEX CONCURRENTLY", "PostgreSQL docs: ALTER TABLE ... VALIDATE CONSTRAINT"),
                    answers=("no invalid indexes", "constraints validated", "indexes healthy", "index builds completed",
-                            "invalid index|indexes|constraint|constraints rebuilt|fixed|none|no|validated"))
+                            "invalid index|indexes|constraint|constraints rebuilt|fixed|none|no|validated",
+                            "database|postgres indexes|index verified|checked|healthy"))
 def test_invalid_indexes(postgres: Any, evidence: Any) -> None:
     """A ``CREATE INDEX CONCURRENTLY`` that failed leaves an INVALID index behind: never used
     for reads, still paid for on every write, and a unique one that enforces nothing.  A

@@ -90,7 +90,8 @@ def _exposed(address: str) -> bool:
 
 @pytest.mark.check(
     "redis-01", "Authentication required", severity="critical", refs=("Redis security: authentication", "CIS Redis: requirepass / ACL"),
-                   answers=("redis password|auth|authentication|requirepass|protect broker?", "broker password|auth|authentication")
+                   answers=("redis password|auth|authentication|requirepass|protect broker?", "broker password|auth|authentication",
+                            "redis connection|connections|access security|secured|secure")
 )
 def test_authentication_required(redis, evidence):
     """A Redis that answers anyone who can reach it hands out every key and, with default
@@ -301,7 +302,8 @@ def test_dangerous_commands(redis, evidence):
 
 
 @pytest.mark.check("redis-09", "TLS for connections that leave the host", severity="medium", refs=("Redis: TLS support",),
-                   answers=("traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "redis tls|encrypt|encryption|rediss connection?", "broker|cache tls|encrypt|encryption redis?"),
+                   answers=("traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "redis tls|encrypt|encryption|rediss connection?", "broker|cache tls|encrypt|encryption redis?",
+                            "redis connection|connections security|secured|secure"),
                    answers_unless=("rabbitmq|amqp|amqps|celery|sidekiq|bullmq",))  # the workers' broker connection is wrk-14's
 def test_tls(redis, evidence):
     """Redis speaks plain text: a password and every value cross the network readable by

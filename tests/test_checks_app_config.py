@@ -312,3 +312,30 @@ def test_secret_rules_on_configuration_lines(line: str, secret: bool) -> None:
     from pytest_deploycheck.targets import secret_scan
 
     assert bool(list(secret_scan.match_lines(line, "deploy/values.yaml"))) is secret
+
+
+def test_error_tracking(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """cfg-11 on folders as deployments leave them: a DSN, a key from the environment, placeholder
+    text, something that is not a DSN, and an SDK in the dependencies with nothing configured."""
+    dsn = "https://0f3c9a1b2d4e4f5a8b7c6d5e4f3a2b1c@o450123.ingest.sentry.io/4505123"
+    folders = {
+        "sentry": {".env": (f"NODE_ENV=production\nSENTRY_DSN={dsn}\n", 0o600)},
+        "rollbar": {".env": ("ROLLBAR_ACCESS_TOKEN=${ROLLBAR_TOKEN}\n", 0o600)},
+        "placeholder": {".env": ("SENTRY_DSN=your-sentry-dsn-here\n", 0o600)},
+        "not-a-dsn": {".env": ("SENTRY_DSN=https://sentry.io/4505123\n", 0o600)},
+        "sdk-only": {".env": ("NODE_ENV=production\n", 0o600),
+                     "requirements.txt": ("django==5.0\nsentry-sdk[django]==2.1.0\n", 0o644)},
+        "no-env": {"README.md": ("# app\n", 0o644)},
+    }
+    targets = [_files(name, _folder(tmp_path / name, spec)) for name, spec in folders.items()]
+    run = run_catalog(pytester, "test_app_config.py", targets=targets, args=["-k", "cfg-11"])
+    outcomes = {name: run.outcome("cfg-11", name) for name in folders}
+    assert outcomes == {"sentry": "passed", "rollbar": "passed", "placeholder": "failed", "not-a-dsn": "failed",
+                        "sdk-only": "failed", "no-env": "n/a"}
+    assert run.evidence("cfg-11", "sentry")["configured"] == ["Sentry: SENTRY_DSN (.env:2)"]
+    assert "SENTRY_DSN (.env:1) is placeholder text (20 characters)" in run.message("cfg-11", "placeholder")
+    assert "SENTRY_DSN (.env:1) is not a DSN (https://<key>@<host>/<project id>)" in run.message("cfg-11", "not-a-dsn")
+    assert ("no error tracker configured in .env, .env.production although sentry-sdk (requirements.txt) is a dependency; "
+            "expected a usable SENTRY_DSN") in run.message("cfg-11", "sdk-only")
+    for result in run.summary.results:
+        assert dsn not in f"{result.message} {result.evidence}"
