@@ -47,8 +47,10 @@ def _snippet(text: str, size: int = 100) -> str:
     severity="high",
     refs=("Prometheus: management API, /-/ready", "Prometheus HTTP API: /api/v1/status/runtimeinfo (reloadConfigSuccess)"),
     answers=("prometheus running", "prometheus healthy", "monitoring server ready", "prometheus configuration loaded",
-             "monitoring system|systems|stack|server operational|running|up|working|healthy|live"),
+             "monitoring system|systems|stack|server operational|running|up|working|healthy|live",
+             "system|application|service? monitoring configur|active|enabled|in_place|set_up|deployed|running"),
     answers_accepts=("monitor",),  # "monitoring system running" is this check's state, not a request to monitor something
+    answers_unless=("uptime",),  # an outside uptime probe is mon-11's
 )
 def test_prometheus_ready(prometheus, evidence):
     """Everything else in monitoring stands on Prometheus being up and running the
@@ -80,8 +82,10 @@ def test_prometheus_ready(prometheus, evidence):
     refs=("Prometheus HTTP API: /api/v1/targets", "Google SRE book, ch. 6: Monitoring Distributed Systems"),
     answers=("metrics collection", "prometheus scraping", "scrape targets up", "exporters up", "metrics being collected",
                             "prometheus target|targets|scrape up|healthy|down|reachable|configur?", "scrape target|targets|config|job",
-                            "exporter running|installed|deploy|up"),
+                            "exporter running|installed|deploy|up",
+                            "system|application|service? monitoring configur|active|enabled|in_place|set_up|deployed|running"),
                    answers_kind="monitor",
+                   answers_unless=("uptime",),  # an outside uptime probe is mon-11's
 )
 def test_targets_up(prometheus, evidence):
     """A target Prometheus cannot scrape is a blind spot: its alerts cannot fire and its

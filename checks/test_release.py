@@ -140,7 +140,8 @@ def _blocking(severity: str, threshold: str) -> bool:
                             "dependabot|snyk|renovate issue|issues|finding|findings|vulnerability|vulnerabilities resolved|fixed|closed|none|zero|clean|no",
                             "trivy|grype|osv|dependency_check|clair|anchore scan|scanned|finding|findings|pass|passes|clean|critical|report "
                             "image|images|container|dependency?",
-                            "image|images|container scan|scanned vulnerability|cve|critical|trivy|grype|clean|finding|findings"),
+                            "image|images|container scan|scanned vulnerability|cve|critical|trivy|grype|clean|finding|findings",
+                            "security scan|scanning|scanner completed|complete|passed|pass|clean|done|run|green"),
                    answers_kind="evidence",
 )
 def test_vulnerabilities(release, evidence):
@@ -237,8 +238,10 @@ def test_licences(release, evidence):
                             "performance benchmark|target|baseline|requirement|validation met|pass|establish?",
                             "concurrent user|users|connection|request capacity?",
                             "throughput|rps|requests_per_second target|met|test|verif",
-                            "load_test|stress_test|performance_test rps|qps|throughput|latency|request|requests|users|concurrent", "capacity test|verif|plan"),
+                            "load_test|stress_test|performance_test rps|qps|throughput|latency|request|requests|users|concurrent", "capacity test|verif|plan",
+                            "performance tested|testing complet|done|passed?"),
                    answers_kind="evidence",
+                   answers_unless=("query|queries|sql|database|index|indexes",),  # a database's query performance is pg-17/mysql-15
 )
 def test_load_test(release, evidence):
     """Capacity that was never measured is a guess.  Every load-test result (k6 summary JSON,

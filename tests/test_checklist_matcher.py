@@ -614,6 +614,10 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Database query logging configured", {"mysql-09", "pg-10"}),
         ("Redis connection security", {"redis-01", "redis-09"}),
         ("Monitoring systems operational", {"mon-01"}),
+        ("Monitoring configured", {"mon-01", "mon-02"}),
+        ("Uptime monitoring configured (UptimeRobot/Pingdom/etc.)", {"mon-11"}),  # the outside probe only
+        ("Security scan completed", {"rel-04"}),
+        ("Performance tested", {"rel-07"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
