@@ -34,6 +34,10 @@ from pytest_deploycheck.targets.compose import (
 )
 from pytest_deploycheck.targets.container_common import judge
 
+#: Words only a Kubernetes item uses: such an item is answered by the kubernetes checks, never by
+#: Compose's ("Memory limits set (Docker/K8s)" names both platforms and keeps both).
+KUBERNETES = "pod|pods|helm|kubectl|configmap|configmaps|statefulset|daemonset"
+
 pytestmark = pytest.mark.section("compose", "Docker Compose")
 
 
@@ -54,7 +58,8 @@ def _services(project: ComposeProject) -> list[str]:
                    refs=("CIS Docker Benchmark 5.14", "Compose spec: restart"),
                    answers=("compose restart policy", "containers restart automatically", "restart unless-stopped",
                             "services restart on failure", "restart_policy|restart_policies unless|always|stopped|on|failure?",
-                            "restart unless stopped|always", "container|docker restart automatic|crash|policy"))
+                            "restart unless stopped|always", "container|docker restart automatic|crash|policy"),
+                   answers_unless=(KUBERNETES,))
 def test_restart_policy(files, evidence):
     """With the default ``restart: "no"`` a crashed service, or every service after a host
     reboot, stays down until someone notices.  Passes when each long-running service sets
@@ -71,7 +76,7 @@ def test_restart_policy(files, evidence):
                             "docker|container|compose|service health_check|healthcheck",
                             "liveness|readiness probe kubernetes|pod|deployment|container"),
                    # An item that names Kubernetes asks about pods' probes (k8s-02), not Compose.
-                   answers_unless=("dockerfile has|declares|contains|includes|defines healthcheck|health_check",
+                   answers_unless=(KUBERNETES, "dockerfile has|declares|contains|includes|defines healthcheck|health_check",
                                    "kubernetes|k8s|helm|pod|pods"))
 def test_healthcheck(files, evidence):
     """Without a health check ``docker compose ps`` shows a hung service as running and
@@ -87,7 +92,8 @@ def test_healthcheck(files, evidence):
                    answers=("container memory limit", "container cpu limit", "request|requests limit|limits container|containers|service|services|every|all", "compose resource limits", "deploy resources limits",
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
                             "container|pod|docker memory|cpu limit|request|quota",
-                            "cpu memory request|limit set|defined|configured|specified?"))
+                            "cpu memory request|limit set|defined|configured|specified?"),
+                   answers_unless=(KUBERNETES,))
 def test_resource_limits(files, evidence):
     """A container without limits can take all of the host's memory (the kernel then kills
     whichever process it picks, often the database) or starve its neighbours of CPU.  Passes
@@ -99,7 +105,8 @@ def test_resource_limits(files, evidence):
 
 @pytest.mark.check("comp-04", "No privileged containers", severity="critical",
                    refs=("CIS Docker Benchmark 5.4",),
-                   answers=("no privileged containers", "privileged container|containers|service|services no|none|not|disallowed|forbidden", "privileged mode disabled", "containers not privileged"))
+                   answers=("no privileged containers", "privileged container|containers|service|services no|none|not|disallowed|forbidden", "privileged mode disabled", "containers not privileged"),
+                   answers_unless=(KUBERNETES,))
 def test_not_privileged(files, evidence):
     """``privileged: true`` hands the container every capability and every host device: it is
     root on the host.  Passes when no service sets it."""
@@ -109,7 +116,8 @@ def test_not_privileged(files, evidence):
 
 @pytest.mark.check("comp-05", "No host network mode", severity="high",
                    refs=("CIS Docker Benchmark 5.9",),
-                   answers=("no host networking", "network_mode host not used", "containers isolated network"))
+                   answers=("no host networking", "network_mode host not used", "containers isolated network"),
+                   answers_unless=(KUBERNETES,))
 def test_no_host_network(files, evidence):
     """``network_mode: host`` puts the container on the host's interfaces: every port it opens
     is open on the host, past Docker's port mapping and firewall rules.  Passes when no service uses it."""
@@ -119,7 +127,8 @@ def test_no_host_network(files, evidence):
 
 @pytest.mark.check("comp-06", "Docker socket not mounted", severity="critical",
                    refs=("CIS Docker Benchmark 5.31",),
-                   answers=("docker socket not mounted", "no docker.sock in containers", "docker socket not exposed"))
+                   answers=("docker socket not mounted", "no docker.sock in containers", "docker socket not exposed"),
+                   answers_unless=(KUBERNETES,))
 def test_no_docker_socket(files, evidence):
     """Whoever reaches ``/var/run/docker.sock`` can start a privileged container: mounting it
     makes the container root on the host.  Passes when no service mounts it."""
@@ -130,7 +139,8 @@ def test_no_docker_socket(files, evidence):
 @pytest.mark.check("comp-07", "Database and cache ports not published on all interfaces", severity="high",
                    refs=("CIS Docker Benchmark 5.13", "Docker docs: published ports bypass the host firewall"),
                    answers=("database port not exposed", "redis not exposed publicly", "ports bound to localhost", "internal services not published",
-                            "database|postgres|mysql|redis|mongo port not publish|published host?"))
+                            "database|postgres|mysql|redis|mongo port not publish|published host?"),
+                   answers_unless=(KUBERNETES,))
 def test_data_ports(files, evidence):
     """A published port without an address listens on every interface, and Docker's NAT rules
     let it past ufw/firewalld.  Passes when no data store's port (PostgreSQL, MySQL, Redis,
@@ -144,7 +154,8 @@ def test_data_ports(files, evidence):
                    refs=("Docker docs: volumes", "Compose spec: volumes"),
                    answers=("named volumes for data", "database data persisted", "persistent volumes for containers",
                             "data survives container recreation", "persistent_volume|pvc|named volume|volumes",
-                            "volume mount|mounts|claim|persist|named|storage_class", "storage class"))
+                            "volume mount|mounts|claim|persist|named|storage_class", "storage class"),
+                   answers_unless=(KUBERNETES,))
 def test_named_volumes(files, evidence):
     """A database whose data directory is not on a volume loses its data with the container;
     an anonymous volume is orphaned by ``docker compose down``/``up --renew-anon-volumes``.
@@ -159,7 +170,8 @@ def test_named_volumes(files, evidence):
                    refs=("Compose spec: secrets", "Docker docs: manage sensitive data with secrets"),
                    answers=("no secrets in compose file", "compose secrets from environment", "no hardcoded passwords in docker-compose",
                             "kubernetes|docker|container|compose|pod secret|secrets mount|store|object?",
-                            "secret management|manager|vault|store|sealed|external", "vault secret|secrets?"))
+                            "secret management|manager|vault|store|sealed|external", "vault secret|secrets?"),
+                   answers_unless=(KUBERNETES,))
 def test_env_secrets(files, evidence):
     """A password written into a Compose file is in the repository, in every clone and in
     ``docker inspect``.  Passes when every credential-named variable (``*_PASSWORD``,
@@ -172,7 +184,8 @@ def test_env_secrets(files, evidence):
 @pytest.mark.check("comp-10", "Service images pinned", severity="medium",
                    refs=("hadolint DL3006", "hadolint DL3007"),
                    answers=("compose image tags pinned", "no latest tag in compose", "image versions fixed",
-                            "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin"))
+                            "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin"),
+                   answers_unless=(KUBERNETES,))
 def test_images_pinned(files, evidence):
     """``image: postgres`` or ``:latest`` pulls whatever the registry holds on the day of the
     deployment.  Passes when every pulled image names a version tag or a digest (a tag alone
@@ -184,7 +197,8 @@ def test_images_pinned(files, evidence):
 
 @pytest.mark.check("comp-11", "Container log size limited", severity="medium",
                    refs=("Docker docs: json-file logging driver (max-size, max-file)",),
-                   answers=("log rotation for containers", "docker log size limit", "container logs bounded"))
+                   answers=("log rotation for containers", "docker log size limit", "container logs bounded"),
+                   answers_unless=(KUBERNETES,))
 def test_log_size(files, evidence):
     """The default ``json-file`` driver keeps every line a container ever wrote: a chatty service
     fills the disk.  Passes when every service using json-file sets ``logging.options.max-size``,

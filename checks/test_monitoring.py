@@ -158,6 +158,7 @@ def test_rules_evaluate(prometheus, evidence):
     severity="high",
     refs=("Google SRE book, ch. 6: the four golden signals", "Prometheus: alerting rules", "Prometheus: alerting best practices"),
     answers=("alerting rules configured", "error rate alerting", "disk full alert", "database down alert", "latency alerts",
+                            "alerting|alerts|alert cover|covers|coverage critical|key|main? path|paths|service|services|failure|failures|component|components",
                             "certificate expiry alert", "stale backup alert", "queue backlog alert",
                             "alert|alarm queue|backlog|job|task latency|backlog|depth|age|wait|size",
                             "pager|page|paging alert|alerts 5xx|error|errors spike|spikes|surge|rate",

@@ -32,7 +32,7 @@ def test_on_call():
 
 
 @pytest.mark.check("team-02", "Escalation path and emergency contacts documented", severity="high", refs=(SRE_ON_CALL,),
-                   answers=("escalation",
+                   answers=("escalation", "escalation path|paths|policy|procedure|procedures|matrix|chain defined|documented|agreed|clear|set|known",
                             "contact|contacts emergency? document|list|updat|inform|current? admin|team|vendor|owner|support|key?",
                             "emergency contact"),
                    answers_kind="document")

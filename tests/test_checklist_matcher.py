@@ -618,6 +618,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Uptime monitoring configured (UptimeRobot/Pingdom/etc.)", {"mon-11"}),  # the outside probe only
         ("Security scan completed", {"rel-04"}),
         ("Performance tested", {"rel-07"}),
+        ("Kubernetes pods have resource limits", {"k8s-01"}),  # not Compose's limits
+        ("Memory limits set (Docker/K8s)", {"comp-03", "k8s-01"}),  # both platforms named: both
+        ("Escalation paths defined", {"team-02"}),
+        ("Runbooks for primary failure modes", {"doc-01"}),
+        ("Alerting covers critical paths", {"mon-05"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
