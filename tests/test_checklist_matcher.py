@@ -623,6 +623,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Escalation paths defined", {"team-02"}),
         ("Runbooks for primary failure modes", {"doc-01"}),
         ("Alerting covers critical paths", {"mon-05"}),
+        ("robots.txt allows crawling", {"site-01"}),
+        ("Remove noindex before launch", {"site-01"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -721,6 +723,8 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Cache TTL configured",
         "Frontend error tracking (Sentry browser)",  # the browser's, not the server's configuration
         "Error rates by endpoint",  # a metric to watch
+        "Staging is not indexed by search engines",  # judged where the inventory holds staging, not by the production site passing
+        "robots.txt present",  # a missing robots.txt blocks nothing
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

@@ -425,6 +425,7 @@ FIELDS: dict[str, Field] = {
     "openapi_path": Field("str", "the app's OpenAPI (or Swagger 2) document, JSON or YAML: its GET operations are smoke-tested"),
     "rate_limited_path": Field("str", "a path that must answer 429 under a burst (active probe)"),
     "websocket_path": Field("str", "a WebSocket endpoint"),
+    "indexable": Field("bool", "whether search engines may index the site (default true; false for staging, preview and admin sites)"),
     "cors_allowed_origins": Field("list[str]", "origins CORS may allow"),
     "required_metrics": Field("list[str]", "metric names, or regular expressions matching whole names, that paths.metrics must expose"),
 }

@@ -579,13 +579,19 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(openapi_document())
 
+    async def robots(request: Request) -> PlainTextResponse:
+        if settings.hardened:
+            return PlainTextResponse("User-agent: *\nDisallow: /api/\nAllow: /\n")
+        return PlainTextResponse("# staging\nUser-agent: *\nDisallow: /\n")  # carried over from staging
+
     async def index(request: Request) -> HTMLResponse:
         if settings.hardened:
             base = ""  # relative links: the host a client names never reaches a URL
         else:
             host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
             base = f"{request.headers.get('x-forwarded-proto', request.url.scheme)}://{host}"
-        return HTMLResponse(f'<!doctype html><html><head><title>Sample app</title><link rel="canonical" href="{base}/">'
+        noindex = "" if settings.hardened else '<meta content="noindex, nofollow" name="robots">'
+        return HTMLResponse(f'<!doctype html><html><head><title>Sample app</title><link rel="canonical" href="{base}/">{noindex}'
                             f'</head><body><a href="{base}{SESSION_LOGIN_PATH}">Sign in</a></body></html>')
 
     async def search(request: Request) -> JSONResponse:
@@ -656,6 +662,7 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
         Route(PROFILE_PATH, profile, methods=["GET", "POST"]),
         Route(REPORTS_PATH, reports),
         Route(OPENAPI_PATH, openapi),
+        Route("/robots.txt", robots),
     ]
     if not settings.hardened:
         routes.append(Route("/debug", debug_page))

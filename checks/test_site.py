@@ -1,0 +1,105 @@
+"""Public site: every ``http`` target whose front page is a web page, as search engines meet it.
+
+Reads the front page (``GET`` of the target's URL, shared with the HTTP checks) and
+``/robots.txt`` at the site's root, with the target's timeout and body cap.  Nothing is sent
+beyond those two requests.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+import pytest
+
+from pytest_deploycheck import Evidence, not_applicable, require
+from pytest_deploycheck.targets.http import HttpTarget
+
+pytestmark = pytest.mark.section("site", "Public site")
+
+#: ``<meta name="robots" content="noindex, nofollow">`` (or ``googlebot``), attributes in any order.
+_META = re.compile(r"<meta\b[^>]*>", re.I)
+_ATTR = re.compile(r"""\b(name|content)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+def robots_blocks_everything(text: str) -> str | None:
+    """The rule of a robots.txt (RFC 9309) that keeps every crawler off the whole site
+    (``Disallow: /`` in the group for ``*``, not undone by an ``Allow: /``), or None."""
+    groups: list[tuple[set[str], list[tuple[str, str]]]] = []
+    agents: set[str] = set()
+    rules: list[tuple[str, str]] = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if rules:  # a new group starts
+                groups.append((agents, rules))
+                agents, rules = set(), []
+            agents.add(value.lower())
+        elif key in ("allow", "disallow") and agents:
+            rules.append((key, value))
+    if agents:
+        groups.append((agents, rules))
+    for group_agents, group_rules in groups:
+        if "*" not in group_agents:
+            continue
+        blocked = any(key == "disallow" and value in ("/", "/*") for key, value in group_rules)
+        undone = any(key == "allow" and value in ("/", "/*", "/$") for key, value in group_rules)
+        if blocked and not undone:
+            return "User-agent: * / Disallow: /"
+    return None
+
+
+def noindex_marks(headers: dict[str, str], html: str) -> list[str]:
+    """Where a page tells search engines not to index it: ``X-Robots-Tag`` and ``<meta name=robots>``."""
+    found = []
+    tag = headers.get("x-robots-tag", "")
+    if re.search(r"\b(noindex|none)\b", tag, re.I):
+        found.append(f"X-Robots-Tag: {tag.strip()[:80]}")
+    for meta in _META.findall(html):
+        attrs = {m.group(1).lower(): next(v for v in m.groups()[1:] if v is not None) for m in _ATTR.finditer(meta)}
+        if attrs.get("name", "").lower() in ("robots", "googlebot", "bingbot") and re.search(r"\b(noindex|none)\b", attrs.get("content", ""), re.I):
+            found.append(f'<meta name="{attrs["name"]}" content="{attrs["content"][:60]}">')
+    return found
+
+
+@pytest.mark.check("site-01", "Search engines may index the public site", severity="medium",
+                   refs=("RFC 9309 (Robots Exclusion Protocol)", "Google Search Central: block indexing with noindex"),
+                   answers=("robots_txt|robots allow|allows|updated|correct|configured|production|crawl|crawling|indexing",
+                            "noindex removed|remove|removed|gone|off|disabled", "search engine|engines index|indexing|crawl|crawling|indexable|visible|allowed",
+                            "site|website|page|pages indexable|indexed|crawlable", "seo robots|indexing|noindex|crawl"),
+                   # A staging site's item is judged only where the inventory holds it (indexable: false); the
+                   # production site passing says nothing about it.
+                   answers_unless=("sitemap submitted", "staging|preview"))
+def test_indexable(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """A site launched with the staging site's ``Disallow: /`` or its ``noindex`` falls out of
+    search results within days, and nobody notices until the traffic is gone; a staging site
+    without them is indexed next to the real one.  Reads the front page and ``/robots.txt``.
+    Passes, for a public site (default), when neither a ``noindex`` (``X-Robots-Tag`` header or
+    ``<meta name="robots">``) nor a robots.txt rule keeping all crawlers off the whole site is
+    found; for a target with ``indexable: false`` (staging, admin), when one of them is.  n/a
+    when the front page is not a web page answered 200 (an API, a login wall)."""
+    page = http_endpoint.page("/")
+    content_type = str(page.headers.get("content-type", "")).lower()
+    if page.status_code != 200 or "html" not in content_type:
+        not_applicable(f"{http_endpoint.name}: the front page answers {page.status_code} {content_type.split(';')[0] or 'without a type'}, "
+                       "not a web page search engines would index")
+    parts = urllib.parse.urlsplit(http_endpoint.url)
+    robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+    robots = http_endpoint.get(robots_url)
+    robots_text = robots.text if robots.status_code == 200 else ""
+    rule = robots_blocks_everything(robots_text)
+    marks = noindex_marks({k.lower(): v for k, v in page.headers.items()}, page.text)
+    blocks = ([f"robots.txt: {rule}"] if rule else []) + marks
+    wanted = http_endpoint.setting("indexable", True) is not False
+    evidence.record(robots_txt=robots.status_code, blocks=blocks, indexable=wanted)
+    if wanted:
+        require(not blocks, http_endpoint, "search engines are told to stay away: " + "; ".join(blocks),
+                f"no noindex and no robots.txt rule blocking the whole site (or set http.{http_endpoint.name}.indexable: false "
+                "for a site that must stay out of search)")
+    else:
+        require(bool(blocks), http_endpoint, f"nothing keeps search engines out (robots.txt {robots.status_code}, no noindex)",
+                "X-Robots-Tag: noindex (or a robots.txt Disallow: /) on a site that must stay out of search (indexable: false)")

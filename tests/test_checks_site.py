@@ -1,0 +1,64 @@
+"""The public-site catalog (checks/test_site.py) against the sample app.
+
+The good app's robots.txt keeps crawlers off ``/api/`` only and its front page has no
+``noindex``; the bad app went live with staging's ``Disallow: /`` and a ``noindex`` meta tag.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from checks.test_site import noindex_marks, robots_blocks_everything
+from tests.servers.base import Instance
+from tests.servers.inventory import run_catalog
+
+CATALOG = "test_site.py"
+
+
+def _http(name: str, url: str, **entry: Any) -> Instance:
+    return Instance(name=name, kind="http", entry={"url": url, **entry}, env={}, server=None)
+
+
+def test_site_catalog(pytester: pytest.Pytester, sample_app_good: Instance, sample_app_bad: Instance) -> None:
+    good, bad = sample_app_good.entry["url"], sample_app_bad.entry["url"]
+    targets = [
+        _http("public-good", good),
+        _http("public-bad", bad),
+        _http("staging-bad", bad, indexable=False),  # the same blocks are right for a staging site
+        _http("staging-open", good, indexable=False),
+        _http("api-only", good + "/health"),  # a JSON answer: nothing to index
+    ]
+    run = run_catalog(pytester, CATALOG, targets=targets)
+    outcomes = {t.name: run.outcome("site-01", t.name) for t in targets}
+    assert outcomes == {"public-good": "passed", "public-bad": "failed", "staging-bad": "passed", "staging-open": "failed",
+                        "api-only": "n/a"}
+    assert run.message("site-01", "public-bad") == (
+        f"public-bad ({bad}): search engines are told to stay away: robots.txt: User-agent: * / Disallow: /; "
+        '<meta name="robots" content="noindex, nofollow">; expected no noindex and no robots.txt rule blocking the whole site '
+        "(or set http.public-bad.indexable: false for a site that must stay out of search)")
+    assert "nothing keeps search engines out (robots.txt 200, no noindex)" in run.message("site-01", "staging-open")
+    assert "not a web page search engines would index" in run.message("site-01", "api-only")
+    assert run.evidence("site-01", "public-good")["blocks"] == []
+
+
+@pytest.mark.parametrize(("text", "blocked"), [
+    ("User-agent: *\nDisallow: /\n", True),
+    ("User-agent: *\nDisallow: /\nAllow: /\n", False),  # undone
+    ("User-agent: *\nDisallow: /admin\n", False),
+    ("User-agent: *\nDisallow:\n", False),  # an empty Disallow allows everything
+    ("User-agent: Googlebot\nDisallow: /\n", False),  # one crawler only
+    ("User-agent: Googlebot\nUser-agent: *\nDisallow: /  # staging\n", True),  # a group for several agents
+    ("User-agent: *\nAllow: /\n\nUser-agent: BadBot\nDisallow: /\n", False),
+    ("", False),
+])
+def test_robots_rules(text: str, blocked: bool) -> None:
+    assert (robots_blocks_everything(text) is not None) == blocked
+
+
+def test_noindex_marks() -> None:
+    assert noindex_marks({"x-robots-tag": "googlebot: noindex"}, "") == ["X-Robots-Tag: googlebot: noindex"]
+    assert noindex_marks({}, "<meta name='robots' content='index, follow'>") == []
+    assert noindex_marks({}, '<META CONTENT="NOINDEX" NAME="ROBOTS">') == ['<meta name="ROBOTS" content="NOINDEX">']
+    assert noindex_marks({}, '<meta name="description" content="noindex is a word">') == []
