@@ -449,3 +449,29 @@ def test_the_attestation_template_lists_manual_items_in_the_teams_words(team: py
     assert "sign-off--rollback-plan-tested [high] Rollback plan tested (Go-live checklist > Sign-off)" in text
     assert "'Rollback plan tested' (go-live.md:15)" in text
     assert "documentation--readme-written:" not in text  # answered by doc-01: nothing to attest
+
+
+PROBE_CHECK = '''
+import pytest
+
+pytestmark = pytest.mark.section("probe", "Probes")
+
+
+@pytest.mark.check("probe-01", "Login rate limited", severity="high", answers=("login rate limited",))
+@pytest.mark.active_probe
+def test_burst(files):
+    """Sends a burst (here: nothing)."""
+'''
+
+
+def test_an_item_only_active_probes_answer_needs_them_allowed(team: pytest.Pytester) -> None:
+    """"Login rate limited" maps to an active probe: with active probes off for every target it
+    looks at nothing, so the team's item is an error naming the setting, not n/a."""
+    team.makepyfile(test_probe=PROBE_CHECK)
+    (team.path / "go-live.md").write_text("# Launch\n- [ ] Login rate limited\n")
+    key = "launch--login-rate-limited"
+    item = items_of(run(team, *ARGS))[key]
+    assert (item["status"], item["checks"]) == ("error", ["probe-01"])
+    assert item["uncovered"] == "probe-01: an active probe, allowed on none of its targets (active_probes: true in the inventory allows it)"
+    files_inventory(team, "repo", active_probes=True)
+    assert items_of(run(team, *ARGS))[key]["status"] == "passed"

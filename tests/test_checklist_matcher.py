@@ -625,6 +625,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Alerting covers critical paths", {"mon-05"}),
         ("robots.txt allows crawling", {"site-01"}),
         ("Remove noindex before launch", {"site-01"}),
+        ("Sensitive values not in git", {"cfg-10"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

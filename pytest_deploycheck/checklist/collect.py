@@ -16,7 +16,7 @@ What an item does when it runs:
   and no check of the port) does both: its checks' results, and the rest (``attest``) pending until a
   person attests it, like a manual item.  Its status is the worse of the two;
 * an item whose every check found **no target** in the inventory ("DNS TTL lowered" and no ``dns``
-  target) has no evidence at all: it ends as an error of its own, naming what is missing, instead
+  target), or is an active probe that no target allows, has no evidence at all: it ends as an error of its own, naming what is missing, instead
   of the n/a its checks report (fail closed: a team's condition nothing looked at never passes).
 
 Which checks answer an item is decided once the catalog is collected (``assign``): the mapping file
@@ -39,7 +39,7 @@ from pytest_deploycheck.checklist.parse import Item
 from pytest_deploycheck.governance.files import judged
 from pytest_deploycheck.markers import CheckMeta
 from pytest_deploycheck.outcomes import TargetError
-from pytest_deploycheck.state import META_KEY, STATE_KEY, NoTarget, collection_usage_error
+from pytest_deploycheck.state import META_KEY, STATE_KEY, NoTarget, collection_usage_error, item_target
 
 ENTRY_KEY = pytest.StashKey[ChecklistEntry]()
 
@@ -150,14 +150,19 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not loaded:
         return
     catalog: dict[str, CheckMeta] = {}
-    examined: set[str] = set()  # checks with a target (or needing none) in this inventory
-    no_target: dict[str, str] = {}  # checks parametrized with the no-target placeholder: its reason
+    examined: set[str] = set()  # checks with a target they may look at (or needing none) in this inventory
+    no_target: dict[str, str] = {}  # checks that will look at nothing: why (no target; an active probe nobody allowed)
     for item in items:
         meta = item.stash.get(META_KEY, None)
         if meta is not None and not isinstance(item, ChecklistItem):
             catalog.setdefault(meta.id, meta)
             params = getattr(getattr(item, "callspec", None), "params", {})
             reason = next((p.reason for p in params.values() if isinstance(p, NoTarget)), None)
+            if reason is None and meta.active_probe and state is not None and state.inventory is not None:
+                kind, name = item_target(item)
+                found = state.find(kind, name) if kind and name else None
+                if found is not None and not found.active_probes:
+                    reason = "an active probe, allowed on none of its targets (active_probes: true in the inventory allows it)"
             if reason is None:
                 examined.add(meta.id)
             else:
