@@ -160,7 +160,7 @@ def test_login_accepted(http_endpoint: HttpTarget, evidence: Evidence, redactor:
     """
     paths = _auth(http_endpoint).get("protected_paths")
     if not paths:
-        not_applicable(f"{http_endpoint.name}: no auth.protected_paths in the inventory (http.{http_endpoint.name}.auth.protected_paths)")
+        not_applicable(f"{http_endpoint.name}: no auth.protected_paths in the inventory (http.{http_endpoint.name}.auth.protected_paths)", unexamined=True)
     statuses = _statuses(http_endpoint, paths, _credential(http_endpoint, http_endpoint.sign_in(), redactor))
     evidence.record(statuses=statuses)
     refused = [f"{path} answers {status}" for path, status in statuses.items() if not 200 <= status < 300]
@@ -183,7 +183,7 @@ def test_low_privilege_refused_admin(http_endpoint: HttpTarget, evidence: Eviden
     """
     paths = http_endpoint.setting("admin_paths")
     if not paths:
-        not_applicable(f"{http_endpoint.name}: no admin_paths in the inventory (http.{http_endpoint.name}.admin_paths)")
+        not_applicable(f"{http_endpoint.name}: no admin_paths in the inventory (http.{http_endpoint.name}.admin_paths)", unexamined=True)
     statuses = _statuses(http_endpoint, paths, _credential(http_endpoint, http_endpoint.sign_in("low_privilege"), redactor))
     evidence.record(account="low_privilege", statuses=statuses)
     served = [f"{path} answers {status}" for path, status in statuses.items() if 200 <= status < 300]
@@ -210,7 +210,7 @@ def test_other_users_object(http_endpoint: HttpTarget, evidence: Evidence, redac
     """
     path = _auth(http_endpoint).get("other_user_path")
     if not path:
-        not_applicable(f"{http_endpoint.name}: no auth.other_user_path in the inventory (http.{http_endpoint.name}.auth.other_user_path)")
+        not_applicable(f"{http_endpoint.name}: no auth.other_user_path in the inventory (http.{http_endpoint.name}.auth.other_user_path)", unexamined=True)
     account = "low_privilege" if (_auth(http_endpoint).get("low_privilege") or {}).get("username") else "test"
     response = http_endpoint.get(str(path), headers=_credential(http_endpoint, http_endpoint.sign_in(account), redactor))
     evidence.record(path=path, account=account, status=response.status_code)
@@ -235,7 +235,7 @@ def test_pinned_algorithm(http_endpoint: HttpTarget, evidence: Evidence, redacto
     """
     pinned = _auth(http_endpoint).get("signing_algorithm")
     if not pinned:
-        not_applicable(f"{http_endpoint.name}: no auth.signing_algorithm pinned in the inventory")
+        not_applicable(f"{http_endpoint.name}: no auth.signing_algorithm pinned in the inventory", unexamined=True)
     headers = _credential(http_endpoint, http_endpoint.sign_in(), redactor)
     token = headers.get("Authorization", "").removeprefix("Bearer ")
     try:
@@ -266,7 +266,7 @@ def test_refresh_rotation(http_endpoint: HttpTarget, evidence: Evidence, redacto
     auth = _auth(http_endpoint)
     path = auth.get("refresh_path")
     if not path:
-        not_applicable(f"{http_endpoint.name}: no auth.refresh_path in the inventory (http.{http_endpoint.name}.auth.refresh_path)")
+        not_applicable(f"{http_endpoint.name}: no auth.refresh_path in the inventory (http.{http_endpoint.name}.auth.refresh_path)", unexamined=True)
     field = str(auth.get("refresh_field") or "refresh_token")
     sent: list[str] = []
     started = time.monotonic()
@@ -315,7 +315,7 @@ def test_logout_revokes(http_endpoint: HttpTarget, evidence: Evidence, redactor:
     auth = _auth(http_endpoint)
     path, paths = auth.get("logout_path"), auth.get("protected_paths")
     if not path or not paths:
-        not_applicable(f"{http_endpoint.name}: needs auth.logout_path and auth.protected_paths in the inventory")
+        not_applicable(f"{http_endpoint.name}: needs auth.logout_path and auth.protected_paths in the inventory", unexamined=True)
     sent: list[str] = []
     started = time.monotonic()
     headers = _credential(http_endpoint, _fresh_login(http_endpoint, redactor, sent), redactor)
@@ -347,7 +347,7 @@ def _session_login(http_endpoint: HttpTarget, redactor: Redactor) -> tuple[dict[
     one cookie-session login with the test account."""
     session = http_endpoint.setting("session") or {}
     if not session.get("login_path") or not session.get("cookie"):
-        not_applicable(f"{http_endpoint.name}: no cookie session in the inventory (http.{http_endpoint.name}.session.login_path, .cookie)")
+        not_applicable(f"{http_endpoint.name}: no cookie session in the inventory (http.{http_endpoint.name}.session.login_path, .cookie)", unexamined=True)
     response = http_endpoint.sign_in(path=str(session["login_path"]))
     for name, value, attrs in _set_cookies(response):
         if name == session["cookie"]:
@@ -402,7 +402,7 @@ def test_session_idle_timeout(http_endpoint: HttpTarget, evidence: Evidence, red
     maximum = http_endpoint.threshold("session_idle_max_s")
     session, _, cookie, _, _ = _session_login(http_endpoint, redactor)
     if not session.get("info_path"):
-        not_applicable(f"{http_endpoint.name}: no session.info_path in the inventory to read the idle timeout from")
+        not_applicable(f"{http_endpoint.name}: no session.info_path in the inventory to read the idle timeout from", unexamined=True)
     path, field = str(session["info_path"]), str(session.get("idle_timeout_field") or "idle_timeout_s")
     response = http_endpoint.get(path, headers={"Cookie": f"{session['cookie']}={cookie}"})
     if response.status_code != 200:
@@ -433,7 +433,7 @@ def test_csrf(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor,
     settings = http_endpoint.setting("csrf") or {}
     path = settings.get("path")
     if not path:
-        not_applicable(f"{http_endpoint.name}: no csrf.path in the inventory (http.{http_endpoint.name}.csrf.path)")
+        not_applicable(f"{http_endpoint.name}: no csrf.path in the inventory (http.{http_endpoint.name}.csrf.path)", unexamined=True)
     if (http_endpoint.setting("session") or {}).get("login_path"):
         session, _, cookie, _, _ = _session_login(http_endpoint, redactor)
         headers, via = {"Cookie": f"{session['cookie']}={cookie}"}, "the session cookie"
@@ -514,7 +514,7 @@ def test_openapi_smoke(http_endpoint: HttpTarget, evidence: Evidence, redactor: 
     """
     path = http_endpoint.setting("openapi_path")
     if not path:
-        not_applicable(f"{http_endpoint.name}: no openapi_path in the inventory (http.{http_endpoint.name}.openapi_path)")
+        not_applicable(f"{http_endpoint.name}: no openapi_path in the inventory (http.{http_endpoint.name}.openapi_path)", unexamined=True)
     document = _openapi(http_endpoint, str(path))
     ceiling, limit = http_endpoint.threshold("api_latency_max_ms"), int(http_endpoint.threshold("api_smoke_max_operations"))
     base, default_security = _base_path(document), document.get("security") or []

@@ -86,7 +86,7 @@ def _weakness(scheme: str, params: str, bcrypt_min: int) -> str | None:
 def _password_storage(db: PostgresTarget | MysqlTarget, evidence: Evidence, *, mysql: bool) -> None:
     settings = db.setting("password_storage") or {}
     if not settings:
-        not_applicable(f"{db.name}: no password_storage in the inventory (the application's users table and hash column)")
+        not_applicable(f"{db.name}: no password_storage in the inventory (the application's users table and hash column)", unexamined=True)
     if not settings.get("table") or not settings.get("column"):
         raise TargetError(f"{db.label}: password_storage needs both table and column")
     try:

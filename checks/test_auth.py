@@ -46,7 +46,7 @@ def _auth(http_endpoint: HttpTarget) -> Any:
 def _refuses_anonymous(http_endpoint: HttpTarget, paths: Any, key: str, evidence: Evidence) -> None:
     """GET each path with no credentials: 401/403 (or a redirect to a login page) passes."""
     if not paths:
-        not_applicable(f"{http_endpoint.name}: no {key} in the inventory (http.{http_endpoint.name}.{key})")
+        not_applicable(f"{http_endpoint.name}: no {key} in the inventory (http.{http_endpoint.name}.{key})", unexamined=True)
     statuses: dict[str, str] = {}
     open_paths: list[str] = []
     unclear: list[str] = []
@@ -208,7 +208,7 @@ def test_default_credentials(http_endpoint: HttpTarget, evidence: Evidence, reda
     """
     auth = _auth(http_endpoint)
     if not auth.get("login_path"):
-        not_applicable(f"{http_endpoint.name}: no login path in the inventory (http.{http_endpoint.name}.auth.login_path)")
+        not_applicable(f"{http_endpoint.name}: no login path in the inventory (http.{http_endpoint.name}.auth.login_path)", unexamined=True)
     deadline = time.monotonic() + http_endpoint.threshold("active_probe_max_s")
     tried: dict[str, int] = {}
     accepted = None
@@ -250,7 +250,7 @@ def test_rate_limit(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """
     path = http_endpoint.setting("rate_limited_path")
     if not path:
-        not_applicable(f"{http_endpoint.name}: no rate_limited_path in the inventory (http.{http_endpoint.name}.rate_limited_path)")
+        not_applicable(f"{http_endpoint.name}: no rate_limited_path in the inventory (http.{http_endpoint.name}.rate_limited_path)", unexamined=True)
     burst = int(http_endpoint.threshold("rate_limit_burst"))
     limit_s = http_endpoint.threshold("active_probe_max_s")
     statuses: Counter[int] = Counter()
@@ -293,7 +293,7 @@ def test_unsigned_token_refused(http_endpoint: HttpTarget, evidence: Evidence, r
     """
     paths = _auth(http_endpoint).get("protected_paths")
     if not paths:
-        not_applicable(f"{http_endpoint.name}: no auth.protected_paths in the inventory to present a token to")
+        not_applicable(f"{http_endpoint.name}: no auth.protected_paths in the inventory to present a token to", unexamined=True)
     token, _ = _token(http_endpoint, redactor)
     if _jwt_header(token) is None:
         not_applicable(f"{http_endpoint.name}: the login token is opaque (not a JWT); alg none does not apply")

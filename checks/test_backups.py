@@ -66,7 +66,7 @@ class BackupFile:
 def _globs(host) -> list[str]:
     globs = [str(g) for g in (host.setting("backups") or ())]
     if not globs:
-        not_applicable(f"{host.name}: no backups in the inventory (hosts.{host.name}.backups: globs of the backup files)")
+        not_applicable(f"{host.name}: no backups in the inventory (hosts.{host.name}.backups: globs of the backup files)", unexamined=True)
     return globs
 
 

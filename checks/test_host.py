@@ -57,7 +57,7 @@ true
 def _setting(host, key: str, what: str):
     value = host.setting(key)
     if not value:
-        not_applicable(f"{host.name}: no {key} in the inventory (hosts.{host.name}.{key}: {what})")
+        not_applicable(f"{host.name}: no {key} in the inventory (hosts.{host.name}.{key}: {what})", unexamined=True)
     return value
 
 

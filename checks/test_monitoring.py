@@ -117,7 +117,7 @@ def test_required_jobs(prometheus, evidence):
     not applicable when the inventory names none."""
     required = tuple(prometheus.setting("required_jobs") or ())
     if not required:
-        not_applicable(f"{prometheus.name}: no required_jobs in the inventory (prometheus.{prometheus.name}.required_jobs: [app, node, ...])")
+        not_applicable(f"{prometheus.name}: no required_jobs in the inventory (prometheus.{prometheus.name}.required_jobs: [app, node, ...])", unexamined=True)
     by_job = facts.jobs(prometheus.api("/api/v1/targets", state="active"))
     missing = [job for job in required if job not in by_job]
     evidence.record(required=list(required), present=sorted(by_job), missing=missing)
@@ -351,7 +351,7 @@ def test_required_metrics(prometheus, evidence):
     have at least one current series; not applicable when the inventory lists none."""
     required = tuple(prometheus.setting("required_metrics") or ())
     if not required:
-        not_applicable(f"{prometheus.name}: no required_metrics in the inventory (prometheus.{prometheus.name}.required_metrics)")
+        not_applicable(f"{prometheus.name}: no required_metrics in the inventory (prometheus.{prometheus.name}.required_metrics)", unexamined=True)
     found: dict[str, dict[str, int]] = {}
     for requirement in required:
         result = prometheus.query(f"count by (__name__) ({facts.promql_selector(requirement)})")
@@ -394,7 +394,7 @@ def test_uptime_probes(prometheus, inventory, evidence):
     inventory names no probed_sites."""
     sites = [str(s) for s in prometheus.setting("probed_sites") or ()]
     if not sites:
-        not_applicable(f"{prometheus.name}: no probed_sites in the inventory (prometheus.{prometheus.name}.probed_sites: [shop, api])")
+        not_applicable(f"{prometheus.name}: no probed_sites in the inventory (prometheus.{prometheus.name}.probed_sites: [shop, api])", unexamined=True)
     urls = {}
     for site in sites:
         try:

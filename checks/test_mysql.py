@@ -188,7 +188,7 @@ def test_no_test_database(mysql: Any, evidence: Any) -> None:
     privileges = _global_privileges(_with_roles(mysql, _grants(mysql, "CURRENT_USER()")))
     if not {"SHOW DATABASES", "ALL PRIVILEGES"} & privileges:
         not_applicable(f"{mysql.name}: account {account} lacks the SHOW DATABASES privilege, "
-                       "so databases it has no grant on are hidden from it")
+                       "so databases it has no grant on are hidden from it", unexamined=True)
     names = [next(iter(r.values())) for r in mysql.query("SHOW DATABASES")]
     test_dbs = [n for n in names if n == "test" or n.startswith("test_")]
     grants: list[str] = []
@@ -381,7 +381,7 @@ def test_slow_digests(mysql: Any, evidence: Any) -> None:
     enabled = _variables(mysql, "performance_schema").get("performance_schema", "OFF")
     evidence.record(performance_schema=enabled)
     if enabled.upper() not in ("ON", "1"):
-        not_applicable(f"{mysql.name}: performance_schema is {enabled}; set performance_schema = ON (a restart) to see slow statements")
+        not_applicable(f"{mysql.name}: performance_schema is {enabled}; set performance_schema = ON (a restart) to see slow statements", unexamined=True)
     limit = float(mysql.threshold("slow_statement_max_ms"))
     rows = _read(mysql, (
         "SELECT SCHEMA_NAME, COUNT_STAR, ROUND(AVG_TIMER_WAIT / 1e9, 1) AS avg_ms, LEFT(DIGEST_TEXT, 120) AS digest"
@@ -434,7 +434,7 @@ def test_migrations_at_head(mysql: Any, evidence: Any) -> None:
     ``table`` names its schema (``app.knex_migrations``).  Needs SELECT on it: without, not applicable."""
     spec = mysql.setting("migrations") or {}
     if not spec.get("tool") or not spec.get("head"):
-        not_applicable(f"{mysql.name}: no expected migration head in the inventory (mysql.{mysql.name}.migrations: {{tool, head}})")
+        not_applicable(f"{mysql.name}: no expected migration head in the inventory (mysql.{mysql.name}.migrations: {{tool, head}})", unexamined=True)
     tool, head = str(spec["tool"]), str(spec["head"]).strip()
     name = str(spec.get("table") or TOOLS[tool].table)
     table = _qualified(mysql, name)
@@ -734,7 +734,7 @@ def _read(mysql: Any, query: str, params: Any, privilege: str) -> list[dict[str,
     except pymysql.err.MySQLError as exc:
         if exc.args and exc.args[0] in PRIVILEGE_ERRORS:
             not_applicable(f"{mysql.name}: account {_current_account(mysql)} lacks {privilege} (grant it, or use an audit account "
-                           f"in the DSN and name the application's account with app_user)")
+                           f"in the DSN and name the application's account with app_user)", unexamined=True)
         raise
 
 
@@ -747,7 +747,7 @@ def _require_tables(mysql: Any) -> None:
     empty view of the schema would pass every schema check on nothing."""
     database = mysql.value("SELECT DATABASE()")
     if database is None:
-        not_applicable(f"{mysql.name}: the DSN names no database; name the application's database in mysql.{mysql.name}.dsn")
+        not_applicable(f"{mysql.name}: the DSN names no database; name the application's database in mysql.{mysql.name}.dsn", unexamined=True)
     if not mysql.value("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"):
         not_applicable(f"{mysql.name}: account {_current_account(mysql)} sees no table in database {database}; "
                        f"grant it SELECT on {database}.*")
@@ -801,7 +801,7 @@ def _grants(mysql: Any, account: str) -> list[str]:
             raise TargetError(f"{mysql.label}: account {account} does not exist; check mysql.{mysql.name}.app_user") from None
         if code in PRIVILEGE_ERRORS:
             not_applicable(f"{mysql.name}: account {_current_account(mysql)} may not read the grants of {account}: "
-                           "that needs SELECT on the mysql schema")
+                           "that needs SELECT on the mysql schema", unexamined=True)
         raise
 
 

@@ -83,7 +83,7 @@ def test_listening_ports_allowed(host, evidence):
     allow = host.setting("listen_allow")
     if not allow:
         not_applicable(f"{host.name}: no listen_allow in the inventory; list the ports this host may listen on "
-                       f"(hosts.{host.name}.listen_allow)")
+                       f"(hosts.{host.name}.listen_allow)", unexamined=True)
     rules = [_allow_rule(entry, host) for entry in allow]
     socks = hostfacts.sockets(host)
     open_sockets = hostfacts.exposed(socks)

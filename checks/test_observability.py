@@ -305,7 +305,7 @@ def test_caching_headers(http_endpoint, evidence):
     ``immutable``); not applicable when neither is named."""
     paths = dict(http_endpoint.setting("paths") or {})
     if "health" not in paths and "static" not in paths:
-        not_applicable(f"{http_endpoint.name}: neither paths.health nor paths.static is named in the inventory")
+        not_applicable(f"{http_endpoint.name}: neither paths.health nor paths.static is named in the inventory", unexamined=True)
     problems, seen = [], {}
     if "health" in paths:
         _, headers, _ = _fetch(http_endpoint, paths["health"])
@@ -340,7 +340,7 @@ def test_websocket(http_endpoint, evidence):
     is closed at once, no message is sent."""
     path = http_endpoint.setting("websocket_path")
     if not path:
-        not_applicable(f"{http_endpoint.name}: no websocket_path in the inventory (http.{http_endpoint.name}.websocket_path)")
+        not_applicable(f"{http_endpoint.name}: no websocket_path in the inventory (http.{http_endpoint.name}.websocket_path)", unexamined=True)
     handshake = http_endpoint.websocket_handshake(str(path))
     evidence.record(path=path, status=handshake.status, upgrade=handshake.headers.get("upgrade"))
     require(

@@ -446,7 +446,7 @@ def test_swap_policy(host, evidence):
     or in a container, whose swap is its host's."""
     policy = host.setting("swap")
     if not policy:
-        not_applicable(f"{host.name}: no swap policy in the inventory (hosts.{host.name}.swap: off or on)")
+        not_applicable(f"{host.name}: no swap policy in the inventory (hosts.{host.name}.swap: off or on)", unexamined=True)
     reason = hostfacts.container(host)
     if reason:
         not_applicable(f"{host.name}: a container ({reason}); its swap is its host's: judge that host")

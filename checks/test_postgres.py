@@ -446,7 +446,7 @@ def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     spec = postgres.setting("migrations") or {}
     if not spec.get("tool") or not spec.get("head"):
         not_applicable(f"{postgres.name}: no expected migration head in the inventory "
-                       f"(postgres.{postgres.name}.migrations: {{tool, head}})")
+                       f"(postgres.{postgres.name}.migrations: {{tool, head}})", unexamined=True)
     tool, head = str(spec["tool"]), str(spec["head"]).strip()
     name = str(spec.get("table") or TOOLS[tool].table)
     found = _table(postgres, name)
@@ -693,7 +693,7 @@ def test_sequences_capacity(postgres: Any, evidence: Any) -> None:
             f" range: {_listed(over)}", f"every sequence at most {max_pct:g}% used (sequence_max_pct); move the column to bigint")
     if unreadable:
         user = postgres.value("SELECT current_user")
-        not_applicable(f"{postgres.name}: role {user} may not read {_listed(unreadable, 5)}; GRANT SELECT ON the sequences TO {user}")
+        not_applicable(f"{postgres.name}: role {user} may not read {_listed(unreadable, 5)}; GRANT SELECT ON the sequences TO {user}", unexamined=True)
 
 
 @pytest.mark.check("pg-22", "Buffer cache hit ratio healthy", severity="medium",
@@ -714,7 +714,7 @@ def test_cache_hit_ratio(postgres: Any, evidence: Any) -> None:
                     stats_reset=_when(row["stats_reset"]))
     if ratio is None or lookups < min_lookups:
         not_applicable(f"{postgres.name}: only {lookups} block reads since the statistics were reset ({_when(row['stats_reset'])}); "
-                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)")
+                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)", unexamined=True)
     require(ratio >= min_pct, postgres, f"buffer cache hit ratio {ratio:.1f}% ({hits:,} hits, {reads:,} reads from disk)",
             f"at least {min_pct:g}% (cache_hit_min_pct)")
 
@@ -756,7 +756,7 @@ def test_schema_file(postgres: Any, evidence: Any) -> None:
     nothing is missing on either side; column types are not compared."""
     path = postgres.setting("schema_file")
     if not path:
-        not_applicable(f"{postgres.name}: no schema_file in the inventory (postgres.{postgres.name}.schema_file)")
+        not_applicable(f"{postgres.name}: no schema_file in the inventory (postgres.{postgres.name}.schema_file)", unexamined=True)
     with open(str(path), "rb") as handle:
         wanted = parse_schema(handle.read(SCHEMA_MAX_BYTES).decode(errors="replace"))
     live_tables = {str(r["table_name"]): list(r["columns"] or []) for r in postgres.query(
@@ -806,7 +806,7 @@ def test_pool_sizing(postgres: Any, inventory: Any, evidence: Any) -> None:
     name = postgres.setting("app_config")
     if not name:
         not_applicable(f"{postgres.name}: no app_config in the inventory (postgres.{postgres.name}.app_config: the files target "
-                       "holding the application's configuration)")
+                       "holding the application's configuration)", unexamined=True)
     try:
         files = inventory.get("files", str(name))
     except KeyError:

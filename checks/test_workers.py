@@ -59,7 +59,7 @@ def _sidekiq_periodic(workers):
     if workers.framework != "sidekiq":
         return
     if not workers.periodic_tasks:
-        not_applicable(f"{workers.label}: the inventory names no periodic_tasks")
+        not_applicable(f"{workers.label}: the inventory names no periodic_tasks", unexamined=True)
     raise TargetError(f"{workers.label}: Sidekiq's periodic jobs ({', '.join(workers.periodic_tasks)}) are kept by sidekiq-cron, "
                       "sidekiq-scheduler or Sidekiq Enterprise, which this version does not read: attest them as a manual item "
                       "(a mapping file entry) and remove periodic_tasks")
@@ -387,7 +387,7 @@ def test_one_beat(workers, evidence):
     _sidekiq_periodic(workers)
     workers.require_framework("celery", bullmq="BullMQ schedules repeatable jobs inside the queue itself, with no separate scheduler process")
     if not workers.periodic_tasks:
-        not_applicable(f"{workers.label}: the inventory names no periodic_tasks, so no beat is expected")
+        not_applicable(f"{workers.label}: the inventory names no periodic_tasks, so no beat is expected", unexamined=True)
     if workers.scheduler == "redbeat":
         held, ttl = workers.beat_lock()
         evidence.record(lock=workers.redbeat_prefix + ":lock", held=held, ttl_ms=ttl)
@@ -435,7 +435,7 @@ def test_periodic_tasks(workers, evidence):
     _sidekiq_periodic(workers)
     workers.require_framework("celery", bullmq="BullMQ repeatable jobs are delayed jobs in their queue: see the delayed backlog (wrk-06)")
     if not workers.periodic_tasks:
-        not_applicable(f"{workers.label}: the inventory names no periodic_tasks")
+        not_applicable(f"{workers.label}: the inventory names no periodic_tasks", unexamined=True)
     source, entries = workers.periodic()
     grace = float(workers.threshold("periodic_grace_s"))
     now = datetime.now(UTC)

@@ -39,6 +39,7 @@ class Result:
     duration: float = 0.0
     attestation: dict[str, Any] | None = None
     waiver: dict[str, Any] | None = None
+    unexamined: bool = False  # n/a for want of configuration, a privilege or a target: nothing was looked at
 
     @property
     def severity(self) -> Severity:

@@ -34,7 +34,7 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from pytest_deploycheck.checklist.items import ChecklistEntry
-from pytest_deploycheck.checklist.status import ChecklistSummary, judge
+from pytest_deploycheck.checklist.status import ChecklistSummary, for_verdict, judge
 from pytest_deploycheck.decision import FAIL_ON, Level, Result, Scope, Verdict, decide, gate_fails
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import Outcome
@@ -105,6 +105,7 @@ def _results(shard: Shard) -> list[Result]:
             nodeid=str(row["nodeid"]), check=checks.get(str(row["id"])), target=row.get("target"), target_kind=row.get("target_kind"),
             outcome=Outcome(row["outcome"]), message=str(row.get("message", "")), evidence=dict(row.get("evidence") or {}),
             duration=float(row.get("duration", 0.0)), attestation=row.get("attestation"), waiver=row.get("waiver"),
+            unexamined=bool(row.get("unexamined")),
         ))
     return results
 
@@ -196,7 +197,9 @@ def merge(shards: Sequence[Shard], fail_on: str | None = None) -> RunSummary:
     incidents: list[str] = []
     for s in shards:
         incidents += [f"{s.path.name}: {text}" for text in s.doc.get("incidents", [])]
-    verdict = decide(results, interrupted=interrupted, scope=scope, cause="; ".join(incidents) if interrupted else "")
+    checklist = merged_checklist(shards, results)
+    weighed = for_verdict(results, checklist)
+    verdict = decide(weighed, interrupted=interrupted, scope=scope, cause="; ".join(incidents) if interrupted else "")
     problems = _missing_shards(shards)
     for s in shards:
         rule = str(s.doc["verdict"].get("rule", ""))
@@ -214,8 +217,8 @@ def merge(shards: Sequence[Shard], fail_on: str | None = None) -> RunSummary:
         started=min(_when(s.doc["run"]["started"]) for s in shards), finished=max(_when(s.doc["run"]["finished"]) for s in shards),
         results=results, verdict=verdict, fail_on=policy, exit_status=0, interrupted=interrupted, incidents=incidents,
     )
-    summary.exit_status = 1 if gate_fails(verdict, results, policy) or not results else 0
-    summary.checklist = merged_checklist(shards, results)
+    summary.exit_status = 1 if gate_fails(verdict, weighed, policy) or not results else 0
+    summary.checklist = checklist
     for key in ("waivers", "attestations"):
         seen: dict[str, Any] = {}
         for s in shards:

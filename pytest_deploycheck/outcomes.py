@@ -66,10 +66,14 @@ class TargetUnreachable(TargetError):
 
 
 class NotApplicable(pytest.skip.Exception):  # type: ignore[name-defined,misc]
-    """The check does not apply to this target (or to this inventory)."""
+    """The check does not apply to this target (or to this inventory).  ``unexamined``: it was
+    not looked at for want of something the inventory or the login could give (a path, a
+    privilege, a target, an active probe allowed): a team's checklist item answered only by such
+    results has no evidence and is an error (``checklist.status``)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, unexamined: bool = False) -> None:
         super().__init__(reason)
+        self.unexamined = unexamined
 
 
 class ManualPending(pytest.skip.Exception):  # type: ignore[name-defined,misc]
@@ -79,10 +83,12 @@ class ManualPending(pytest.skip.Exception):  # type: ignore[name-defined,misc]
         super().__init__(reason)
 
 
-def not_applicable(reason: str) -> NoReturn:
-    """End the check as *not applicable*, with the reason shown in every report."""
+def not_applicable(reason: str, *, unexamined: bool = False) -> NoReturn:
+    """End the check as *not applicable*, with the reason shown in every report.  ``unexamined=True``
+    when nothing was looked at for want of configuration or a privilege (name what is missing):
+    n/a for the catalog, but no evidence for a team's checklist item."""
     __tracebackhide__ = True
-    raise NotApplicable(reason)
+    raise NotApplicable(reason, unexamined)
 
 
 def fail(target: Any, observed: str, expected: str) -> NoReturn:

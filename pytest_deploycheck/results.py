@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.markers import CheckMeta
-from pytest_deploycheck.outcomes import TESTSTATUS, Evidence, Outcome, classify, jsonable, message_of, set_current_evidence
+from pytest_deploycheck.outcomes import TESTSTATUS, Evidence, NotApplicable, Outcome, classify, jsonable, message_of, set_current_evidence
 from pytest_deploycheck.redact import Redactor
 from pytest_deploycheck.state import EVIDENCE_KEY, META_KEY, OUTCOME_KEY, STATE_KEY, DeploycheckState, item_target
 
@@ -95,6 +95,8 @@ def _annotate(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
     # item's first report (setup) carries it whole; the later ones name the check by id.  A 500
     # target run sends 33,000 reports to the xdist controller: the metadata once per item, not thrice.
     data["check"] = meta.as_dict() if report.when == "setup" else {"id": meta.id}
+    if isinstance(exc, NotApplicable) and exc.unexamined:
+        data["unexamined"] = True
     report.deploycheck = data  # type: ignore[attr-defined]
     if report.when == "teardown":
         final = item.stash.get(OUTCOME_KEY, outcome)

@@ -134,14 +134,14 @@ def resolve_target(request: pytest.FixtureRequest) -> Target:
     state = state_of(request)
     param = getattr(request, "param", None)
     if isinstance(param, NoTarget):
-        not_applicable(param.reason)
+        not_applicable(param.reason, unexamined=True)
     if state.inventory is None or not isinstance(param, tuple):
         raise TargetError(NO_INVENTORY)
     target = state.target(*param)
     meta = request.node.stash.get(META_KEY, None)
     if meta is not None and meta.active_probe and not target.active_probes:
         not_applicable(f"{target.name}: active probe not enabled; set active_probes: true on the target "
-                       "(or at the top of the inventory) to allow it")
+                       "(or at the top of the inventory) to allow it", unexamined=True)
     state.reach.preflight(target)
     return target
 

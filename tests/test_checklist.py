@@ -475,3 +475,42 @@ def test_an_item_only_active_probes_answer_needs_them_allowed(team: pytest.Pytes
     assert item["uncovered"] == "probe-01: an active probe, allowed on none of its targets (active_probes: true in the inventory allows it)"
     files_inventory(team, "repo", active_probes=True)
     assert items_of(run(team, *ARGS))[key]["status"] == "passed"
+
+
+UNEXAMINED_CHECKS = '''
+import pytest
+from pytest_deploycheck import not_applicable
+
+pytestmark = pytest.mark.section("cfg", "Config")
+
+
+@pytest.mark.check("cfg-91", "Health path answers", severity="high", answers=("health path answers",))
+def test_health_path(files):
+    """Needs a path the inventory does not give."""
+    not_applicable(f"{files.name}: no 'health' path in the inventory (files.{files.name}.health)", unexamined=True)
+
+
+@pytest.mark.check("cfg-92", "Cache persistence", severity="high", answers=("cache persistence",))
+def test_cache_persistence(files):
+    """Looked, and it does not apply."""
+    not_applicable(f"{files.name}: a cache keeps nothing worth persisting")
+'''
+
+
+def test_an_item_whose_checks_looked_at_nothing_is_an_error(team: pytest.Pytester) -> None:
+    """A check that ends n/a for want of a path, a privilege or a target has not looked: the team's
+    item it alone answers is an error at the item's severity, in the verdict too.  An n/a that is a
+    finding ("a cache keeps nothing worth persisting") keeps the item n/a."""
+    team.makepyfile(test_cfg=UNEXAMINED_CHECKS)
+    (team.path / "go-live.md").write_text("# Launch\n- [ ] Health path answers\n- [ ] Cache persistence\n")
+    health, cache = "launch--health-path-answers", "launch--cache-persistence"
+    mapping(team, {health: ["cfg-91"], cache: ["cfg-92"]})
+    r = run(team, *ARGS, "--deploycheck-json=go-live.json")
+    items = items_of(r)
+    assert items[health]["status"] == "error"
+    assert str(items[health]["reason"]).startswith("nothing examined: repo: no 'health' path in the inventory (files.repo.health); give what")
+    assert items[cache]["status"] == "n/a"
+    assert r.verdict == "NO-GO" and "critical/high items not met: 1 could not be checked" in r.text, r.text
+    doc = json.loads((team.path / "go-live.json").read_text())
+    assert [row["unexamined"] for row in doc["results"] if row["id"] in ("cfg-91", "cfg-92")] == [True, False]
+    assert doc["verdict"]["blocking"] == ["go-live.md::Launch::Health path answers"]

@@ -17,6 +17,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pytest_deploycheck.checklist.items import ChecklistEntry
@@ -72,6 +73,9 @@ class ChecklistSummary:
     items: list[ItemStatus]
     beyond: list[Result]  # catalog results no item maps to
     warnings: list[str] = field(default_factory=list)  # stale mapping entries, encoding fallbacks
+    #: An error result for each item whose checks all ended n/a without looking (no path, privilege or
+    #: target to look with): the verdict weighs these beside the run's results (``for_verdict``).
+    unexamined: list[Result] = field(default_factory=list)
     _by_key: dict[tuple[str, str], ItemStatus] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def counts(self) -> Counter[str]:
@@ -129,6 +133,7 @@ def judge(entries: Mapping[str, ChecklistEntry], parsed: Sequence[tuple[str, Ite
         if r.check is not None and r.check.section != "checklist":
             by_check.setdefault(r.check_id, []).append(r)
     items: list[ItemStatus] = []
+    unexamined: list[Result] = []
     mapped: set[str] = set()
     nodeids = nodeids or {}
     for source, parsed_items in parsed:
@@ -153,13 +158,29 @@ def judge(entries: Mapping[str, ChecklistEntry], parsed: Sequence[tuple[str, Ite
                 own = item_results.get(key)
                 status, reason = _manual_status(own), own.message if own else "never ran"
                 found = (*found, own) if own else found
-            elif entry.attest:
-                status, reason, found = _with_attestation(entry, status, reason, found, item_results.get(key))
+            else:
+                if status == "error" and found and all(r.unexamined for r in found):
+                    unexamined.append(_unexamined_result(entry, nodeids.get(key) or key, reason))
+                if entry.attest:
+                    status, reason, found = _with_attestation(entry, status, reason, found, item_results.get(key))
             items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status, found, reason, nodeids.get(key),
                                     parent))
     _judge_groups(items)
     beyond = [r for r in results if r.check is not None and r.check.section != "checklist" and r.check_id not in mapped]
-    return ChecklistSummary(tuple(s for s, _ in parsed), items, beyond, list(warnings))
+    return ChecklistSummary(tuple(s for s, _ in parsed), items, beyond, list(warnings), unexamined)
+
+
+def _unexamined_result(entry: ChecklistEntry, nodeid: str, reason: str) -> Result:
+    """The error an item with nothing examined counts as in the verdict, at the item's severity."""
+    meta = dataclasses.replace(entry.meta(), manual=False, instructions="",
+                               rationale=f"An item of the team's go-live checklist ({Path(entry.source).name}:{entry.line}) whose checks "
+                                         f"({', '.join(entry.checks)}) looked at nothing: it cannot pass.")
+    return Result(nodeid=nodeid, check=meta, target=None, target_kind=None, outcome=Outcome.ERROR, message=reason)
+
+
+def for_verdict(results: Sequence[Result], checklist: ChecklistSummary | None) -> list[Result]:
+    """The results the verdict weighs: the run's, and an error for each checklist item nothing was examined for."""
+    return [*results, *(checklist.unexamined if checklist is not None else ())]
 
 
 #: Worst first: the status a group takes from its sub-items.
@@ -210,7 +231,11 @@ def _automated_status(entry: ChecklistEntry, found: tuple[Result, ...]) -> tuple
             names = ", ".join(f"{r.check_id} on {r.target or '-'}" for r in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
             return _manual_status(bad[0]), f"{len(bad)} of {len(found)} results {worst.value}: {names}"
     if outcomes == {Outcome.NOT_APPLICABLE}:
-        return "n/a", "not applicable on every target: " + "; ".join(dict.fromkeys(r.message for r in found[:3]))
+        said = "; ".join(dict.fromkeys(r.message for r in found[:3]))
+        if all(r.unexamined for r in found):
+            return "error", (f"nothing examined: {said}; give what is missing, or write 'manual: true' for the item in its "
+                             "mapping file and attest it")
+        return "n/a", "not applicable on every target: " + said
     passed = [r for r in found if r.outcome is Outcome.PASSED]
     return "passed", f"{len(passed)} result(s) passed: " + ", ".join(f"{r.check_id} on {r.target or '-'}" for r in passed[:5])
 

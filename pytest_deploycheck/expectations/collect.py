@@ -109,10 +109,10 @@ class ExpectationItem(pytest.Item):
         if self.target is None:
             kinds = " or ".join(PROBE_KINDS[exp.probe])
             not_applicable(f"no {kinds} target in inventory {state.inventory.name if state.inventory else '-'} matches "
-                           f"{', '.join(_selector(s) for s in exp.targets)}")
+                           f"{', '.join(_selector(s) for s in exp.targets)}", unexamined=True)
         target = self.target
         if exp.active_probe and not target.active_probes:
-            not_applicable(f"{target.name}: active probe not enabled; set active_probes: true on the target to allow it")
+            not_applicable(f"{target.name}: active probe not enabled; set active_probes: true on the target to allow it", unexamined=True)
         state.reach.preflight(target)
         kind = BY_NAME[target.kind]
         handle = state.pool.handle(kind.fixture, target, kind.handle)

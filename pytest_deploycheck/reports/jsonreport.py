@@ -118,6 +118,7 @@ SCHEMA: dict[str, Any] = {
                 "key": _STR, "nodeid": _STR, "id": _STR, "title": _STR, "section": _STR, "section_title": _STR,
                 "severity": {"enum": SEVERITIES}, "target": _NSTR, "target_kind": _NSTR, "outcome": {"enum": OUTCOMES},
                 "message": _STR, "evidence": {"type": "object"}, "attestation": _OBJ_OR_NULL, "waiver": _OBJ_OR_NULL,
+                "unexamined": {"type": "boolean"},
                 "duration": {"type": "number", "minimum": 0},
             },
         }},
@@ -198,8 +199,9 @@ def document(summary: RunSummary, redactor: Redactor | None = None) -> dict[str,
         "verdict": {
             "level": summary.verdict.level.value,
             "rule": summary.verdict.rule,
-            "blocking": [key_of[id(r)] for r in summary.verdict.blocking if id(r) in key_of],
-            "risks": [key_of[id(r)] for r in summary.verdict.risks if id(r) in key_of],
+            # A checklist item nothing was examined for is no result of its own: named by its node id.
+            "blocking": [key_of.get(id(r), r.nodeid) for r in summary.verdict.blocking],
+            "risks": [key_of.get(id(r), r.nodeid) for r in summary.verdict.risks],
         },
         "counts": {
             "total": len(results),
@@ -238,6 +240,7 @@ def _record(r: Result, key: str) -> dict[str, Any]:
         "evidence": jsonable(r.evidence or {}),
         "attestation": jsonable(r.attestation) if r.attestation else None,
         "waiver": jsonable(r.waiver) if r.waiver else None,
+        "unexamined": r.unexamined,
         "duration": r.duration,
     }
 

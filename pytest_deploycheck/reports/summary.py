@@ -21,7 +21,7 @@ import pytest
 
 from pytest_deploycheck import __version__
 from pytest_deploycheck.checklist.items import ChecklistEntry
-from pytest_deploycheck.checklist.status import ChecklistSummary, judge, raise_severity
+from pytest_deploycheck.checklist.status import ChecklistSummary, for_verdict, judge, raise_severity
 from pytest_deploycheck.decision import Level, Result, Scope, Verdict, decide, gate_fails
 from pytest_deploycheck.inventory import Inventory
 from pytest_deploycheck.markers import CheckMeta, Severity
@@ -189,6 +189,7 @@ class GoLiveSummary:
                 target_kind=data.get("target_kind"), outcome=outcome, message=message,
                 evidence=data.get("evidence") or {}, duration=round(pending.duration, 3),
                 attestation=data.get("attestation"), waiver=data.get("waiver"),
+                unexamined=bool(data.get("unexamined")) and outcome is Outcome.NOT_APPLICABLE,
             ))
         shared = self._shared_catalog() if any(m is None for m in self.expected.values()) else None
         for nodeid, meta in self.expected.items():
@@ -237,7 +238,7 @@ class GoLiveSummary:
                               {key: nodeid for nodeid, key in self.checklist_nodeids.items()})
         scope = run_scope(self.config, results, self._deselected())
         cause = self.interrupt_cause if interrupted else ""
-        verdict = decide(results, interrupted=interrupted, internal_error=internal, scope=scope, cause=cause)
+        verdict = decide(for_verdict(results, checklist), interrupted=interrupted, internal_error=internal, scope=scope, cause=cause)
         summary = RunSummary(
             inventory_name=self.inventory.name if self.inventory else None,
             inventory_path=str(self.inventory.path) if self.inventory else None,
@@ -258,7 +259,7 @@ class GoLiveSummary:
                 override = Verdict(override.level, override.rule, override.blocking, override.risks, verdict.scope)
             summary.verdict = verdict = override
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED if gate_fails(verdict, results, self.fail_on) else pytest.ExitCode.OK
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if gate_fails(verdict, for_verdict(results, checklist), self.fail_on) else pytest.ExitCode.OK
             if not results and self.fail_on != "never":
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         summary.exit_status = int(session.exitstatus)

@@ -315,7 +315,7 @@ def require_root(host: Any, result: Any, what: str) -> None:
     text = f"{result.stderr}\n{result.stdout}".lower()
     if any(s in text for s in ("permission denied", "operation not permitted", "must be root", "you need to be root",
                                "are you root", "a password is required", "access denied")):
-        not_applicable(f"{host.name}: {what} needs root; set sudo: true on the host (sudo -n, no password prompt)")
+        not_applicable(f"{host.name}: {what} needs root; set sudo: true on the host (sudo -n, no password prompt)", unexamined=True)
 
 
 def _last_line(result: Any) -> str:

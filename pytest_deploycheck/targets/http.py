@@ -96,7 +96,7 @@ class HttpTarget(TargetHandle):
         if name not in paths:
             from pytest_deploycheck.outcomes import not_applicable
 
-            not_applicable(f"{self.target.name}: no '{name}' path in the inventory (http.{self.target.name}.paths.{name})")
+            not_applicable(f"{self.target.name}: no '{name}' path in the inventory (http.{self.target.name}.paths.{name})", unexamined=True)
         return str(paths[name])
 
     @property
@@ -270,7 +270,7 @@ class HttpTarget(TargetHandle):
         missing += [f"{ACCOUNTS[account]}.{key}" for key in ("username", "password") if not source.get(key)]
         if missing:
             what = "test login" if account == "test" else "low-privilege login"
-            not_applicable(f"{self.target.name}: no {what} in the inventory (http.{self.target.name}.{', '.join(missing)})")
+            not_applicable(f"{self.target.name}: no {what} in the inventory (http.{self.target.name}.{', '.join(missing)})", unexamined=True)
         return {"username": str(source["username"]), "password": str(source["password"])}
 
     def sign_in(self, account: str = "test", *, path: str | None = None) -> Any:

@@ -66,7 +66,7 @@ class RedisTarget(TargetHandle):
             text = str(exc)
             permission = text.split("run the '", 1)[1].split("'", 1)[0] if "run the '" in text else str(args[0]).lower()
             raise NotApplicable(f"{self.label}: user {self.user} may not run {' '.join(map(str, args[:2]))} (ACL permission "
-                                f"+{permission}); grant it to the user deploycheck logs in as, or check this by hand") from None
+                                f"+{permission}); grant it to the user deploycheck logs in as, or check this by hand", unexamined=True) from None
         except redis.exceptions.ResponseError as exc:
             if "unknown command" in str(exc).lower() or "unknown subcommand" in str(exc).lower():
                 raise NotApplicable(f"{self.label}: the server does not know {' '.join(map(str, args[:2]))} ({first_line(exc)})") from None
