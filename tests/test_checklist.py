@@ -509,6 +509,7 @@ def test_an_item_whose_checks_looked_at_nothing_is_an_error(team: pytest.Pyteste
     items = items_of(r)
     assert items[health]["status"] == "error"
     assert str(items[health]["reason"]).startswith("nothing examined: repo: no 'health' path in the inventory (files.repo.health); give what")
+    assert "write 'manual: true' for the item in go-live.deploycheck.yml and attest it" in str(items[health]["reason"])
     assert items[cache]["status"] == "n/a"
     assert r.verdict == "NO-GO" and "critical/high items not met: 1 could not be checked" in r.text, r.text
     doc = json.loads((team.path / "go-live.json").read_text())

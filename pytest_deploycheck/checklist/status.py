@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deploycheck.checklist.items import ChecklistEntry
+from pytest_deploycheck.checklist.mapping import mapping_path
 from pytest_deploycheck.decision import Result
 from pytest_deploycheck.outcomes import Outcome
 
@@ -233,8 +234,8 @@ def _automated_status(entry: ChecklistEntry, found: tuple[Result, ...]) -> tuple
     if outcomes == {Outcome.NOT_APPLICABLE}:
         said = "; ".join(dict.fromkeys(r.message for r in found[:3]))
         if all(r.unexamined for r in found):
-            return "error", (f"nothing examined: {said}; give what is missing, or write 'manual: true' for the item in its "
-                             "mapping file and attest it")
+            return "error", (f"nothing examined: {said}; give what is missing, or write 'manual: true' for the item in "
+                             f"{mapping_path(Path(entry.source)).name} and attest it")
         return "n/a", "not applicable on every target: " + said
     passed = [r for r in found if r.outcome is Outcome.PASSED]
     return "passed", f"{len(passed)} result(s) passed: " + ", ".join(f"{r.check_id} on {r.target or '-'}" for r in passed[:5])
