@@ -249,9 +249,9 @@ def merged_checklist(shards: Sequence[Shard], results: Sequence[Result]) -> Chec
                     source=str(row["source"]), key=str(row["key"]), id=str(row.get("id") or row["key"]), section=tuple(row["section"]),
                     text=str(row["text"]), line=int(row.get("line", 0)), checks=tuple(row["checks"]), manual=bool(row["manual"]),
                     severity=Severity.parse(str(row["severity"])), matched_by=str(row["matched_by"]), group=bool(row.get("group")),
-                    attest=str(row.get("attest") or ""), uncovered=str(row.get("uncovered") or "")))
+                    attest=str(row.get("attest") or "")))
     own = {r.check_id: r for r in results if r.check is not None and r.check.section == "checklist"}
-    item_results = {key: own[e.id] for key, e in entries.items() if (e.attested or e.uncovered) and e.id in own}
+    item_results = {key: own[e.id] for key, e in entries.items() if e.attested and e.id in own}
     parsed = [(source, sorted(items.values(), key=lambda i: i.line)) for source, items in listed.items()]
     return judge(entries, parsed, results, item_results, list(dict.fromkeys(warnings)))
 

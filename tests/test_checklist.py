@@ -405,11 +405,11 @@ def test_an_item_whose_checks_found_no_target_is_an_error_not_na(team: pytest.Py
     mapping(team, {site: ["web-01"], both: ["doc-01", "web-01"]})
     r = run(team, *ARGS)
     items = items_of(r)
-    assert (items[site]["status"], items[site]["uncovered"]) == ("error", "web-01: no http targets in inventory gov-test")
-    assert str(items[site]["reason"]).startswith("nothing examined: web-01: no http targets in inventory gov-test; add those targets")
-    assert "write 'manual: true' for it in go-live.deploycheck.yml" in str(items[site]["reason"])
-    assert [(x["check"], x["outcome"]) for x in items[site]["results"]] == [("web-01", "n/a"), (site, "error")]  # type: ignore[index]
-    assert items[both]["status"] == "passed" and items[both]["uncovered"] == ""
+    assert items[site]["status"] == "error"
+    assert str(items[site]["reason"]).startswith("nothing examined: no http targets in inventory gov-test; give what is missing")
+    assert "write 'manual: true' for the item in go-live.deploycheck.yml" in str(items[site]["reason"])
+    assert [(x["check"], x["outcome"]) for x in items[site]["results"]] == [("web-01", "n/a")]  # type: ignore[index]
+    assert items[both]["status"] == "passed"
     assert r.verdict == "NO-GO" and "critical/high items not met: 1 could not be checked" in r.text, r.text
     assert "checklist: 2 items (2 automated, 0 manual): 1 passed, 1 could not be checked" in r.text
 
@@ -472,7 +472,7 @@ def test_an_item_only_active_probes_answer_needs_them_allowed(team: pytest.Pytes
     key = "launch--login-rate-limited"
     item = items_of(run(team, *ARGS))[key]
     assert (item["status"], item["checks"]) == ("error", ["probe-01"])
-    assert item["uncovered"] == "probe-01: an active probe, allowed on none of its targets (active_probes: true in the inventory allows it)"
+    assert str(item["reason"]).startswith("nothing examined: repo: active probe not enabled; set active_probes: true on the target")
     files_inventory(team, "repo", active_probes=True)
     assert items_of(run(team, *ARGS))[key]["status"] == "passed"
 

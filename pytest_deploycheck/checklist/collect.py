@@ -15,9 +15,9 @@ What an item does when it runs:
 * an item its checks answer **in part** ("Only key-based SSH, port not 22": the SSH login checks,
   and no check of the port) does both: its checks' results, and the rest (``attest``) pending until a
   person attests it, like a manual item.  Its status is the worse of the two;
-* an item whose every check found **no target** in the inventory ("DNS TTL lowered" and no ``dns``
-  target), or is an active probe that no target allows, has no evidence at all: it ends as an error of its own, naming what is missing, instead
-  of the n/a its checks report (fail closed: a team's condition nothing looked at never passes).
+* an automated item whose checks **looked at nothing** (every result an n/a for want of a target, a
+  path, a privilege, an active probe allowed) has no evidence: its status is an error naming what is
+  missing, and the verdict weighs it at the item's severity (``checklist.status``).
 
 Which checks answer an item is decided once the catalog is collected (``assign``): the mapping file
 beside the checklist, else the matcher, else manual.
@@ -25,7 +25,6 @@ beside the checklist, else the matcher, else manual.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,7 @@ from pytest_deploycheck.checklist.mapping import Suggestion, render, unknown_che
 from pytest_deploycheck.checklist.parse import Item
 from pytest_deploycheck.governance.files import judged
 from pytest_deploycheck.markers import CheckMeta
-from pytest_deploycheck.outcomes import TargetError
-from pytest_deploycheck.state import META_KEY, STATE_KEY, NoTarget, collection_usage_error, item_target
+from pytest_deploycheck.state import META_KEY, STATE_KEY, collection_usage_error
 
 ENTRY_KEY = pytest.StashKey[ChecklistEntry]()
 
@@ -115,10 +113,6 @@ class ChecklistItem(pytest.Item):
         entry = self.stash.get(ENTRY_KEY, None)
         if entry is None:
             raise RuntimeError(f"{self.nodeid}: the checklist item was never matched to checks (was the catalog collected?)")
-        if entry.uncovered and not entry.manual:
-            raise TargetError(f"nothing examined: {entry.uncovered}; add those targets to the inventory, "
-                              f"or, if a person vouches for it instead, write 'manual: true' for it in {self.loaded.mapping.path.name} "
-                              "and attest it")
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.entry_item.line - 1, f"{self.loaded.display}:{self.entry_item.line}: {self.entry_item.plain}"
@@ -150,23 +144,10 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not loaded:
         return
     catalog: dict[str, CheckMeta] = {}
-    examined: set[str] = set()  # checks with a target they may look at (or needing none) in this inventory
-    no_target: dict[str, str] = {}  # checks that will look at nothing: why (no target; an active probe nobody allowed)
     for item in items:
         meta = item.stash.get(META_KEY, None)
         if meta is not None and not isinstance(item, ChecklistItem):
             catalog.setdefault(meta.id, meta)
-            params = getattr(getattr(item, "callspec", None), "params", {})
-            reason = next((p.reason for p in params.values() if isinstance(p, NoTarget)), None)
-            if reason is None and meta.active_probe and state is not None and state.inventory is not None:
-                kind, name = item_target(item)
-                found = state.find(kind, name) if kind and name else None
-                if found is not None and not found.active_probes:
-                    reason = "an active probe, allowed on none of its targets (active_probes: true in the inventory allows it)"
-            if reason is None:
-                examined.add(meta.id)
-            else:
-                no_target.setdefault(meta.id, reason)
     problems = [line for lc in loaded for line in unknown_checks(lc.mapping, catalog, judge=judged)]
     if problems:
         head = f"{len(problems)} problems in the checklist mapping:\n" if len(problems) > 1 else ""
@@ -192,12 +173,6 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
             suggestion = Suggestion((), f"group: judged by its {under} sub-items; delete this line to attest it as an item of its own")
         suggestions.setdefault(lc.path, {})[item.entry_item.key] = suggestion
         entry = resolve(str(lc.path), item.entry_item, lc.mapping, suggestion, severities, under)
-        if entry.checks and not entry.manual and all(c in no_target and c not in examined for c in entry.checks):
-            # Every check of the item found no target: the item has no evidence at all (fail closed).
-            why: dict[str, list[str]] = {}
-            for check in entry.checks:
-                why.setdefault(no_target[check], []).append(check)
-            entry = dataclasses.replace(entry, uncovered="; ".join(f"{', '.join(checks)}: {reason}" for reason, checks in why.items()))
         if entry.id in seen_ids and seen_ids[entry.id] != item.nodeid:
             collection_usage_error(config, items, f"{lc.display}:{entry.line}: item id {entry.id!r} is also the id of {seen_ids[entry.id]}; "
                                                   "give one of them another id in the mapping file")
@@ -206,10 +181,7 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         item.stash[ENTRY_KEY] = entry
         mapped.update(entry.checks)
         item.extra_keyword_matches.update({entry.id, *entry.checks})
-        if entry.uncovered:  # judged as an error of its own (runtest), not attested
-            item.stash[META_KEY] = entry.meta()
-            item.add_marker(entry.severity.value)
-        elif entry.attested:  # a manual item, or the part of one its checks leave
+        if entry.attested:  # a manual item, or the part of one its checks leave
             meta = entry.meta()
             item.stash[META_KEY] = meta
             item.add_marker(pytest.mark.manual(instructions=meta.instructions))

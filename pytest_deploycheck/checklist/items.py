@@ -38,7 +38,6 @@ class ChecklistEntry:
     severity_set: bool = False  # the mapping file set the severity (it then raises the checks' own)
     group: bool = False  # a heading with sub-items that no check answers itself: judged by its sub-items
     attest: str = ""  # with checks: the part of the item they do not answer, which a person attests as well
-    uncovered: str = ""  # its checks found no target in the inventory (why, per check): nothing examined, an error
 
     @property
     def attested(self) -> bool:
@@ -48,28 +47,19 @@ class ChecklistEntry:
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "key": self.key, "id": self.id, "section": list(self.section), "text": self.text,
                 "line": self.line, "checks": list(self.checks), "manual": self.manual, "severity": self.severity.value,
-                "matched_by": self.matched_by, "severity_set": self.severity_set, "group": self.group, "attest": self.attest,
-                "uncovered": self.uncovered}
+                "matched_by": self.matched_by, "severity_set": self.severity_set, "group": self.group, "attest": self.attest}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChecklistEntry:
         return cls(source=str(data["source"]), key=str(data["key"]), id=str(data["id"]), section=tuple(data["section"]),
                    text=str(data["text"]), line=int(data["line"]), checks=tuple(data["checks"]), manual=bool(data["manual"]),
                    severity=Severity.parse(str(data["severity"])), matched_by=str(data["matched_by"]),
-                   severity_set=bool(data.get("severity_set")), group=bool(data.get("group")), attest=str(data.get("attest") or ""),
-                   uncovered=str(data.get("uncovered") or ""))
+                   severity_set=bool(data.get("severity_set")), group=bool(data.get("group")), attest=str(data.get("attest") or ""))
 
     def meta(self) -> CheckMeta:
         """The metadata of a manual item, or of the part of an item its checks leave (``attest``), so it
         is attested, waived and judged like a manual check."""
         where = f"{Path(self.source).name}:{self.line}"
-        if self.uncovered and not self.manual:
-            return CheckMeta(
-                id=self.id, title=self.text, severity=self.severity, section="checklist",
-                section_title=" > ".join(self.section) or Path(self.source).name,
-                rationale=(f"An item of the team's go-live checklist ({where}) whose checks ({', '.join(self.checks)}) found no target "
-                           "in the inventory: nothing was examined for it, so it cannot pass."),
-            )
         if self.attest and not self.manual:
             rationale = (f"An item of the team's go-live checklist ({where}) that its checks ({', '.join(self.checks)}) answer "
                          f"only in part: a named person attests the rest ({self.attest!r}), with evidence and a date.")

@@ -5,8 +5,8 @@ otherwise it takes the worst of failed / error / not run / pending / waived, and
 its results are (n/a is a finding: "the domain sends no mail", "this Redis is a cache").  A manual item's
 status is its own result: passed when attested, manual (pending) until then.  An item its checks
 answer only in part takes the worse of its checks' status and its own attestation of the rest.  An
-item whose every check found no target in the inventory takes its own result: an error (nothing
-was examined), never the n/a of its checks.
+item whose checks looked at nothing (every result an n/a for want of a target, a path, a privilege:
+``Result.unexamined``) is an error, never the n/a of its checks, and the verdict weighs it.
 Catalog results that no item maps to are "beyond your checklist": they still count in the verdict
 by their severity.
 """
@@ -59,7 +59,7 @@ class ItemStatus:
             "text": self.text, "line": self.line,
             "checks": list(entry.checks) if entry else [], "manual": bool(entry and entry.manual),
             "severity": entry.severity.value if entry else None, "status": self.status, "group": bool(entry and entry.group),
-            "attest": entry.attest if entry else "", "uncovered": entry.uncovered if entry else "",
+            "attest": entry.attest if entry else "",
             "parent": self.parent, "matched_by": entry.matched_by if entry else "not run", "reason": self.reason,
             "results": [{"check": r.check_id, "target": r.target, "outcome": r.outcome.value, "message": r.message}
                         for r in self.results],
@@ -155,15 +155,10 @@ def judge(entries: Mapping[str, ChecklistEntry], parsed: Sequence[tuple[str, Ite
                 continue
             found = tuple(r for check in entry.checks for r in by_check.get(check, ()))
             status, reason = _automated_status(entry, found)
-            if entry.uncovered:  # no target for any of its checks: its own result says so, as an error
-                own = item_results.get(key)
-                status, reason = _manual_status(own), own.message if own else "never ran"
-                found = (*found, own) if own else found
-            else:
-                if status == "error" and found and all(r.unexamined for r in found):
-                    unexamined.append(_unexamined_result(entry, nodeids.get(key) or key, reason))
-                if entry.attest:
-                    status, reason, found = _with_attestation(entry, status, reason, found, item_results.get(key))
+            if status == "error" and found and all(r.unexamined for r in found):
+                unexamined.append(_unexamined_result(entry, nodeids.get(key) or key, reason))
+            if entry.attest:
+                status, reason, found = _with_attestation(entry, status, reason, found, item_results.get(key))
             items.append(ItemStatus(entry, source, item.key, item.section, item.plain, item.line, status, found, reason, nodeids.get(key),
                                     parent))
     _judge_groups(items)

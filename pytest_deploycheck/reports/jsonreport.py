@@ -137,7 +137,7 @@ SCHEMA: dict[str, Any] = {
                         "line": {"type": "integer"}, "checks": {"type": "array", "items": _STR}, "manual": {"type": "boolean"},
                         "severity": {"anyOf": [{"enum": SEVERITIES}, {"type": "null"}]},
                         "status": {"enum": list(CHECKLIST_STATUSES)}, "matched_by": _STR, "reason": _STR,
-                        "attest": _STR, "uncovered": _STR, "results": {"type": "array", "items": {"type": "object"}},
+                        "attest": _STR, "results": {"type": "array", "items": {"type": "object"}},
                     },
                 }},
                 "counts": {"type": "object"}, "beyond": {"type": "array", "items": _STR},
