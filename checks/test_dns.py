@@ -4,7 +4,8 @@ The checks ask the servers the inventory lists (by address) or the system's reso
 queries for names inside the zone: the records a go-live changes, the zone's version on each
 server, the TTLs that decide how fast a change or a rollback reaches clients, the records that
 keep others from sending mail in the domain's name (SPF, DMARC, DKIM) or getting certificates
-for it (CAA), DNSSEC signatures, and whether a server hands the whole zone to anyone (AXFR).
+for it (CAA), DNSSEC signatures, whether a server hands the whole zone to anyone (AXFR), and
+whether the mail exchangers resolve.
 """
 
 from __future__ import annotations
@@ -390,3 +391,46 @@ def test_dkim(dns_zone: DnsTarget, evidence: Evidence) -> None:
             problems.append(f"{name}: an RSA key of {key.key_size} bits")
     evidence.record(keys=keys, dkim_min_bits=minimum)
     require(not problems, dns_zone, _joined(problems), f"a DKIM key for each selector, RSA at least {minimum} bits (dkim_min_bits) or Ed25519")
+
+
+@pytest.mark.check("dns-10", "Mail exchangers resolve to addresses", severity="medium",
+                   refs=("RFC 5321 5.1 (locating the target host)", "RFC 2181 10.3 (MX must not name an alias)", "RFC 7505 (null MX)"),
+                   answers=("mx record|records resolve|resolves|valid", "mail_server|mail_exchanger|mx host|hostname|hosts resolv|resolves|reachable"),
+                   answers_unless=("reverse", "ptr"))
+def test_mx_hosts(dns_zone: DnsTarget, evidence: Evidence) -> None:
+    """Mail for the domain goes to the hosts its MX records name; a name that does not resolve,
+    or resolves only through an alias (CNAME, which RFC 2181 forbids for an MX target and some
+    senders refuse), loses the mail or delays it until the sender gives up.  Passes when every
+    MX of the apex inside the zone has an A or AAAA record of its own, or the domain publishes a
+    null MX (``0 .``: it accepts no mail).  Exchangers outside the zone are listed, not asked
+    (the zone's servers do not answer for other zones).  n/a without MX records."""
+    import dns.rdatatype
+
+    found = dns_zone.lookup("@", "MX")
+    rrset = next((r for r in found.response.answer if r.rdtype == dns.rdatatype.MX), None)
+    exchangers = sorted((int(r.preference), r.exchange.to_text()) for r in rrset) if rrset is not None else []
+    if not exchangers:
+        not_applicable(f"{_short(dns_zone.zone, dns_zone.zone)} has no MX record: it receives no mail")
+    if exchangers == [(0, ".")]:
+        evidence.record(mx=["0 ."], null_mx=True)
+        return
+    zone = dns_zone.zone
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    outside = [name for _, name in exchangers if not (name == zone or name.endswith("." + zone))]
+    for _, name in exchangers:
+        if name in outside:
+            continue
+        short = _short(name, zone)
+        for server in dns_zone.servers:
+            v4, v6 = dns_zone.lookup(name, "A", server), dns_zone.lookup(name, "AAAA", server)
+            seen[f"{short} @ {server}"] = "; ".join(x.describe() for x in (v4, v6))
+            if v4.chain or v6.chain:
+                problems.append(f"{server}: MX {short} is an alias (CNAME to {(v4.chain or v6.chain)[0].rstrip('.')})")
+            elif not (v4.found or v6.found):
+                problems.append(f"{server}: MX {short} has no address ({v4.describe()})")
+    evidence.record(mx=[f"{p} {n}" for p, n in exchangers], addresses=seen, outside_the_zone=outside)
+    if len(outside) == len(exchangers):
+        not_applicable(f"every MX of {_short(zone, zone)} is outside the zone ({', '.join(n.rstrip('.') for n in outside)}): "
+                       "ask their own zone's servers", unexamined=True)
+    require(not problems, dns_zone, _joined(problems), "every MX inside the zone resolving to an address of its own (no CNAME)")

@@ -602,6 +602,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("CAA record restricts certificate issuance", {"dns-06"}),
         ("Zone transfers restricted", {"dns-07"}),
         ("DNSSEC enabled", {"dns-08"}),
+        ("Mail server hostname resolves", {"dns-10"}),
         ("Domain configured with SSL", {"tls-01", "tls-09"}),  # the site's TLS, not its DNS
         ("JWT TTL set to 15 minutes", {"auth-03"}),  # a token's lifetime, not a record's
         # Sample items that stayed manual though a check answers them.

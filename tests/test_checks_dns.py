@@ -22,7 +22,7 @@ from tests.servers.dns import CURRENT_SERIAL, STALE_ADDRESS, STALE_SERIAL
 from tests.servers.inventory import run_catalog, write_inventory
 
 CATALOG = "test_dns.py"
-CHECK_IDS = [f"dns-{n:02d}" for n in range(1, 10)]
+CHECK_IDS = [f"dns-{n:02d}" for n in range(1, 11)]
 
 
 def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, dns_good: Instance, dns_bad: Instance) -> None:
@@ -42,6 +42,8 @@ def test_catalog_passes_good_and_fails_bad(pytester: pytest.Pytester, dns_good: 
                   rf"{primary}: signatures over api\.bad\.test AAAA, bad\.test A, bad\.test DNSKEY and \d more expire in \d\.\d days \(.* UTC\); "
                   rf"{secondary}: signatures over .* expire in",
         "dns-09": r"mail2026\._domainkey\.bad\.test has an empty key \(p=\): the key is revoked; expected a DKIM key for each selector",
+        "dns-10": rf"{primary}: MX backup-mx\.bad\.test has no address \(NXDOMAIN \(no such name\)\); .*"
+                  rf"{primary}: MX relay\.bad\.test is an alias \(CNAME to mail\.bad\.test\);",
     }
     for check_id, pattern in expected.items():
         message = run.message(check_id, "dns-bad")
@@ -62,6 +64,17 @@ def test_what_the_inventory_does_not_ask_is_not_applicable(pytester: pytest.Pyte
     assert run.outcome("dns-02", "dns-one") == "n/a"
     assert "list the zone's authoritative servers in dns.dns-one.nameservers" in run.message("dns-02", "dns-one")
     assert run.outcome("dns-01", "dns-one") == "passed"
+
+
+def test_null_mx_passes_and_no_mx_is_not_applicable(pytester: pytest.Pytester, dns_good: Instance) -> None:
+    """A name publishing ``MX 0 .`` accepts no mail on purpose (RFC 7505); one without MX receives none."""
+    targets = [Instance(name=name, kind="dns", entry={**dns_good.entry, "zone": zone, "records": records}, env={}, server=None)
+               for name, zone, records in (("null-mx", "nomail.good.test", ["@ A 192.0.2.30"]),
+                                           ("no-mx", "api.good.test", ["@ AAAA 2001:db8::10"]))]
+    run = run_catalog(pytester, CATALOG, targets=targets, args=["-k", "dns-10"])
+    assert (run.outcome("dns-10", "null-mx"), run.outcome("dns-10", "no-mx")) == ("passed", "n/a")
+    assert run.evidence("dns-10", "null-mx")["null_mx"] is True
+    assert "api.good.test has no MX record: it receives no mail" in run.message("dns-10", "no-mx")
 
 
 def test_expectations_are_compared_exactly(pytester: pytest.Pytester, dns_good: Instance) -> None:

@@ -71,8 +71,10 @@ def _zone_text(zone: str, variant: Variant, serial: int, address: str) -> str:
     ttl = 300 if variant == "good" else 86400
     mail = {
         "good": ['@ IN TXT "v=spf1 mx -all"', '_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"', f'@ IN CAA 0 issue "{CA}"',
-                 f"{SELECTOR}._domainkey IN TXT {_dkim_record(2048)}"],
-        "bad": ['@ IN TXT "v=spf1 mx +all"', '_dmarc IN TXT "v=DMARC1; p=none"', f"{SELECTOR}._domainkey IN TXT {_dkim_record(None)}"],
+                 f"{SELECTOR}._domainkey IN TXT {_dkim_record(2048)}",
+                 "nomail IN A 192.0.2.30", "nomail IN MX 0 ."],  # a host that accepts no mail, and says so (RFC 7505)
+        "bad": ['@ IN TXT "v=spf1 mx +all"', '_dmarc IN TXT "v=DMARC1; p=none"', f"{SELECTOR}._domainkey IN TXT {_dkim_record(None)}",
+                "@ IN MX 20 backup-mx", "@ IN MX 30 relay", "relay IN CNAME mail"],  # an MX without address, one naming an alias
     }[variant]
     return "\n".join([
         f"$ORIGIN {zone}.", f"$TTL {ttl}",
