@@ -418,7 +418,8 @@ SCAN_DEADLINE_S = 60.0
                             "env|dotenv file commit|committed|git|repo|repository|gitignore|ignored",
                             "envfile|env_file|dotenv commit|committed|git|repo|repository|gitignore|ignored", "environment commit|committed|gitignore|ignored",
                             "secret|secrets scan|scanning|scanner|leak|leaks|gitleaks|trufflehog",
-                            "sensitive value|values|data|config|configuration|information|setting|settings not? git|repo|repository|committed|commit|vcs"),
+                            "sensitive value|values|data|config|configuration|information|setting|settings not? git|repo|repository|committed|commit|vcs",
+                            "env|envfile|dotenv|secret|secrets|sensitive|credential|credentials file? data? not|no|excluded|ignored|out? version_control|source_control|git|gitignore"),
                    answers_unless=("image", "images", "docker", "dockerfile", "rotate", "rotation", "vault", "manager", "kms",
                                    "environment variable", "ci", "pipeline", "log", "logs"))
 def test_no_committed_secrets(files, evidence):

@@ -234,7 +234,8 @@ def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-04", "X-Content-Type-Options: nosniff", severity="low",
                    refs=(OBSERVATORY + "x-content-type-options", "dev-sec nginx-baseline: nginx-10", "CIS NGINX Benchmark 5.3"),
-                   answers=("nosniff", "content type sniff", "http|web? security_headers helmet?", "helmet"))
+                   answers=("nosniff", "content type sniff", "http|web? security_headers helmet?", "helmet",
+                            "secure? content type nosniff|options true|enabled|set?"))
 @read_ahead(_front_page)
 def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Without ``nosniff`` a browser may guess a response's type and run an uploaded text file

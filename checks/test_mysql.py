@@ -177,7 +177,8 @@ def test_root_local_only(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-06", "No test database", severity="medium",
                    refs=("dev-sec mysql-baseline: mysql-db-03",),
-                   answers=("test_database remov|drop|no?", "mysql test database|schema"))
+                   answers=("test_database remov|drop|no?", "mysql test database|schema"),
+                   answers_unless=("connection|connectivity|connect|connects",))  # "Test database connection" is a verb
 def test_no_test_database(mysql: Any, evidence: Any) -> None:
     """The ``test`` database of default installations is traditionally open to every account
     (a grant on ``test`` and ``test\\_%``): anyone may store data there or fill the disk.  Passes

@@ -100,9 +100,11 @@ def _snippet(body: bytes, size: int = 120) -> str:
 @pytest.mark.check("obs-01", "Health endpoint answers", severity="high", refs=("Kubernetes: liveness, readiness and startup probes",),
                    answers=("health_check|health endpoint|check|url|route|basic|pass|respond|ok|200|working?", "health", "/health",
                             "health_check|health return|returns|up|ok|healthy|green|200 actuator|spring?",
-                            "application|app starts|started|boots|launches successfully|cleanly|ok?"),
+                            "application|app starts|started|boots|launches successfully|cleanly|ok?",
+                            "application|app|service accessible|reachable|available|responding|online url|via?"),
                    answers_unless=("docker", "compose", "container", "dockerfile", "kubernetes", "pod", "worker", "celery", "liveness",
-                                   "readiness", "health live", "health ready", "loadbalancer", "boot"),  # the balancer's view of its targets is its own
+                                   "readiness", "health live", "health ready", "loadbalancer", "boot",
+                                   "only|vpn|restricted|publicly|internally|internal"),  # who may reach it is not whether it answers  # the balancer's view of its targets is its own
                    answers_accepts=("monitor",))
 def test_health(http_endpoint, evidence):
     """Load balancers, orchestrators and uptime monitors decide from the health endpoint; one
