@@ -289,8 +289,9 @@ def test_connection_headroom(mysql: Any, evidence: Any) -> None:
 @pytest.mark.check("mysql-11", "Server runs a supported release", severity="high",
                    refs=("dev-sec mysql-baseline: mysql-db-01", "dev-sec mysql-baseline: mysql-db-02",
                          "https://www.oracle.com/support/lifetime-support/", "https://mariadb.org/about/#maintenance-policy"),
-                   answers=("mysql|mariadb version|eol|support|supported|release", "database version|eol|supported"),
-                   answers_unless=("pin", "same|match|parity|consistent|mismatch"))
+                   answers=("mysql|mariadb version|eol|support|supported|release", "database version|eol|supported",
+                            "mysql|mariadb installed running|version?"),
+                   answers_unless=("pin", "same|match|parity|consistent|mismatch", "separate|dedicated|container"))
 def test_supported_version(mysql: Any, evidence: Any) -> None:
     """A release series past its end of life gets no security fixes; one that ends soon forces
     an upgrade right after go-live.  Passes when the server's series (MySQL 8.4, MariaDB 10.11,

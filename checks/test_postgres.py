@@ -253,9 +253,9 @@ def test_no_public_table_grants(postgres: Any, evidence: Any) -> None:
                    refs=("dev-sec postgres-baseline: postgres-02",
                          "CIS PostgreSQL Benchmark: Ensure PostgreSQL versions are up-to-date",
                          "https://www.postgresql.org/support/versioning/"),
-                   answers=("postgres|database version|eol|support|supported|major_release",
+                   answers=("postgres|database version|eol|support|supported|major_release", "postgres installed running|version?",
                             "postgres|database major? release supported|eol|support"),
-                   answers_unless=("pin", "same|match|parity|consistent|mismatch"))
+                   answers_unless=("pin", "same|match|parity|consistent|mismatch", "separate|dedicated|container"))
 def test_supported_version(postgres: Any, evidence: Any) -> None:
     """A major release past its end of life gets no security fixes; one that ends soon forces an
     upgrade right after go-live.  Passes when the server's major release has at least

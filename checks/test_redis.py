@@ -238,8 +238,8 @@ def _mib(size: int) -> str:
 
 
 @pytest.mark.check("redis-07", "Server version still supported", severity="medium", refs=(EOL_SOURCE,),
-                   answers=("redis version|eol|support|supported|release",),
-                   answers_unless=("pin", "same|match|parity|consistent|mismatch"))
+                   answers=("redis version|eol|support|supported|release", "redis installed running|version?"),
+                   answers_unless=("pin", "same|match|parity|consistent|mismatch", "separate|dedicated|container"))
 def test_version_supported(redis, evidence):
     """A release line past its end of life gets no security fixes.  Passes when the version's
     line has no end of life yet (table: endoflife.date/redis) or the inventory's

@@ -631,6 +631,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Ensure no sensitive data in version control", {"cfg-10"}),
         ("SECURE_CONTENT_TYPE_NOSNIFF = True", {"http-04"}),
         ("Application accessible via URL", {"obs-01"}),
+        ("PostgreSQL 12+ installed and running", {"pg-07"}),  # connects, and judges the release
+        ("Redis 7+ installed and running", {"redis-07"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -733,6 +735,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "robots.txt present",  # a missing robots.txt blocks nothing
         "Test database connection",  # a verb: not MySQL's test database (mysql-06)
         "Application accessible only from VPN",  # who may reach it, not whether it answers
+        "Redis installed on a separate host",  # where, not which release
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:
