@@ -106,7 +106,7 @@ def _env_paths(files: FilesTarget) -> list[tuple[str, Path]]:
     names = env_names(files)
     found = files.regular_files(names)
     if not found:
-        not_applicable(f"{files.name}: none of {', '.join(names)} in {files.path} (files.{files.name}.env_files)")
+        not_applicable(f"{files.name}: none of {', '.join(names)} in {files.path} (files.{files.name}.env_files)", unexamined=True)
     return found
 
 
@@ -436,7 +436,7 @@ def test_no_committed_secrets(files, evidence):
     git runs with hooks, fsmonitor, external diff and textconv drivers off.  No value is ever
     shown: findings name the rule, file, line and commit.  Not applicable outside a git work tree."""
     if not secret_scan.in_work_tree(files.path):
-        not_applicable(f"{files.name}: {files.path} is not in a git work tree: no commit to judge")
+        not_applicable(f"{files.name}: {files.path} is not in a git work tree: no commit to judge", unexamined=True)
     history = int(files.threshold("secret_scan_history_commits"))
     ignore = [str(g) for g in (files.setting("secret_scan_ignore") or ())]
     try:

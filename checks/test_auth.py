@@ -155,7 +155,7 @@ def test_token_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redactor:
     if _jwt_header(token) is None:
         expires_in = body.get("expires_in")
         if not isinstance(expires_in, (int, float)) or isinstance(expires_in, bool):
-            not_applicable(f"{http_endpoint.name}: opaque token and no expires_in in the login response; its lifetime cannot be read")
+            not_applicable(f"{http_endpoint.name}: opaque token and no expires_in in the login response; its lifetime cannot be read", unexamined=True)
         lifetime, source = float(expires_in), "expires_in"
     else:
         claims = jwt.decode(token, options={"verify_signature": False})
@@ -303,7 +303,7 @@ def test_unsigned_token_refused(http_endpoint: HttpTarget, evidence: Evidence, r
     genuine = http_endpoint.get(path, headers={"Authorization": f"Bearer {token}"})
     if not 200 <= genuine.status_code < 300:
         not_applicable(f"{http_endpoint.name}: {path} answers {genuine.status_code} to the genuine token as a Bearer token; "
-                       "a forged one proves nothing there")
+                       "a forged one proves nothing there", unexamined=True)
     forged = http_endpoint.get(path, headers={"Authorization": f"Bearer {unsigned}"})
     evidence.record(path=path, genuine_token_status=genuine.status_code, unsigned_token_status=forged.status_code)
     require(forged.status_code in (401, 403), http_endpoint,

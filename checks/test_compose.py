@@ -45,7 +45,7 @@ def _project(files, evidence) -> ComposeProject:
     try:
         project = target_project(files)
     except FileNotFoundError:
-        not_applicable(f"{files.name}: no Compose file in {files.path} (name them in files.{files.name}.compose_files)")
+        not_applicable(f"{files.name}: no Compose file in {files.path} (name them in files.{files.name}.compose_files)", unexamined=True)
     evidence.record(project=project.name, compose_files=[str(f) for f in project.files])
     return project
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.section("dockerfile", "Dockerfiles")
 def _dockerfiles(files) -> list[Dockerfile]:
     found = target_dockerfiles(files)
     if not found:
-        not_applicable(f"{files.name}: no Dockerfile in {files.path} (name them in files.{files.name}.dockerfiles)")
+        not_applicable(f"{files.name}: no Dockerfile in {files.path} (name them in files.{files.name}.dockerfiles)", unexamined=True)
     return found
 
 

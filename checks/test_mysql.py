@@ -415,7 +415,7 @@ def test_buffer_pool_hit_ratio(mysql: Any, evidence: Any) -> None:
     evidence.record(read_requests=requests, disk_reads=reads, hit_pct=None if ratio is None else round(ratio, 2), uptime_s=status.get("uptime"))
     if ratio is None or requests < min_lookups:
         not_applicable(f"{mysql.name}: only {requests} buffer pool read requests since the server started; "
-                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)")
+                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)", unexamined=True)
     require(ratio >= min_pct, mysql, f"buffer pool hit ratio {ratio:.2f}% ({reads:,} of {requests:,} page requests read from disk)",
             f"at least {min_pct:g}% (cache_hit_min_pct)")
 
@@ -548,7 +548,7 @@ def test_replica_running(mysql: Any, evidence: Any) -> None:
             raise TargetError(f"{mysql.label}: cannot read the replication status ({exc}); grant REPLICATION CLIENT "
                               "(MySQL) or REPLICA MONITOR (MariaDB) to the DSN's account") from None
         not_applicable(f"{mysql.name}: account {_current_account(mysql)} lacks REPLICATION CLIENT / REPLICA MONITOR "
-                       "(grant it to see whether this server is a replica)")
+                       "(grant it to see whether this server is a replica)", unexamined=True)
     if not rows:
         evidence.record(replica=False)
         if expected:
@@ -752,7 +752,7 @@ def _require_tables(mysql: Any) -> None:
         not_applicable(f"{mysql.name}: the DSN names no database; name the application's database in mysql.{mysql.name}.dsn", unexamined=True)
     if not mysql.value("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"):
         not_applicable(f"{mysql.name}: account {_current_account(mysql)} sees no table in database {database}; "
-                       f"grant it SELECT on {database}.*")
+                       f"grant it SELECT on {database}.*", unexamined=True)
 
 
 def _qualified(mysql: Any, name: str) -> tuple[str, str] | None:

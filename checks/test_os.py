@@ -143,7 +143,7 @@ def test_automatic_updates(host, evidence):
                 "dnf-automatic with dnf-automatic-install.timer enabled (or apply_updates = yes)")
         return
     release = hostfacts.os_release(host).get("PRETTY_NAME", "this system")
-    not_applicable(f"{host.name}: automatic updates are checked for apt and dnf/yum systems; {release} has neither")
+    not_applicable(f"{host.name}: automatic updates are checked for apt and dnf/yum systems; {release} has neither", unexamined=True)
 
 
 def _apt_pending(host, evidence) -> tuple[int, list[str]]:
@@ -198,7 +198,7 @@ def test_pending_security_updates(host, evidence):
         count, packages = _dnf_pending(host, evidence)
     else:
         release = hostfacts.os_release(host).get("PRETTY_NAME", "this system")
-        not_applicable(f"{host.name}: pending updates are counted with apt or dnf/yum; {release} has neither")
+        not_applicable(f"{host.name}: pending updates are counted with apt or dnf/yum; {release} has neither", unexamined=True)
     limit = host.threshold("pending_security_updates_max")
     evidence.record(pending_security_updates=count, packages=packages[:50], limit=limit)
     shown = ", ".join(packages[:10]) + (f" and {count - 10} more" if count > 10 else "")
@@ -265,13 +265,13 @@ def test_os_release_supported(host, evidence):
     extended support not).  Not applicable for a release the table does not know."""
     release = hostfacts.os_release(host)
     if not release:
-        not_applicable(f"{host.name}: no /etc/os-release; the release cannot be identified")
+        not_applicable(f"{host.name}: no /etc/os-release; the release cannot be identified", unexamined=True)
     key = _release_key(release)
     name = release.get("PRETTY_NAME") or " ".join(key)
     eol = OS_EOL.get(key)
     evidence.record(release=name, id=key[0], version=key[1], end_of_life=eol.isoformat() if eol else None, source=EOL_SOURCE)
     if eol is None:
-        not_applicable(f"{host.name}: no end-of-life date known for {name} ({key[0]} {key[1]}); check {EOL_SOURCE}")
+        not_applicable(f"{host.name}: no end-of-life date known for {name} ({key[0]} {key[1]}); check {EOL_SOURCE}", unexamined=True)
     days = (eol - dt.date.today()).days
     evidence.record(days_left=days)
     require(days >= 0, host, f"{name} reached end of life on {eol.isoformat()} ({-days} days ago)", "a supported release")
@@ -329,7 +329,7 @@ def _usage(host, evidence, *, inodes: bool) -> None:
     limit = host.threshold(threshold)
     found = hostfacts.mounts(host, inodes=inodes)
     if not found:
-        not_applicable(f"{host.name}: df lists no filesystem with {what} to measure")
+        not_applicable(f"{host.name}: df lists no filesystem with {what} to measure", unexamined=True)
     full = [m for m in found if m.percent > limit]
     evidence.record(mounts={m.mountpoint: round(m.percent, 1) for m in found}, limit_pct=limit)
     require(not full, host, ", ".join(f"{m.mountpoint} ({m.source}) {what} {m.percent:.0f}% used" for m in full),

@@ -456,7 +456,7 @@ def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     if not readable:
         user = postgres.value("SELECT current_user")
         not_applicable(f"{postgres.name}: role {user} lacks SELECT on {table}; "
-                       f"GRANT SELECT ON {table} TO {user} to check the migration head")
+                       f"GRANT SELECT ON {table} TO {user} to check the migration head", unexamined=True)
     rows = postgres.query(sql.SQL("SELECT * FROM {} LIMIT %s").format(ident), (MIGRATION_ROWS,))
     lock_name = TOOLS[tool].lock_table(name)
     lock = _table(postgres, lock_name) if lock_name else None
@@ -574,7 +574,7 @@ def test_slow_statements(postgres: Any, evidence: Any) -> None:
     schema = postgres.value("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_stat_statements'")
     if schema is None:
         not_applicable(f"{postgres.name}: no pg_stat_statements extension in database {_dsn_db(postgres)}; add pg_stat_statements "
-                       "to shared_preload_libraries and CREATE EXTENSION pg_stat_statements to see slow statements")
+                       "to shared_preload_libraries and CREATE EXTENSION pg_stat_statements to see slow statements", unexamined=True)
     role, limit = _app_role(postgres), float(postgres.threshold("slow_statement_max_ms"))
     view = sql.Identifier(str(schema), "pg_stat_statements")
     where = sql.SQL(" FROM {} s WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -587,11 +587,11 @@ def test_slow_statements(postgres: Any, evidence: Any) -> None:
     except psycopg.errors.InsufficientPrivilege:
         user = postgres.value("SELECT current_user")
         not_applicable(f"{postgres.name}: role {user} may not read {schema}.pg_stat_statements; "
-                       f"GRANT USAGE ON SCHEMA {schema} and SELECT ON {schema}.pg_stat_statements TO {user}")
+                       f"GRANT USAGE ON SCHEMA {schema} and SELECT ON {schema}.pg_stat_statements TO {user}", unexamined=True)
     except TargetError as exc:
         if "shared_preload_libraries" not in str(exc):
             raise
-        not_applicable(f"{postgres.name}: pg_stat_statements is created but not loaded; add it to shared_preload_libraries (restart)")
+        not_applicable(f"{postgres.name}: pg_stat_statements is created but not loaded; add it to shared_preload_libraries (restart)", unexamined=True)
     found = [f"{r['calls']} calls of {' '.join(str(r['query']).split())!r} averaging {r['mean_ms']} ms" for r in slow]
     evidence.record(role=role, statements_tracked=tracked, slowest=found, limit_ms=limit)
     require(not found, postgres, f"{len(found)} statement{'s' if len(found) != 1 else ''} over {limit:g} ms on average: {_listed(found)}",

@@ -226,7 +226,7 @@ def test_memory_use(redis, evidence):
     if limit <= 0:
         limit, basis = int(info.get("total_system_memory", 0)), "the machine's memory (no maxmemory)"
     if limit <= 0:
-        not_applicable(f"{redis.name}: neither maxmemory nor total_system_memory is known")
+        not_applicable(f"{redis.name}: neither maxmemory nor total_system_memory is known", unexamined=True)
     pct = 100.0 * used / limit
     max_pct = redis.threshold("redis_memory_max_pct")
     evidence.record(used_memory=used, limit=limit, basis=basis, used_pct=round(pct, 2))
@@ -343,7 +343,7 @@ def test_cache_hit_ratio(redis, evidence):
                     evicted_keys=info.get("evicted_keys"), expired_keys=info.get("expired_keys"))
     if ratio is None or lookups < min_lookups:
         not_applicable(f"{redis.name}: only {lookups} key lookups since the statistics were reset; "
-                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)")
+                       f"the ratio is judged from {min_lookups} (hit_ratio_min_lookups)", unexamined=True)
     require(ratio >= min_pct, redis, f"cache hit ratio {ratio:.1f}% ({hits:,} hits, {misses:,} misses; {info.get('evicted_keys', 0)} keys evicted)",
             f"at least {min_pct:g}% (redis_hit_min_pct)")
 

@@ -214,7 +214,7 @@ def test_licences(release, evidence):
     entries passes when one of them is allowed.  Not applicable without ``licence_allow``."""
     allow = release.setting("licence_allow")
     if not allow:
-        not_applicable(f"{release.name}: no licence allow-list (release.{release.name}.licence_allow: SPDX ids such as MIT, Apache-2.0)")
+        not_applicable(f"{release.name}: no licence allow-list (release.{release.name}.licence_allow: SPDX ids such as MIT, Apache-2.0)", unexamined=True)
     allowed = {str(a).strip().lower() for a in allow}
     sboms = release.reports("sbom")
     refused = []
@@ -295,7 +295,7 @@ def test_deployed_version(release, inventory, evidence):
     app_name = release.setting("app")
     if not app_name:
         not_applicable(f"{release.name}: no application named (release.{release.name}.app: the http target whose paths.version "
-                       "reports the deployed version)")
+                       "reports the deployed version)", unexamined=True)
     try:
         app = inventory.get("http", str(app_name))
     except KeyError:
