@@ -395,3 +395,84 @@ def test_log_retention(host, evidence):
     evidence.record(days=days)
     early = "; fewer if a log outgrows maxsize" if "maxsize" in rotation.settings else ""
     require(days >= wanted, host, f"{where} keeps {days:g} days of history{early}", f">= {wanted} days (log_retention_days)")
+
+
+#: Where cron and systemd keep what runs on a schedule.  Each crontab file is printed after a
+#: \001 line naming it; a periodic script as \002<folder> <name>; an active timer as \003<timer> <unit>;
+#: a source that exists but cannot be read as \004<path>.
+_SCHEDULES = r"""
+for f in /etc/crontab /etc/cron.d /var/spool/cron/crontabs /var/spool/cron "$@"; do
+  if [ -d "$f" ]; then
+    [ -r "$f" ] && [ -x "$f" ] || { printf '\004%s\n' "$f"; continue; }
+    for g in "$f"/*; do
+      [ -f "$g" ] || continue
+      if [ -r "$g" ]; then printf '\001%s\n' "$g"; cat "$g"; echo; else printf '\004%s\n' "$g"; fi
+    done
+  elif [ -f "$f" ]; then
+    if [ -r "$f" ]; then printf '\001%s\n' "$f"; cat "$f"; echo; else printf '\004%s\n' "$f"; fi
+  fi
+done
+for d in /etc/cron.hourly /etc/cron.daily /etc/cron.weekly /etc/cron.monthly; do
+  for g in "$d"/*; do [ -f "$g" ] && [ -x "$g" ] && printf '\002%s %s\n' "$d" "${g##*/}"; done
+done
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl list-timers --no-legend --plain 2>/dev/null | awk '{print "\003" $(NF-1) " " $NF}'
+fi
+true
+"""
+_CRON_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
+
+
+def scheduled_jobs(output: str) -> tuple[list[str], list[str], list[str]]:
+    """(the jobs ``_SCHEDULES`` found, each ``<where>: <line>``; the crontab files it read; the
+    sources it could not read).  Comments, blank lines and variable assignments are not jobs."""
+    jobs: list[str] = []
+    read: list[str] = []
+    unreadable: list[str] = []
+    source = ""
+    for line in output.splitlines():
+        if line.startswith("\001"):
+            source = line[1:]
+            read.append(source)
+        elif line.startswith("\002"):
+            folder, _, name = line[1:].partition(" ")
+            jobs.append(f"{folder}: {name}")
+        elif line.startswith("\003"):
+            timer, _, unit = line[1:].partition(" ")
+            jobs.append(f"systemd timer {timer}: {unit}")
+        elif line.startswith("\004"):
+            unreadable.append(line[1:])
+        elif source and line.strip() and not line.lstrip().startswith("#") and not _CRON_ENV.match(line.strip()):
+            jobs.append(f"{source}: {line.strip()}")
+    return jobs, read, unreadable
+
+
+@pytest.mark.check("host-09", "Scheduled jobs in place", severity="medium",
+                   refs=("crontab(5)", "systemd.timer(5)"),
+                   # "cron" and "scheduler" read as "schedule": a job or task must be named too, so that an
+                   # on-call schedule or "one scheduler running" stays out.
+                   answers=("schedule|cronjob|cronjobs job|jobs|task|tasks|entry|entries configur|scheduled|schedule|set_up|in_place|running|created|installed|added|active|present",
+                            "systemd timer|timers configur|active|enabled|set_up"),
+                   answers_unless=("celery", "beat", "sidekiq", "bullmq", "kubernetes", "airflow", "on call", "rota"))
+def test_scheduled_jobs(host, evidence):
+    """Backups, certificate renewal, cleanups and reports run from cron or systemd timers; a job
+    left out of the new server, or commented out during the migration, fails silently until its
+    output is missed.  Reads /etc/crontab, /etc/cron.d, the users' crontabs, the executables in
+    /etc/cron.{hourly,daily,weekly,monthly}, the active systemd timers and the application's own
+    ``cron_files``.  Passes when each pattern of ``scheduled_jobs`` (a regular expression) matches
+    a job; a commented-out line is no job.  Not applicable without ``scheduled_jobs``."""
+    patterns = [str(p) for p in _setting(host, "scheduled_jobs", "patterns of the jobs that must be scheduled")]
+    own = [posixpath.normpath(p) for p in host.setting("cron_files") or []]
+    jobs, read, unreadable = scheduled_jobs(hostfacts.sh(host, _SCHEDULES, *own).stdout)
+    missing = [p for p in own if p not in read and p not in unreadable]
+    if missing:
+        raise TargetError(f"{host.label}: cron_files names {', '.join(missing)}, which is not a file on the host")
+    matched = {p: [j for j in jobs if re.search(p, j, re.I)] for p in patterns}
+    evidence.record(jobs=jobs[:100], jobs_read=len(jobs), crontabs=read, unreadable=unreadable, matched={p: m[:5] for p, m in matched.items()})
+    absent = [p for p, found in matched.items() if not found]
+    if absent and unreadable:
+        raise TargetError(f"{host.label}: no readable job matches {', '.join(repr(p) for p in absent)}, and "
+                          f"{', '.join(unreadable)} cannot be read (set sudo: true on the host to read them)")
+    require(not absent, host, f"no scheduled job matches {', '.join(repr(p) for p in absent)} "
+            f"(read {len(jobs)} cron lines, periodic scripts and active timers)",
+            "each pattern of scheduled_jobs matching an active cron line, periodic script or systemd timer")

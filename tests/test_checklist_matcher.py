@@ -633,6 +633,10 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Application accessible via URL", {"obs-01"}),
         ("PostgreSQL 12+ installed and running", {"pg-07"}),  # connects, and judges the release
         ("Redis 7+ installed and running", {"redis-07"}),
+        ("Cron jobs scheduled", {"host-09"}),
+        ("Backup cron job configured", {"host-09", "bk-01"}),  # the job in the crontab, and its latest backup
+        ("On-call schedule setup", {"team-01"}),  # "schedule" is cron's word too: a job must be named for host-09
+        ("Only one scheduler running", {"wrk-10"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -736,6 +740,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Test database connection",  # a verb: not MySQL's test database (mysql-06)
         "Application accessible only from VPN",  # who may reach it, not whether it answers
         "Redis installed on a separate host",  # where, not which release
+        "Crontab entries migrated to the new server",  # a migration step; host-09 needs the jobs named
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

@@ -336,6 +336,42 @@ def test_log_retention(pytester: pytest.Pytester, tmp_path: Path) -> None:
         assert run.outcome("host-08", "nginx-logs") == "passed", run.message("host-08", "nginx-logs")
 
 
+def test_scheduled_jobs(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """host-09 reads the machine's crontabs, periodic scripts and timers and the application's own
+    crontab: a job there passes, a commented-out one is no job, a crontab that is not there is an error."""
+    crontab = tmp_path / "app.cron"
+    crontab.write_text("MAILTO=ops@example.com\n"
+                       "0 2 * * * postgres pg_dump -Fc app > /backups/app.dump\n"
+                       "#30 3 * * * root /usr/local/bin/cleanup-uploads\n")
+    own = [str(crontab)]
+    targets = [
+        local("scheduled", cron_files=own, scheduled_jobs=["pg_dump -Fc app"]),
+        local("commented", cron_files=own, scheduled_jobs=["pg_dump", "cleanup-uploads", "ops@example"]),
+        local("missing-file", cron_files=[str(tmp_path / "nope.cron")], scheduled_jobs=["pg_dump"]),
+        local("unset", cron_files=own),
+    ]
+    run = run_hosts(pytester, "test_host.py", targets=targets, args=["-k", "scheduled_jobs"])[0]
+    assert {t.name: run.outcome("host-09", t.name) for t in targets} == {
+        "scheduled": "passed", "commented": "failed", "missing-file": "error", "unset": "n/a"}
+    assert run.evidence("host-09", "scheduled")["matched"] == {"pg_dump -Fc app": [f"{crontab}: 0 2 * * * postgres pg_dump -Fc app > /backups/app.dump"]}
+    assert run.message("host-09", "commented").startswith(
+        "commented (local://): no scheduled job matches 'cleanup-uploads', 'ops@example' (read ")
+    assert f"cron_files names {tmp_path}/nope.cron, which is not a file on the host" in run.message("host-09", "missing-file")
+    assert "no scheduled_jobs in the inventory" in run.message("host-09", "unset")
+
+
+def test_scheduled_jobs_parser() -> None:
+    """What the host's answer holds: crontab lines (not comments or variables), periodic scripts,
+    active timers, and the sources that could not be read."""
+    from checks.test_host import scheduled_jobs
+
+    answer = ("\001/etc/crontab\nSHELL=/bin/sh\n# m h dom mon dow user command\n17 * * * * root run-parts /etc/cron.hourly\n\n"
+              "\002/etc/cron.daily logrotate\n\003certbot.timer certbot.service\n\004/var/spool/cron/crontabs\n")
+    assert scheduled_jobs(answer) == (
+        ["/etc/crontab: 17 * * * * root run-parts /etc/cron.hourly", "/etc/cron.daily: logrotate", "systemd timer certbot.timer: certbot.service"],
+        ["/etc/crontab"], ["/var/spool/cron/crontabs"])
+
+
 # --------------------------------------------------------------------------- operating system
 
 

@@ -208,3 +208,12 @@ def test_a_file_with_hundreds_of_problems_lists_the_first_fifty_and_counts_the_r
     assert lines[0].startswith("300 problems in inventory ") and len(lines) == 52
     assert ":2: http.site0.url: " in lines[1] and ":51: http.site49.url: " in lines[50]
     assert lines[-1] == "... and 250 more problems like these (lines 52 and after)"
+
+
+def test_a_scheduled_job_pattern_that_is_no_regular_expression_is_a_usage_error(tmp_path: Path) -> None:
+    from pytest_deploycheck.inventory import load_inventory
+
+    path = tmp_path / "inv.yml"
+    path.write_text("hosts:\n  web: {backend: 'local://', scheduled_jobs: ['backup(']}\n")
+    with pytest.raises(pytest.UsageError, match=r"inv\.yml:2: hosts\.web\.scheduled_jobs\[0\]: 'backup\(' is not a regular expression"):
+        load_inventory(path, environ={})

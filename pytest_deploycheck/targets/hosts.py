@@ -373,6 +373,9 @@ FIELDS: dict[str, Field] = {
     "directories": Field("map[record]", "path: {mode: '0750', owner: app} expected for each directory"),
     "log_dir": Field("str", "the application's log directory (log rotation must cover it)"),
     "logrotate_config": Field("list[str]", "logrotate configuration files of the application's own logrotate run (from its crontab), read besides /etc/logrotate.conf"),
+    "scheduled_jobs": Field("list[str]", "jobs that must be scheduled, each a regular expression matched against the host's cron lines, "
+                            "periodic scripts and active systemd timers: pg_dump, 'certbot renew', cleanup"),
+    "cron_files": Field("list[str]", "crontab files read besides /etc/crontab, /etc/cron.d and the users' crontabs (an application's own)"),
     "backups": Field("list[str]", "absolute globs of backup files, one per backup job (/var/backups/pg/*.dump.gpg)"),
     "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
     "swap": Field("choice", "the host's swap policy: off (Kubernetes nodes, Redis, Elasticsearch) or on (a VM that should page out rather than OOM-kill); unset: not judged",
@@ -397,6 +400,12 @@ def validate(ld: YamlLoader, spec: Mapping[str, Any], raw: Mapping[str, YamlNode
         ld.problem(raw["backend"].line, f"{keypath}.backend", f"unknown testinfra backend {scheme or backend!r}; use one of {', '.join(b + '://' for b in BACKENDS)}")
     elif scheme in ("ssh", "safe-ssh") and re.match(r"^[a-z-]+://[^/@]*:[^/@]*@", backend):
         ld.problem(raw["backend"].line, f"{keypath}.backend", "a password in an ssh:// URL would go on a command line; use ssh_identity_file or an ssh-agent")
+    for index, pattern in enumerate(spec.get("scheduled_jobs") or ()):
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            ld.problem(raw["scheduled_jobs"].line, f"{keypath}.scheduled_jobs[{index}]",
+                       f"{pattern!r} is not a regular expression ({exc}); escape special characters, e.g. 'certbot renew' or 'backup\\.sh'")
 
 
 KIND = TargetKind(
