@@ -183,7 +183,7 @@ def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-02", "HSTS with a long max-age", severity="medium",
                    refs=(OBSERVATORY + "strict-transport-security", "dev-sec nginx-baseline: nginx-13", "CIS NGINX Benchmark 4.1.8"),
-                   answers=("hsts max? age?", "http|web? security_headers helmet?", "helmet"))
+                   answers=("hsts max? age?", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on"))
 @read_ahead(lambda http_endpoint: _https(http_endpoint) and _front_page(http_endpoint))
 def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Strict-Transport-Security makes a browser that has seen the site once refuse plain HTTP
@@ -208,7 +208,7 @@ def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-03", "Content-Security-Policy restricts scripts", severity="medium",
                    refs=(OBSERVATORY + "content-security-policy", "dev-sec nginx-baseline: nginx-15", "CIS NGINX Benchmark 5.3"),
-                   answers=("csp script? restrict?", "http|web? security_headers helmet?", "helmet", "xss header"))
+                   answers=("csp script? restrict?", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on", "xss header"))
 @read_ahead(_front_page)
 def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A Content-Security-Policy is the browser's last line against injected script (XSS).  It
@@ -234,7 +234,7 @@ def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-04", "X-Content-Type-Options: nosniff", severity="low",
                    refs=(OBSERVATORY + "x-content-type-options", "dev-sec nginx-baseline: nginx-10", "CIS NGINX Benchmark 5.3"),
-                   answers=("nosniff", "content type sniff", "http|web? security_headers helmet?", "helmet",
+                   answers=("nosniff", "content type sniff", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on",
                             "secure? content type nosniff|options true|enabled|set?"))
 @read_ahead(_front_page)
 def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
@@ -250,7 +250,7 @@ def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 @pytest.mark.check("http-05", "Framing denied", severity="medium",
                    refs=(OBSERVATORY + "x-frame-options", "dev-sec nginx-baseline: nginx-08", "CIS NGINX Benchmark 5.3"),
                    answers=("xfo deny|sameorigin?", "clickjack", "frame ancestor|deny|option|embed", "http|web? security_headers helmet?",
-                            "helmet"))
+                            "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on"))
 @read_ahead(_front_page)
 def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A page other sites can frame can be overlaid and clicked through (clickjacking).  Passes
@@ -270,7 +270,7 @@ def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-06", "Referrer-Policy is safe", severity="low",
                    refs=(OBSERVATORY + "referrer-policy", "CIS NGINX Benchmark 5.3"),
-                   answers=("referrer_policy|referrer", "http|web? security_headers helmet?", "helmet"))
+                   answers=("referrer_policy|referrer", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on"))
 @read_ahead(_front_page)
 def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """URLs carry tokens, ids and search terms; the Referer header hands them to every third

@@ -458,3 +458,64 @@ def test_swap_policy(host, evidence):
                 f"no swap (hosts.{host.name}.swap: off; swapoff -a and remove it from /etc/fstab)")
     else:
         require(mem.swap_total > 0, host, "no swap configured", f"swap present (hosts.{host.name}.swap: on)")
+
+
+#: The host's time zone: systemd's view, else /etc/timezone, else where /etc/localtime points; and
+#: what ``date`` says (abbreviation, UTC offset), for a zone file copied rather than linked.
+_TIMEZONE = r"""
+tz=""
+if command -v timedatectl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then tz=$(timedatectl show -p Timezone --value 2>/dev/null); fi
+[ -z "$tz" ] && [ -r /etc/timezone ] && tz=$(head -n 1 /etc/timezone)
+[ -z "$tz" ] && [ -L /etc/localtime ] && tz=$(readlink /etc/localtime)
+[ -z "$tz" ] && [ ! -e /etc/localtime ] && tz="none"
+printf 'zone\t%s\n' "$tz"
+printf 'date\t%s\t%s\n' "$(date +%Z)" "$(date +%z)"
+true
+"""
+#: Names of UTC in the time zone database (and what a missing /etc/localtime means: UTC).
+_UTC_NAMES = frozenset({"utc", "etc/utc", "universal", "etc/universal", "zulu", "etc/zulu", "gmt", "etc/gmt", "etc/gmt+0", "etc/gmt-0",
+                        "etc/gmt0", "gmt0", "uct", "etc/uct", "greenwich", "etc/greenwich", "none"})
+
+
+def timezone_name(output: str) -> tuple[str, str, str]:
+    """(zone name as the host names it, ``date`` abbreviation, UTC offset) from ``_TIMEZONE``'s output;
+    a path into the zoneinfo folder is read as the zone it names (``/usr/share/zoneinfo/Etc/UTC`` -> ``Etc/UTC``)."""
+    zone = abbr = offset = ""
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if fields[0] == "zone" and len(fields) > 1:
+            zone = re.sub(r"^.*?zoneinfo/(?:posix/|right/)?", "", fields[1].strip())
+        elif fields[0] == "date" and len(fields) > 2:
+            abbr, offset = fields[1].strip(), fields[2].strip()
+    return zone, abbr, offset
+
+
+def same_zone(found: str, abbr: str, offset: str, wanted: str) -> bool:
+    """Whether the host's zone is ``wanted``: by name, or for UTC by any of its names (or, when the
+    zone file is a copy without a name, by a UTC abbreviation at offset +0000)."""
+    if wanted.lower() in _UTC_NAMES or wanted.upper() == "UTC":
+        return found.lower() in _UTC_NAMES or (not found and abbr.upper() in ("UTC", "GMT") and offset == "+0000")
+    return found == wanted
+
+
+@pytest.mark.check("os-14", "System clock in the expected time zone", severity="low",
+                   refs=("RFC 3339 (timestamps)", "Google SRE workbook: use UTC everywhere in logs and schedules"),
+                   answers=("timezone|time_zone|tz utc|set|configur|correct|consistent", "server|system|host|clock utc|gmt time?",
+                            "utc time|timezone|clock"),
+                   answers_unless=("database", "postgres", "mysql", "application", "app", "log format", "user", "users", "display",
+                                   "stored|store|storage|column|columns|field|fields|timestamps"))
+def test_timezone(host, evidence):
+    """Cron schedules, log timestamps and the times an incident timeline is pieced together from
+    follow the system's time zone; a host left in its image's local zone, or one of several set
+    differently, shifts jobs by hours and makes logs disagree.  Reads the zone (timedatectl,
+    /etc/timezone or the /etc/localtime link) and passes when it is ``timezone`` (default UTC;
+    Etc/UTC, Universal and the other names of UTC count).  ``timezone: any`` leaves it unjudged."""
+    wanted = str(host.setting("timezone") or "UTC")
+    if wanted.lower() == "any":
+        not_applicable(f"{host.name}: timezone: any (the host's time zone is not judged)")
+    zone, abbr, offset = timezone_name(hostfacts.sh(host, _TIMEZONE).stdout)
+    evidence.record(zone=zone or None, date=f"{abbr} {offset}".strip(), expected=wanted)
+    if not zone and not abbr:
+        raise TargetError(f"{host.label}: the time zone could not be read (no timedatectl, /etc/timezone or /etc/localtime link, no date)")
+    shown = zone if zone and zone != "none" else "a zone file without a name" if zone != "none" else "no zone (/etc/localtime missing)"
+    require(same_zone(zone, abbr, offset, wanted), host, f"the system clock is in {shown} ({abbr} {offset})", f"{wanted} (hosts.{host.name}.timezone)")

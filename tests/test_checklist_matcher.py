@@ -637,6 +637,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Backup cron job configured", {"host-09", "bk-01"}),  # the job in the crontab, and its latest backup
         ("On-call schedule setup", {"team-01"}),  # "schedule" is cron's word too: a job must be named for host-09
         ("Only one scheduler running", {"wrk-10"}),
+        ("Server timezone set to UTC", {"os-14"}),
+        ("helmet middleware enabled", {"http-02", "http-03", "http-04", "http-05", "http-06"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -741,6 +743,8 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Application accessible only from VPN",  # who may reach it, not whether it answers
         "Redis installed on a separate host",  # where, not which release
         "Crontab entries migrated to the new server",  # a migration step; host-09 needs the jobs named
+        "Timestamps stored in UTC",  # the application's data, not the host's clock
+        "Database timezone set to UTC",
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:

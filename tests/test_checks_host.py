@@ -22,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -512,7 +513,7 @@ def test_checks_that_do_not_fit_end_not_applicable(pytester: pytest.Pytester) ->
     run = run_hosts(pytester, "test_ssh.py", "test_network.py", "test_os.py", "test_host.py", targets=[local("bare")],
                     args=["-k", "not pending"])[0]
     results = results_for(run, "bare")
-    assert len(results) == 37
+    assert len(results) == 38
     assert not [(r.check_id, r.message) for r in results if r.outcome.value == "error"]
     for result in results:
         if result.outcome.value == "n/a":
@@ -665,3 +666,30 @@ def test_parse_df_ps_and_capacity() -> None:
     unlimited = hostfacts.parse_capacity("nproc\t2\nonline\t2\ncpumax\tmax 100000\nmemtotal\t4000000\nmemmax\tmax\n"
                                          "memlimit\t9223372036854771712\nloadavg\t0.1 0.2 0.3 1/1 1\n")
     assert (unlimited.effective_cpus, unlimited.effective_memory) == (2.0, 4096000000)
+
+
+def test_timezone(pytester: pytest.Pytester) -> None:
+    """os-14 reads this machine's real zone: UTC by default, a named zone, and "any"."""
+    utc = time.strftime("%z") == "+0000"
+    targets = [local("default"), local("chatham", timezone="Pacific/Chatham"), local("any", timezone="any")]
+    run = run_hosts(pytester, "test_os.py", targets=targets, args=["-k", "timezone"])[0]
+    assert run.outcome("os-14", "default") == ("passed" if utc else "failed"), run.message("os-14", "default")
+    assert run.outcome("os-14", "chatham") == "failed"
+    assert run.message("os-14", "chatham").startswith("chatham (local://): the system clock is in ")
+    assert run.message("os-14", "chatham").endswith("; expected Pacific/Chatham (hosts.chatham.timezone)")
+    assert run.outcome("os-14", "any") == "n/a"
+
+
+@pytest.mark.parametrize(("output", "wanted", "same"), [
+    ("zone\tEtc/UTC\ndate\tUTC\t+0000\n", "UTC", True),
+    ("zone\t/usr/share/zoneinfo/Etc/UTC\ndate\tUTC\t+0000\n", "UTC", True),  # the /etc/localtime link
+    ("zone\t../usr/share/zoneinfo/posix/Europe/Berlin\ndate\tCET\t+0100\n", "Europe/Berlin", True),
+    ("zone\tEurope/Berlin\ndate\tCET\t+0100\n", "UTC", False),
+    ("zone\t\ndate\tUTC\t+0000\n", "UTC", True),  # a copied zone file: judged by what date says
+    ("zone\tnone\ndate\tUTC\t+0000\n", "UTC", True),  # no /etc/localtime: UTC
+    ("zone\tEtc/UTC\ndate\tUTC\t+0000\n", "Europe/London", False),
+])
+def test_timezone_reading(output: str, wanted: str, same: bool) -> None:
+    from checks.test_os import same_zone, timezone_name
+
+    assert same_zone(*timezone_name(output), wanted) is same

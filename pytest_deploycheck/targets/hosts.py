@@ -380,6 +380,7 @@ FIELDS: dict[str, Field] = {
     "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
     "swap": Field("choice", "the host's swap policy: off (Kubernetes nodes, Redis, Elasticsearch) or on (a VM that should page out rather than OOM-kill); unset: not judged",
                   choices=("off", "on")),
+    "timezone": Field("str", "the time zone the system clock must be in (default UTC; an IANA name such as Europe/Berlin; any: not judged)"),
     "container": Field("bool", "the host is a container: firewall, fail2ban, time sync and automatic updates are then not applicable (default: detected)"),
 }
 
