@@ -6,6 +6,7 @@ checks pass or fail on demand: ``repo`` has a README and a runbook, ``bare`` has
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -515,3 +516,6 @@ def test_an_item_whose_checks_looked_at_nothing_is_an_error(team: pytest.Pyteste
     doc = json.loads((team.path / "go-live.json").read_text())
     assert [row["unexamined"] for row in doc["results"] if row["id"] in ("cfg-91", "cfg-92")] == [True, False]
     assert doc["verdict"]["blocking"] == ["go-live.md::Launch::Health path answers"]
+    if importlib.util.find_spec("xdist") is not None:  # the flag crosses from the workers to the controller
+        parallel = run(team, *ARGS, "-n", "2")
+        assert items_of(parallel)[health]["status"] == "error" and parallel.verdict == "NO-GO"
