@@ -103,3 +103,39 @@ def test_indexable(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     else:
         require(bool(blocks), http_endpoint, f"nothing keeps search engines out (robots.txt {robots.status_code}, no noindex)",
                 "X-Robots-Tag: noindex (or a robots.txt Disallow: /) on a site that must stay out of search (indexable: false)")
+
+
+_SITEMAP_ROOT = re.compile(r"<(?:[A-Za-z0-9_]+:)?(urlset|sitemapindex)\b", re.I)
+
+
+@pytest.mark.check("site-02", "Sitemap published", severity="low",
+                   refs=("sitemaps.org protocol 0.9", "RFC 9309 (Sitemap line of robots.txt)"),
+                   answers=("sitemap|sitemap_xml published|present|generated|submitted|available|created|configured|exists?",),
+                   answers_unless=("staging|preview", "search console|webmaster"))
+def test_sitemap(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """A sitemap tells crawlers which pages exist and when they changed: without one, pages that
+    nothing links to yet (a new site's) are found late or not at all.  Reads the ``Sitemap:``
+    lines of ``/robots.txt``, else ``/sitemap.xml`` at the site's root, and passes when the first
+    one answers 200 with a sitemap or a sitemap index (``<urlset>``, ``<sitemapindex>``).  n/a
+    for a site that must stay out of search (``indexable: false``) and when the front page is not
+    a web page."""
+    if http_endpoint.setting("indexable", True) is False:
+        not_applicable(f"{http_endpoint.name}: indexable: false (a site kept out of search needs no sitemap)")
+    page = http_endpoint.page("/")
+    if page.status_code != 200 or "html" not in str(page.headers.get("content-type", "")).lower():
+        not_applicable(f"{http_endpoint.name}: the front page answers {page.status_code}, not a web page search engines would index")
+    parts = urllib.parse.urlsplit(http_endpoint.url)
+    root = f"{parts.scheme}://{parts.netloc}"
+    robots = http_endpoint.get(f"{root}/robots.txt")
+    listed = re.findall(r"(?im)^\s*sitemap\s*:\s*(\S+)", robots.text) if robots.status_code == 200 else []
+    url = urllib.parse.urljoin(f"{root}/", listed[0]) if listed else f"{root}/sitemap.xml"
+    if urllib.parse.urlsplit(url).netloc != parts.netloc:
+        evidence.record(sitemap=url, listed_in_robots=True)
+        not_applicable(f"{http_endpoint.name}: robots.txt names a sitemap on another host ({url}); it is not fetched from here", unexamined=True)
+    answer = http_endpoint.get(url)
+    head = answer.text[:4096]
+    evidence.record(sitemap=url, listed_in_robots=bool(listed), status=answer.status_code)
+    require(answer.status_code == 200 and bool(_SITEMAP_ROOT.search(head)), http_endpoint,
+            f"{url} answers {answer.status_code}" + ("" if answer.status_code != 200 else " without <urlset> or <sitemapindex>")
+            + ("" if listed else " (robots.txt names no Sitemap)"),
+            "a sitemap at /sitemap.xml or on a Sitemap: line of robots.txt")

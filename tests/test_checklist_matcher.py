@@ -626,6 +626,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Alerting covers critical paths", {"mon-05"}),
         ("robots.txt allows crawling", {"site-01"}),
         ("Remove noindex before launch", {"site-01"}),
+        ("sitemap.xml published", {"site-02"}),
         ("Sensitive values not in git", {"cfg-10"}),
         (".env file not in version control", {"cfg-10"}),
         ("Ensure no sensitive data in version control", {"cfg-10"}),
@@ -744,6 +745,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Redis installed on a separate host",  # where, not which release
         "Crontab entries migrated to the new server",  # a migration step; host-09 needs the jobs named
         "Timestamps stored in UTC",  # the application's data, not the host's clock
+        "Sitemap submitted to Google Search Console",  # done in Google's console, not visible on the site
         "Database timezone set to UTC",
     ],
 )

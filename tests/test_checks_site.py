@@ -41,6 +41,12 @@ def test_site_catalog(pytester: pytest.Pytester, sample_app_good: Instance, samp
     assert "nothing keeps search engines out (robots.txt 200, no noindex)" in run.message("site-01", "staging-open")
     assert "not a web page search engines would index" in run.message("site-01", "api-only")
     assert run.evidence("site-01", "public-good")["blocks"] == []
+    sitemaps = {t.name: run.outcome("site-02", t.name) for t in targets}
+    assert sitemaps == {"public-good": "passed", "public-bad": "failed", "staging-bad": "n/a", "staging-open": "n/a", "api-only": "n/a"}
+    assert run.evidence("site-02", "public-good")["listed_in_robots"] is True
+    assert run.message("site-02", "public-bad") == (
+        f"public-bad ({bad}): {bad}/sitemap.xml answers 404 (robots.txt names no Sitemap); "
+        "expected a sitemap at /sitemap.xml or on a Sitemap: line of robots.txt")
 
 
 @pytest.mark.parametrize(("text", "blocked"), [

@@ -579,9 +579,14 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(openapi_document())
 
+    async def sitemap(request: Request) -> Response:
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                "<url><loc>/</loc></url></urlset>\n")
+        return Response(body, media_type="application/xml")
+
     async def robots(request: Request) -> PlainTextResponse:
         if settings.hardened:
-            return PlainTextResponse("User-agent: *\nDisallow: /api/\nAllow: /\n")
+            return PlainTextResponse("User-agent: *\nDisallow: /api/\nAllow: /\n\nSitemap: /sitemap.xml\n")
         return PlainTextResponse("# staging\nUser-agent: *\nDisallow: /\n")  # carried over from staging
 
     async def index(request: Request) -> HTMLResponse:
@@ -663,6 +668,7 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
         Route(REPORTS_PATH, reports),
         Route(OPENAPI_PATH, openapi),
         Route("/robots.txt", robots),
+        *([Route("/sitemap.xml", sitemap)] if settings.hardened else []),
     ]
     if not settings.hardened:
         routes.append(Route("/debug", debug_page))
