@@ -76,7 +76,7 @@ def test_restart_policy(files, evidence):
                             "docker|container|compose|service health_check|healthcheck",
                             "liveness|readiness probe kubernetes|pod|deployment|container"),
                    # An item that names Kubernetes asks about pods' probes (k8s-02), not Compose.
-                   answers_unless=(KUBERNETES, "dockerfile has|declares|contains|includes|defines healthcheck|health_check",
+                   answers_unless=(KUBERNETES, "liveness|readiness", "dockerfile has|declares|contains|includes|defines healthcheck|health_check",
                                    "kubernetes|k8s|helm|pod|pods"))
 def test_healthcheck(files, evidence):
     """Without a health check ``docker compose ps`` shows a hung service as running and
@@ -184,7 +184,8 @@ def test_env_secrets(files, evidence):
 @pytest.mark.check("comp-10", "Service images pinned", severity="medium",
                    refs=("hadolint DL3006", "hadolint DL3007"),
                    answers=("compose image tags pinned", "no latest tag in compose", "image versions fixed",
-                            "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin"),
+                            "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin",
+                            "no latest tag|tags|image|images"),
                    answers_unless=(KUBERNETES,))
 def test_images_pinned(files, evidence):
     """``image: postgres`` or ``:latest`` pulls whatever the registry holds on the day of the

@@ -56,7 +56,7 @@ def test_non_root_user(files, evidence):
                    answers=("dockerfile healthcheck", "container health check defined", "docker healthcheck instruction",
                             "docker|dockerfile|container|image health_check|healthcheck",
                             "liveness|readiness probe kubernetes|pod|deployment|container"),
-                   answers_unless=("kubernetes|k8s|helm|pod|pods",))  # pods' probes are k8s-02's
+                   answers_unless=("kubernetes|k8s|helm|pod|pods", "liveness|readiness"))  # pods' probes are k8s-02's
 def test_healthcheck(files, evidence):
     """Without a health check Docker reports a hung container as running, restart policies
     never fire and dependants start against it.  Passes when the final stage (or its parent

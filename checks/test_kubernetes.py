@@ -128,7 +128,8 @@ def test_pdb(k8s, evidence):
 @pytest.mark.check("k8s-05", "HorizontalPodAutoscaler for each Deployment", severity="info",
                    refs=("Kubernetes docs: Horizontal Pod Autoscaling",),
                    answers=("horizontal pod autoscaler", "horizontalpodautoscaler", "hpa", "hpa cpu|memory|target|utilization|configur|set", "hpa configured", "autoscaling enabled", "pods scale with load",
-                            "autoscaling|hpa|horizontal pod", "pod|replica autoscal|autoscaling|scale", "horizontal autoscal|autoscaling|autoscaler"))
+                            "autoscaling|hpa|horizontal pod", "pod|replica autoscal|autoscaling|scale", "horizontal autoscal|autoscaling|autoscaler"),
+                   answers_unless=("cluster autoscaler|autoscaling", "node|nodes autoscal|autoscaling|autoscaler|pool", "karpenter"))  # nodes, not pods
 def test_hpa(k8s, evidence):
     """An autoscaler adds pods when load rises and keeps a floor of replicas.  Information: passes
     when a HorizontalPodAutoscaler targets every Deployment."""
@@ -203,7 +204,8 @@ def test_seccomp(k8s, evidence):
 @pytest.mark.check("k8s-12", "Container images pinned", severity="medium",
                    refs=("kube-score container-image-tag", "Polaris tagNotSpecified"),
                    answers=("kubernetes image tags pinned", "no latest images in kubernetes", "image digest pinned",
-                            "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin"))
+                            "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin",
+                            "no latest tag|tags|image|images"))
 def test_images_pinned(k8s, evidence):
     """``:latest`` or no tag makes every pod restart a possible upgrade, and two pods of one
     Deployment may run different code.  Passes when every container image names a version tag

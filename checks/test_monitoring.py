@@ -81,6 +81,7 @@ def test_prometheus_ready(prometheus, evidence):
     severity="high",
     refs=("Prometheus HTTP API: /api/v1/targets", "Google SRE book, ch. 6: Monitoring Distributed Systems"),
     answers=("metrics collection", "prometheus scraping", "scrape targets up", "exporters up", "metrics being collected",
+             "prometheus scraping|scrapes all|every pod|pods|service|services|target|targets|node|nodes|instance|instances",
                             "prometheus target|targets|scrape up|healthy|down|reachable|configur?", "scrape target|targets|config|job",
                             "exporter running|installed|deploy|up",
                             "system|application|service? monitoring configur|active|enabled|in_place|set_up|deployed|running"),

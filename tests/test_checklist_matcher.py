@@ -627,6 +627,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("robots.txt allows crawling", {"site-01"}),
         ("Remove noindex before launch", {"site-01"}),
         ("sitemap.xml published", {"site-02"}),
+        ("Prometheus scraping all pods", {"mon-02"}),
+        ("No :latest tags", {"comp-10", "dock-03", "k8s-12"}),  # every place an image is named
+        ("All Deployments have liveness and readiness probes", {"k8s-02"}),  # not Compose's or the Dockerfile's HEALTHCHECK
         ("Sensitive values not in git", {"cfg-10"}),
         (".env file not in version control", {"cfg-10"}),
         ("Ensure no sensitive data in version control", {"cfg-10"}),
@@ -746,6 +749,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Crontab entries migrated to the new server",  # a migration step; host-09 needs the jobs named
         "Timestamps stored in UTC",  # the application's data, not the host's clock
         "Sitemap submitted to Google Search Console",  # done in Google's console, not visible on the site
+        "Cluster autoscaler enabled",  # nodes, not the pods' HPA (k8s-05)
         "Database timezone set to UTC",
     ],
 )
