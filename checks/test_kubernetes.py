@@ -30,6 +30,7 @@ from pytest_deploycheck.targets.k8s_manifests import (
     k8s_hpa,
     k8s_images,
     k8s_ingress_tls,
+    k8s_namespace_limits,
     k8s_network_policy,
     k8s_probes,
     k8s_rbac,
@@ -417,3 +418,17 @@ def test_certificates(k8s, evidence):
     if not objects:
         not_applicable(f"{k8s.name}: no cert-manager Certificate in {_where(k8s)}")
     judge(k8s, evidence, live_certificates(objects), "every Certificate Ready=True", examined=[o.ident for o in objects])
+
+
+@pytest.mark.check("k8s-25", "Namespaces capped by a ResourceQuota and a LimitRange", severity="low",
+                   refs=("Kubernetes docs: resource quotas, limit ranges", "CIS Kubernetes Benchmark 5.7 (namespaces as boundaries)"),
+                   answers=("resourcequota|resource_quota|resource_quotas|limitrange|limit_range|limit_ranges", "namespace quota|quotas|limits",
+                            "namespace resource quota|limit"))
+def test_namespace_limits(k8s, evidence):
+    """Limits on each container bound one pod; a namespace without a ResourceQuota can still
+    take the whole cluster (a runaway scale-up, a job fan-out), and one without a LimitRange gives
+    a container that sets no limits none at all.  Passes when each namespace that runs workloads
+    has a ResourceQuota and a LimitRange."""
+    objects = _workloads(k8s, "ResourceQuota", "LimitRange", *(() if k8s.live else ("Namespace",)))
+    judge(k8s, evidence, k8s_namespace_limits(objects), "a ResourceQuota and a LimitRange in each namespace that runs workloads",
+          examined=sorted({f"Namespace/{o.namespace}" for o in objects if pod_spec(o) is not None}))

@@ -628,6 +628,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Remove noindex before launch", {"site-01"}),
         ("sitemap.xml published", {"site-02"}),
         ("Prometheus scraping all pods", {"mon-02"}),
+        ("Namespace has ResourceQuota and LimitRange", {"k8s-25"}),
         ("No :latest tags", {"comp-10", "dock-03", "k8s-12"}),  # every place an image is named
         ("All Deployments have liveness and readiness probes", {"k8s-02"}),  # not Compose's or the Dockerfile's HEALTHCHECK
         ("Sensitive values not in git", {"cfg-10"}),

@@ -22,7 +22,7 @@ from tests.servers.inventory import REPO, run_catalog
 from tests.servers.kubeapi import write_kubeconfig
 
 DATA = REPO / "tests" / "data" / "containers"
-CHECKS = [f"k8s-{n:02d}" for n in range(1, 25)]
+CHECKS = [f"k8s-{n:02d}" for n in range(1, 26)]
 LIVE_ONLY = {"k8s-20", "k8s-21", "k8s-22", "k8s-23", "k8s-24"}
 MANIFEST_ONLY = {"k8s-19"}
 BAD_SECRETS = ("hunter2", "sk_live_0123456789")

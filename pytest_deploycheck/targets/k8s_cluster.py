@@ -57,6 +57,8 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "StorageClass": ("storage.k8s.io", "v1", "storageclasses", False),
     "Node": ("", "v1", "nodes", False),
     "Certificate": ("cert-manager.io", "v1", "certificates", True),
+    "ResourceQuota": ("", "v1", "resourcequotas", True),
+    "LimitRange": ("", "v1", "limitranges", True),
 }
 #: The kinds that carry a pod template (or are pods): what the workload rules read.
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")

@@ -309,6 +309,23 @@ def k8s_network_policy(objects: Sequence[K8sObject]) -> list[Finding]:
     return findings
 
 
+def k8s_namespace_limits(objects: Sequence[K8sObject]) -> list[Finding]:
+    """Each namespace that runs workloads caps its total use (a ResourceQuota) and gives containers
+    default limits (a LimitRange)."""
+    findings: list[Finding] = []
+    first: dict[str, K8sObject] = {}
+    for ref in _workloads(objects):
+        first.setdefault(ref.workload.namespace, ref.workload)
+    for namespace, workload in first.items():
+        missing = [kind for kind in ("ResourceQuota", "LimitRange") if not any(o.kind == kind and o.namespace == namespace for o in objects)]
+        if missing:
+            ns_obj = next((o for o in objects if o.kind == "Namespace" and o.name == namespace), workload)
+            what = {"ResourceQuota": "no ResourceQuota: its workloads together may take the whole cluster",
+                    "LimitRange": "no LimitRange: a container without limits gets none"}
+            findings.append(Finding(f"Namespace/{namespace}", ns_obj.loc(), "; ".join(what[k] for k in missing), "k8s-namespace-limits", "low"))
+    return findings
+
+
 def _host_covered(host: str, tls_hosts: Iterable[str]) -> bool:
     for pattern in tls_hosts:
         if pattern == host or (pattern.startswith("*.") and host.endswith(pattern[1:]) and host.count(".") == pattern.count(".")):

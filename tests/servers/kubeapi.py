@@ -86,6 +86,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "secrets", "Secret", True),
     Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",)),
     Resource("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",)),
+    Resource("", "v1", "resourcequotas", "ResourceQuota", True, ("quota",)),
+    Resource("", "v1", "limitranges", "LimitRange", True, ("limits",)),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",)),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",)),
     Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",)),
