@@ -296,16 +296,22 @@ def _default_deny(policy: K8sObject) -> bool:
     return "Ingress" in types and not spec.get("ingress")
 
 
-def k8s_network_policy(objects: Sequence[K8sObject]) -> list[Finding]:
-    """Each namespace that runs workloads has a default-deny ingress NetworkPolicy (``podSelector: {}``)."""
-    findings: list[Finding] = []
+def _workload_namespaces(objects: Sequence[K8sObject]) -> dict[str, K8sObject]:
+    """Each namespace that runs workloads -> the object a finding about it points at: its
+    Namespace when the objects hold it, else its first workload."""
     first: dict[str, K8sObject] = {}
     for ref in _workloads(objects):
         first.setdefault(ref.workload.namespace, ref.workload)
-    for namespace, workload in first.items():
+    return {namespace: next((o for o in objects if o.kind == "Namespace" and o.name == namespace), workload)
+            for namespace, workload in first.items()}
+
+
+def k8s_network_policy(objects: Sequence[K8sObject]) -> list[Finding]:
+    """Each namespace that runs workloads has a default-deny ingress NetworkPolicy (``podSelector: {}``)."""
+    findings: list[Finding] = []
+    for namespace, where in _workload_namespaces(objects).items():
         if not any(p.kind == "NetworkPolicy" and p.namespace == namespace and _default_deny(p) for p in objects):
-            ns_obj = next((o for o in objects if o.kind == "Namespace" and o.name == namespace), workload)
-            findings.append(Finding(f"Namespace/{namespace}", ns_obj.loc(), "no default-deny ingress NetworkPolicy (podSelector: {}, policyTypes: [Ingress]): every pod accepts traffic from everywhere", "k8s-netpol", "high"))
+            findings.append(Finding(f"Namespace/{namespace}", where.loc(), "no default-deny ingress NetworkPolicy (podSelector: {}, policyTypes: [Ingress]): every pod accepts traffic from everywhere", "k8s-netpol", "high"))
     return findings
 
 
@@ -313,16 +319,12 @@ def k8s_namespace_limits(objects: Sequence[K8sObject]) -> list[Finding]:
     """Each namespace that runs workloads caps its total use (a ResourceQuota) and gives containers
     default limits (a LimitRange)."""
     findings: list[Finding] = []
-    first: dict[str, K8sObject] = {}
-    for ref in _workloads(objects):
-        first.setdefault(ref.workload.namespace, ref.workload)
-    for namespace, workload in first.items():
-        missing = [kind for kind in ("ResourceQuota", "LimitRange") if not any(o.kind == kind and o.namespace == namespace for o in objects)]
+    what = {"ResourceQuota": "no ResourceQuota: its workloads together may take the whole cluster",
+            "LimitRange": "no LimitRange: a container without limits gets none"}
+    for namespace, where in _workload_namespaces(objects).items():
+        missing = [kind for kind in what if not any(o.kind == kind and o.namespace == namespace for o in objects)]
         if missing:
-            ns_obj = next((o for o in objects if o.kind == "Namespace" and o.name == namespace), workload)
-            what = {"ResourceQuota": "no ResourceQuota: its workloads together may take the whole cluster",
-                    "LimitRange": "no LimitRange: a container without limits gets none"}
-            findings.append(Finding(f"Namespace/{namespace}", ns_obj.loc(), "; ".join(what[k] for k in missing), "k8s-namespace-limits", "low"))
+            findings.append(Finding(f"Namespace/{namespace}", where.loc(), "; ".join(what[k] for k in missing), "k8s-namespace-limits", "low"))
     return findings
 
 
