@@ -850,3 +850,25 @@ def _global_privileges(lines: list[str]) -> set[str]:
             if "WITH GRANT OPTION" in line.upper():
                 found.add("GRANT OPTION")
     return found
+
+
+@pytest.mark.check("mysql-23", "Server time zone as expected", severity="low",
+                   refs=("MySQL docs: MySQL Server Time Zone Support",),
+                   answers=("database|mysql|mariadb timezone|time_zone utc|set|configur|correct", "database|mysql|mariadb utc time|timezone"),
+                   answers_unless=("stored|store|storage|column|columns",))
+def test_timezone(mysql: Any, evidence: Any) -> None:
+    """``time_zone`` decides what ``NOW()`` returns and how ``TIMESTAMP`` columns are shown: a
+    server in a local zone shifts what the application stores in ``DATETIME`` columns by hours.
+    Passes when the global ``time_zone`` (or, for ``SYSTEM``, ``system_time_zone``) is the target's
+    ``timezone`` (default UTC, which ``+00:00`` also names; ``any``: not judged)."""
+    from pytest_deploycheck.targets.timezones import same_zone
+
+    wanted = str(mysql.setting("timezone") or "UTC")
+    if wanted.lower() == "any":
+        not_applicable(f"{mysql.name}: timezone: any (the server's time zone is not judged)")
+    settings = _variables(mysql, "time_zone", "system_time_zone")
+    zone = settings.get("time_zone", "")
+    effective = settings.get("system_time_zone", "") if zone.upper() == "SYSTEM" else zone
+    evidence.record(**settings, expected=wanted)
+    shown = f"time_zone is SYSTEM ({effective})" if zone.upper() == "SYSTEM" else f"time_zone is {zone}"
+    require(same_zone(effective, wanted), mysql, shown, f"{wanted} (mysql.{mysql.name}.timezone)")

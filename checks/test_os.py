@@ -16,6 +16,7 @@ import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, read_ahead, require
 from pytest_deploycheck.targets import host_facts as hostfacts
+from pytest_deploycheck.targets.timezones import same_zone
 
 pytestmark = pytest.mark.section("os", "Operating system: patching, time and capacity")
 
@@ -472,11 +473,6 @@ printf 'zone\t%s\n' "$tz"
 printf 'date\t%s\t%s\n' "$(date +%Z)" "$(date +%z)"
 true
 """
-#: Names of UTC in the time zone database (and what a missing /etc/localtime means: UTC).
-_UTC_NAMES = frozenset({"utc", "etc/utc", "universal", "etc/universal", "zulu", "etc/zulu", "gmt", "etc/gmt", "etc/gmt+0", "etc/gmt-0",
-                        "etc/gmt0", "gmt0", "uct", "etc/uct", "greenwich", "etc/greenwich", "none"})
-
-
 def timezone_name(output: str) -> tuple[str, str, str]:
     """(zone name as the host names it, ``date`` abbreviation, UTC offset) from ``_TIMEZONE``'s output;
     a path into the zoneinfo folder is read as the zone it names (``/usr/share/zoneinfo/Etc/UTC`` -> ``Etc/UTC``)."""
@@ -488,14 +484,6 @@ def timezone_name(output: str) -> tuple[str, str, str]:
         elif fields[0] == "date" and len(fields) > 2:
             abbr, offset = fields[1].strip(), fields[2].strip()
     return zone, abbr, offset
-
-
-def same_zone(found: str, abbr: str, offset: str, wanted: str) -> bool:
-    """Whether the host's zone is ``wanted``: by name, or for UTC by any of its names (or, when the
-    zone file is a copy without a name, by a UTC abbreviation at offset +0000)."""
-    if wanted.lower() in _UTC_NAMES or wanted.upper() == "UTC":
-        return found.lower() in _UTC_NAMES or (not found and abbr.upper() in ("UTC", "GMT") and offset == "+0000")
-    return found == wanted
 
 
 @pytest.mark.check("os-14", "System clock in the expected time zone", severity="low",
@@ -518,4 +506,4 @@ def test_timezone(host, evidence):
     if not zone and not abbr:
         raise TargetError(f"{host.label}: the time zone could not be read (no timedatectl, /etc/timezone or /etc/localtime link, no date)")
     shown = zone if zone and zone != "none" else "a zone file without a name" if zone != "none" else "no zone (/etc/localtime missing)"
-    require(same_zone(zone, abbr, offset, wanted), host, f"the system clock is in {shown} ({abbr} {offset})", f"{wanted} (hosts.{host.name}.timezone)")
+    require(same_zone(zone, wanted, abbr, offset), host, f"the system clock is in {shown} ({abbr} {offset})", f"{wanted} (hosts.{host.name}.timezone)")

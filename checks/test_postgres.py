@@ -1004,3 +1004,23 @@ def _segments_waiting(last_archived: str | None, current: str | None, segment_si
 
 def _segment_number(name: str, segment_size: int) -> int:
     return int(name[8:16], 16) * (0x100000000 // segment_size) + int(name[16:24], 16)
+
+
+@pytest.mark.check("pg-26", "Server time zone as expected", severity="low",
+                   refs=("PostgreSQL docs: TimeZone, timestamp with time zone",),
+                   answers=("database|postgres timezone|time_zone utc|set|configur|correct", "database|postgres utc time|timezone"),
+                   answers_unless=("stored|store|storage|column|columns",))
+def test_timezone(postgres: Any, evidence: Any) -> None:
+    """``TimeZone`` decides how ``timestamptz`` values print and what ``now()::timestamp`` and
+    date truncation mean: a server left in a local zone shifts reports and day boundaries by hours
+    against the rest of the stack.  Passes when the zone a new session of this login gets
+    (``reset_val``: the configuration, the database's and the role's settings) is the target's
+    ``timezone`` (default UTC; ``any``: not judged)."""
+    from pytest_deploycheck.targets.timezones import same_zone
+
+    wanted = str(postgres.setting("timezone") or "UTC")
+    if wanted.lower() == "any":
+        not_applicable(f"{postgres.name}: timezone: any (the server's time zone is not judged)")
+    zone = str(postgres.value("SELECT reset_val FROM pg_settings WHERE name = 'TimeZone'"))
+    evidence.record(timezone=zone, expected=wanted)
+    require(same_zone(zone, wanted), postgres, f"TimeZone is {zone}", f"{wanted} (postgres.{postgres.name}.timezone)")

@@ -690,6 +690,8 @@ def test_timezone(pytester: pytest.Pytester) -> None:
     ("zone\tEtc/UTC\ndate\tUTC\t+0000\n", "Europe/London", False),
 ])
 def test_timezone_reading(output: str, wanted: str, same: bool) -> None:
-    from checks.test_os import same_zone, timezone_name
+    from checks.test_os import timezone_name
+    from pytest_deploycheck.targets.timezones import same_zone
 
-    assert same_zone(*timezone_name(output), wanted) is same
+    zone, abbr, offset = timezone_name(output)
+    assert same_zone(zone, wanted, abbr, offset) is same

@@ -29,7 +29,7 @@ from tests.servers.mariadb import launch_mariadb, start_replication
 from tests.servers.postgres import TOOL_HEADS
 
 CATALOG = "test_mysql.py"
-CHECK_IDS = [f"mysql-{n:02d}" for n in range(1, 23)]
+CHECK_IDS = [f"mysql-{n:02d}" for n in range(1, 24)]
 ACCOUNT_AUDITS = ("mysql-03", "mysql-04", "mysql-05", "mysql-06")
 
 # mysql-15: the good application account may not read performance_schema (n/a naming the grant).

@@ -43,7 +43,7 @@ from tests.servers.inventory import environment, run_catalog, write_inventory
 from tests.servers.postgres import MIGRATION_HEAD, SCHEMA_FILE_TEXT, TOOL_BAD, TOOL_HEADS, launch_postgres
 
 CATALOG = "test_postgres.py"
-CHECK_IDS = [f"pg-{n:02d}" for n in range(1, 26)]
+CHECK_IDS = [f"pg-{n:02d}" for n in range(1, 27)]
 
 GOOD = {**dict.fromkeys(CHECK_IDS, "passed"), "pg-15": "n/a", "pg-16": "n/a"}
 BAD = {**dict.fromkeys(CHECK_IDS, "failed"), "pg-07": "passed", "pg-08": "passed", "pg-15": "n/a", "pg-16": "n/a"}

@@ -107,6 +107,7 @@ FIELDS: dict[str, Field] = {
     "dsn": Field("url", "mysql://user@host:port/db (a password in it only from the environment: ${DATABASE_URL}); ?ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY", required=True),
     "password": Field("str", "the user's password (use ${VAR})"),
     "ca_bundle": Field("path", "CA bundle to verify the server certificate", must_exist=True),
+    "timezone": Field("str", "the time zone the server must run in (default UTC; an IANA name; any: not judged)"),
     "app_user": Field("str", "the application's account as user@host, when the DSN logs in as a separate audit account (default: the DSN's account)"),
     "migrations": MIGRATIONS_FIELD,
     "expect_replica": Field("bool", "the target is a replica: mysql-20 fails when it replicates from no primary (default: mysql-20 checks only replicas)"),

@@ -65,6 +65,7 @@ FIELDS: dict[str, Field] = {
     "expect_archiving": Field("bool", "WAL archiving must be on: pg-15 fails when archive_mode is off (default: checked only where it is on)"),
     "schema_file": Field("path", "the plain SQL schema file the team applies (no migration tool): pg-24 compares the live tables, columns and indexes with it", must_exist=True),
     "app_config": Field("str", "name of the files target holding the application's configuration: pg-25 reads its connection pool settings"),
+    "timezone": Field("str", "the time zone the server must run in (default UTC; an IANA name; any: not judged)"),
     "app_instances": Field("int", "how many instances of the application connect (processes x hosts) for pg-25 (default 1)"),
     "password_storage": Field("record", "the application's users table: its password hashes are classified in SQL (scheme and cost only)", fields={
         "table": Field("str", "table of the application's accounts, schema-qualified if needed (app.users)"),

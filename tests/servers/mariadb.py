@@ -65,11 +65,13 @@ _SETTINGS: dict[Variant, dict[str, str]] = {
         "binlog-format": "ROW",
         "character-set-server": "utf8mb4",
         "collation-server": "utf8mb4_unicode_ci",
+        "default-time-zone": "+00:00",
     },
     "bad": {
         "local-infile": "ON",
         "slow-query-log": "OFF",
         "sql-mode": "NO_ENGINE_SUBSTITUTION",  # not strict: bad data stored with a warning
+        "default-time-zone": "+01:00",  # a local offset instead of UTC
         # no binary log, and MariaDB 10.11's latin1 as the server's character set
     },
 }

@@ -108,12 +108,14 @@ _SETTINGS: dict[Variant, dict[str, str]] = {
         "password_encryption": "'scram-sha-256'",
         "log_connections": "on",
         "log_min_duration_statement": "500",
+        "timezone": "'UTC'",
     },
     "bad": {
         "ssl": "off",
         "password_encryption": "'md5'",
         "log_connections": "off",
         "log_min_duration_statement": "-1",
+        "timezone": "'Europe/Berlin'",  # the installer's local zone, left as it was
     },
 }
 
