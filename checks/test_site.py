@@ -1,8 +1,8 @@
 """Public site: every ``http`` target whose front page is a web page, as search engines meet it.
 
-Reads the front page (``GET`` of the target's URL, shared with the HTTP checks) and
-``/robots.txt`` at the site's root, with the target's timeout and body cap.  Nothing is sent
-beyond those two requests.
+Reads the front page (``GET`` of the target's URL, shared with the HTTP checks),
+``/robots.txt`` at the site's root and the sitemap it names (else ``/sitemap.xml``), with the
+target's timeout and body cap.  Nothing else is sent.
 """
 
 from __future__ import annotations
