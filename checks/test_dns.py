@@ -85,7 +85,8 @@ def test_nameservers_agree(dns_zone: DnsTarget, evidence: Evidence) -> None:
     at least two servers in ``nameservers`` (the zone's authoritative ones)."""
     servers = dns_zone.servers
     if not dns_zone.listed or len(servers) < 2:
-        not_applicable(f"one server asked; list the zone's authoritative servers in dns.{dns_zone.name}.nameservers to compare them")
+        not_applicable(f"one server asked; list the zone's authoritative servers in dns.{dns_zone.name}.nameservers to compare them",
+                       unexamined=True)
     serials = {str(server): dns_zone.soa_serial(server) for server in servers}
     evidence.record(serials=serials)
     missing = [s for s, serial in serials.items() if serial is None]
@@ -243,7 +244,8 @@ def test_zone_transfer_refused(dns_zone: DnsTarget, evidence: Evidence) -> None:
     refuses an AXFR from here; only the first message of an answer is read.  It needs the
     zone's authoritative servers in ``nameservers``: a resolver never hands out zones."""
     if not dns_zone.listed:
-        not_applicable(f"the system's resolver was asked, not the zone's nameservers; list them in dns.{dns_zone.name}.nameservers")
+        not_applicable(f"the system's resolver was asked, not the zone's nameservers; list them in dns.{dns_zone.name}.nameservers",
+                       unexamined=True)
     handed = {str(server): got for server in dns_zone.servers if (got := dns_zone.transfer(server)) is not None}
     evidence.record(transfers={str(s): handed.get(str(s), "refused") for s in dns_zone.servers})
     observed = "; ".join(f"{server} handed out the zone to this client ({got})" for server, got in handed.items())

@@ -62,6 +62,7 @@ def test_what_the_inventory_does_not_ask_is_not_applicable(pytester: pytest.Pyte
     one = Instance(name="dns-one", kind="dns", entry={**dns_good.entry, "nameservers": dns_good.entry["nameservers"][:1]}, env={}, server=None)
     run = run_catalog(pytester, CATALOG, targets=[one], args=["-k", "dns-02 or dns-01"])
     assert run.outcome("dns-02", "dns-one") == "n/a"
+    assert [r.unexamined for r in run.summary.results if r.check_id == "dns-02"] == [True]  # looked at nothing: a team's item is an error
     assert "list the zone's authoritative servers in dns.dns-one.nameservers" in run.message("dns-02", "dns-one")
     assert run.outcome("dns-01", "dns-one") == "passed"
 
