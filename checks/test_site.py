@@ -11,6 +11,7 @@ import re
 import urllib.parse
 
 import pytest
+import requests
 
 from pytest_deploycheck import Evidence, not_applicable, require
 from pytest_deploycheck.targets.http import HttpTarget
@@ -20,6 +21,27 @@ pytestmark = pytest.mark.section("site", "Public site")
 #: ``<meta name="robots" content="noindex, nofollow">`` (or ``googlebot``), attributes in any order.
 _META = re.compile(r"<meta\b[^>]*>", re.I)
 _ATTR = re.compile(r"""\b(name|content)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+def _web_page(http_endpoint: HttpTarget) -> requests.Response:
+    """The front page (shared with the HTTP checks); n/a when it is no web page answered 200."""
+    page = http_endpoint.page("/")
+    content_type = str(page.headers.get("content-type", "")).lower()
+    if page.status_code != 200 or "html" not in content_type:
+        not_applicable(f"{http_endpoint.name}: the front page answers {page.status_code} {content_type.split(';')[0] or 'without a type'}, "
+                       "not a web page search engines would index")
+    return page
+
+
+def _root(http_endpoint: HttpTarget) -> str:
+    """``https://shop.example.com``: the site's root, where robots.txt and the sitemap live."""
+    parts = urllib.parse.urlsplit(http_endpoint.url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _robots(http_endpoint: HttpTarget) -> requests.Response:
+    """``/robots.txt`` at the site's root, read once for both checks of this module."""
+    return http_endpoint.page(f"{_root(http_endpoint)}/robots.txt")
 
 
 def robots_blocks_everything(text: str) -> str | None:
@@ -82,14 +104,8 @@ def test_indexable(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     ``<meta name="robots">``) nor a robots.txt rule keeping all crawlers off the whole site is
     found; for a target with ``indexable: false`` (staging, admin), when one of them is.  n/a
     when the front page is not a web page answered 200 (an API, a login wall)."""
-    page = http_endpoint.page("/")
-    content_type = str(page.headers.get("content-type", "")).lower()
-    if page.status_code != 200 or "html" not in content_type:
-        not_applicable(f"{http_endpoint.name}: the front page answers {page.status_code} {content_type.split(';')[0] or 'without a type'}, "
-                       "not a web page search engines would index")
-    parts = urllib.parse.urlsplit(http_endpoint.url)
-    robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
-    robots = http_endpoint.get(robots_url)
+    page = _web_page(http_endpoint)
+    robots = _robots(http_endpoint)
     robots_text = robots.text if robots.status_code == 200 else ""
     rule = robots_blocks_everything(robots_text)
     marks = noindex_marks({k.lower(): v for k, v in page.headers.items()}, page.text)
@@ -121,15 +137,12 @@ def test_sitemap(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     a web page."""
     if http_endpoint.setting("indexable", True) is False:
         not_applicable(f"{http_endpoint.name}: indexable: false (a site kept out of search needs no sitemap)")
-    page = http_endpoint.page("/")
-    if page.status_code != 200 or "html" not in str(page.headers.get("content-type", "")).lower():
-        not_applicable(f"{http_endpoint.name}: the front page answers {page.status_code}, not a web page search engines would index")
-    parts = urllib.parse.urlsplit(http_endpoint.url)
-    root = f"{parts.scheme}://{parts.netloc}"
-    robots = http_endpoint.get(f"{root}/robots.txt")
+    _web_page(http_endpoint)
+    root = _root(http_endpoint)
+    robots = _robots(http_endpoint)
     listed = re.findall(r"(?im)^\s*sitemap\s*:\s*(\S+)", robots.text) if robots.status_code == 200 else []
     url = urllib.parse.urljoin(f"{root}/", listed[0]) if listed else f"{root}/sitemap.xml"
-    if urllib.parse.urlsplit(url).netloc != parts.netloc:
+    if urllib.parse.urlsplit(url).netloc != urllib.parse.urlsplit(root).netloc:
         evidence.record(sitemap=url, listed_in_robots=True)
         not_applicable(f"{http_endpoint.name}: robots.txt names a sitemap on another host ({url}); it is not fetched from here", unexamined=True)
     answer = http_endpoint.get(url)

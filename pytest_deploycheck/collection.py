@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_deploycheck.checklist.collect import assign as assign_checklist
+from pytest_deploycheck.decision import function_of
 from pytest_deploycheck.markers import CheckMeta, Severity, check_meta, duplicate_ids, is_check
 from pytest_deploycheck.options import resolve
 from pytest_deploycheck.reports.summary import write_shared_catalog
@@ -50,11 +51,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 narrowed += f" with tag {' or '.join(sorted(tags))}"
             metafunc.parametrize(fixture, [NoTarget(f"no {what} targets{narrowed} in inventory {state.inventory.name}")],
                                  ids=["no-targets"], indirect=True)
-
-
-def function_of(nodeid: str) -> str:
-    """``checks/test_tls.py::test_expiry[api]`` -> ``checks/test_tls.py::test_expiry``."""
-    return nodeid.split("[", 1)[0]
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:

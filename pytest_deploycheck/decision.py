@@ -25,6 +25,12 @@ class Level(str, enum.Enum):
 FAIL_ON = ("high", "medium", "low", "never")
 
 
+def function_of(nodeid: str) -> str:
+    """``checks/test_tls.py::test_expiry[api]`` -> ``checks/test_tls.py::test_expiry``: the test
+    function a result's item belongs to (collection order and the shard merge are by function)."""
+    return nodeid.split("[", 1)[0]
+
+
 @dataclass(frozen=True)
 class Result:
     """One (check, target) as every report sees it."""

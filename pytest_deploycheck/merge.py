@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from pytest_deploycheck.checklist.items import ChecklistEntry
 from pytest_deploycheck.checklist.status import ChecklistSummary, for_verdict, judge
-from pytest_deploycheck.decision import FAIL_ON, Level, Result, Scope, Verdict, decide, gate_fails
+from pytest_deploycheck.decision import FAIL_ON, Level, Result, Scope, Verdict, decide, function_of, gate_fails
 from pytest_deploycheck.markers import CheckMeta, Severity
 from pytest_deploycheck.outcomes import Outcome
 from pytest_deploycheck.reports import jsonreport
@@ -138,10 +138,6 @@ def merge_orders(sequences: Sequence[Sequence[K]], tie: Callable[[K], Any]) -> l
     return order
 
 
-def _function(nodeid: str) -> str:
-    return nodeid.split("[", 1)[0]
-
-
 def ordered(per_shard: Sequence[Sequence[Result]], catalog: Sequence[str] = ()) -> list[Result]:
     """All results in the catalog order a single run reports: functions in the order the shards
     agree on, and within a function the targets as collection sorts them (by name).  ``catalog``,
@@ -150,9 +146,9 @@ def ordered(per_shard: Sequence[Sequence[Result]], catalog: Sequence[str] = ()) 
     first_seen: dict[str, int] = {}
     for results in per_shard:
         for r in results:
-            first_seen.setdefault(_function(r.nodeid), len(first_seen))
+            first_seen.setdefault(function_of(r.nodeid), len(first_seen))
     known = {f: i for i, f in enumerate(catalog)}
-    functions = merge_orders([list(dict.fromkeys(_function(r.nodeid) for r in results)) for results in per_shard],
+    functions = merge_orders([list(dict.fromkeys(function_of(r.nodeid) for r in results)) for results in per_shard],
                              tie=lambda f: (known.get(f, len(known)), f.split("::", 1)[0], first_seen[f]))
     rank = {f: i for i, f in enumerate(functions)}
     by_function: dict[str, list[list[str]]] = {}
@@ -163,7 +159,7 @@ def ordered(per_shard: Sequence[Sequence[Result]], catalog: Sequence[str] = ()) 
             if r.nodeid in found:
                 raise MergeError(f"{r.nodeid} is in more than one report: give each shard's report once")
             found[r.nodeid] = r
-            groups.setdefault(_function(r.nodeid), []).append(r.nodeid)
+            groups.setdefault(function_of(r.nodeid), []).append(r.nodeid)
         for function, ids in groups.items():
             by_function.setdefault(function, []).append(ids)
     out: list[Result] = []
