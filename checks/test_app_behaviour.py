@@ -421,7 +421,9 @@ def test_session_idle_timeout(http_endpoint: HttpTarget, evidence: Evidence, red
 @pytest.mark.check("app-09", "Cross-site form posts refused", severity="high",
                    refs=("OWASP ASVS 4.0.3 V4.2.2", "OWASP CSRF Prevention Cheat Sheet: verifying origin", "OWASP WSTG-SESS-05"),
                    answers=("csrf|xsrf protection|prevention|defense|protect|token", "cross site request forgery",
-                            "origin header check|validate|validation", "csrf protect|token|enabl|middleware?"))
+                            "origin header check|validate|validation", "csrf protect|token|enabl|middleware?"),
+                   # "CSRF_COOKIE_SECURE = True" is the cookie's flag (http-09), not the origin check
+                   answers_unless=("csrf_cookie secure|httponly|samesite|flag|flags",))
 def test_csrf(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor, check: CheckMeta) -> None:
     """A browser attaches the session cookie to a form another site submits; only a check of the
     request's origin (or a CSRF token) stops it.  Active probe, two POSTs of ``csrf.body`` to
@@ -502,7 +504,9 @@ def _needs_input(path_item: Mapping[str, Any], operation: Mapping[str, Any]) -> 
                             "api|endpoint|endpoints respond|responding|reachable|working|work|up|available|test|smoke|200 api? all?",
                             "api endpoint|endpoints test|tested|testing|smoke|check",
                             "openapi|swagger spec? endpoint|endpoints|operation|operations return|returns|answer no? 5xx|server_error|error",
-                            "api|endpoint|endpoints|operation|operations return|returns|answer|answers no|without 5xx|server_error"))
+                            "api|endpoint|endpoints|operation|operations return|returns|answer|answers no|without 5xx|server_error"),
+                   # "Healthcheck endpoint /up returns 200" is the health check (obs-01), not every API operation
+                   answers_unless=("health|healthcheck|healthz|liveness|readiness|heartbeat",))
 def test_openapi_smoke(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """The API document is the list of what clients will call; an operation that answers 500
     after the deploy is an outage for whoever uses it.  Every GET operation of ``openapi_path``

@@ -491,9 +491,12 @@ def _tracker_sdks(files: FilesTarget) -> list[str]:
                    refs=("OWASP ASVS V7.1: log content", "Google SRE Book: Monitoring Distributed Systems"),
                    answers=("error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
                             "sentry|rollbar|bugsnag|honeybadger|airbrake|raygun|glitchtip|appsignal configur|integrat|enabl|set_up|dsn|connected?",
-                            "exception tracking|reporting|monitoring", "crash reporting"),
+                            "exception tracking|reporting|monitoring", "crash reporting",
+                            "exception|exceptions|error|errors|crash|crashes errortracking notif|report|sent|go?",
+                            "new_relic|newrelic|elastic_apm apm? configur|report|reporting|integrat|enabl|install|connected|key?"),
                    answers_unless=("frontend|browser|mobile|ios|android", "alert", "review", "triage", "rate|rates|ratio|budget"),
-                   answers_accepts=("monitor",))  # "error monitoring in place" is an error tracker
+                   # "error monitoring in place" is an error tracker; "exception notifications go to Sentry" too
+                   answers_accepts=("monitor", "alert"))
 def test_error_tracking(files, evidence):
     """An exception in production that nobody is told about is found by the customer.  An
     error tracker (Sentry, Rollbar, Bugsnag, ...) groups exceptions with their stack and

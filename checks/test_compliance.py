@@ -59,7 +59,7 @@ def test_data_subject_requests():
 
 @pytest.mark.check("legal-04", "Privacy policy and terms of service published and current", severity="medium",
                    refs=("GDPR Art. 13: information to be provided",),
-                   answers=("privacy_policy", "tos|terms", "cookie banner|consent|notice"),
+                   answers=("privacy_policy", "tos|terms", "cookie banner|consent|notice", "privacy_policy|terms|tos page|pages|link|links"),
                    answers_kind="attest")
 @pytest.mark.manual(instructions="Check that the published privacy policy and terms describe what this release "
                                  "collects and does; attest with their URLs and the legal review.")

@@ -127,7 +127,7 @@ def _spf_records(dns_zone: DnsTarget) -> list[str]:
 
 @pytest.mark.check("dns-04", "SPF record published and strict", severity="medium",
                    refs=("RFC 7208 (SPF)", "M3AAWG Email Authentication Recommended Best Practices"),
-                   answers=("spf record|configur|set|published|policy?", "email|mail authentication spf|configur|set_up",
+                   answers=("spf record|configur|set|published|policy?", "email|emails|mail spf dkim|dmarc?", "email|mail authentication spf|configur|set_up",
                             "email spoofing|spoof protect|prevent|prevention", "mail domain authenticat|secured|protected"),
                    answers_unless=("single point", "failure", "redundan"))
 def test_spf(dns_zone: DnsTarget, evidence: Evidence) -> None:
@@ -170,7 +170,7 @@ def _tags(record: str) -> dict[str, str]:
 
 @pytest.mark.check("dns-05", "DMARC policy enforced", severity="medium",
                    refs=("RFC 7489 (DMARC)", "M3AAWG Email Authentication Recommended Best Practices"),
-                   answers=("dmarc record|policy|configur|set|published|enforced|reject|quarantine?", "email|mail authentication dmarc|configur|set_up",
+                   answers=("dmarc record|policy|configur|set|published|enforced|reject|quarantine?", "email|emails|mail dmarc spf|dkim?", "email|mail authentication dmarc|configur|set_up",
                             "email spoofing|spoof protect|prevent|prevention"))
 def test_dmarc(dns_zone: DnsTarget, evidence: Evidence) -> None:
     """DMARC tells receivers what to do with mail that claims the domain but fails SPF and
@@ -330,7 +330,7 @@ def test_dnssec(dns_zone: DnsTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("dns-09", "DKIM keys published for the domain's mail", severity="medium",
                    refs=("RFC 6376 (DKIM)", "RFC 8301 (key sizes)"),
-                   answers=("dkim key|keys|record|records|configur|set|published|signing|enabled?", "email|mail authentication dkim|configur|set_up",
+                   answers=("dkim key|keys|record|records|configur|set|published|signing|enabled?", "email|emails|mail dkim spf|dmarc?", "email|mail authentication dkim|configur|set_up",
                             "email|mail signing configur|enabled"))
 def test_dkim(dns_zone: DnsTarget, evidence: Evidence) -> None:
     """Receivers verify a message's DKIM signature against the key the domain publishes at

@@ -143,7 +143,7 @@ def _refusal(response: requests.Response) -> str:
 
 @pytest.mark.check("http-01", "Plain HTTP redirects to HTTPS", severity="high",
                    refs=(OBSERVATORY + "redirection", "CIS NGINX Benchmark 4.1.1"),
-                   answers=("https_redirect", "http redirect|redirects https?", "tls|https redirect|redirects", "https enforc|only|everywhere|forc|mandatory|required",
+                   answers=("https_redirect", "force_ssl|force_https|force_tls", "http redirect|redirects https?", "tls|https redirect|redirects", "https enforc|only|everywhere|forc|mandatory|required",
                             "traffic|data|connection|connections encrypt|encrypted|encryption transit|wire|flight"),
                    answers_unless=("database", "postgres", "mysql", "redis"))
 def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:

@@ -174,7 +174,8 @@ def test_rules_evaluate(prometheus, evidence):
                             "database alert", "backlog|queue|task|job alert|notif|alarm",
                             "backup fail|failure|failed|age|missing|stale|old|success alert|notif|alarm", "backup alert"),
                    answers_kind="alert",
-                   answers_unless=("push notification|notifications|certificate|apns|fcm",),  # a mobile push service, not alerting
+                   # a mobile push service, or an error tracker's notices ("Exception notifications go to Sentry": cfg-11), not alert rules
+                   answers_unless=("push notification|notifications|certificate|apns|fcm", "errortracking"),
 )
 def test_alert_concerns(prometheus, evidence):
     """The first incident after go-live should page somebody, not be found by a customer.

@@ -502,7 +502,7 @@ def test_default_credentials_refused(mysql: Any, evidence: Any) -> None:
 @pytest.mark.check("mysql-19", "Binary log on", severity="high",
                    refs=("MySQL docs: Point-in-Time (Incremental) Recovery", "MariaDB docs: Binary Log",
                          "CIS Oracle MySQL 8.0 6.x (logging)"),
-                   answers=("binary_log|binlog enabl|on|configur|retention|retained?", "point_in_time_recovery|pitr enabl|configur|possible|tested?",
+                   answers=("binary_log|binlog enabl|on|configur|retention|retained?", "mysql? binary_log|binlog pitr|point_in_time_recovery", "point_in_time_recovery|pitr enabl|configur|possible|tested?",
                             "binary log|logging mysql|mariadb|enabl|on?", "log_bin"),
                    answers_unless=("postgres|postgresql|wal|wal_archiving|pg_basebackup|redis",))
 def test_binary_log(mysql: Any, evidence: Any) -> None:

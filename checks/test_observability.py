@@ -364,7 +364,7 @@ def test_websocket(http_endpoint, evidence):
     "Error pages reveal no stack traces",
     severity="medium",
     refs=("OWASP ASVS V7.4.1: generic error messages", "OWASP WSTG-ERRH-02"),
-                   answers=("stacktrace|traceback not? exposed|hidden|leak|show?",
+                   answers=("stacktrace|traceback not? exposed|hidden|leak|show|shown|displayed|visible|returned? user|users|client|clients|visitor|visitors|public?",
                             "error_page detail|generic|custom|leak|stack|verbose|exposed", "custom|generic|friendly|branded error|404|500 page",
                             "verbose|detailed error disabl|hidden|off|production|message", "error message leak|exposed|generic|sanitiz",
                             "errorpage|error_page")

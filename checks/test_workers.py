@@ -74,6 +74,7 @@ def _bullmq_only_stats(workers):
 
 @pytest.mark.check("wrk-01", "Workers answer", severity="critical", refs=(f"{CELERY_WORKERS}: Inspecting workers (ping)", BULLMQ, SIDEKIQ),
                    answers=("celery|background|queue|bullmq|sidekiq|job worker|consumer run|up|alive|healthy|respond|start",
+                            "sidekiq|celery|bullmq run|alive|start|healthy queue|queues?",
                             "worker healthy|alive|respond|responsive|heartbeat|ping", "celery|background|queue|job|bullmq worker count|number|replica|instance",
                             "bullmq|queue|job worker connect|connected|attached", "background job|task processing|process",
                             "sidekiq|celery|bullmq process|processes|worker up|run|alive|healthy|respond|heartbeat"),

@@ -343,6 +343,9 @@ def test_long_lines_are_bounded() -> None:
         ("Rate-limiting", "rate limits"),
         ("Let's Encrypt", "letsencrypt"),
         ("Role-based access control", "RBAC"),
+        ("cache hit rate", "cache hit ratio"),
+        ("config.force_ssl", "force SSL"),  # a setting's path is not "configured"
+        ("settings.DEBUG", "DEBUG"),
     ],
 )
 def test_spellings_normalise_alike(a: str, b: str) -> None:
@@ -646,6 +649,21 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Server timezone set to UTC", {"os-14"}),
         ("Database timezone set to UTC", {"mysql-23", "pg-26"}),  # the server's setting, not the host's clock
         ("helmet middleware enabled", {"http-02", "http-03", "http-04", "http-05", "http-06"}),
+        # An item that names one data store is not answered by another's check.
+        ("MySQL slow query log on", {"mysql-09"}),
+        ("Slow query log on", {"mysql-09", "pg-10"}),
+        ("MySQL binlog enabled for PITR", {"mysql-19"}),
+        ("utf8mb4 everywhere", {"mysql-22"}),
+        ("Redis cache hit rate above 90%", {"redis-10"}),
+        ("Stack traces not shown to users", {"obs-10"}),
+        ("Order confirmation emails pass SPF/DKIM", {"dns-04", "dns-09"}),
+        ("Emails pass SPF", {"dns-04"}),
+        ("Terms and privacy policy pages live", {"legal-04"}),
+        ("Exception notifications go to Sentry", {"cfg-11"}),  # the tracker, not Prometheus alert rules (mon-05)
+        ("New Relic APM reporting", {"cfg-11"}),
+        ("Sidekiq running with production queues", {"wrk-01"}),
+        ("config.force_ssl = true", {"http-01"}),  # "config." is where the setting lives, not "configured"
+        ("Healthcheck endpoint /up returns 200", {"obs-01"}),  # the health check, not every API operation (app-10)
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -754,6 +772,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Sitemap submitted to Google Search Console",  # done in Google's console, not visible on the site
         "Cluster autoscaler enabled",  # nodes, not the pods' HPA (k8s-05)
         "No incidents in the last week",  # a history, not what is firing now
+        "Malformed records sent to a dead-letter location",  # the pipeline's design, not this batch's records (batch-03)
     ],
 )
 def test_items_the_catalog_cannot_prove_stay_manual(vocab: Vocabulary, text: str) -> None:
@@ -792,6 +811,20 @@ def test_check_unless_vetoes() -> None:
     vocab = vocabulary_from_mapping({"checks": {"x-01": {"phrases": ["backup recent"], "unless": ["offsite"]}}})
     assert ids(vocab, "Backup recent") == ["x-01"]
     assert ids(vocab, "Offsite backup recent") == []
+
+
+def test_a_check_about_one_data_store_does_not_answer_an_item_about_another() -> None:
+    vocab = vocabulary_from_mapping({"checks": {"pg-x": {"phrases": ["postgres? slow_query log"]},
+                                                "my-x": {"phrases": ["mysql|mariadb? slow_query log"]},
+                                                "gen-x": {"phrases": ["slow_query log retention"]}}})
+    assert ids(vocab, "Slow query log on") == ["my-x", "pg-x"]
+    assert ids(vocab, "MariaDB slow query log on") == ["my-x"]
+    assert ids(vocab, "PostgreSQL and MySQL slow query log on") == ["my-x", "pg-x"]
+    assert ids(vocab, "MySQL slow query log retention 30 days") == ["gen-x"]  # a check naming no store stays
+    # The heading names the store when the item does not.
+    result = match_checklist(parse_text("## MySQL\n- [ ] Slow query log on\n").items, vocab)[0]
+    assert result.check_ids == ("my-x",)
+    assert any(r.startswith("pg-x: about PostgreSQL, the item names MySQL") for r in result.rejected)
 
 
 def test_every_check_declares_its_wording(catalog: list[dict[str, object]]) -> None:

@@ -324,6 +324,7 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("hit", "ratio"), "hitratio"),
     (("hit", "rate"), "hitratio"),
     (("cache", "hit"), "cachehit"),
+    (("cache", "hit", "rate"), "cachehit ratio"),  # as "cache hit ratio" reads, not "cache" + "hit rate"
     (("statement", "timeout"), "stmttimeout"),
     (("query", "timeout"), "stmttimeout"),
     (("query", "timeouts"), "stmttimeout"),

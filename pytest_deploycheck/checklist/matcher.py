@@ -122,6 +122,8 @@ class Vocabulary:
     checks: tuple[CheckPhrases, ...]
     # How many checks use each phrase word: a word few checks use says more than "backup" or "tls".
     spread: Mapping[str, int] = field(default_factory=dict)
+    # The data stores each check's phrases name (``check_engines``).
+    engines: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def ids(self) -> list[str]:
         return [c.id for c in self.checks]
@@ -171,7 +173,7 @@ def vocabulary_from_mapping(data: Mapping[str, Any], source: str = "phrases") ->
         words = {t for p in check.phrases for slot in p.slots for alt in slot.alternatives for t in alt}
         for word in words:
             spread[word] = spread.get(word, 0) + 1
-    return Vocabulary(tuple(checks), spread)
+    return Vocabulary(tuple(checks), spread, {c.id: check_engines(c) for c in checks})
 
 
 def load_vocabulary(path: str | Path) -> Vocabulary:
@@ -400,6 +402,23 @@ _BOOKKEEPING = re.compile(r"\((?:owner|owners|assignee|assigned to|by|due|eta|ti
                           r"|\b(?:due|eta):?\s*\d{4}-\d{2}-\d{2}", re.I)
 
 
+#: Data stores and brokers a checklist names by product.  A check whose phrases name some of them is
+#: about those: an item that names others, and none of its own, is not ("MySQL slow query log on" is
+#: not pg-10, whose phrases say "postgres").
+ENGINES: Mapping[str, str] = {"postgres": "PostgreSQL", "mysql": "MySQL", "redis": "Redis", "mongodb": "MongoDB",
+                              "mongo": "MongoDB", "elasticsearch": "Elasticsearch", "opensearch": "Elasticsearch",
+                              "rabbitmq": "RabbitMQ", "amqp": "RabbitMQ", "kafka": "Kafka", "memcach": "Memcached"}
+
+
+def _engines(toks: Iterable[str]) -> frozenset[str]:
+    return frozenset(ENGINES[t] for t in toks if t in ENGINES)
+
+
+def check_engines(check: CheckPhrases) -> frozenset[str]:
+    """The data stores a check's phrases name (any slot, any alternative)."""
+    return _engines(t for p in check.phrases for slot in p.slots for alt in slot.alternatives for t in alt)
+
+
 def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> ItemResult:
     plain = " ".join(_BOOKKEEPING.sub(" ", item.plain).split()) or item.plain
     text = _analyse(plain)
@@ -433,6 +452,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     intents |= section_intents & {"approve"}
     candidates: list[tuple[CheckPhrases, Match, frozenset[str]]] = []
     rejected: list[str] = []
+    named = _engines(text.toks) or _engines(context)
     for check in vocab.checks:
         # A veto reads the part matched, the item's "Label:" ("MySQL: ..., replica in sync") and, for
         # the item read without its examples, the examples ("Point-in-time recovery (WAL archiving)").
@@ -484,6 +504,10 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         why_not = _compatible(check.kind, seen, check.accepts, item.kind)
         if why_not:
             rejected.append(f"{check.id}: {why_not} ({match.reason})")
+            continue
+        own = vocab.engines.get(check.id, frozenset())
+        if named and own and not named & own:
+            rejected.append(f"{check.id}: about {' and '.join(sorted(own))}, the item names {' and '.join(sorted(named))} ({match.reason})")
             continue
         candidates.append((check, match, frozenset(part.toks[i] for i in found.required)))
     # Drop a match whose required words are a strict subset of another's: the more specific check wins.

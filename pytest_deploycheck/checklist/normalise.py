@@ -142,7 +142,7 @@ _FILLER = {
     "http", "header", "headers", "return", "returns", "tuned", "tune", "include", "includes", "included",
     "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months",
     "year", "years", "ms", "sec", "secs", "mins", "hrs", "gb", "mb", "kb", "tb", "percent", "pct", "x",
-    "regular", "regularly", "policies", "prepar", "prepared", "prepare", "maintain", "maintained", "handl", "handle", "handling", "management", "manag",
+    "regular", "regularly", "everywhere", "above", "below", "true", "policies", "prepar", "prepared", "prepare", "maintain", "maintained", "handl", "handle", "handling", "management", "manag",
 }
 
 # Intent words: what kind of evidence an item asks for.
@@ -263,6 +263,8 @@ def _final(word: str) -> str:
 _QUALIFIERS = {"for", "on", "in", "with", "via", "using", "across", "at", "per", "during", "under", "against", "when", "if", "to",
                "into", "after", "before", "within", "from", "by", "than", "including", "except"}
 QUALIFIER_WEIGHT = 0.5
+_SETTING_PATHS = {"config", "settings", "conf", "cfg"}
+_DOTTED = re.compile(r"\.(?!(?:py|rb|js|ts|json|ya?ml|toml|ini|conf|cfg|env|xml|php|properties)\b)[^\W\d]")  # not "settings.py"
 
 
 def analyse(text: str) -> list[Tok]:
@@ -272,6 +274,8 @@ def analyse(text: str) -> list[Tok]:
     qualified = False
     for n, m in enumerate(re.finditer(r"[^\W_]+(?:['’][^\W_]+)?", text)):
         raw = m.group(0)
+        if raw.lower() in _SETTING_PATHS and _DOTTED.match(text, m.end()):
+            continue  # "config.force_ssl", "settings.DEBUG": where a setting lives, not "configured"
         before = text[: m.start()]
         in_parens = before.count("(") > before.count(")")
         if n > 0 and raw.lower() in _QUALIFIERS:
