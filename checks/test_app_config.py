@@ -529,3 +529,108 @@ def test_error_tracking(files, evidence):
     else:
         observed = f"no error tracker configured in {_sources(files)}" + (f" although {', '.join(sdks[:3])} is a dependency" if sdks else "")
     require(False, files, observed, "a usable SENTRY_DSN (or another tracker's key) in the deployed configuration")
+
+
+#: Values only a provider's test or sandbox mode takes: a key's own prefix, or the sandbox's address.
+SANDBOX_VALUES = (
+    ("Stripe", re.compile(r"^(?:sk|pk|rk)_test_\w")),
+    ("Razorpay", re.compile(r"^rzp_test_\w")),
+    ("Checkout.com", re.compile(r"^(?:sk|pk)_sbox_\w")),
+    ("Paddle", re.compile(r"^pdl_sdbx_")),
+    ("Square", re.compile(r"^sandbox-sq0|squareupsandbox\.com", re.I)),
+    ("PayPal", re.compile(r"(?:^|[/.])sandbox\.paypal\.com|api-m\.sandbox\.paypal\.com", re.I)),
+    ("Braintree", re.compile(r"sandbox\.braintreegateway\.com", re.I)),
+    ("Adyen", re.compile(r"(?:checkout|pal|management)-test\.adyen\.com|\.adyen\.com/.*-test", re.I)),
+    ("Authorize.Net", re.compile(r"apitest\.authorize\.net", re.I)),
+    ("Plaid", re.compile(r"sandbox\.plaid\.com", re.I)),
+    ("Klarna", re.compile(r"api(?:-na|-oc)?\.playground\.klarna\.com", re.I)),
+)
+#: Values only the live mode takes.
+LIVE_VALUES = (
+    ("Stripe", re.compile(r"^(?:sk|pk|rk)_live_\w")),
+    ("Razorpay", re.compile(r"^rzp_live_\w")),
+    ("Paddle", re.compile(r"^pdl_live_")),
+)
+PAYMENT_PROVIDERS = r"STRIPE|PAYPAL|BRAINTREE|ADYEN|SQUARE|PLAID|PADDLE|RAZORPAY|MOLLIE|KLARNA|CKO|AUTHORIZE(?:_?NET)?|PAYMENTS?"
+PROVIDER_KEY = re.compile(rf"(?:^|_)(?:{PAYMENT_PROVIDERS})(?:_|$)", re.I)
+#: ``PAYPAL_MODE=sandbox``, ``BRAINTREE_ENVIRONMENT=sandbox``, ``ADYEN_ENVIRONMENT=TEST``.
+MODE_KEY = re.compile(rf"^(?:[A-Z0-9]+_)*(?:{PAYMENT_PROVIDERS})(?:_[A-Z0-9]+)*_(?:MODE|ENV|ENVIRONMENT)$", re.I)
+SANDBOX_MODES = frozenset({"sandbox", "test", "testing", "development", "dev", "staging", "playground"})
+#: ``STRIPE_TEST_MODE=true``, ``PAYPAL_SANDBOX=1``, ``PAYMENT_USE_SANDBOX=yes``.
+SANDBOX_FLAG = re.compile(rf"^(?:[A-Z0-9]+_)*(?:{PAYMENT_PROVIDERS})(?:_[A-Z0-9]+)*_(?:SANDBOX|TEST_?MODE|USE_SANDBOX)$", re.I)
+
+
+PROVIDER_NAMES = {"PAYPAL": "PayPal", "CKO": "Checkout.com", "AUTHORIZE": "Authorize.Net", "AUTHORIZENET": "Authorize.Net",
+                  "AUTHORIZE_NET": "Authorize.Net", "PAYMENT": "the payment provider", "PAYMENTS": "the payment provider"}
+
+
+def _provider_of(key: str) -> str:
+    """The provider a setting's name names: ``PAYPAL_MODE`` -> PayPal."""
+    found = PROVIDER_KEY.search(key)
+    word = found.group(0).strip("_").upper() if found else "PAYMENT"
+    return PROVIDER_NAMES.get(word, word.title())
+
+
+@pytest.mark.check("cfg-12", "Payment providers in live mode", severity="high",
+                   refs=("Stripe docs: API keys, test mode and live mode", "PayPal REST APIs: sandbox and live environments",
+                         "PCI DSS v4.0 6.5.5: live data not used in pre-production, test data not in production"),
+                   answers=("payment|payments provider|gateway|processor|stripe|paypal|braintree|adyen|checkout live|production mode|key|keys|credentials?",
+                            "stripe|paypal|braintree|adyen|square|razorpay|paddle|mollie|klarna live|production key|keys|mode|credentials",
+                            "test|sandbox key|keys|credentials|mode remov|disabl|off|not|no|replaced|swap|switch",
+                            "sandbox mode|environment disabl|off|remov|not|no",
+                            "payment|payments gateway|provider|stripe|paypal production|live switch|swap|configur|enabl?"),
+                   answers_unless=("test card|cards", "webhook", "refund", "payout", "ssh|gpg|pgp|signing|deploy"))
+def test_payments_live(files, evidence):
+    """A Stripe test key or a PayPal sandbox in production takes orders that nobody pays for: the
+    checkout "succeeds" with a test card, the real customer's card is refused, and the shop ships
+    either way until someone reconciles the bank account.  Fails on a key only the test mode takes
+    (``sk_test_``/``pk_test_``/``rk_test_`` for Stripe, ``rzp_test_`` for Razorpay, ``sk_sbox_`` for
+    Checkout.com, ``pdl_sdbx_`` for Paddle, ``sandbox-sq0`` for Square), an address of a provider's
+    sandbox (``api-m.sandbox.paypal.com``, ``sandbox.braintreegateway.com``, ``checkout-test.adyen.com``,
+    ``squareupsandbox.com``, ``apitest.authorize.net``, ``sandbox.plaid.com``, Klarna's playground), a
+    mode setting of a payment provider (``PAYPAL_MODE``, ``BRAINTREE_ENVIRONMENT``, ``ADYEN_ENVIRONMENT``,
+    ...) set to sandbox or test, or a provider's sandbox flag set.  Passes when a setting says live
+    (a live key such as ``sk_live_``, or a mode setting of ``live``/``production``) and none says
+    test.  Settings that say neither cannot be judged (PayPal's and Braintree's SDKs default to the
+    sandbox): the result says so.  Values are never shown: a finding names the setting, its
+    file and line, and the kind of value ("a Stripe test key")."""
+    settings = _settings(files)
+    sandbox, live, hidden, seen = [], [], [], []
+    for s in settings:
+        value = s.value.strip().strip("'\"")
+        test = next((p for p, pattern in SANDBOX_VALUES if pattern.search(value)), None)
+        if test:
+            sandbox.append(f"{s.where} is a {test} test or sandbox value")
+            continue
+        provider_key = PROVIDER_KEY.search(s.key) is not None
+        if MODE_KEY.match(s.key) and not s.is_reference:
+            if value.lower() in SANDBOX_MODES:
+                sandbox.append(f"{s.where} puts {_provider_of(s.key)} in {value.lower()} mode")
+            elif value.lower() in PRODUCTION:
+                live.append(f"{s.where} is {value.lower()}")
+            else:
+                seen.append(s.where)  # empty or unknown: the SDK's default decides, often the sandbox
+            continue
+        if SANDBOX_FLAG.match(s.key) and not s.is_reference:
+            if value.lower() not in FALSY:
+                sandbox.append(f"{s.where} turns on {_provider_of(s.key)}'s sandbox")
+            else:
+                live.append(f"{s.where} is off")
+            continue
+        kind = next((p for p, pattern in LIVE_VALUES if pattern.search(value)), None)
+        if kind:
+            live.append(f"{s.where} is a {kind} live key")
+        elif provider_key and s.is_reference:
+            hidden.append(f"{s.where} is set from the environment")
+        elif provider_key:
+            seen.append(s.where)
+    evidence.record(test_mode=sandbox, live=live, from_environment=hidden, other_payment_settings=seen)
+    require(not sandbox, files, "; ".join(sandbox), "only live keys and live endpoints of the payment providers in production")
+    if live:
+        return
+    if seen or hidden:
+        # PayPal's and Braintree's SDKs default to the sandbox: settings that do not say "live" are no evidence.
+        named = ", ".join([*seen, *(h.split(" is set")[0] for h in hidden)][:4])
+        not_applicable(f"{files.name}: payment settings {named}, but none that says live or test (a live key, or a mode "
+                       "setting such as PAYPAL_MODE=live)", unexamined=True)
+    not_applicable(f"{files.name}: no payment provider settings in {_sources(files)}", unexamined=True)

@@ -339,3 +339,37 @@ def test_error_tracking(pytester: pytest.Pytester, tmp_path: Path) -> None:
             "expected a usable SENTRY_DSN") in run.message("cfg-11", "sdk-only")
     for result in run.summary.results:
         assert dsn not in f"{result.message} {result.evidence}"
+
+
+def test_payments_live(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """cfg-12 on folders as deployments leave them: live Stripe keys, a test key left in, a PayPal
+    sandbox mode and address, a Braintree environment of the sandbox, settings that say neither
+    live nor test, and no payment settings at all."""
+    live_key = "sk_live_" + "51Hx" + "Q" * 20
+    test_key = "sk_test_" + "51Hx" + "R" * 20
+    folders = {
+        "stripe-live": {".env": (f"NODE_ENV=production\nSTRIPE_SECRET_KEY={live_key}\nSTRIPE_WEBHOOK_SECRET=whsec_abc\n", 0o600)},
+        "paypal-live": {".env": ("PAYPAL_MODE=live\nPAYPAL_CLIENT_ID=AbC\n", 0o600)},
+        "stripe-test": {".env": (f"STRIPE_SECRET_KEY={live_key}\nSTRIPE_PUBLISHABLE_KEY=pk_test_51HxTTTTTTTT\n", 0o600)},
+        "paypal-sandbox": {".env": ("PAYPAL_MODE=sandbox\nPAYPAL_API=https://api-m.sandbox.paypal.com/v2\n", 0o600)},
+        "braintree": {".env": ("BRAINTREE_ENVIRONMENT=Sandbox\nBRAINTREE_MERCHANT_ID=abc\n", 0o600)},
+        "unknown": {".env": ("PAYPAL_CLIENT_ID=AbC\nSTRIPE_SECRET_KEY=${STRIPE_KEY}\n", 0o600)},
+        "none": {".env": ("NODE_ENV=production\n", 0o600)},
+    }
+    targets = [_files(name, _folder(tmp_path / name, spec)) for name, spec in folders.items()]
+    run = run_catalog(pytester, "test_app_config.py", targets=targets, args=["-k", "cfg-12"])
+    outcomes = {name: run.outcome("cfg-12", name) for name in folders}
+    assert outcomes == {"stripe-live": "passed", "paypal-live": "passed", "stripe-test": "failed", "paypal-sandbox": "failed",
+                        "braintree": "failed", "unknown": "n/a", "none": "n/a"}
+    assert run.evidence("cfg-12", "stripe-live")["live"] == ["STRIPE_SECRET_KEY (.env:2) is a Stripe live key"]
+    assert ("): STRIPE_PUBLISHABLE_KEY (.env:2) is a Stripe test or sandbox value; expected only live keys"
+            in run.message("cfg-12", "stripe-test"))
+    message = run.message("cfg-12", "paypal-sandbox")
+    assert "PAYPAL_MODE (.env:1) puts PayPal in sandbox mode; PAYPAL_API (.env:2) is a PayPal test or sandbox value" in message
+    assert "BRAINTREE_ENVIRONMENT (.env:1) puts Braintree in sandbox mode" in run.message("cfg-12", "braintree")
+    assert ("payment settings PAYPAL_CLIENT_ID (.env:1), STRIPE_SECRET_KEY (.env:2), but none that says live or test"
+            in run.message("cfg-12", "unknown"))
+    assert "no payment provider settings in .env, .env.production" in run.message("cfg-12", "none")
+    assert all(run.result_for("cfg-12", name).unexamined for name in ("unknown", "none"))
+    for result in run.summary.results:
+        assert live_key not in f"{result.message} {result.evidence}" and test_key not in f"{result.message} {result.evidence}"
