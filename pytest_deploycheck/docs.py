@@ -33,7 +33,7 @@ def targets_table() -> str:
     rows = ["| inventory section | fixture | handle | module | what a check gets |", "|---|---|---|---|---|"]
     for kind in KINDS:
         first = " ".join(kind.summary.split(". ")[0].split()).replace("``", "`")
-        also = "".join(f" (also {name} targets)" for name in kind.also)
+        also = f" (also {' and '.join(kind.also)} targets)" if kind.also else ""
         rows.append(f"| `{kind.name}` | `{kind.fixture}`{also} | `{kind.handle.__name__}` | `targets/{kind.handle.__module__.rsplit('.', 1)[-1]}.py` | {first.rstrip('.')}. |")
     return "\n".join(rows)
 

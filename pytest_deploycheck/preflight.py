@@ -141,6 +141,10 @@ def _used_targets(items: Iterable[pytest.Item], state: DeploycheckState) -> list
 
 # --------------------------------------------------------------------------- reading ahead
 
+#: What a read ahead may raise that its check meets again: any error, and a check's own outcomes
+#: (``TargetError``, ``not_applicable``), which are pytest's and not ``Exception``s.
+READ_FAILURES: tuple[type[BaseException], ...] = (Exception, pytest.fail.Exception, pytest.skip.Exception)
+
 
 def _warm(state: DeploycheckState, fixture: str, target: Target) -> bool:
     """The handle's own costly fact (``TargetHandle.warm``: a login, a certificate chain, a
@@ -153,7 +157,7 @@ def _warm(state: DeploycheckState, fixture: str, target: Target) -> bool:
         # found exactly this and marked the target; the first one reports it as its own.
         state.reach.defer_report(target)
         return False
-    except Exception:  # noqa: BLE001 - a finding (a TLS alert, a query error): the checks read it again and decide, as serially
+    except READ_FAILURES:  # a finding (a TLS alert, a query error, no STARTTLS): the checks read it again and decide, as serially
         state.pool.discard(fixture, target)
         return False
     return True
@@ -189,7 +193,7 @@ def _run_readers(state: DeploycheckState, fixture: str, target: Target, readers:
         except TargetUnreachable:
             state.reach.defer_report(target)  # e.g. a deadline missed: the target's first check reports it
             return
-        except Exception:  # noqa: BLE001 - anything else is the check's to meet again, and judge, as serially
+        except READ_FAILURES:  # anything else is the check's to meet again, and judge, as serially
             continue
 
 

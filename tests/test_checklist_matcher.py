@@ -664,6 +664,12 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Sidekiq running with production queues", {"wrk-01"}),
         ("config.force_ssl = true", {"http-01"}),  # "config." is where the setting lives, not "configured"
         ("Healthcheck endpoint /up returns 200", {"obs-01"}),  # the health check, not every API operation (app-10)
+        ("Configure SMTP settings", {"smtp-02"}),
+        ("Mail server uses TLS", {"smtp-01"}),
+        ("SMTP relay restricted to authenticated users", {"smtp-03"}),
+        ("Not an open relay", {"smtp-03"}),
+        ("Payment provider in live mode, test keys removed", {"cfg-12"}),
+        ("Stripe live keys configured", {"cfg-12"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -772,6 +778,9 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Sitemap submitted to Google Search Console",  # done in Google's console, not visible on the site
         "Cluster autoscaler enabled",  # nodes, not the pods' HPA (k8s-05)
         "No incidents in the last week",  # a history, not what is firing now
+        "Test email sending functionality",  # sending a message is not done: the login is (smtp-02)
+        "Outgoing mail not flagged as spam",
+        "Webhooks from payment provider verified by signature",
         "Malformed records sent to a dead-letter location",  # the pipeline's design, not this batch's records (batch-03)
     ],
 )

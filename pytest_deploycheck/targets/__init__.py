@@ -26,6 +26,7 @@ from pytest_deploycheck.targets import (
     prometheus,
     redis,
     release,
+    smtp,
     tls,
     workers,
 )
@@ -37,6 +38,7 @@ KINDS: tuple[TargetKind, ...] = (
     http.KIND,
     tls.KIND,
     dns.KIND,
+    smtp.KIND,
     postgres.KIND,
     mysql.KIND,
     redis.KIND,

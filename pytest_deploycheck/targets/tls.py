@@ -1,4 +1,5 @@
-"""The ``tls`` kind: any TLS endpoint, and every ``http`` target with an https:// URL.
+"""The ``tls`` kind: any TLS endpoint, every ``http`` target with an https:// URL and every ``smtp``
+target (after STARTTLS for ``smtp://``, as ``testssl.sh --starttls smtp`` does).
 
 ``TlsTarget`` (fixture ``tls_endpoint``) does real handshakes with a chosen ``ssl.SSLContext``,
 reads the presented chain and, through ``tls_probe``, offers protocol versions and suites the
@@ -9,15 +10,18 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 import pytest_deploycheck.targets.tls_probe as tls_probe
 from pytest_deploycheck.outcomes import TargetError, TargetUnreachable
+from pytest_deploycheck.targets import smtp_session
 from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetKind
 from pytest_deploycheck.targets.http import url_address
 from pytest_deploycheck.targets.reach import Reachability, first_line
+from pytest_deploycheck.targets.smtp import starttls
 from pytest_deploycheck.yamlfile import YamlLoader, YamlNode
 
 
@@ -162,8 +166,28 @@ class TlsTarget(TargetHandle):
         return self._certificates
 
     def _connect(self) -> socket.socket:
+        """A TCP connection ready for a ClientHello: for an ``smtp://`` target, after the greeting,
+        EHLO and STARTTLS (every handshake and probe opens its own)."""
         with self.reach.guard(self.target, unreachable=(socket.timeout,)):
-            return socket.create_connection((self.host, self.port), timeout=self.timeout)
+            raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        if not starttls(self.target):
+            return raw
+        try:
+            smtp_session.start_tls_on(raw, time.monotonic() + self.timeout, str(self.target.get("helo") or "localhost"))
+        except smtp_session.NoStartTls as exc:
+            raw.close()
+            raise TargetError(f"{self.label}: no TLS to examine: {exc} (smtp-01)") from None
+        except smtp_session.NotSmtp as exc:
+            raw.close()
+            raise TargetError(f"{self.label}: before STARTTLS: {exc}") from None
+        except TimeoutError:
+            raw.close()
+            self._silent()
+        except OSError as exc:
+            raw.close()
+            raise TargetError(f"{self.label}: the connection failed before STARTTLS ({first_line(exc)})") from None
+        raw.settimeout(self.timeout)
+        return raw
 
     def _no_tls(self, message: str) -> NoReturn:
         self.reach.mark(self.target, message)
@@ -211,7 +235,8 @@ def _https(target: Target) -> bool:
 
 KIND = TargetKind(
     name="tls", fixture="tls_endpoint", handle=TlsTarget, fields=FIELDS, address=address, validate=validate,
-    also={"http": _https},
-    summary="""A TLS endpoint: every ``tls`` target plus every ``http`` target with an https:// URL.
+    also={"http": _https, "smtp": lambda target: True},
+    summary="""A TLS endpoint: every ``tls`` target plus every ``http`` target with an https:// URL and
+    every ``smtp`` target (after STARTTLS for ``smtp://``).
     ``tls_endpoint.handshake(ssl_context)`` returns a connected ``ssl.SSLSocket``.""",
 )

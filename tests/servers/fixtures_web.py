@@ -16,6 +16,7 @@ from tests.servers.certs import TestCA
 from tests.servers.dns import launch_dns
 from tests.servers.fixtures_data import test_ca
 from tests.servers.nginx import launch_nginx
+from tests.servers.smtp import MailBed, launch_mail
 from tests.servers.sshd import launch_sshd
 from tests.servers.users_db import with_users_table
 from tests.servers.users_db_mysql import with_users_table_mysql
@@ -27,6 +28,7 @@ __all__ = [
     "app_users_pg_good",
     "dns_bad",
     "dns_good",
+    "mail_bed",
     "nginx_sites",
     "sample_app_bad",
     "sample_app_good",
@@ -125,3 +127,13 @@ def dns_good() -> Iterator[Instance]:
 def dns_bad() -> Iterator[Instance]:
     """The bad zone ``bad.test``: a primary and a stale secondary that disagree; see ``launch_dns``."""
     yield from serve(launch_dns("bad"))
+
+
+@pytest.fixture(scope="session")
+def mail_bed(test_ca: TestCA) -> Iterator[MailBed]:
+    """The mail servers: smtp-good, smtp-wrongpass, smtps-good, smtp-bad, smtp-expired; see ``launch_mail``."""
+    bed = launch_mail(test_ca)
+    try:
+        yield bed
+    finally:
+        bed.stop()
