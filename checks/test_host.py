@@ -17,7 +17,7 @@ import pytest
 
 from pytest_deploycheck import TargetError, fail, not_applicable, require
 from pytest_deploycheck.targets import host_facts as hostfacts
-from pytest_deploycheck.targets import logrotate
+from pytest_deploycheck.targets import log_shippers, logrotate
 
 pytestmark = pytest.mark.section("host", "Host: services, files and logs")
 
@@ -476,3 +476,131 @@ def test_scheduled_jobs(host, evidence):
     require(not absent, host, f"no scheduled job matches {', '.join(repr(p) for p in absent)} "
             f"(read {len(jobs)} cron lines, periodic scripts and active timers)",
             "each pattern of scheduled_jobs matching an active cron line, periodic script or systemd timer")
+
+
+
+#: Every file a path or glob names (one level of globbing, directories skipped), each cut at 256 KiB:
+#: ``\001path`` then its text, or ``\002path`` for a file this login may not read.
+_READ_CONFIGS = r"""
+IFS='
+'
+for p in "$@"; do
+  for f in $p; do
+    [ -f "$f" ] || continue
+    if [ -r "$f" ]; then printf '\001%s\n' "$f"; head -c 262144 "$f"; echo; else printf '\002%s\n' "$f"; fi
+  done
+done
+true
+"""
+
+
+def _read_configs(host, paths: list[str]) -> tuple[dict[str, str], list[str]]:
+    """({file: text}, files that could not be read) for the paths and globs given."""
+    out = hostfacts.sh(host, _READ_CONFIGS, *paths).stdout
+    files: dict[str, str] = {}
+    unreadable: list[str] = []
+    for chunk in re.split(r"(?=[\x01\x02])", out):
+        if not chunk or chunk[0] not in "\x01\x02":
+            continue
+        name, _, text = chunk[1:].partition("\n")
+        if chunk[0] == "\x01":
+            files[name] = text
+        else:
+            unreadable.append(name)
+    return files, unreadable
+
+
+def _shipping(host, shipper: log_shippers.Running) -> tuple[log_shippers.Shipping, list[str]]:
+    """What a running shipper's configuration (and what it includes, two levels deep) says, and
+    the files read."""
+    spec = shipper.spec
+    candidates = [shipper.config] if shipper.config else list(spec.defaults)
+    candidates = [c if c.startswith("/") else posixpath.join(posixpath.dirname(spec.defaults[0]), c) for c in candidates]
+    files, unreadable = _read_configs(host, candidates)
+    if shipper.config is None and files:  # the first default that exists is the one read
+        first = next(c for c in candidates if c in files)
+        files = {first: files[first]}
+    includes, parse = log_shippers.PARSERS.get(spec.name, (None, None))
+    if includes is not None:
+        pending = [inc for name, text in files.items() for inc in includes(text, posixpath.dirname(name))]
+        for _ in range(2):
+            extra = [p for p in dict.fromkeys(pending) if p not in files]
+            if not extra:
+                break
+            more, cannot = _read_configs(host, extra)
+            files.update(more)
+            unreadable += cannot
+            pending = [inc for name, text in more.items() for inc in includes(text, posixpath.dirname(name))]
+    if spec.name == "systemd-journal-upload":
+        shipping = log_shippers.parse_journal_upload(files, shipper.url)
+    elif parse is not None:
+        shipping = parse(files)
+    else:
+        shipping = log_shippers.Shipping()
+    if not files and not unreadable and not shipping.outputs:
+        shipping.problems.append(f"its configuration ({', '.join(candidates)}) is not there")
+    shipping.problems += [f"{name} cannot be read" for name in unreadable]
+    return shipping, sorted(files)
+
+
+@pytest.mark.check("host-10", "Application logs shipped off the host", severity="medium",
+                   refs=("CIS Controls v8 8.9: Centralize audit logs", "NIST SP 800-92: Guide to Computer Security Log Management",
+                         "OWASP Logging Cheat Sheet: log storage"),
+                   answers=("log|logs aggregat|aggregation|aggregator configur|setup|service|system?",
+                            "central|centraliz|centralized|centralised logging|log|logs|log_management",
+                            "log|logs ship|shipped|shipping|forward|forwarded|forwarding|sent|send|stream|streamed|collect|collected|shipper|collector",
+                            "elk|loki|graylog|splunk|papertrail|logstash|elasticsearch|opensearch|datadog|cloudwatch logging|logs|log receiv|configur|setup|ship|shipped|set_up",
+                            "remote syslog|rsyslog forward|forwarding|remote|configur?"),
+                   answers_unless=("retention|retained|kept|keep|archiv", "audit trail", "query|slow", "error tracking|tracker",
+                                   "metric|metrics", "alert|alerts|alerting", "level|verbosity", "rotation|rotate|logrotate", "performance|perf|latency",
+                                   "pii|personal|card|password|secret|sensitive|mask|redact"),
+                   answers_accepts=("monitor",))  # under an "Observability" heading, shipping logs is still a state
+def test_logs_shipped(host, evidence):
+    """Logs kept only on the host are gone with it (a terminated instance, a full disk, an
+    attacker cleaning up), and nobody can search them across servers during an incident.
+    Passes when a log shipper runs on the host whose configuration tails files in ``log_dir``
+    and sends them over the network: rsyslog (``imfile`` inputs; ``omfwd``, ``omrelp``,
+    ``omelasticsearch``, ``omhttp``, ``omkafka`` or ``@@host`` forwarding), Filebeat (inputs'
+    ``paths``; an Elasticsearch, Logstash, Kafka or Redis output), Fluent Bit (``tail`` inputs; a
+    network output), Vector (``file`` sources; a sink that is not console, file or blackhole) or
+    Promtail (``__path__``; a Loki client).  The configuration is the one the running process was
+    started with (``-f``, ``-c``, ``--config``) or the default.  A shipper whose configuration
+    deploycheck does not read (Fluentd, Logstash, the Datadog, OpenTelemetry or Grafana agents,
+    ...) cannot be judged: the result says so.  Not applicable without ``log_dir``; an
+    application that logs only to journald is judged by hand (or ships with
+    systemd-journal-upload, which this check does not tie to ``log_dir``)."""
+    log_dir = posixpath.normpath(str(_setting(host, "log_dir", "the application's log directory")))
+    shippers = log_shippers.running(hostfacts.processes(host))
+    seen, shipped, unread, unknown = [], [], [], []
+    for shipper in shippers:
+        if not shipper.spec.read:
+            unread.append(f"{shipper.spec.name} (pid {shipper.pid})")
+            continue
+        shipping, read = _shipping(host, shipper)
+        tails = [g for g in shipping.files if log_shippers.reads(g, log_dir)]
+        entry = {"shipper": shipper.spec.name, "pid": shipper.pid, "config": read, "tails": shipping.files,
+                 "system_log": shipping.system_log, "outputs": shipping.outputs, "local_outputs": shipping.local,
+                 "problems": shipping.problems}
+        seen.append(entry)
+        name = f"{shipper.spec.name} ({', '.join(read) or 'no configuration read'})"
+        if tails and shipping.outputs:
+            shipped.append(f"{name} tails {', '.join(tails)} and sends to {', '.join(shipping.outputs[:3])}")
+        elif tails:
+            unknown.append(f"{name} tails {', '.join(tails)} but sends nowhere off the host "
+                           f"({'outputs: ' + ', '.join(shipping.local) if shipping.local else 'no output'})")
+        elif shipping.problems:
+            unknown.append(f"{name}: {'; '.join(shipping.problems)}")
+        else:
+            what = ", ".join(shipping.files[:3]) or ("the system log" if shipping.system_log else "no files")
+            unknown.append(f"{name} reads {what}, not {log_dir}")
+    evidence.record(log_dir=log_dir, shippers=seen, shipped_by=shipped, not_read=unread)
+    if shipped:
+        return
+    if not shippers:
+        fail(host, f"no log shipper runs (looked for {log_shippers.NAMES})", f"a log shipper sending {log_dir}/* to a central store")
+    problems = [e for e in seen if e["problems"]]
+    if unread or problems:
+        why = "; ".join([*(f"{u} runs, and deploycheck does not read its configuration" for u in unread), *unknown])
+        not_applicable(f"{host.name}: {why}: whether {log_dir} is shipped cannot be judged here (set sudo: true to read root-only "
+                       "configurations, or attest the item)", unexamined=True)
+    fail(host, "; ".join(unknown), f"a log shipper sending {log_dir}/* to a central store")

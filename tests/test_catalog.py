@@ -20,7 +20,7 @@ ID_REGISTRY = CHECKS / "ids.txt"
 @pytest.fixture(scope="module")
 def collected() -> str:
     """Collect the whole catalog once against the example inventory (every target kind)."""
-    env = {**os.environ, **{v: "example-value" for v in ("PG_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD", "API_TEST_USER", "API_TEST_PASSWORD")}}
+    env = {**os.environ, **{v: "example-value" for v in ("PG_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD", "SMTP_PASSWORD", "API_TEST_USER", "API_TEST_PASSWORD")}}
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
          f"--inventory={REPO / 'inventories' / 'example.yml'}", str(CHECKS)],

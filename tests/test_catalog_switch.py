@@ -204,7 +204,7 @@ def test_a_dsn_password_reaches_the_server(tmp_path: Path) -> None:
 
 def test_example_files_under_inventories_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     folder = REPO / "inventories"
-    for var in ("PG_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD", "API_TEST_USER", "API_TEST_PASSWORD"):
+    for var in ("PG_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD", "SMTP_PASSWORD", "API_TEST_USER", "API_TEST_PASSWORD"):
         monkeypatch.setenv(var, "example-value")
     assert load_inventory(folder / "example.yml").targets
     assert load_inventory(folder / "localhost.yml").targets

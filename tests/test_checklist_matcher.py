@@ -665,6 +665,10 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("config.force_ssl = true", {"http-01"}),  # "config." is where the setting lives, not "configured"
         ("Healthcheck endpoint /up returns 200", {"obs-01"}),  # the health check, not every API operation (app-10)
         ("Configure SMTP settings", {"smtp-02"}),
+        ("Log aggregation service configured (optional: ELK/Loki)", {"host-10"}),
+        ("Logs shipped to Loki", {"host-10"}),
+        ("Centralized log management", {"host-10"}),
+        ("Log retention 90 days", {"host-08"}),  # kept on the host, not shipped
         ("Mail server uses TLS", {"smtp-01"}),
         ("SMTP relay restricted to authenticated users", {"smtp-03"}),
         ("Not an open relay", {"smtp-03"}),
@@ -823,17 +827,20 @@ def test_check_unless_vetoes() -> None:
 
 
 def test_a_check_about_one_data_store_does_not_answer_an_item_about_another() -> None:
-    vocab = vocabulary_from_mapping({"checks": {"pg-x": {"phrases": ["postgres? slow_query log"]},
-                                                "my-x": {"phrases": ["mysql|mariadb? slow_query log"]},
-                                                "gen-x": {"phrases": ["slow_query log retention"]}}})
-    assert ids(vocab, "Slow query log on") == ["my-x", "pg-x"]
-    assert ids(vocab, "MariaDB slow query log on") == ["my-x"]
-    assert ids(vocab, "PostgreSQL and MySQL slow query log on") == ["my-x", "pg-x"]
-    assert ids(vocab, "MySQL slow query log retention 30 days") == ["gen-x"]  # a check naming no store stays
+    vocab = vocabulary_from_mapping({"checks": {"pg-90": {"phrases": ["postgres? slow_query log"]},
+                                                "mysql-90": {"phrases": ["mysql|mariadb? slow_query log"]},
+                                                "host-90": {"phrases": ["slow_query log shipped elasticsearch?"]}}})
+    assert ids(vocab, "Slow query log on") == ["mysql-90", "pg-90"]
+    assert ids(vocab, "MariaDB slow query log on") == ["mysql-90"]
+    assert ids(vocab, "PostgreSQL and MySQL slow query log on") == ["mysql-90", "pg-90"]
+    # A check of another area names a store as where things go, not as what it examines.
+    assert ids(vocab, "MySQL slow query log shipped to Elasticsearch") == ["host-90"]
     # The heading names the store when the item does not.
     result = match_checklist(parse_text("## MySQL\n- [ ] Slow query log on\n").items, vocab)[0]
-    assert result.check_ids == ("my-x",)
-    assert any(r.startswith("pg-x: about PostgreSQL, the item names MySQL") for r in result.rejected)
+    assert result.check_ids == ("mysql-90",)
+    assert any(r.startswith("pg-90: about PostgreSQL, the item names MySQL") for r in result.rejected)
+    result = match_checklist(parse_text("# Go-live (PostgreSQL, RabbitMQ)\n## Logs\n- [ ] Slow query log shipped\n").items, vocab)[0]
+    assert result.check_ids == ("host-90",)
 
 
 def test_every_check_declares_its_wording(catalog: list[dict[str, object]]) -> None:

@@ -146,10 +146,10 @@ def test_example_inventory_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_deploycheck.inventory import load_inventory
     from tests.servers.inventory import REPO
 
-    for var in ("PG_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD", "API_TEST_USER", "API_TEST_PASSWORD"):
+    for var in ("PG_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD", "SMTP_PASSWORD", "API_TEST_USER", "API_TEST_PASSWORD"):
         monkeypatch.setenv(var, "example-value")
     inv = load_inventory(REPO / "inventories" / "example.yml")
-    assert set(inv.counts()) == {"hosts", "http", "tls", "dns", "postgres", "mysql", "redis", "files"}
+    assert set(inv.counts()) == {"hosts", "http", "tls", "dns", "smtp", "postgres", "mysql", "redis", "files"}
     assert load_inventory(REPO / "inventories" / "localhost.yml").counts() == {"hosts": 1}
 
 

@@ -402,12 +402,15 @@ _BOOKKEEPING = re.compile(r"\((?:owner|owners|assignee|assigned to|by|due|eta|ti
                           r"|\b(?:due|eta):?\s*\d{4}-\d{2}-\d{2}", re.I)
 
 
-#: Data stores and brokers a checklist names by product.  A check whose phrases name some of them is
-#: about those: an item that names others, and none of its own, is not ("MySQL slow query log on" is
-#: not pg-10, whose phrases say "postgres").
+#: Data stores and brokers a checklist names by product (normalised tokens -> the product).
 ENGINES: Mapping[str, str] = {"postgres": "PostgreSQL", "mysql": "MySQL", "redis": "Redis", "mongodb": "MongoDB",
                               "mongo": "MongoDB", "elasticsearch": "Elasticsearch", "opensearch": "Elasticsearch",
                               "rabbitmq": "RabbitMQ", "amqp": "RabbitMQ", "kafka": "Kafka", "memcach": "Memcached"}
+#: The catalog areas whose checks examine one data store (their target is that store): an item
+#: that names another store, and not this one, is not theirs ("MySQL slow query log on" is not
+#: pg-10).  A check of another area may name a store as a destination or an example (host-10's
+#: "logs shipped to Elasticsearch") and is not restricted.
+ENGINE_AREAS: Mapping[str, str] = {"pg": "PostgreSQL", "pgb": "PostgreSQL", "mysql": "MySQL", "redis": "Redis"}
 
 
 def _engines(toks: Iterable[str]) -> frozenset[str]:
@@ -415,8 +418,9 @@ def _engines(toks: Iterable[str]) -> frozenset[str]:
 
 
 def check_engines(check: CheckPhrases) -> frozenset[str]:
-    """The data stores a check's phrases name (any slot, any alternative)."""
-    return _engines(t for p in check.phrases for slot in p.slots for alt in slot.alternatives for t in alt)
+    """The data store a check examines, by its area (``pg-10`` -> PostgreSQL); none for other areas."""
+    area = check.id.split("-", 1)[0]
+    return frozenset({ENGINE_AREAS[area]}) if area in ENGINE_AREAS else frozenset()
 
 
 def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> ItemResult:

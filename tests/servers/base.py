@@ -43,6 +43,7 @@ DEBIAN_PACKAGES = {
     "nsd": "nsd",
     "ldns-keygen": "ldnsutils",
     "ldns-signzone": "ldnsutils",
+    "rsyslogd": "rsyslog",
 }
 
 _EXTRA_PATHS = ("/usr/sbin", "/usr/local/sbin", "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")
