@@ -152,6 +152,7 @@ def _app_processes(host):
 #: Reads each PID's open-file limits (soft, hard) from /proc/<pid>/limits, readable by any user.
 _OPEN_FILES = r"""
 for p in "$@"; do
+  [ -d "/proc/$p" ] || { printf '%s gone\n' "$p"; continue; }
   l=$(awk '/^Max open files/ {print $4 " " $5}' "/proc/$p/limits" 2>/dev/null)
   printf '%s %s\n' "$p" "${l:-?}"
 done
@@ -178,7 +179,7 @@ def test_open_files_limit(host, evidence):
     for line in result.stdout.splitlines():
         pid, _, value = line.partition(" ")
         proc = next((p for p in procs if str(p.pid) == pid), None)
-        if proc is None:
+        if proc is None or value == "gone":  # ended since the process list was read (a short-lived child)
             continue
         soft = value.split(" ")[0]
         limits[str(proc)] = value.replace(" ", " soft, ", 1) + " hard" if soft != "?" else "unreadable"
@@ -188,7 +189,7 @@ def test_open_files_limit(host, evidence):
     unread = [name for name, value in limits.items() if value == "unreadable"]
     if unread or not limits:
         raise TargetError(f"{host.label}: cannot read /proc/<pid>/limits of {', '.join(unread) or 'the application processes'} "
-                          "(the process ended, or /proc is hidden)")
+                          "(they ended, or /proc is hidden)")
     require(not low, host, f"{len(low)} of {len(limits)} application process(es) may open too few files: {'; '.join(low[:5])}",
             f"a soft open-file limit of at least {minimum} (LimitNOFILE= in the unit, or ulimit -n)")
 
