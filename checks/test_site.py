@@ -152,3 +152,68 @@ def test_sitemap(http_endpoint: HttpTarget, evidence: Evidence) -> None:
             f"{url} answers {answer.status_code}" + ("" if answer.status_code != 200 else " without <urlset> or <sitemapindex>")
             + ("" if listed else " (robots.txt names no Sitemap)"),
             "a sitemap at /sitemap.xml or on a Sitemap: line of robots.txt")
+
+
+#: Titles that scaffolds and default server pages ship with: a site launched with one shows it in
+#: every search result and browser tab.
+DEFAULT_TITLES = frozenset({"react app", "vite app", "vite + react", "vite + react + ts", "vite + vue", "vite + vue + ts", "vite + svelte",
+                            "create next app", "nuxt app", "svelte app", "angular app", "document", "untitled", "untitled document",
+                            "home", "my app", "my website", "welcome to nginx!", "apache2 debian default page: it works",
+                            "apache2 ubuntu default page: it works", "it works!", "test page for the nginx http server", "index",
+                            "laravel", "welcome to django", "the install worked successfully! congratulations!", "title", "page title"})
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)
+_LINK = re.compile(r"<link\b[^>]*>", re.I)
+_LINK_ATTR = re.compile(r"""\b(rel|href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+def page_metadata(html: str) -> tuple[str | None, str | None, list[str]]:
+    """(the ``<title>``, the meta description, the icons linked) of a page's HTML."""
+    title_match = _TITLE.search(html)
+    title = " ".join(title_match.group(1).split()) if title_match else None
+    description = None
+    for meta in _META.findall(html):
+        attrs = {m.group(1).lower(): next(v for v in m.groups()[1:] if v is not None) for m in _ATTR.finditer(meta)}
+        if attrs.get("name", "").lower() == "description":
+            description = " ".join(attrs.get("content", "").split())
+    icons = []
+    for link in _LINK.findall(html):
+        attrs = {m.group(1).lower(): next(v for v in m.groups()[1:] if v is not None) for m in _LINK_ATTR.finditer(link)}
+        if "icon" in attrs.get("rel", "").lower().split() and attrs.get("href"):
+            icons.append(attrs["href"])
+    return title, description, icons
+
+
+@pytest.mark.check("site-03", "Page title, description and icon set", severity="low",
+                   refs=("HTML Living Standard: the title element, meta name=description", "Google Search Central: title links, snippets, favicons"),
+                   answers=("favicon|site_icon present|set|added|configured|uploaded|in_place?",
+                            "meta tag|tags|description present|set|added|configured|complete|in_place?",
+                            "page|site title|titles set|correct|configured|updated|present", "seo meta|metadata|tag|tags|title|basics"),
+                   answers_unless=("open_graph|og|twitter card|social", "staging|preview", "analytics"))
+def test_page_metadata(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """The title and description are what a search result and a shared link show, the icon what a
+    browser tab and a bookmark show.  A site launched with its scaffold's "React App" title, no
+    description or no icon looks unfinished wherever it appears.  Reads the front page; passes
+    when it has a ``<title>`` that is not a scaffold's or a server's default, a non-empty
+    ``<meta name="description">``, and an icon (a ``<link rel="icon">`` whose target answers 200,
+    else ``/favicon.ico`` answering 200).  n/a for sites kept out of search (``indexable: false``)
+    and when the front page is not a web page."""
+    if http_endpoint.setting("indexable", True) is False:
+        not_applicable(f"{http_endpoint.name}: indexable: false (a site kept out of search is not judged by how it shows there)")
+    page = _web_page(http_endpoint)
+    title, description, icons = page_metadata(page.text)
+    icon_url = urllib.parse.urljoin(page.url or f"{_root(http_endpoint)}/", icons[0]) if icons else f"{_root(http_endpoint)}/favicon.ico"
+    icon_status: int | str = "not fetched"
+    if urllib.parse.urlsplit(icon_url).scheme in ("http", "https") and urllib.parse.urlsplit(icon_url).netloc == urllib.parse.urlsplit(
+            _root(http_endpoint)).netloc:
+        icon_status = http_endpoint.get(icon_url).status_code
+    evidence.record(title=title, description=description, icon=icon_url, icon_status=icon_status)
+    problems = []
+    if not title:
+        problems.append("no <title>")
+    elif title.lower() in DEFAULT_TITLES:
+        problems.append(f"the title is a default: {title!r}")
+    if not description:
+        problems.append('no <meta name="description">' if description is None else "an empty meta description")
+    if icon_status != 200 and icon_status != "not fetched":
+        problems.append(f"the icon {icon_url} answers {icon_status}" + ("" if icons else " (no <link rel=\"icon\">)"))
+    require(not problems, http_endpoint, "; ".join(problems), "a title of its own, a meta description and an icon answering 200")

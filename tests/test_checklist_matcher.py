@@ -665,6 +665,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("config.force_ssl = true", {"http-01"}),  # "config." is where the setting lives, not "configured"
         ("Healthcheck endpoint /up returns 200", {"obs-01"}),  # the health check, not every API operation (app-10)
         ("Configure SMTP settings", {"smtp-02"}),
+        ("favicon and meta tags present", {"site-03"}),
+        ("SEO basics: title and meta description", {"site-03"}),
         ("Log aggregation service configured (optional: ELK/Loki)", {"host-10"}),
         ("Logs shipped to Loki", {"host-10"}),
         ("Centralized log management", {"host-10"}),
@@ -782,6 +784,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Sitemap submitted to Google Search Console",  # done in Google's console, not visible on the site
         "Cluster autoscaler enabled",  # nodes, not the pods' HPA (k8s-05)
         "No incidents in the last week",  # a history, not what is firing now
+        "Open Graph tags set",  # the front page's title, description and icon are not its social cards
         "Test email sending functionality",  # sending a message is not done: the login is (smtp-02)
         "Outgoing mail not flagged as spam",
         "Webhooks from payment provider verified by signature",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from checks.test_site import noindex_marks, robots_blocks_everything
+from checks.test_site import noindex_marks, page_metadata, robots_blocks_everything
 from tests.servers.base import Instance
 from tests.servers.inventory import run_catalog
 
@@ -47,6 +47,13 @@ def test_site_catalog(pytester: pytest.Pytester, sample_app_good: Instance, samp
     assert run.message("site-02", "public-bad") == (
         f"public-bad ({bad}): {bad}/sitemap.xml answers 404 (robots.txt names no Sitemap); "
         "expected a sitemap at /sitemap.xml or on a Sitemap: line of robots.txt")
+    metadata = {t.name: run.outcome("site-03", t.name) for t in targets}
+    assert metadata == {"public-good": "passed", "public-bad": "failed", "staging-bad": "n/a", "staging-open": "n/a", "api-only": "n/a"}
+    assert run.evidence("site-03", "public-good") == {"title": "Sample app", "description": "The deploycheck sample application.",
+                                                       "icon": f"{good}/static/icon.png", "icon_status": 200}
+    assert run.message("site-03", "public-bad") == (
+        f"public-bad ({bad}): the title is a default: 'React App'; no <meta name=\"description\">; the icon {bad}/favicon.ico answers 404 "
+        '(no <link rel="icon">); expected a title of its own, a meta description and an icon answering 200')
 
 
 @pytest.mark.parametrize(("text", "blocked"), [
@@ -68,3 +75,12 @@ def test_noindex_marks() -> None:
     assert noindex_marks({}, "<meta name='robots' content='index, follow'>") == []
     assert noindex_marks({}, '<META CONTENT="NOINDEX" NAME="ROBOTS">') == ['<meta name="ROBOTS" content="NOINDEX">']
     assert noindex_marks({}, '<meta name="description" content="noindex is a word">') == []
+
+
+def test_page_metadata_reader() -> None:
+    html = """<html><head><TITLE>
+      Shop  | Example</TITLE><meta content="Fresh bread" name=description>
+    <link rel="apple-touch-icon" href="/a.png"><link href="/favicon.svg" rel="shortcut icon"></head></html>"""
+    assert page_metadata(html) == ("Shop | Example", "Fresh bread", ["/favicon.svg"])
+    assert page_metadata("<html><body>no head</body></html>") == (None, None, [])
+    assert page_metadata('<meta name="description" content="  ">')[1] == ""

@@ -46,6 +46,7 @@ secrets included, from ``DC_APP_*`` environment variables, never from the comman
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import hmac
 import json
@@ -596,8 +597,16 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
             host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
             base = f"{request.headers.get('x-forwarded-proto', request.url.scheme)}://{host}"
         noindex = "" if settings.hardened else '<meta content="noindex, nofollow" name="robots">'
-        return HTMLResponse(f'<!doctype html><html><head><title>Sample app</title><link rel="canonical" href="{base}/">{noindex}'
+        # The bad front page kept its scaffold's title, and has no description and no icon.
+        head = ('<title>Sample app</title><meta name="description" content="The deploycheck sample application.">'
+                '<link rel="icon" href="/static/icon.png" type="image/png">') if settings.hardened else "<title>React App</title>"
+        return HTMLResponse(f'<!doctype html><html><head>{head}<link rel="canonical" href="{base}/">{noindex}'
                             f'</head><body><a href="{base}{SESSION_LOGIN_PATH}">Sign in</a></body></html>')
+
+    async def icon(request: Request) -> Response:
+        # A 1x1 PNG.
+        return Response(base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="),
+                        media_type="image/png")
 
     async def search(request: Request) -> JSONResponse:
         # Deliberately unvalidated: ?limit=oops raises, see the module docstring.  Parsed before
@@ -668,6 +677,7 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
         Route(REPORTS_PATH, reports),
         Route(OPENAPI_PATH, openapi),
         Route("/robots.txt", robots),
+        *([Route("/static/icon.png", icon)] if settings.hardened else []),
         *([Route("/sitemap.xml", sitemap)] if settings.hardened else []),
     ]
     if not settings.hardened:
