@@ -39,6 +39,7 @@ from pytest_deploycheck.targets.k8s_manifests import (
     k8s_schema,
     k8s_security_context,
     k8s_service_account_token,
+    k8s_spread,
     pod_spec,
     schema_versions,
 )
@@ -432,3 +433,27 @@ def test_namespace_limits(k8s, evidence):
     objects = _workloads(k8s, "ResourceQuota", "LimitRange", *(() if k8s.live else ("Namespace",)))
     judge(k8s, evidence, k8s_namespace_limits(objects), "a ResourceQuota and a LimitRange in each namespace that runs workloads",
           examined=sorted({f"Namespace/{o.namespace}" for o in objects if pod_spec(o) is not None}))
+
+
+@pytest.mark.check("k8s-26", "Replicas spread across nodes", severity="medium",
+                   refs=("kube-score deployment-has-host-podantiaffinity", "Kubernetes docs: pod topology spread constraints",
+                         "Kubernetes docs: inter-pod affinity and anti-affinity"),
+                   answers=("anti_affinity|antiaffinity|pod_anti_affinity|podantiaffinity", "topology spread|spreading|constraint|constraints",
+                            "topologyspreadconstraints|topology_spread_constraints",
+                            "replica|replicas|pod|pods spread|spreaded|distributed|across node|nodes|zone|zones|az|availability_zone",
+                            "multi_az|multi_zone|zone_redundant pods|replicas|workloads"),
+                   answers_unless=("database|postgres|mysql|redis|rds|aurora|elasticache", "node|nodes pool|group|groups"))
+def test_replicas_spread(k8s, evidence):
+    """Three replicas on one node are one replica when that node goes: a drain, a kernel panic
+    or a zone outage takes the whole service down although the Deployment says 3.  The scheduler
+    spreads them only when told.  Passes when every Deployment and StatefulSet of two or more
+    replicas (with an autoscaler, its ``minReplicas``) has a podAntiAffinity term (required or
+    preferred) or a topologySpreadConstraint that selects its own pods over
+    ``kubernetes.io/hostname`` or a zone.  n/a when no workload runs more than one replica
+    (k8s-03 judges that)."""
+    objects = _workloads(k8s, "HorizontalPodAutoscaler")
+    findings, judged = k8s_spread(objects)
+    if not judged:
+        not_applicable(f"{k8s.name}: no Deployment or StatefulSet runs more than one replica in {_where(k8s)} (k8s-03 judges that)")
+    judge(k8s, evidence, findings, "podAntiAffinity or topologySpreadConstraints over kubernetes.io/hostname (or a zone) "
+          "for every workload of more than one replica", examined=judged)

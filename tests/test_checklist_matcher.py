@@ -666,6 +666,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Healthcheck endpoint /up returns 200", {"obs-01"}),  # the health check, not every API operation (app-10)
         ("Configure SMTP settings", {"smtp-02"}),
         ("favicon and meta tags present", {"site-03"}),
+        ("Anti-affinity spreads replicas across nodes", {"k8s-26"}),
+        ("Topology spread constraints across zones", {"k8s-26"}),
         ("SEO basics: title and meta description", {"site-03"}),
         ("Log aggregation service configured (optional: ELK/Loki)", {"host-10"}),
         ("Logs shipped to Loki", {"host-10"}),
@@ -784,6 +786,8 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Sitemap submitted to Google Search Console",  # done in Google's console, not visible on the site
         "Cluster autoscaler enabled",  # nodes, not the pods' HPA (k8s-05)
         "No incidents in the last week",  # a history, not what is firing now
+        "Multi-AZ deployment",  # a cloud's zones for any kind of server, not only pods
+        "Node pools spread across zones",  # nodes, not the pods on them
         "Open Graph tags set",  # the front page's title, description and icon are not its social cards
         "Test email sending functionality",  # sending a message is not done: the login is (smtp-02)
         "Outgoing mail not flagged as spam",

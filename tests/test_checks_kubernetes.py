@@ -18,13 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.servers.base import LOOPBACK, Instance, free_port
+from tests.servers.certs import TestCA
 from tests.servers.inventory import REPO, run_catalog
-from tests.servers.kubeapi import write_kubeconfig
+from tests.servers.kubeapi import launch_kubeapi, write_kubeconfig
 
 DATA = REPO / "tests" / "data" / "containers"
-CHECKS = [f"k8s-{n:02d}" for n in range(1, 26)]
+CHECKS = [f"k8s-{n:02d}" for n in range(1, 27)]
 LIVE_ONLY = {"k8s-20", "k8s-21", "k8s-22", "k8s-23", "k8s-24"}
 MANIFEST_ONLY = {"k8s-19"}
+ONE_REPLICA = {"k8s-26"}  # the bad web Deployment runs one replica: nothing to spread (its failing case: test_replicas_spread)
 BAD_SECRETS = ("hunter2", "sk_live_0123456789")
 
 
@@ -55,7 +57,7 @@ def test_kubernetes_catalog(pytester: pytest.Pytester, kube_good: Instance, kube
             assert run.outcome(check, good) == expected, (check, good, run.message(check, good))
         for bad in ("manifests-bad", "kube-bad"):
             message = run.message(check, bad)
-            if (bad == "kube-bad" and check in MANIFEST_ONLY) or (bad == "manifests-bad" and check in LIVE_ONLY):
+            if (bad == "kube-bad" and check in MANIFEST_ONLY) or (bad == "manifests-bad" and check in LIVE_ONLY) or check in ONE_REPLICA:
                 assert run.outcome(check, bad) == "n/a", (check, bad, message)
                 continue
             assert run.outcome(check, bad) == "failed", (check, bad, message)
@@ -144,3 +146,21 @@ def test_missing_extra_is_an_error_naming_the_fix(pytester: pytest.Pytester, kub
     for check, target in (("k8s-20", "kube-good"), ("k8s-19", "manifests-good")):
         assert run.outcome(check, target) == "error"
         assert "pip install 'pytest-deploycheck[kubernetes]'" in run.message(check, target)
+
+
+def test_replicas_spread(pytester: pytest.Pytester, test_ca: TestCA) -> None:
+    """k8s-26 on manifests and on a cluster whose multi-replica Deployments do not keep their
+    replicas apart: one spreads by an OS label every node shares, one (scaled by an HPA) not at all."""
+    cluster = launch_kubeapi("bad", "kube-spread", manifests=[DATA / "k8s" / "spread-bad.yaml"], overlays=[], ca=test_ca)
+    try:
+        run = run_catalog(pytester, "test_kubernetes.py", targets=[_manifests("manifests-spread", "k8s/spread-bad.yaml"), cluster],
+                          args=["-k", "k8s-26"])
+    finally:
+        cluster.stop()
+    for target in ("manifests-spread", "kube-spread"):
+        assert run.outcome("k8s-26", target) == "failed", run.message("k8s-26", target)
+    message = run.message("k8s-26", "manifests-spread")
+    assert "Deployment/shop/worker (k8s/spread-bad.yaml:22): 2 replicas with no podAntiAffinity or topologySpreadConstraints" in message
+    assert "Deployment/shop/api (k8s/spread-bad.yaml:50): 3 replicas with no podAntiAffinity" in message
+    assert "Deployment/shop/worker: 2 replicas" in run.message("k8s-26", "kube-spread")
+    assert run.evidence("k8s-26", "manifests-spread")["problems"]

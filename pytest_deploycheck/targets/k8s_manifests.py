@@ -194,6 +194,55 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
+#: Topology keys that put replicas on different machines (or zones, which are different machines too).
+SPREAD_KEYS = frozenset({"kubernetes.io/hostname", "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone",
+                         "topology.kubernetes.io/region"})
+
+
+def _replica_floor(objects: Sequence[K8sObject], obj: K8sObject) -> int:
+    hpas = _hpas_for(objects, obj)
+    spec = obj.doc.get("spec") or {}
+    return min(_count(h.doc["spec"].get("minReplicas", 1)) for h in hpas) if hpas else _count(spec.get("replicas", 1))
+
+
+def _spreads(ref: PodSpecRef) -> list[str]:
+    """How a pod template keeps its replicas apart: anti-affinity terms and spread constraints
+    that select its own pods over a topology key of machines or zones (``kubernetes.io/hostname``)."""
+    found = []
+    anti = ((ref.spec.get("affinity") or {}).get("podAntiAffinity") or {})
+    for term in anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []:
+        if term.get("topologyKey") in SPREAD_KEYS and selector_matches(term.get("labelSelector"), ref.labels):
+            found.append(f"podAntiAffinity required on {term['topologyKey']}")
+    for weighted in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []:
+        term = (weighted or {}).get("podAffinityTerm") or {}
+        if term.get("topologyKey") in SPREAD_KEYS and selector_matches(term.get("labelSelector"), ref.labels):
+            found.append(f"podAntiAffinity preferred on {term['topologyKey']}")
+    for constraint in ref.spec.get("topologySpreadConstraints") or []:
+        if constraint.get("topologyKey") in SPREAD_KEYS and selector_matches(constraint.get("labelSelector"), ref.labels):
+            found.append(f"topologySpreadConstraints on {constraint['topologyKey']} ({constraint.get('whenUnsatisfiable', 'DoNotSchedule')})")
+    return found
+
+
+def k8s_spread(objects: Sequence[K8sObject]) -> tuple[list[Finding], list[str]]:
+    """Deployments and StatefulSets of two or more replicas keep them on different nodes or zones;
+    also the workloads judged (those with more than one replica)."""
+    findings: list[Finding] = []
+    judged: list[str] = []
+    for ref in _workloads(objects):
+        obj = ref.workload
+        if obj.kind not in {"Deployment", "StatefulSet"}:
+            continue
+        replicas = _replica_floor(objects, obj)
+        if replicas <= 1:
+            continue  # one replica has nothing to spread (k8s-03 reports it)
+        judged.append(obj.ident)
+        if not _spreads(ref):
+            findings.append(Finding(obj.ident, obj.loc(*ref.path), f"{replicas} replicas with no podAntiAffinity or topologySpreadConstraints "
+                                    "selecting them over kubernetes.io/hostname or a zone: the scheduler may put every replica on one node",
+                                    "k8s-spread", "medium"))
+    return findings, judged
+
+
 def k8s_hpa(objects: Sequence[K8sObject]) -> list[Finding]:
     """Info: a HorizontalPodAutoscaler targets each Deployment."""
     return [Finding(o.ident, o.loc(), "no HorizontalPodAutoscaler targets it", "k8s-hpa", "info")
