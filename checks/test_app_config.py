@@ -230,7 +230,7 @@ def test_secrets_strong(files, evidence):
     "No default credentials",
     severity="critical",
     refs=("OWASP ASVS V2.5.4: no default accounts", "CWE-1392: use of default credentials"),
-                   answers=("default_credentials", "example|sample|placeholder|default credential|password|secret"),
+                   answers=("default_credentials", "example|sample|placeholder|default credential|password|secret", "default_credentials component|components|system|systems|service|services|server|servers|everywhere|host|hosts", "no|zero|none default_credentials"),
                    answers_unless=("hardcoded", "code")
 )
 def test_no_default_credentials(files, evidence):

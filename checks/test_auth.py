@@ -198,7 +198,8 @@ def test_token_algorithm(http_endpoint: HttpTarget, evidence: Evidence, redactor
 @pytest.mark.check("auth-05", "Default credentials refused", severity="critical",
                    refs=("OWASP WSTG-ATHN-02", "OWASP ASVS 4.0.3 V2.5.4"),
                    answers=("admin_user|admin|login|account|user password? default_credentials",
-                            "default_credentials login|account|user refus|reject|disabl", "admin password default"))
+                            "default_credentials login|account|user refus|reject|disabl", "admin password default",
+                            "default_credentials component|components|system|systems|service|services|server|servers|everywhere|host|hosts", "no|zero|none default_credentials"))
 def test_default_credentials(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """admin/admin is the first thing every scanner tries.  Active probe: at most six logins with
     well-known default accounts (admin/admin, admin/password, admin/changeme, root/root,

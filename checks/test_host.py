@@ -226,7 +226,7 @@ def test_secret_files(host, evidence):
 @pytest.mark.check("host-04", "No world-writable files under the application directory", severity="high",
                    refs=("CWE-732: Incorrect Permission Assignment for Critical Resource",
                          "CIS Debian Linux 12 7.1.11: Ensure world writable files and directories are secured"),
-                   answers=("world_writable", "writable by others|everyone"))
+                   answers=("world_writable", "writable by others|everyone", "no? world_writable file|files|dir|dirs|directory|directories|path|paths"))
 def test_no_world_writable(host, evidence):
     """A world-writable file in the application's tree lets any local account (a compromised
     service, a shell user) change code or configuration that the application then runs.  Passes

@@ -124,7 +124,8 @@ def test_plain_login_refused(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-03", "No anonymous accounts", severity="high",
                    refs=("dev-sec mysql-baseline: mysql-db-04",),
-                   answers=("mysql? anonymous_user|anonymous_account",))
+                   answers=("mysql? anonymous_user|anonymous_account",
+                            "mysql|mariadb|database? anonymous user|users|account|accounts|login|logins remov|drop|delet|disabl|no?"))
 def test_no_anonymous_accounts(mysql: Any, evidence: Any) -> None:
     """An anonymous account (empty user name) lets anyone log in, and because the server
     prefers the most specific host match it can even shadow a real account.  Passes when
@@ -177,7 +178,7 @@ def test_root_local_only(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-06", "No test database", severity="medium",
                    refs=("dev-sec mysql-baseline: mysql-db-03",),
-                   answers=("test_database remov|drop|no?", "mysql test database|schema"),
+                   answers=("test_database remov|drop|no?", "mysql test database|schema", "mysql|mariadb? default? test_database remov|drop|delet|no?"),
                    answers_unless=("connection|connectivity|connect|connects",))  # "Test database connection" is a verb
 def test_no_test_database(mysql: Any, evidence: Any) -> None:
     """The ``test`` database of default installations is traditionally open to every account
@@ -476,7 +477,7 @@ LOGIN_REFUSED = (1044, 1045, 1130, 1862, 3118, 4151)
 @pytest.mark.check("mysql-18", "Default credentials refused", severity="critical",
                    refs=("CWE-1392: Use of Default Credentials", "OWASP ASVS 4.0 V2.5.4", "CIS Oracle MySQL 8.0 7.1"),
                    answers=("mysql|mariadb|database default_credentials|default password", "mysql|mariadb|database password default|changed|strong",
-                            "mysql|mariadb root password default|changed|set|empty|blank?"))
+                            "mysql|mariadb root password default|changed|set|empty|blank?", "default_credentials component|components|system|systems|service|services|server|servers|everywhere|host|hosts", "no|zero|none default_credentials"))
 def test_default_credentials_refused(mysql: Any, evidence: Any) -> None:
     """The first logins an attacker tries are ``root`` with no password, ``root``/``root`` and
     the like.  This active probe (it runs only where the inventory sets ``active_probes: true``)

@@ -177,7 +177,7 @@ def test_password_encryption(postgres: Any, evidence: Any) -> None:
 @pytest.mark.check("pg-04", "Default credentials refused", severity="critical",
                    refs=("CWE-1392: Use of Default Credentials", "OWASP ASVS 4.0 V2.5.4"),
                    answers=("postgres|database default_credentials|default password", "postgres|database password default|changed|strong",
-                            "postgres user password default|changed"))
+                            "postgres user password default|changed", "default_credentials component|components|system|systems|service|services|server|servers|everywhere|host|hosts", "no|zero|none default_credentials"))
 def test_default_credentials_refused(postgres: Any, evidence: Any) -> None:
     """The first thing an attacker tries is ``postgres``/``postgres``.  This active probe (it runs
     only where the inventory sets ``active_probes: true``) tries a short, fixed list of well-known

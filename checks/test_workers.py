@@ -491,7 +491,7 @@ def test_results_expire(workers, evidence):
 @pytest.mark.check("wrk-13", "Broker refuses the default guest login", severity="critical",
                    refs=("RabbitMQ docs: Access Control (the default user guest)", "CWE-1392: Use of Default Credentials",
                          "CIS RabbitMQ guidance: remove the guest user"),
-                   answers=("rabbitmq|broker|amqp guest user|account|login|credentials disabl|remov|delet|refus|chang|no?",
+                   answers=("rabbitmq|broker|amqp guest user|account|login|credentials disabl|remov|delet|refus|chang|no?", "default_credentials component|components|system|systems|service|services|server|servers|everywhere|host|hosts", "no|zero|none default_credentials",
                             "rabbitmq|broker|amqp default credentials|user|password|login|account chang|remov|disabl|refus?",
                             "rabbitmq|broker|amqp default_credentials chang|remov|disabl|refus?"))
 @pytest.mark.active_probe

@@ -667,6 +667,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Configure SMTP settings", {"smtp-02"}),
         ("favicon and meta tags present", {"site-03"}),
         ("Anti-affinity spreads replicas across nodes", {"k8s-26"}),
+        ("Anonymous MySQL users removed", {"mysql-03"}),
+        ("Default MySQL test database removed", {"mysql-06"}),
+        ("No world-writable files in /var/www", {"host-04"}),
+        # every place a default login could survive, not only the configuration files
+        ("No default passwords on any component", {"auth-05", "cfg-05", "mysql-18", "pg-04", "wrk-13"}),
         ("Topology spread constraints across zones", {"k8s-26"}),
         ("SEO basics: title and meta description", {"site-03"}),
         ("Log aggregation service configured (optional: ELK/Loki)", {"host-10"}),
