@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from pytest_deploycheck import TargetError, not_applicable, require
-from pytest_deploycheck.targets import secret_scan
+from pytest_deploycheck.targets import lockfiles, secret_scan
 from pytest_deploycheck.targets.app_settings import Setting, config_names, env_names, read_settings, read_text
 from pytest_deploycheck.targets.files import FilesTarget
 
@@ -634,3 +634,64 @@ def test_payments_live(files, evidence):
         not_applicable(f"{files.name}: payment settings {named}, but none that says live or test (a live key, or a mode "
                        "setting such as PAYPAL_MODE=live)", unexamined=True)
     not_applicable(f"{files.name}: no payment provider settings in {_sources(files)}", unexamined=True)
+
+
+LOCK_MAX_BYTES = 32 * 1024 * 1024  # a lock file larger than this is not read for the npm sync test (its presence still counts)
+
+
+@pytest.mark.check("cfg-13", "Dependencies locked to exact versions", severity="medium",
+                   refs=("OWASP Top 10 2021 A06 / A08: vulnerable components, software and data integrity failures",
+                         "SLSA: pinned, verified dependencies", "npm docs: package-lock.json and npm ci", "pip docs: repeatable installs"),
+                   answers=("dependency|dependencies|package|packages|library|libraries|requirement|requirements pin|pinned|lock|locked|fixed|exact",
+                            "lockfile|lock_file|lockfiles|lock_files|package_lock|package_lock_json|poetry_lock|gemfile_lock|yarn_lock|go_sum|composer_lock commit|checked|present|exist|repository|repo|git|version_control?",
+                            "reproducible|deterministic build|builds|install|installs",
+                            "requirement|requirements hash|hashes", "version|versions pinned|locked dependency|dependencies|package|packages"),
+                   answers_unless=("image|images|docker|container|containers|base|tag|tags|digest", "update|updates|updated|upgrade|renovate|dependabot",
+                                   "vulnerab|audit|cve|scan", "licen"))
+def test_dependencies_locked(files, evidence):
+    """A manifest without a lock file lets every build install whatever the registry serves that
+    day: a new minor release, a yanked one, or a compromised one (the event-stream and ua-parser-js
+    incidents arrived as ordinary updates).  For each dependency manifest in the folder (package.json,
+    pyproject.toml, Pipfile, Gemfile, go.mod, composer.json, Cargo.toml, mix.exs) that declares
+    dependencies, a lock file of its tool must stand beside it; requirements files must pin every
+    requirement with ``==`` (or a VCS URL to a full commit) unless a Python lock file is there;
+    and ``package-lock.json`` must record every dependency ``package.json`` asks for (else ``npm
+    ci`` refuses to install).  Not applicable when the folder holds no dependency manifest."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    python_lock = [name for name, _ in files.regular_files(("poetry.lock", "uv.lock", "pdm.lock", "pylock.toml", "Pipfile.lock"))]
+    for ecosystem in lockfiles.ECOSYSTEMS:
+        for name, path in files.regular_files(ecosystem.manifests):
+            text = read_text(files.label, path)
+            if not ecosystem.declares.search(text):
+                continue
+            locks = files.regular_files(ecosystem.locks)
+            if not locks:
+                if ecosystem.name == "Python (pyproject)" and _pinned_requirements(files):
+                    seen[name] = "installs from pinned requirements"
+                    continue
+                problems.append(f"{name} declares dependencies and no lock file stands beside it ({', '.join(ecosystem.locks[:4])})")
+                continue
+            seen[name] = ", ".join(lock for lock, _ in locks)
+            lock_name, lock_path = locks[0]
+            if lock_name == "package-lock.json" and lock_path.stat().st_size <= LOCK_MAX_BYTES:
+                missing = lockfiles.npm_unlocked(text, lock_path.read_text(encoding="utf-8", errors="replace"))
+                if missing:
+                    problems.append(f"package-lock.json does not record {', '.join(missing[:5])}"
+                                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                                    + " that package.json asks for: the lock is older than the manifest")
+    for name, path in files.regular_files(lockfiles.REQUIREMENTS):
+        loose, hashed = lockfiles.unpinned_requirements(read_text(files.label, path))
+        seen[name] = "hashes on every requirement" if hashed else "pinned" if not loose else f"{len(loose)} not pinned"
+        if loose and not python_lock:
+            problems.append(f"{name} does not pin {', '.join(loose[:5])}" + (f" and {len(loose) - 5} more" if len(loose) > 5 else ""))
+    evidence.record(manifests=seen, problems=problems)
+    if not seen and not problems:
+        not_applicable(f"{files.name}: no dependency manifest that declares dependencies in {files.path} "
+                       f"({', '.join(m for e in lockfiles.ECOSYSTEMS for m in e.manifests)}, requirements.txt)", unexamined=True)
+    require(not problems, files, "; ".join(problems), "a lock file beside every dependency manifest, and exact pins in requirements files")
+
+
+def _pinned_requirements(files: FilesTarget) -> bool:
+    found = files.regular_files(lockfiles.REQUIREMENTS)
+    return bool(found) and all(not lockfiles.unpinned_requirements(read_text(files.label, path))[0] for _, path in found)

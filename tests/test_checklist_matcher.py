@@ -668,6 +668,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("favicon and meta tags present", {"site-03"}),
         ("Anti-affinity spreads replicas across nodes", {"k8s-26"}),
         ("Anonymous MySQL users removed", {"mysql-03"}),
+        ("Dependencies pinned (requirements.txt with hashes)", {"cfg-13"}),
+        ("Lock files committed", {"cfg-13"}),
         ("Default MySQL test database removed", {"mysql-06"}),
         ("No world-writable files in /var/www", {"host-04"}),
         # every place a default login could survive, not only the configuration files
@@ -793,6 +795,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "No incidents in the last week",  # a history, not what is firing now
         "Multi-AZ deployment",  # a cloud's zones for any kind of server, not only pods
         "Node pools spread across zones",  # nodes, not the pods on them
+        "Dependencies up to date",  # newest releases, not locked ones
         "Open Graph tags set",  # the front page's title, description and icon are not its social cards
         "Test email sending functionality",  # sending a message is not done: the login is (smtp-02)
         "Outgoing mail not flagged as spam",

@@ -373,3 +373,45 @@ def test_payments_live(pytester: pytest.Pytester, tmp_path: Path) -> None:
     assert all(run.result_for("cfg-12", name).unexamined for name in ("unknown", "none"))
     for result in run.summary.results:
         assert live_key not in f"{result.message} {result.evidence}" and test_key not in f"{result.message} {result.evidence}"
+
+
+def test_dependencies_locked(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """cfg-13 on folders as repositories leave them: locked npm and Python projects, a manifest
+    without its lock, a lock older than its manifest, loose requirements, and no manifest at all."""
+    package = '{"name": "shop", "dependencies": {"express": "^4.19.2", "helmet": "^7.1.0"}}'
+    lock = ('{"lockfileVersion": 3, "packages": {"": {"name": "shop"}, "node_modules/express": {"version": "4.19.2"}, '
+            '"node_modules/helmet": {"version": "7.1.0"}}}')
+    old_lock = '{"lockfileVersion": 3, "packages": {"": {}, "node_modules/express": {"version": "4.19.2"}}}'
+    folders = {
+        "npm-locked": {"package.json": (package, 0o644), "package-lock.json": (lock, 0o644)},
+        "py-pinned": {"requirements.txt": ("django==5.0.6 \\\n    --hash=sha256:abc\ngunicorn==22.0.0 --hash=sha256:def\n-r base.txt\n", 0o644),
+                      "pyproject.toml": ('[project]\nname = "shop"\ndependencies = ["django>=5"]\n', 0o644)},
+        "poetry": {"pyproject.toml": ('[tool.poetry.dependencies]\npython = "^3.11"\n', 0o644), "poetry.lock": ("# lock\n", 0o644)},
+        "no-lock": {"package.json": (package, 0o644), "Gemfile": ("source 'https://rubygems.org'\ngem 'rails', '~> 7.1'\n", 0o644)},
+        "stale-lock": {"package.json": (package, 0o644), "package-lock.json": (old_lock, 0o644)},
+        "loose": {"requirements.txt": ("django>=4.2\nrequests\ncelery==5.3.6\ngit+https://github.com/acme/lib@main#egg=lib\n", 0o644)},
+        "nothing": {"README.md": ("# app\n", 0o644), "package.json": ('{"name": "tooling", "private": true}', 0o644)},
+    }
+    targets = [_files(name, _folder(tmp_path / name, spec)) for name, spec in folders.items()]
+    run = run_catalog(pytester, "test_app_config.py", targets=targets, args=["-k", "cfg-13"])
+    outcomes = {name: run.outcome("cfg-13", name) for name in folders}
+    assert outcomes == {"npm-locked": "passed", "py-pinned": "passed", "poetry": "passed", "no-lock": "failed", "stale-lock": "failed",
+                        "loose": "failed", "nothing": "n/a"}
+    assert run.evidence("cfg-13", "py-pinned")["manifests"] == {"pyproject.toml": "installs from pinned requirements",
+                                                                  "requirements.txt": "hashes on every requirement"}
+    message = run.message("cfg-13", "no-lock")
+    assert "package.json declares dependencies and no lock file stands beside it (package-lock.json, npm-shrinkwrap.json" in message
+    assert "Gemfile declares dependencies and no lock file stands beside it (Gemfile.lock)" in message
+    assert ("package-lock.json does not record helmet that package.json asks for: the lock is older than the manifest"
+            in run.message("cfg-13", "stale-lock"))
+    assert ("requirements.txt does not pin django>=4.2, requests, git+https://github.com/acme/lib@main#egg=lib; expected a lock file"
+            in run.message("cfg-13", "loose"))
+    assert run.result_for("cfg-13", "nothing").unexamined
+
+
+def test_requirement_pins() -> None:
+    from pytest_deploycheck.targets.lockfiles import unpinned_requirements
+
+    assert unpinned_requirements("Django==5.0.6\nuvicorn[standard]==0.30.1 ; python_version >= '3.10'\n") == ([], False)
+    assert unpinned_requirements("pkg===1.0 --hash=sha256:aa\n-e .\n./vendor/lib\n--index-url https://pypi.example/simple\n") == ([], True)
+    assert unpinned_requirements("pkg==1.*\nother~=2.0\nlib @ git+https://x/y@" + "a" * 40 + "\n") == (["pkg==1.*", "other~=2.0"], False)
