@@ -420,7 +420,7 @@ SCAN_DEADLINE_S = 60.0
                             "secret|secrets scan|scanning|scanner|leak|leaks|gitleaks|trufflehog",
                             "sensitive value|values|data|config|configuration|information|setting|settings not? git|repo|repository|committed|commit|vcs",
                             "env|envfile|dotenv|secret|secrets|sensitive|credential|credentials file? data? not|no|excluded|ignored|out? version_control|source_control|git|gitignore"),
-                   answers_unless=("image", "images", "docker", "dockerfile", "rotate", "rotation", "vault", "manager", "kms",
+                   answers_unless=("docker", "dockerfile", "rotate", "rotation", "vault", "manager", "kms",
                                    "environment variable", "ci", "pipeline", "log", "logs"))
 def test_no_committed_secrets(files, evidence):
     """A secret in a repository is known to everyone who can clone it, for good: deleting the
@@ -494,7 +494,8 @@ def _tracker_sdks(files: FilesTarget) -> list[str]:
                             "exception tracking|reporting|monitoring", "crash reporting",
                             "exception|exceptions|error|errors|crash|crashes errortracking notif|report|sent|go?",
                             "new_relic|newrelic|elastic_apm apm? configur|report|reporting|integrat|enabl|install|connected|key?"),
-                   answers_unless=("frontend|browser|mobile|ios|android", "alert", "review", "triage", "rate|rates|ratio|budget"),
+                   answers_unless=("frontend|browser|mobile|ios|android|crashlytics|firebase|appcenter|instabug", "alert", "review", "triage",
+                                   "rate|rates|ratio|budget"),
                    # "error monitoring in place" is an error tracker; "exception notifications go to Sentry" too
                    answers_accepts=("monitor", "alert"))
 def test_error_tracking(files, evidence):

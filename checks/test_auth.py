@@ -112,7 +112,8 @@ def _duration(seconds: float) -> str:
                    answers=("protected_paths|protected_endpoints|protected_routes",
                             "unauthenticated_requests|anonymous_access|anonymous_requests api|endpoint|route?",
                             "api|endpoint|route|page authentication|login|auth require|enforc|protect",
-                            "authentication|auth require|enforc api|endpoint|route", "401|403 unauthenticated|anonymous|without"),
+                            "authentication|auth require|enforc api|endpoint|route", "401|403 unauthenticated|anonymous|without",
+                            "api|endpoint|route require|requires|need jwt|token|bearer|authentication|auth|login valid?"),
                    answers_unless=("rate limit",))
 def test_protected_paths(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """An API path that answers without credentials is public, whatever the design says.  Every

@@ -89,7 +89,8 @@ def test_base_images_pinned(files, evidence):
 @pytest.mark.check("dock-04", "No secrets in ENV or ARG", severity="high",
                    refs=("CIS Docker Benchmark 4.10", "BuildKit check SecretsUsedInArgOrEnv"),
                    answers=("no secrets in docker image", "no credentials in dockerfile", "build secrets not baked into image",
-                            "secret|secrets|credential|credentials|password|key|keys baked|bake|embedded|embed image|images|container|dockerfile"))
+                            "secret|secrets|credential|credentials|password|key|keys baked|bake|embedded|embed image|images|container|dockerfile",
+                            "secret|secrets|credential|credentials|password|passwords container|docker? image|images"))
 def test_no_secrets_in_image(files, evidence):
     """``ENV`` and ``ARG`` values stay in the image's history and metadata: anyone who can pull
     the image reads them.  Passes when no ENV/ARG whose name says credential (``*_PASSWORD``,

@@ -221,7 +221,8 @@ def test_images_pinned(k8s, evidence):
                    refs=("Kubernetes docs: good practices for Secrets", "kube-score: environment variable secrets"),
                    answers=("kubernetes secrets for sensitive data", "no plaintext secrets in manifests", "secretkeyref used",
                             "credentials not in configmaps", "kubernetes|docker|container|compose|pod secret|secrets mount|store|object?",
-                            "secret management|manager|vault|store|sealed|external", "vault secret|secrets?"))
+                            "secret management|manager|vault|store|sealed|external", "vault secret|secrets?"),
+                   answers_unless=("image|images|baked|bake|dockerfile",))  # secrets in images are dock-04's
 def test_secrets_from_secret_objects(k8s, evidence):
     """A password written as an ``env`` value or in a ConfigMap sits in the manifests' repository
     and is readable by everyone who may read ConfigMaps or pod specs.  Passes when no
@@ -406,7 +407,8 @@ def test_pvcs(k8s, evidence):
 
 @pytest.mark.check("k8s-24", "cert-manager Certificates Ready", severity="high",
                    refs=("cert-manager: Certificate Ready condition",),
-                   answers=("cert-manager certificates ready", "certificate issued by cert-manager", "tls certificates provisioned"))
+                   answers=("cert-manager certificates ready", "certificate issued by cert-manager", "tls certificates provisioned",
+                            "certificate|certificates? auto_renew|autorenew|renew|renewal|renewed|automatic cert_manager|certmanager"))
 def test_certificates(k8s, evidence):
     """A cert-manager Certificate that is not Ready has failed to issue or renew: the Ingress keeps
     serving an old, a self-signed or no certificate.  Passes when every Certificate in the

@@ -285,6 +285,7 @@ def test_sends_to_alertmanager(prometheus, evidence):
                             "critical alerts notify someone", "alert notifications",
                             "alertmanager receiver|route|configur|email|slack|pagerduty",
                             "alert route|routing|receiver|channel|destination|email|slack|escalation",
+                            "alert|alerts rout|routed|routing|sent|go|reach|page pager|rotation|team|receiver|pagerduty|opsgenie",
                             "notification channel|email|slack|pagerduty configur?",
                             "alert|alerts page|pages|paging on_call|oncall|engineer|responder|someone",
                             "oncall|opsgenie|pager integration|receiver|route|routing|notification tested|configured|working|set|connected",

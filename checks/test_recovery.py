@@ -122,7 +122,8 @@ def test_restore_documented(files, evidence):
 
 @pytest.mark.check("dr-07", "Failover drill is recent", severity="medium",
                    refs=(NIST_CP, "ISO/IEC 27001:2022 A.5.30: ICT readiness for business continuity"),
-                   answers=("failover test|drill|rehears|exercis|verif", "disaster_recovery drill|test|exercis",
+                   answers=("failover test|drill|rehears|exercis|verif", "database|postgres|mysql|redis|db failover test|drill|rehears|exercis|verif",
+                            "disaster_recovery drill|test|exercis",
                             "standby|replica promotion test|drill"),
                    answers_kind="drill")
 @pytest.mark.manual(instructions="Fail over to the standby (database replica, second region, spare host) and back; "

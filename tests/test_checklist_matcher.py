@@ -669,6 +669,13 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Anti-affinity spreads replicas across nodes", {"k8s-26"}),
         ("Anonymous MySQL users removed", {"mysql-03"}),
         ("Dependencies pinned (requirements.txt with hashes)", {"cfg-13"}),
+        ("All endpoints require a valid JWT except /health and /login", {"auth-01"}),
+        ("Certificates auto-renew via cert-manager", {"k8s-24"}),
+        ("Secrets in Kubernetes Secrets, not ConfigMaps", {"k8s-13"}),  # not Compose's comp-09
+        ("No secrets in container images or env files committed to git", {"cfg-10", "dock-04"}),
+        ("No secrets baked into Docker images", {"dock-04"}),
+        ("Database failover tested in the last quarter", {"dr-07"}),
+        ("Alerts routed to the payments on-call rotation", {"mon-08"}),
         ("Lock files committed", {"cfg-13"}),
         ("Default MySQL test database removed", {"mysql-06"}),
         ("No world-writable files in /var/www", {"host-04"}),
@@ -795,6 +802,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "No incidents in the last week",  # a history, not what is firing now
         "Multi-AZ deployment",  # a cloud's zones for any kind of server, not only pods
         "Node pools spread across zones",  # nodes, not the pods on them
+        "Crash reporting (Crashlytics) for the app",  # the mobile app's, not the server's error tracker (cfg-11)
         "Dependencies up to date",  # newest releases, not locked ones
         "Open Graph tags set",  # the front page's title, description and icon are not its social cards
         "Test email sending functionality",  # sending a message is not done: the login is (smtp-02)
