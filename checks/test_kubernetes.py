@@ -21,8 +21,8 @@ import pytest
 
 from pytest_deploycheck import TargetError, not_applicable
 from pytest_deploycheck.targets.container_common import KUBERNETES_EXTRA, Finding, judge
-from pytest_deploycheck.targets.k8s_cluster import WORKLOADS
-from pytest_deploycheck.targets.k8s_live import live_certificates, live_nodes, live_pods, live_pvcs, live_rollouts
+from pytest_deploycheck.targets.k8s_cluster import GITOPS_NAMESPACES, WORKLOADS
+from pytest_deploycheck.targets.k8s_live import live_certificates, live_gitops, live_nodes, live_pods, live_pvcs, live_rollouts
 from pytest_deploycheck.targets.k8s_manifests import (
     K8sObject,
     k8s_availability,
@@ -459,3 +459,29 @@ def test_replicas_spread(k8s, evidence):
         not_applicable(f"{k8s.name}: no Deployment or StatefulSet runs more than one replica in {_where(k8s)} (k8s-03 judges that)")
     judge(k8s, evidence, findings, "podAntiAffinity or topologySpreadConstraints over kubernetes.io/hostname (or a zone) "
           "for every workload of more than one replica", examined=judged)
+
+
+@pytest.mark.check("k8s-27", "GitOps applications synced and healthy", severity="high",
+                   refs=("Argo CD: Application sync and health status", "Flux: Kustomization and HelmRelease Ready condition"),
+                   answers=("argo|argocd|argo_cd app|application|applications synced|sync|healthy|health|green",
+                            "flux|fluxcd kustomization|kustomizations|helmrelease|helmreleases|reconcil|ready|synced",
+                            "gitops synced|sync|in_sync|reconciled|healthy|drift", "flux|fluxcd reconciliation|reconcil succeeded|ready|healthy"),
+                   answers_unless=("version",))
+def test_gitops(k8s, evidence):
+    """With GitOps, what runs is what the controller last applied: an Application left OutOfSync
+    still runs the old release, a Degraded one runs a broken one, and a suspended Kustomization
+    applies nothing at all.  Reads Argo CD Applications (sync status Synced, health Healthy, no
+    failed last sync) and Flux Kustomizations and HelmReleases (Ready=True, not suspended) in the
+    namespaces and in ``gitops_namespaces`` (default argocd, flux-system).  Not applicable where
+    neither Argo CD nor Flux is installed."""
+    k8s.require_live("GitOps status")
+    spaces = [*k8s.namespaces, *(k8s.setting("gitops_namespaces") or GITOPS_NAMESPACES)]
+    lists = {kind: k8s.list_kind(kind, spaces) for kind in ("Application", "Kustomization", "HelmRelease")}
+    if all(found is None for found in lists.values()):
+        not_applicable(f"{k8s.name}: neither Argo CD nor Flux is installed (the cluster serves no Applications, Kustomizations or HelmReleases)")
+    objects = [o for found in lists.values() for o in found or []]
+    if not objects:
+        not_applicable(f"{k8s.name}: no Argo CD Application or Flux Kustomization or HelmRelease in {', '.join(dict.fromkeys(spaces))}",
+                       unexamined=True)
+    judge(k8s, evidence, live_gitops(objects), "every Application Synced and Healthy, every Kustomization and HelmRelease Ready",
+          examined=[o.ident for o in objects])

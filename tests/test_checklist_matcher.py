@@ -670,6 +670,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Anonymous MySQL users removed", {"mysql-03"}),
         ("Dependencies pinned (requirements.txt with hashes)", {"cfg-13"}),
         ("All endpoints require a valid JWT except /health and /login", {"auth-01"}),
+        ("Argo CD app synced and healthy", {"k8s-27"}),
+        ("Flux reconciliation succeeded", {"k8s-27"}),
         ("Certificates auto-renew via cert-manager", {"k8s-24"}),
         ("Secrets in Kubernetes Secrets, not ConfigMaps", {"k8s-13"}),  # not Compose's comp-09
         ("No secrets in container images or env files committed to git", {"cfg-10", "dock-04"}),
@@ -802,6 +804,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "No incidents in the last week",  # a history, not what is firing now
         "Multi-AZ deployment",  # a cloud's zones for any kind of server, not only pods
         "Node pools spread across zones",  # nodes, not the pods on them
+        "Helm release deployed at the right version",  # plain Helm keeps releases in Secrets, which are not read
         "Crash reporting (Crashlytics) for the app",  # the mobile app's, not the server's error tracker (cfg-11)
         "Dependencies up to date",  # newest releases, not locked ones
         "Open Graph tags set",  # the front page's title, description and icon are not its social cards

@@ -23,8 +23,8 @@ from tests.servers.inventory import REPO, run_catalog
 from tests.servers.kubeapi import launch_kubeapi, write_kubeconfig
 
 DATA = REPO / "tests" / "data" / "containers"
-CHECKS = [f"k8s-{n:02d}" for n in range(1, 27)]
-LIVE_ONLY = {"k8s-20", "k8s-21", "k8s-22", "k8s-23", "k8s-24"}
+CHECKS = [f"k8s-{n:02d}" for n in range(1, 28)]
+LIVE_ONLY = {"k8s-20", "k8s-21", "k8s-22", "k8s-23", "k8s-24", "k8s-27"}
 MANIFEST_ONLY = {"k8s-19"}
 ONE_REPLICA = {"k8s-26"}  # the bad web Deployment runs one replica: nothing to spread (its failing case: test_replicas_spread)
 BAD_SECRETS = ("hunter2", "sk_live_0123456789")
@@ -88,6 +88,12 @@ def test_kubernetes_catalog(pytester: pytest.Pytester, kube_good: Instance, kube
     assert "Node/node-b: node is not Ready (NodeStatusUnknown)" in run.message("k8s-22", "kube-bad")
     assert "PersistentVolumeClaim/shop/uploads: claim is Pending, not Bound" in run.message("k8s-23", "kube-bad")
     assert "ACME challenge failed" in run.message("k8s-24", "kube-bad")
+    gitops = run.message("k8s-27", "kube-bad")
+    assert ("Application/argocd/shop: sync OutOfSync (at 9a8b7c6d5e4f); health Degraded: Deployment web exceeded its progress deadline; "
+            "last sync Failed: one or more objects failed to apply") in gitops
+    assert "HelmRelease/shop/redis: not Ready (UpgradeFailed: Helm upgrade failed: timed out waiting for the condition)" in gitops
+    assert "Kustomization/flux-system/addons: suspended: changes are not applied" in gitops
+    assert sorted(run.evidence("k8s-27", "kube-good")["examined"]) == ["Application/argocd/shop", "Kustomization/flux-system/addons"]
     # A Deployment is judged by its template, not again in each pod a ReplicaSet made.
     assert not any("Pod/shop/web-" in e["object"] for e in run.evidence("k8s-01", "kube-bad")["problems"])
     assert "Pod/tools/debug" in run.evidence("k8s-01", "kube-bad")["examined"]  # a bare pod is judged itself

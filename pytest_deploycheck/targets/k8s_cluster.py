@@ -19,7 +19,7 @@ import json
 import os
 import ssl
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,13 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "Certificate": ("cert-manager.io", "v1", "certificates", True),
     "ResourceQuota": ("", "v1", "resourcequotas", True),
     "LimitRange": ("", "v1", "limitranges", True),
+    # GitOps controllers' custom resources (read in gitops_namespaces too: they live beside their controller).
+    "Application": ("argoproj.io", "v1alpha1", "applications", True),
+    "Kustomization": ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations", True),
+    "HelmRelease": ("helm.toolkit.fluxcd.io", "v2", "helmreleases", True),
 }
+#: Where Argo CD and Flux keep their Applications, Kustomizations and HelmReleases by default.
+GITOPS_NAMESPACES = ("argocd", "flux-system")
 #: The kinds that carry a pod template (or are pods): what the workload rules read.
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
 PAGE = 500  # items per list request
@@ -155,21 +161,24 @@ class KubernetesTarget(TargetHandle):
     def path(self) -> Path:  # for ``globbed`` on a files target
         return Path(str(self.target.get("path")))
 
-    def list_kind(self, kind: str) -> list[K8sObject] | None:
-        """Every ``kind`` object on the cluster (in ``namespaces`` when namespaced); None when the
-        API server does not serve the kind at all (a custom resource that is not installed)."""
-        if kind in self._lists:
-            return self._lists[kind]
+    def list_kind(self, kind: str, namespaces: Sequence[str] | None = None) -> list[K8sObject] | None:
+        """Every ``kind`` object on the cluster (in ``namespaces``, default the target's, when
+        namespaced); None when the API server does not serve the kind at all (a custom resource
+        that is not installed)."""
+        spaces = tuple(dict.fromkeys(namespaces)) if namespaces is not None else self.namespaces
+        key = kind if namespaces is None else f"{kind}@{','.join(spaces)}"
+        if key in self._lists:
+            return self._lists[key]
         group, version, plural, namespaced = RESOURCES[kind]
         base = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        paths = [f"{base}/namespaces/{ns}/{plural}" for ns in self.namespaces] if namespaced else [f"{base}/{plural}"]
+        paths = [f"{base}/namespaces/{ns}/{plural}" for ns in spaces] if namespaced else [f"{base}/{plural}"]
         found: list[K8sObject] = []
         for path in paths:
             response = self.get_list(path)
             if response is None:
                 return None
             found.extend(items(response, kind, ""))
-        self._lists[kind] = found
+        self._lists[key] = found
         return found
 
     def get_list(self, path: str) -> dict[str, Any] | None:
@@ -357,6 +366,8 @@ FIELDS: dict[str, Field] = {
     "namespace": Field("str", "the namespace the application runs in (default: the context's namespace, else default)"),
     "namespaces": Field("list[str]", "several namespaces, instead of namespace"),
     "token": Field("str", "a bearer token that replaces the kubeconfig user's credentials (use ${VAR})"),
+    "gitops_namespaces": Field("list[str]", "where Argo CD Applications and Flux Kustomizations and HelmReleases live, read besides "
+                               "the namespaces (default: argocd, flux-system)"),
 }
 
 

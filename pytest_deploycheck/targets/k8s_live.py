@@ -120,3 +120,33 @@ def live_certificates(objects: Sequence[K8sObject]) -> list[Finding]:
             detail = ": ".join(str(x) for x in ((ready or {}).get("reason"), (ready or {}).get("message")) if x) or "no Ready condition"
             findings.append(Finding(obj.ident, obj.source, f"certificate is not Ready ({detail})", "live-certificate", "high"))
     return findings
+
+
+def live_gitops(objects: Sequence[K8sObject]) -> list[Finding]:
+    """Argo CD Applications synced and healthy; Flux Kustomizations and HelmReleases Ready and not suspended."""
+    findings: list[Finding] = []
+    for obj in objects:
+        status = obj.doc.get("status") or {}
+        if obj.kind == "Application":
+            sync = str((status.get("sync") or {}).get("status") or "Unknown")
+            health = status.get("health") or {}
+            problems = []
+            if sync != "Synced":
+                revision = (status.get("sync") or {}).get("revision")
+                problems.append(f"sync {sync}" + (f" (at {str(revision)[:12]})" if revision else ""))
+            if health.get("status") != "Healthy":
+                problems.append(f"health {health.get('status') or 'Unknown'}" + (f": {str(health['message'])[:160]}" if health.get("message") else ""))
+            operation = status.get("operationState") or {}
+            if operation.get("phase") in ("Failed", "Error"):
+                problems.append(f"last sync {operation['phase']}: {str(operation.get('message') or '')[:160]}".rstrip(": "))
+            if problems:
+                findings.append(Finding(obj.ident, obj.source, "; ".join(problems), "live-gitops", "high"))
+        elif obj.kind in ("Kustomization", "HelmRelease"):
+            if (obj.doc.get("spec") or {}).get("suspend") is True:
+                findings.append(Finding(obj.ident, obj.source, "suspended: changes are not applied", "live-gitops", "high"))
+                continue
+            ready = _condition(obj.doc, "Ready")
+            if ready is None or ready.get("status") != "True":
+                detail = ": ".join(str(x) for x in ((ready or {}).get("reason"), (ready or {}).get("message")) if x) or "no Ready condition"
+                findings.append(Finding(obj.ident, obj.source, f"not Ready ({detail[:200]})", "live-gitops", "high"))
+    return findings

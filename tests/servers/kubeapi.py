@@ -104,6 +104,9 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
     Resource("cert-manager.io", "v1", "certificates", "Certificate", True, ("cert", "certs")),
+    Resource("argoproj.io", "v1alpha1", "applications", "Application", True, ("app", "apps")),
+    Resource("kustomize.toolkit.fluxcd.io", "v1", "kustomizations", "Kustomization", True, ("ks",)),
+    Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases", "HelmRelease", True, ("hr",)),
 )
 _BY_KIND = {r.kind: r for r in RESOURCES}
 
