@@ -869,6 +869,33 @@ def test_a_check_about_one_data_store_does_not_answer_an_item_about_another() ->
     assert result.check_ids == ("host-90",)
 
 
+@pytest.mark.parametrize(("text", "hint"), [
+    ("API response time < 200ms (p95)", "promql"),
+    ("Error Rate | <0.1%", "promql"),
+    ("Kafka consumer lag < 1000 messages", "promql"),
+    ("External API integrations working (HuggingFace)", "http"),
+    ("Admin user created", "sql"),
+    ("Alert on p99 latency > 1 s", None),  # an alert rule, not a measurement
+    ("Latency metrics: P50, P95, P99 tracked", None),  # monitoring
+    ("Seed data version controlled", None),
+    ("Client signed off", None),
+])
+def test_manual_items_a_team_can_measure_get_a_hint(text: str, hint: str | None) -> None:
+    from pytest_deploycheck.checklist.matcher import expectation_hint
+
+    assert expectation_hint(parse_text(f"- [ ] {text}\n").items[0]) == hint
+
+
+def test_the_hint_is_in_the_suggestion(vocab: Vocabulary) -> None:
+    from pytest_deploycheck.checklist.match import Matcher
+
+    checklist = parse_text("- [ ] API p95 latency under 300 ms\n")
+    suggestion = Matcher(vocab).suggest(checklist.items[0], checklist)
+    assert suggestion.checks == ()
+    assert suggestion.why.endswith("measurable: a promql expectation of your own can check it "
+                                   "(--deploycheck-expectations, README 'Your own checks')")
+
+
 def test_every_check_declares_its_wording(catalog: list[dict[str, object]]) -> None:
     silent = [c["id"] for c in catalog if not c["answers"]]
     assert not silent, f"checks without answers= phrases: {silent}"

@@ -39,6 +39,10 @@ class Matcher:
         result = matcher.match_item(item, self.vocabulary, parent)
         if result.manual:
             why = result.rejected[0] if result.rejected else "no catalog check answers this item"
+            hint = matcher.expectation_hint(item)
+            if hint:
+                why += (f"; measurable: a {hint} expectation of your own can check it "
+                        "(--deploycheck-expectations, README 'Your own checks')")
             return Suggestion((), why)
         why = "; ".join(dict.fromkeys(m.reason for m in result.matches[:3]))  # two checks matched by one phrase: said once
         attest = "; ".join(result.unanswered)
