@@ -3,8 +3,10 @@ the test bed's real SMTP server (aiosmtpd): see ``tests/servers/smtp.py`` for it
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from pytest_deploycheck.inventory import load_inventory
 from pytest_deploycheck.outcomes import TargetError
 from pytest_deploycheck.targets.reach import Reachability
 from pytest_deploycheck.targets.smtp import SmtpTarget
-from pytest_deploycheck.targets.smtp_session import MAX_REPLY_LINES
+from pytest_deploycheck.targets.smtp_session import MAX_REPLY_LINES, Conversation
 from tests.servers.base import LOOPBACK, SilentListener
 from tests.servers.inventory import run_catalog, write_inventory
 from tests.servers.smtp import USER, MailBed
@@ -159,3 +161,18 @@ def test_a_silent_port_costs_one_timeout(tmp_path: Path) -> None:
         with pytest.raises(TargetError, match="no complete SMTP answer"):  # the target is marked: no second connection
             handle.greeting()
         assert silent.accepted() == 1
+
+
+def test_a_server_echoing_the_credentials_has_them_masked() -> None:
+    """A reply that repeats the AUTH line (a broken or hostile server) never carries the password out."""
+    left, right = socket.socketpair()
+    token = base64.b64encode(b"\0app\0s3cret-Pa55").decode()
+    right.sendall(f"535 5.7.8 bad credentials in AUTH PLAIN {token} (s3cret-Pa55)\r\n".encode())
+    try:
+        reply = Conversation(left, deadline=time.monotonic() + 2).auth("PLAIN", "app", "s3cret-Pa55")
+    finally:
+        left.close()
+        right.close()
+    assert reply.code == 535
+    assert "s3cret" not in reply.text and token not in reply.text
+    assert reply.text == "535 5.7.8 bad credentials in AUTH PLAIN *** (***)"

@@ -135,7 +135,20 @@ class Conversation:
 
     def auth(self, mechanisms: str, username: str, password: str) -> Reply:
         """AUTH PLAIN (or LOGIN when the server offers only that) with these credentials; the
-        final reply (235 accepted, 535 refused).  The credentials never appear in what is raised."""
+        final reply (235 accepted, 535 refused).  The credentials never appear in what is raised
+        or returned: a server that echoes them (in clear or base64) has them masked."""
+        reply = self._auth(mechanisms, username, password)
+        secrets = [password, base64.b64encode(password.encode()).decode(),
+                   base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode()]
+        lines = []
+        for line in reply.lines:
+            for secret in secrets:
+                if secret:
+                    line = line.replace(secret, "***")
+            lines.append(line)
+        return Reply(reply.code, tuple(lines))
+
+    def _auth(self, mechanisms: str, username: str, password: str) -> Reply:
         offered = set(mechanisms.upper().split())
         if "PLAIN" in offered or not offered & {"LOGIN"}:
             token = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode()
