@@ -172,3 +172,12 @@ scrape_configs:
     assert shipping.outputs == ["loki https://loki.internal/loki/api/v1/push"]
     broken = log_shippers.parse_promtail({"/etc/promtail/config.yml": "clients: [\n"})
     assert broken.problems and broken.problems[0].startswith("/etc/promtail/config.yml is not valid YAML")
+
+
+def test_destinations_never_carry_a_login() -> None:
+    promtail = log_shippers.parse_promtail({"c.yml": "clients:\n  - url: https://tenant:s3cret-pw@loki.internal/loki/api/v1/push\n"})
+    vector = log_shippers.parse_vector({"v.yaml": "sinks:\n  out:\n    type: http\n    uri: https://ship:s3cret-pw@logs.internal/in\n"})
+    upload = log_shippers.parse_journal_upload({}, "https://up:s3cret-pw@journal.internal:19532")
+    shown = promtail.outputs + vector.outputs + upload.outputs
+    assert shown == ["loki https://tenant@loki.internal/loki/api/v1/push", "http https://ship@logs.internal/in",
+                     "journal-remote https://up@journal.internal:19532"]

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from pytest_deploycheck.targets.base import strip_userinfo
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -74,9 +76,15 @@ class Shipping:
 
     files: list[str] = field(default_factory=list)  # globs of the files it tails
     system_log: bool = False  # reads the journal or the syslog socket
-    outputs: list[str] = field(default_factory=list)  # network destinations
+    outputs: list[str] = field(default_factory=list)  # network destinations, without credentials
     local: list[str] = field(default_factory=list)  # outputs that stay on the host (a file, stdout)
     problems: list[str] = field(default_factory=list)  # what could not be read
+
+
+def _dest(destination: str) -> str:
+    """A destination as evidence shows it: a URL's user and password dropped (``https://u:pw@loki`` ->
+    ``https://u@loki``), so no shipper's login reaches a report."""
+    return strip_userinfo(destination)
 
 
 def running(processes: Sequence[Any]) -> list[Running]:
@@ -200,14 +208,14 @@ def parse_rsyslog(files: Mapping[str, str]) -> Shipping:
             elif kind == "action" and module in _REMOTE_ACTIONS:
                 host_key, port_key = _REMOTE_ACTIONS[module]
                 where = params.get(host_key, "?") + (f":{params[port_key]}" if port_key and params.get(port_key) else "")
-                out.outputs.append(f"{module} {where}")
+                out.outputs.append(_dest(f"{module} {where}"))
             elif kind == "action" and module in ("omfile", "omjournal", "ompipe", "omprog", "omusrmsg"):
                 out.local.append(module)
         out.files += re.findall(r"^\s*\$InputFileName\s+(\S+)", text, re.M)
         if re.search(r"^\s*\$ModLoad\s+(?:imuxsock|imjournal)\b", text, re.M):
             out.system_log = True
         for at, host, port in _RS_LEGACY_FORWARD.findall(text):
-            out.outputs.append(f"{'tcp' if at == '@@' else 'udp'} {host}" + (f":{port}" if port else ""))
+            out.outputs.append(_dest(f"{'tcp' if at == '@@' else 'udp'} {host}" + (f":{port}" if port else "")))
     return out
 
 
@@ -271,7 +279,7 @@ def parse_filebeat(files: Mapping[str, str]) -> Shipping:
                     continue
                 if kind in _BEATS_REMOTE:
                     hosts = conf.get("hosts", []) if isinstance(conf, dict) else []
-                    out.outputs.append(f"{kind} {', '.join(map(str, hosts)) if isinstance(hosts, list) else hosts}".strip())
+                    out.outputs.append(_dest(f"{kind} {', '.join(map(str, hosts)) if isinstance(hosts, list) else hosts}".strip()))
                 else:
                     out.local.append(str(kind))
         for item in inputs if isinstance(inputs, list) else []:
@@ -291,7 +299,7 @@ def parse_promtail(files: Mapping[str, str]) -> Shipping:
         if not isinstance(doc, dict):
             continue
         clients = doc.get("clients") or ([doc["client"]] if isinstance(doc.get("client"), dict) else [])
-        out.outputs += [f"loki {c.get('url')}" for c in clients if isinstance(c, dict) and c.get("url")]
+        out.outputs += [_dest(f"loki {c.get('url')}") for c in clients if isinstance(c, dict) and c.get("url")]
         for scrape in doc.get("scrape_configs") or []:
             if not isinstance(scrape, dict):
                 continue
@@ -347,7 +355,7 @@ def parse_vector(files: Mapping[str, str]) -> Shipping:
                 out.local.append(kind)
             else:
                 where = sink.get("endpoint") or sink.get("address") or sink.get("uri") or sink.get("endpoints") or sink_id
-                out.outputs.append(f"{kind} {where}")
+                out.outputs.append(_dest(f"{kind} {where}"))
     return out
 
 
@@ -393,7 +401,7 @@ def parse_fluentbit(files: Mapping[str, str]) -> Shipping:
                 out.local.append(plugin)
             elif kind == "output" and plugin:
                 host = params.get("host") or params.get("uri") or params.get("endpoint") or ""
-                out.outputs.append(f"{plugin} {host}{':' + params['port'] if params.get('port') else ''}".strip())
+                out.outputs.append(_dest(f"{plugin} {host}{':' + params['port'] if params.get('port') else ''}".strip()))
     return out
 
 
@@ -404,7 +412,7 @@ def parse_journal_upload(files: Mapping[str, str], url: str | None) -> Shipping:
         match = re.search(r"^\s*URL\s*=\s*(\S+)", text, re.M)
         found = found or (match.group(1) if match else None)
     if found:
-        out.outputs.append(f"journal-remote {found}")
+        out.outputs.append(_dest(f"journal-remote {found}"))
     return out
 
 
