@@ -415,3 +415,6 @@ def test_requirement_pins() -> None:
     assert unpinned_requirements("Django==5.0.6\nuvicorn[standard]==0.30.1 ; python_version >= '3.10'\n") == ([], False)
     assert unpinned_requirements("pkg===1.0 --hash=sha256:aa\n-e .\n./vendor/lib\n--index-url https://pypi.example/simple\n") == ([], True)
     assert unpinned_requirements("pkg==1.*\nother~=2.0\nlib @ git+https://x/y@" + "a" * 40 + "\n") == (["pkg==1.*", "other~=2.0"], False)
+    # a token in a VCS URL is never shown
+    assert unpinned_requirements("git+https://ghp_token123@github.com/acme/lib@main#egg=lib\n")[0] == [
+        "git+https://github.com/acme/lib@main#egg=lib"]

@@ -40,6 +40,7 @@ REQUIREMENTS = ("requirements.txt", "requirements/production.txt", "requirements
                 "requirements-prod.txt")
 _PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?\s*===?\s*[^\s,;*]+(?:\s*;.*)?$")
 _VCS_COMMIT = re.compile(r"@[0-9a-f]{40}\b")
+_USERINFO = re.compile(r"://[^/@\s]*@")
 
 
 def unpinned_requirements(text: str) -> tuple[list[str], bool]:
@@ -65,7 +66,7 @@ def unpinned_requirements(text: str) -> tuple[list[str], bool]:
         hashed += "--hash" in line
         if "://" in spec or spec.startswith("git+"):
             if not _VCS_COMMIT.search(spec):
-                loose.append(spec[:80])
+                loose.append(_USERINFO.sub("://", spec)[:80])  # a token in the URL (https://ghp_...@github.com) is not shown
         elif not _PIN.match(spec):
             loose.append(spec[:80])
     return loose, requirements > 0 and hashed == requirements
