@@ -572,7 +572,7 @@ def test_logs_shipped(host, evidence):
     systemd-journal-upload, which this check does not tie to ``log_dir``)."""
     log_dir = posixpath.normpath(str(_setting(host, "log_dir", "the application's log directory")))
     shippers = log_shippers.running(hostfacts.processes(host))
-    seen, shipped, unread, unknown = [], [], [], []
+    seen, shipped, unread, findings = [], [], [], []
     for shipper in shippers:
         if not shipper.spec.read:
             unread.append(f"{shipper.spec.name} (pid {shipper.pid})")
@@ -587,13 +587,13 @@ def test_logs_shipped(host, evidence):
         if tails and shipping.outputs:
             shipped.append(f"{name} tails {', '.join(tails)} and sends to {', '.join(shipping.outputs[:3])}")
         elif tails:
-            unknown.append(f"{name} tails {', '.join(tails)} but sends nowhere off the host "
+            findings.append(f"{name} tails {', '.join(tails)} but sends nowhere off the host "
                            f"({'outputs: ' + ', '.join(shipping.local) if shipping.local else 'no output'})")
         elif shipping.problems:
-            unknown.append(f"{name}: {'; '.join(shipping.problems)}")
+            findings.append(f"{name}: {'; '.join(shipping.problems)}")
         else:
             what = ", ".join(shipping.files[:3]) or ("the system log" if shipping.system_log else "no files")
-            unknown.append(f"{name} reads {what}, not {log_dir}")
+            findings.append(f"{name} reads {what}, not {log_dir}")
     evidence.record(log_dir=log_dir, shippers=seen, shipped_by=shipped, not_read=unread)
     if shipped:
         return
@@ -601,7 +601,7 @@ def test_logs_shipped(host, evidence):
         fail(host, f"no log shipper runs (looked for {log_shippers.NAMES})", f"a log shipper sending {log_dir}/* to a central store")
     problems = [e for e in seen if e["problems"]]
     if unread or problems:
-        why = "; ".join([*(f"{u} runs, and deploycheck does not read its configuration" for u in unread), *unknown])
+        why = "; ".join([*(f"{u} runs, and deploycheck does not read its configuration" for u in unread), *findings])
         not_applicable(f"{host.name}: {why}: whether {log_dir} is shipped cannot be judged here (set sudo: true to read root-only "
                        "configurations, or attest the item)", unexamined=True)
-    fail(host, "; ".join(unknown), f"a log shipper sending {log_dir}/* to a central store")
+    fail(host, "; ".join(findings), f"a log shipper sending {log_dir}/* to a central store")
