@@ -881,7 +881,7 @@ def test_a_check_about_one_data_store_does_not_answer_an_item_about_another() ->
     ("Client signed off", None),
 ])
 def test_manual_items_a_team_can_measure_get_a_hint(text: str, hint: str | None) -> None:
-    from pytest_deploycheck.checklist.matcher import expectation_hint
+    from pytest_deploycheck.checklist.hints import expectation_hint
 
     assert expectation_hint(parse_text(f"- [ ] {text}\n").items[0]) == hint
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pytest_deploycheck.checklist import matcher
+from pytest_deploycheck.checklist.hints import expectation_hint
 from pytest_deploycheck.checklist.mapping import Suggestion
 from pytest_deploycheck.checklist.parse import Checklist, Item
 from pytest_deploycheck.markers import CheckMeta
@@ -39,7 +40,7 @@ class Matcher:
         result = matcher.match_item(item, self.vocabulary, parent)
         if result.manual:
             why = result.rejected[0] if result.rejected else "no catalog check answers this item"
-            hint = matcher.expectation_hint(item)
+            hint = expectation_hint(item)
             if hint:
                 why += (f"; measurable: a {hint} expectation of your own can check it "
                         "(--deploycheck-expectations, README 'Your own checks')")
