@@ -28,6 +28,7 @@ from pytest_deploycheck.targets.compose import (
     compose_logging,
     compose_named_volumes,
     compose_privileged,
+    compose_registries,
     compose_resource_limits,
     compose_restart,
     target_project,
@@ -206,3 +207,24 @@ def test_log_size(files, evidence):
     or uses a driver that rotates (``local``) or ships elsewhere."""
     project = _project(files, evidence)
     judge(files, evidence, compose_logging(project), "logging.options.max-size (and max-file) on json-file services", examined=_services(project))
+
+
+@pytest.mark.check("comp-12", "Service images come from the allowed registries", severity="medium",
+                   refs=("NIST SP 800-190 4.1.5: use of untrusted images", "CIS Docker Benchmark 4.2: use trusted base images"),
+                   answers=("image|images|container from|pulled our|private|internal|trusted|approved|allowed registry|registries",
+                            "registry|registries allow|allowed|allowlist|approved|private|internal|trusted only?",
+                            "trusted|approved|private|internal image|images|registry|registries"),
+                   answers_unless=(KUBERNETES, "scan|scanned|vulnerab", "mirror|cache"))
+def test_registries(files, evidence):
+    """An image pulled from wherever its name points (Docker Hub, by default) runs whatever its
+    publisher pushed last, outside the scans and signatures of the team's own registry.  Passes
+    when every pulled service image comes from one of ``image_registries`` (a registry, or a
+    registry/path prefix such as ``ghcr.io/acme``; ``docker.io/library`` for Docker Hub's official
+    images); images built here are named by their build.  Not applicable without
+    ``image_registries``."""
+    allowed = files.setting("image_registries")
+    if not allowed:
+        not_applicable(f"{files.name}: no image_registries in the inventory (files.{files.name}.image_registries: the registries "
+                       "images may come from)", unexamined=True)
+    project = _project(files, evidence)
+    judge(files, evidence, compose_registries(project, allowed), f"every image from {', '.join(allowed)}", examined=_services(project))

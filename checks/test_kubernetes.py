@@ -35,6 +35,7 @@ from pytest_deploycheck.targets.k8s_manifests import (
     k8s_probes,
     k8s_rbac,
     k8s_reclaim_policy,
+    k8s_registries,
     k8s_resources,
     k8s_schema,
     k8s_security_context,
@@ -485,3 +486,23 @@ def test_gitops(k8s, evidence):
                        unexamined=True)
     judge(k8s, evidence, live_gitops(objects), "every Application Synced and Healthy, every Kustomization and HelmRelease Ready",
           examined=[o.ident for o in objects])
+
+
+@pytest.mark.check("k8s-28", "Images come from the allowed registries", severity="medium",
+                   refs=("NIST SP 800-190 4.1.5: use of untrusted images", "Kyverno policy: restrict image registries",
+                         "Kubernetes docs: admission control (ImagePolicyWebhook)"),
+                   answers=("image|images|container from|pulled our|private|internal|trusted|approved|allowed registry|registries",
+                            "registry|registries allow|allowed|allowlist|approved|private|internal|trusted only?",
+                            "trusted|approved|private|internal image|images|registry|registries"),
+                   answers_unless=("compose", "scan|scanned|vulnerab", "mirror|cache"))
+def test_registries(k8s, evidence):
+    """An image pulled from wherever its name points (Docker Hub, by default) runs whatever its
+    publisher pushed last, outside the scans and signatures of the team's own registry.  Passes
+    when every container and init container image comes from one of ``image_registries`` (a
+    registry, or a registry/path prefix such as ``ghcr.io/acme``; ``docker.io/library`` for
+    Docker Hub's official images).  Not applicable without ``image_registries``."""
+    allowed = k8s.setting("image_registries")
+    if not allowed:
+        not_applicable(f"{k8s.name}: no image_registries in the inventory (the registries images may come from)", unexamined=True)
+    objects = _workloads(k8s)
+    _judge_workloads(k8s, evidence, objects, k8s_registries(objects, allowed), f"every image from {', '.join(allowed)}")

@@ -671,6 +671,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Dependencies pinned (requirements.txt with hashes)", {"cfg-13"}),
         ("All endpoints require a valid JWT except /health and /login", {"auth-01"}),
         ("Argo CD app synced and healthy", {"k8s-27"}),
+        ("Images pulled from private registry", {"comp-12", "k8s-28"}),
+        ("Compose images from the internal registry", {"comp-12"}),
         ("Flux reconciliation succeeded", {"k8s-27"}),
         ("Certificates auto-renew via cert-manager", {"k8s-24"}),
         ("Secrets in Kubernetes Secrets, not ConfigMaps", {"k8s-13"}),  # not Compose's comp-09

@@ -23,11 +23,13 @@ from tests.servers.inventory import REPO, CatalogRun, run_catalog
 
 DATA = REPO / "tests" / "data" / "containers"
 DOCK = [f"dock-0{n}" for n in range(1, 8)]
-COMP = [f"comp-{n:02d}" for n in range(1, 12)]
+COMP = [f"comp-{n:02d}" for n in range(1, 13)]
 #: Literal secrets in the bad files: none may be printed.
 BAD_SECRETS = ("hunter2", "sk_live_0123456789", "ghp_0123456789abcdef")
 GOOD_COMPOSE = ["compose/good/compose.yaml", "compose/good/compose.override.yaml"]
 BAD_COMPOSE = ["compose/bad/docker-compose.yml", "compose/bad/docker-compose.override.yml"]
+#: The team's registry, and Docker Hub's official images (postgres, redis) but no one else's.
+REGISTRIES = ["registry.example.com", "docker.io/library"]
 
 
 def _files(name: str, path: Path = DATA, **entry: object) -> Instance:
@@ -35,10 +37,10 @@ def _files(name: str, path: Path = DATA, **entry: object) -> Instance:
 
 
 TARGETS = [
-    _files("good", dockerfiles=["docker/good.Dockerfile"], compose_files=GOOD_COMPOSE),
-    _files("good-config", dockerfiles=["docker/good*.Dockerfile"], compose_files=["compose/good/config.yaml"]),
-    _files("bad", dockerfiles=["docker/bad.Dockerfile"], compose_files=BAD_COMPOSE),
-    _files("bad-config", dockerfiles=["docker/bad.Dockerfile"], compose_files=["compose/bad/config.yaml"]),
+    _files("good", dockerfiles=["docker/good.Dockerfile"], compose_files=GOOD_COMPOSE, image_registries=REGISTRIES),
+    _files("good-config", dockerfiles=["docker/good*.Dockerfile"], compose_files=["compose/good/config.yaml"], image_registries=REGISTRIES),
+    _files("bad", dockerfiles=["docker/bad.Dockerfile"], compose_files=BAD_COMPOSE, image_registries=REGISTRIES),
+    _files("bad-config", dockerfiles=["docker/bad.Dockerfile"], compose_files=["compose/bad/config.yaml"], image_registries=REGISTRIES),
 ]
 
 
@@ -83,6 +85,10 @@ def test_dockerfile_and_compose_catalog(pytester: pytest.Pytester) -> None:
     assert {p["rule"] for p in bad_images["problems"]} == {"DL3006", "DL3007"}
     assert [a["object"] for a in bad_images["advice"]] == ["compose-service/legacy-shop/mongo"]
     assert [a["rule"] for a in run.evidence("dock-03", "bad")["advice"]] == ["image-digest"]
+    # Docker Hub's official images are allowed; an image of someone else's Docker Hub account is not.
+    assert [p["object"] for p in run.evidence("comp-12", "bad")["problems"]] == ["compose-service/legacy-shop/web"]
+    assert ("compose-service/legacy-shop/web (compose/bad/docker-compose.yml:5): image 'shop/web' comes from docker.io/shop, "
+            "not from registry.example.com, docker.io/library") in run.message("comp-12", "bad")
 
 
 def test_orchestrator_probes_and_missing_files(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -142,7 +148,7 @@ def test_fresh_docker_compose_config_output(pytester: pytest.Pytester, tmp_path:
         folder = tmp_path / variant
         folder.mkdir()
         (folder / "config.yaml").write_text(result.stdout)
-        targets.append(_files(f"fresh-{variant}", folder, compose_files=["config.yaml"]))
+        targets.append(_files(f"fresh-{variant}", folder, compose_files=["config.yaml"], image_registries=REGISTRIES))
     run = run_catalog(pytester, "test_compose.py", targets=targets)
     for check in COMP:
         assert run.outcome(check, "fresh-good") == "passed", (check, run.message(check, "fresh-good"))

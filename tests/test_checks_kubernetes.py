@@ -23,7 +23,7 @@ from tests.servers.inventory import REPO, run_catalog
 from tests.servers.kubeapi import launch_kubeapi, write_kubeconfig
 
 DATA = REPO / "tests" / "data" / "containers"
-CHECKS = [f"k8s-{n:02d}" for n in range(1, 28)]
+CHECKS = [f"k8s-{n:02d}" for n in range(1, 29)]
 LIVE_ONLY = {"k8s-20", "k8s-21", "k8s-22", "k8s-23", "k8s-24", "k8s-27"}
 MANIFEST_ONLY = {"k8s-19"}
 ONE_REPLICA = {"k8s-26"}  # the bad web Deployment runs one replica: nothing to spread (its failing case: test_replicas_spread)
@@ -42,12 +42,13 @@ def _cluster(instance: Instance, name: str, **entry: object) -> Instance:
 
 
 def test_kubernetes_catalog(pytester: pytest.Pytester, kube_good: Instance, kube_bad: Instance) -> None:
+    registries = ["registry.example.com"]
     targets = [
-        _manifests("manifests-good", "k8s/good.yaml"),
-        _manifests("manifests-bad", "k8s/bad.yaml", "k8s/invalid.yaml"),
-        kube_good,
+        _manifests("manifests-good", "k8s/good.yaml", image_registries=registries),
+        _manifests("manifests-bad", "k8s/bad.yaml", "k8s/invalid.yaml", image_registries=registries),
+        _cluster(kube_good, "kube-good", image_registries=registries),
         # The bad cluster in two namespaces; the token comes from the kubeconfig's exec plugin.
-        _cluster(kube_bad, "kube-bad", namespace=None, namespaces=["shop", "tools"], token=None),
+        _cluster(kube_bad, "kube-bad", namespace=None, namespaces=["shop", "tools"], token=None, image_registries=registries),
     ]
     run = run_catalog(pytester, "test_kubernetes.py", targets=targets)
 
@@ -88,6 +89,9 @@ def test_kubernetes_catalog(pytester: pytest.Pytester, kube_good: Instance, kube
     assert "Node/node-b: node is not Ready (NodeStatusUnknown)" in run.message("k8s-22", "kube-bad")
     assert "PersistentVolumeClaim/shop/uploads: claim is Pending, not Bound" in run.message("k8s-23", "kube-bad")
     assert "ACME challenge failed" in run.message("k8s-24", "kube-bad")
+    registry = run.message("k8s-28", "manifests-bad")
+    assert "Deployment/shop/web (k8s/bad.yaml:25): container web: image 'nginx:latest' comes from docker.io/library, not from registry.example.com" in registry
+    assert "Pod/tools/debug: container shell: image 'busybox' comes from docker.io/library" in run.message("k8s-28", "kube-bad")
     gitops = run.message("k8s-27", "kube-bad")
     assert ("Application/argocd/shop: sync OutOfSync (at 9a8b7c6d5e4f); health Degraded: Deployment web exceeded its progress deadline; "
             "last sync Failed: one or more objects failed to apply") in gitops

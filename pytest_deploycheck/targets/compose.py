@@ -36,6 +36,7 @@ from pytest_deploycheck.targets.container_common import (
     is_literal_secret,
     looks_secret,
     redact,
+    registry_problem,
     substitute,
 )
 from pytest_deploycheck.targets.dockerfile import dockerfile_healthcheck, read_dockerfile
@@ -442,6 +443,19 @@ def compose_images(project: ComposeProject) -> list[Finding]:
             continue  # an image built here is named by the build, not pulled
         for rule, severity, message in image_problems(substitute(str(image), {})):
             findings.append(Finding(svc.object, svc.loc("image"), message, rule, severity))
+    return findings
+
+
+def compose_registries(project: ComposeProject, allowed: Sequence[str]) -> list[Finding]:
+    """Every pulled service image comes from one of ``allowed``."""
+    findings: list[Finding] = []
+    for svc in project.services:
+        image = svc.spec.get("image")
+        if image is None or svc.spec.get("build") is not None:
+            continue  # an image built here is named by the build, not pulled
+        problem = registry_problem(substitute(str(image), {}), allowed)
+        if problem:
+            findings.append(Finding(svc.object, svc.loc("image"), problem, "compose-registry", "medium"))
     return findings
 
 

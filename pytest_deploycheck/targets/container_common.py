@@ -158,6 +158,30 @@ def image_problems(ref: str) -> list[tuple[str, Severity, str]]:
     return [("image-digest", "info", f"image {ref!r} is pinned by tag only; a digest (@sha256:...) makes the build reproducible")]
 
 
+def image_repository(ref: str) -> str:
+    """Where a pull fetches an image from, registry first, as Docker resolves a short name:
+    ``nginx`` -> ``docker.io/library/nginx``, ``acme/web`` -> ``docker.io/acme/web``,
+    ``registry.example.com:5000/shop/web:1.4`` -> ``registry.example.com:5000/shop/web``."""
+    name = ImageRef.parse(ref).name.lower()
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return name.replace("index.docker.io/", "docker.io/", 1) if first == "index.docker.io" else name
+    return f"docker.io/{name}" if rest else f"docker.io/library/{name}"
+
+
+def registry_problem(ref: str, allowed: Sequence[str]) -> str | None:
+    """Why an image reference comes from outside ``allowed`` (registries, or registry/path
+    prefixes such as ``ghcr.io/acme``), or None.  A reference that still holds a variable is not judged."""
+    if "$" in ref or not ref:
+        return None
+    repository = image_repository(ref)
+    for entry in allowed:
+        prefix = entry.lower().rstrip("/")
+        if repository == prefix or repository.startswith(prefix + "/"):
+            return None
+    return f"image {ref!r} comes from {repository.rsplit('/', 1)[0]}, not from {', '.join(allowed)}"
+
+
 def substitute(text: str, values: Mapping[str, str]) -> str:
     """``${VAR}``, ``${VAR:-default}``, ``$VAR`` replaced where a value or default is known."""
 

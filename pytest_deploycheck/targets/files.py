@@ -60,6 +60,8 @@ FIELDS: dict[str, Field] = {
     "manifests": Field("list[str]", "Kubernetes manifests, paths or globs relative to path: YAML or JSON, multi-document, helm template or kustomize build output"),
     "kubernetes_version": Field("str", "Kubernetes version the manifests must validate against, e.g. 1.30 (default: the newest kubernetes-validate knows)"),
     "secret_scan_ignore": Field("list[str]", "globs of repository paths the secret scan does not judge (test fixtures holding keys made for the tests)"),
+    "image_registries": Field("list[str]", "the registries (or registry/path prefixes: ghcr.io/acme) the Compose services' and "
+                              "manifests' images may come from; docker.io/library is Docker Hub's official images"),
     "orchestrator_probes": Field("bool", "true: the images run only under orchestrator probes (Kubernetes), so a Dockerfile HEALTHCHECK is not required"),
 }
 

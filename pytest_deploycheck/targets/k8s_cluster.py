@@ -366,6 +366,7 @@ FIELDS: dict[str, Field] = {
     "namespace": Field("str", "the namespace the application runs in (default: the context's namespace, else default)"),
     "namespaces": Field("list[str]", "several namespaces, instead of namespace"),
     "token": Field("str", "a bearer token that replaces the kubeconfig user's credentials (use ${VAR})"),
+    "image_registries": Field("list[str]", "the registries (or registry/path prefixes: ghcr.io/acme) the cluster's images may come from"),
     "gitops_namespaces": Field("list[str]", "where Argo CD Applications and Flux Kustomizations and HelmReleases live, read besides "
                                "the namespaces (default: argocd, flux-system)"),
 }

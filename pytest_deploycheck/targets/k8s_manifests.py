@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_deploycheck.targets.container_common import Finding, Severity, image_problems, is_literal_secret, looks_secret, redact
+from pytest_deploycheck.targets.container_common import (
+    Finding,
+    Severity,
+    image_problems,
+    is_literal_secret,
+    looks_secret,
+    redact,
+    registry_problem,
+)
 from pytest_deploycheck.targets.yaml_marks import load_yaml_documents, mark_of, plain
 
 CLUSTER_SCOPED = {"Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
@@ -296,6 +304,17 @@ def k8s_images(objects: Sequence[K8sObject]) -> list[Finding]:
         for key, index, container in _containers(ref):
             for rule, severity, message in image_problems(str(container.get("image") or "")):
                 findings.append(_cfinding(ref, key, index, ("image",), message, rule, severity))
+    return findings
+
+
+def k8s_registries(objects: Sequence[K8sObject], allowed: Sequence[str]) -> list[Finding]:
+    """Every container image (init containers too) comes from one of ``allowed``."""
+    findings: list[Finding] = []
+    for ref in _workloads(objects):
+        for key, index, container in _containers(ref):
+            problem = registry_problem(str(container.get("image") or ""), allowed)
+            if problem:
+                findings.append(_cfinding(ref, key, index, ("image",), problem, "k8s-registry", "medium"))
     return findings
 
 
