@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_deploycheck import not_applicable
-from pytest_deploycheck.targets.container_common import judge
+from pytest_deploycheck.lifecycle import support_left
+from pytest_deploycheck.targets.container_common import Finding, judge
 from pytest_deploycheck.targets.dockerfile import (
     Dockerfile,
     dockerfile_add,
@@ -23,8 +24,10 @@ from pytest_deploycheck.targets.dockerfile import (
     dockerfile_secrets,
     dockerfile_toolchain,
     dockerfile_user,
+    final_base,
     target_dockerfiles,
 )
+from pytest_deploycheck.targets.runtimes import RUNTIMES_AS_OF, runtime_of
 
 pytestmark = pytest.mark.section("dockerfile", "Dockerfiles")
 
@@ -137,3 +140,40 @@ def test_multi_stage(files, evidence):
     found = _dockerfiles(files)
     judge(files, evidence, [f for df in found for f in dockerfile_toolchain(df)], "the toolchain in an earlier stage; the final stage copies the artefact",
           examined=[df.path for df in found])
+
+
+@pytest.mark.check("dock-08", "Runtime of the final base image still supported", severity="high",
+                   refs=("Node.js release schedule", "Python Developer's Guide: status of Python versions", "PHP: supported versions",
+                         "Ruby: branches maintenance", "Go release policy", "CIS Docker Benchmark 4.3"),
+                   answers=("node|nodejs|python|ruby|php|golang|runtime lts|supported|maintained|eol|end_of_life|current|version|versions",
+                            "runtime|language version|versions supported|maintained|current|upgraded|eol|end_of_life",
+                            "no eol|end_of_life runtime|runtimes|language|languages|node|python|ruby|php"),
+                   answers_unless=("database|postgres|mysql|redis|kernel|os|distribution|debian|ubuntu|alpine", "dependency|dependencies|package|packages"))
+def test_runtime_supported(files, evidence):
+    """A runtime past its end of life gets no more security fixes: a vulnerability found in Node.js
+    16 or Python 3.8 after that date stays open in every container built on it.  Reads the image
+    the final stage of each Dockerfile starts from (following ``FROM <stage>`` and ``ARG``
+    defaults); for the official Node.js, Python, Ruby, PHP and Go images (or images of the same
+    name in another registry) the tag's release series must have at least ``runtime_eol_min_days``
+    of upstream support left.  A tag that names no series (``python:latest``, ``node``) or an
+    image of another kind (distroless, a distribution) cannot be judged here."""
+    min_days = files.threshold("runtime_eol_min_days")
+    findings: list[Finding] = []
+    support: dict[str, str] = {}
+    unjudged: list[str] = []
+    for df in _dockerfiles(files):
+        base = final_base(df)
+        runtime = runtime_of(base[0]) if base else None
+        if base is None or runtime is None or runtime[1] is None:
+            unjudged.append(f"{df.path}: {base[0] if base else 'no FROM'}" + ("" if runtime is None else " (its tag names no release series)"))
+            continue
+        product, series, table = runtime
+        observed, ok, _ = support_left(product, series, table, RUNTIMES_AS_OF, min_days)
+        support[df.path] = observed
+        if not ok:
+            findings.append(Finding(f"Dockerfile/{df.path}", df.loc(base[1]), f"FROM {base[0]}: {observed}", "runtime-eol", "high"))
+    judged = list(support)
+    evidence.record(support=support, not_judged=unjudged)
+    if not judged:
+        not_applicable(f"{files.name}: no final base image of a runtime whose release can be read ({'; '.join(unjudged[:3])})", unexamined=True)
+    judge(files, evidence, findings, f"a runtime release with at least {min_days} days of upstream support left", examined=judged)

@@ -47,6 +47,7 @@ _ALL = [
     Threshold("backup_max_age_hours", 26, "hours", "oldest acceptable backup"),
     Threshold("backup_min_bytes", 1024, "bytes", "smallest acceptable newest backup file", True),
     Threshold("backup_min_size_ratio", 0.5, "ratio", "newest backup at least this share of the one before it"),
+    Threshold("runtime_eol_min_days", 90, "days", "least upstream support the language runtime of a Dockerfile's final base image must have left", True),
     Threshold("db_eol_min_days", 90, "days", "least vendor support a database server's release series must have left before its end of life", True),
     Threshold("slow_query_max_s", 2, "seconds", "largest acceptable slow-query logging threshold (MySQL long_query_time, PostgreSQL log_min_duration_statement)"),
     Threshold("redis_memory_max_pct", 90, "%", "used memory as a share of maxmemory"),

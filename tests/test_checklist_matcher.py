@@ -672,6 +672,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("All endpoints require a valid JWT except /health and /login", {"auth-01"}),
         ("Argo CD app synced and healthy", {"k8s-27"}),
         ("Images pulled from private registry", {"comp-12", "k8s-28"}),
+        ("Node.js LTS version", {"dock-08"}),
+        ("No end-of-life runtimes", {"dock-08"}),
+        ("PostgreSQL version supported", {"pg-07"}),  # the server's release, not the image's runtime
         ("Compose images from the internal registry", {"comp-12"}),
         ("Flux reconciliation succeeded", {"k8s-27"}),
         ("Certificates auto-renew via cert-manager", {"k8s-24"}),

@@ -153,3 +153,29 @@ def test_fresh_docker_compose_config_output(pytester: pytest.Pytester, tmp_path:
     for check in COMP:
         assert run.outcome(check, "fresh-good") == "passed", (check, run.message(check, "fresh-good"))
         assert run.outcome(check, "fresh-bad") == "failed", check
+
+
+def test_runtime_supported(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """dock-08 on the good and bad Dockerfiles and on final stages of each kind: an end-of-life
+    runtime (through a stage alias), one whose support ends too soon, one with no release in its
+    tag, and an image that is no runtime."""
+    folders = {
+        "node16": "FROM node:16-alpine AS build\nRUN npm ci\nFROM build\nCMD [\"node\", \"server.js\"]\n",
+        "php-soon": "FROM php:8.2-fpm\n",
+        "py310": "ARG BASE=python:3.10-slim\nFROM ${BASE}\n",
+        "distroless": "FROM golang:1.21 AS build\nFROM gcr.io/distroless/static-debian12\n",
+    }
+    targets = [_files("good", dockerfiles=["docker/good.Dockerfile"]), _files("bad", dockerfiles=["docker/bad.Dockerfile"])]
+    for name, text in folders.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(text)
+        targets.append(_files(name, tmp_path / name))
+    run = run_catalog(pytester, "test_dockerfile.py", targets=targets, args=["-k", "dock-08"])
+    outcomes = {t.name: run.outcome("dock-08", t.name) for t in targets}
+    assert outcomes == {"good": "passed", "bad": "n/a", "node16": "failed", "php-soon": "failed", "py310": "failed", "distroless": "n/a"}
+    assert run.evidence("dock-08", "good")["support"]["docker/good.Dockerfile"].startswith("Python 3.12 is supported until 2028-10-31")
+    assert "Dockerfile/Dockerfile (Dockerfile:1): FROM node:16-alpine: Node.js 16 reached end of life on 2023-09-11" in run.message("dock-08", "node16")
+    assert "FROM php:8.2-fpm: PHP 8.2 " in run.message("dock-08", "php-soon")  # too little support left, or none (the date moves on)
+    assert "FROM python:3.10-slim: Python 3.10 reached end of life on 2026-10-31" in run.message("dock-08", "py310")
+    assert "python:latest (its tag names no release series)" in run.message("dock-08", "bad")
+    assert run.result_for("dock-08", "distroless").unexamined

@@ -256,6 +256,23 @@ def dockerfile_base_images(df: Dockerfile) -> list[Finding]:
     return findings
 
 
+def final_base(df: Dockerfile) -> tuple[str, int] | None:
+    """The image the final stage starts from (``ARG`` defaults resolved, a ``FROM <earlier stage>``
+    followed back to that stage's image) and the line of its ``FROM``; None for an empty file."""
+    if not df.stages:
+        return None
+    args = df.global_arg_defaults()
+    by_name = {stage.name.lower(): stage for stage in df.stages if stage.name}
+    stage = df.stages[-1]
+    for _ in range(len(df.stages)):
+        base = substitute(stage.base, args)
+        earlier = by_name.get(base.lower())
+        if earlier is None or earlier is stage:
+            return base, stage.line
+        stage = earlier
+    return substitute(stage.base, args), stage.line
+
+
 def dockerfile_secrets(df: Dockerfile) -> list[Finding]:
     """CIS 4.10: no credential written into ENV or ARG; they stay in the image history. Use build secrets."""
     findings: list[Finding] = []
