@@ -95,6 +95,7 @@ def _found(host) -> list[tuple[str, list[BackupFile]]]:
 
 @pytest.mark.check("bk-01", "Latest backup is recent", severity="high", refs=(NIST_CP9, "CIS Controls v8 11.2: Perform automated backups"),
                    answers=("backup recent|fresh|age|latest|last|daily|hourly|nightly|run|complet|succeed|success|exist|schedul|automat|configur|creat|regular|working|taken|cron database? postgres? mysql?",
+                            "backup|backups ran|run|overnight|tonight|last_night",
                             "database|postgres|mysql|redis backup configur|creat|exist|enabl|automat|regular|daily|schedul|taken|running?",
                             "^backup daily|hourly|nightly|frequency|frequent|cadence daily? hourly?", "automatic backup",
                             "backup"),

@@ -94,7 +94,8 @@ def test_healthcheck(files, evidence):
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
                             "container|pod|docker memory|cpu limit|request|quota",
                             "cpu memory request|limit set|defined|configured|specified?"),
-                   answers_unless=(KUBERNETES,))
+                   # "CPU, memory within limits on all hosts" is usage (os-10, os-11), not a container's limit
+                   answers_unless=(KUBERNETES, "within|usage|used|utilization|utilisation|host|hosts"))
 def test_resource_limits(files, evidence):
     """A container without limits can take all of the host's memory (the kernel then kills
     whichever process it picks, often the database) or starve its neighbours of CPU.  Passes

@@ -75,7 +75,9 @@ def _security(k8s, evidence, rules: set[str], expected: str) -> None:
                             "resource_limit|resource_limits|resource_requests docker? kubernetes? container? pod?",
                             "container|pod|docker memory|cpu limit|request|quota",
                             "container|pod resource_limit|resource_limits|resource_requests",
-                            "cpu memory request|limit set|defined|configured|specified?"))
+                            "cpu memory request|limit set|defined|configured|specified?"),
+                   # "CPU, memory within limits on all hosts" is usage (os-10, os-11), not a container's limit
+                   answers_unless=("within|usage|used|utilization|utilisation|host|hosts",))
 def test_resources(k8s, evidence):
     """Without requests the scheduler packs pods blind and evicts them first under pressure;
     without limits one leaking container takes the node's memory.  Passes when every container

@@ -339,6 +339,7 @@ def _usage(host, evidence, *, inodes: bool) -> None:
 
 @pytest.mark.check("os-08", "Disk space below the threshold on every mount", severity="medium",
                    answers=("disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent|above|free|left|remaining?",
+                            "disk|disk_space|disk_usage|storage cpu? memory? usage|utilization? within|under|below limit|limits|threshold|thresholds|normal|range|budget",
                             "disk|volume|filesystem|partition space|usage|full|free|capacity", "disk space"),
                    answers_unless=("quota", "io", "i/o", "throughput", "iops", "latency", "performance"))
 def test_disk_usage(host, evidence):
@@ -360,6 +361,7 @@ def test_inode_usage(host, evidence):
 
 @pytest.mark.check("os-10", "Load below the core count", severity="medium",
                    answers=("load_average|system_load below|normal|headroom|acceptable|threshold?",
+                            "cpu|load disk? memory? usage|utilization? within|under|below limit|limits|threshold|thresholds|normal|range|budget",
                             "cpu_usage|cpu_load headroom|below|low|normal|idle|threshold|acceptable|baseline"))
 def test_load(host, evidence):
     """A host already saturated before go-live has no headroom for real traffic.  Compares the
@@ -383,8 +385,11 @@ def _gb(value: int) -> str:
                    refs=("Linux kernel: /proc/meminfo MemAvailable (Documentation/filesystems/proc.rst)",
                          "Linux kernel: cgroup v2 memory.current, memory.stat (Documentation/admin-guide/cgroup-v2.rst)"),
                    answers=("memory headroom|pressure|free|spare below|under|threshold|ok|healthy|acceptable|normal|headroom?",
+                            "memory|memusage|ram disk? cpu? usage|utilization? within|under|below limit|limits|threshold|thresholds|normal|range|budget",
                             "memusage below|under|threshold|ok|healthy|acceptable|normal|headroom|low?", "free memory", "memory headroom"),
-                   answers_unless=("alert", "limit", "leak", "redis", "profil", "pattern", "trend", "graph", "dashboard", "jvm", "heap"))
+                   # "memory limits set" is a container's limit; "memory within limits" is this check
+                   answers_unless=("alert", "limit|limits set|configured|defined|specified|container|containers|pod|pods|docker|service|services",
+                                   "leak", "redis", "profil", "pattern", "trend", "graph", "dashboard", "jvm", "heap"))
 def test_memory_headroom(host, evidence):
     """A host that already uses most of its memory at go-live has nothing left for a traffic
     peak, a deploy that runs old and new side by side, or a cache warming up: the next step is

@@ -39,6 +39,7 @@ def _stale(release, reports, problems: list[str]) -> None:
                             "automated tests passing", "tests|test pass|passing|green|succeed|success|rate all?", "tests all? pass?",
                             "unit|integration|e2e tests|test pass|passing|green", "test suite green|pass",
                             "ci pipeline|build green|pass|passing", "ci check|job green|pass|passing",
+                            "ci|pipeline green|passing|passed|success|successful main|master|release|branch|tag?",
                             "regression|e2e|integration suite|tests|test passed|pass|passing|green"),
                    answers_kind="evidence",
                    answers_unless=("performance", "load_test", "load", "stress", "smoke", "manual", "framework", "setup", "acceptance"),

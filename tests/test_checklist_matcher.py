@@ -673,6 +673,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Argo CD app synced and healthy", {"k8s-27"}),
         ("Images pulled from private registry", {"comp-12", "k8s-28"}),
         ("Node.js LTS version", {"dock-08"}),
+        ("Disk, CPU, memory within limits on all hosts", {"os-08", "os-10", "os-11"}),  # usage, not containers' limits
+        ("Memory usage within limits", {"os-11"}),
+        ("Memory limits set on containers", {"comp-03", "k8s-01"}),
+        ("Backups ran overnight", {"bk-01"}),
+        ("CI green on release branch", {"rel-01"}),
         ("No end-of-life runtimes", {"dock-08"}),
         ("PostgreSQL version supported", {"pg-07"}),  # the server's release, not the image's runtime
         ("Compose images from the internal registry", {"comp-12"}),
@@ -809,6 +814,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "No incidents in the last week",  # a history, not what is firing now
         "Multi-AZ deployment",  # a cloud's zones for any kind of server, not only pods
         "Node pools spread across zones",  # nodes, not the pods on them
+        "Production build successful",  # a build, not the release's tests (rel-01)
         "Helm release deployed at the right version",  # plain Helm keeps releases in Secrets, which are not read
         "Crash reporting (Crashlytics) for the app",  # the mobile app's, not the server's error tracker (cfg-11)
         "Dependencies up to date",  # newest releases, not locked ones
