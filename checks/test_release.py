@@ -236,6 +236,7 @@ def test_licences(release, evidence):
     answers=("load testing completed", "performance benchmarks met", "stress test passed", "p95 latency under load",
                             "performance test results",
                             "load_test|stress_test|performance_test|performance_testing|benchmark|soak pass|complet|met|baseline?",
+                            "load_test|stress_test|performance_test|soak peak|traffic|expected|capacity pass|passed|performed|run|ran|complet|met|done?",
                             "performance benchmark|target|baseline|requirement|validation met|pass|establish?",
                             "concurrent user|users|connection|request capacity?",
                             "throughput|rps|requests_per_second target|met|test|verif",

@@ -678,6 +678,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Memory limits set on containers", {"comp-03", "k8s-01"}),
         ("Backups ran overnight", {"bk-01"}),
         ("CI green on release branch", {"rel-01"}),
+        ("Load test at 3x Black Friday peak passed", {"rel-07"}),
         ("No end-of-life runtimes", {"dock-08"}),
         ("PostgreSQL version supported", {"pg-07"}),  # the server's release, not the image's runtime
         ("Compose images from the internal registry", {"comp-12"}),
@@ -815,6 +816,7 @@ def test_signoff_roles_match_under_a_signoff_heading(vocab: Vocabulary) -> None:
         "Multi-AZ deployment",  # a cloud's zones for any kind of server, not only pods
         "Node pools spread across zones",  # nodes, not the pods on them
         "Production build successful",  # a build, not the release's tests (rel-01)
+        "Peak traffic expected on Monday",  # a forecast, not a load test
         "Helm release deployed at the right version",  # plain Helm keeps releases in Secrets, which are not read
         "Crash reporting (Crashlytics) for the app",  # the mobile app's, not the server's error tracker (cfg-11)
         "Dependencies up to date",  # newest releases, not locked ones
