@@ -363,7 +363,9 @@ def _session_login(http_endpoint: HttpTarget, redactor: Redactor) -> tuple[dict[
                    answers=("session management secure|hardening?", "session timeout|expiry|expiration|lifetime",
                             "session cookie lifetime|expiry|expiration",
                             "session management|timeout|expiry|invalidat|rotat",
-                            "session_timeout|idle_timeout", "logout invalidat session|token"))
+                            "session_timeout|idle_timeout", "logout invalidat session|token"),
+                   # a database pool's or a proxy's idle timeout ("Database connection pooling configured" / "Idle timeout: 30000ms")
+                   answers_unless=("database|db|pool|pooling|connection|connections|postgres|mysql|redis|proxy|nginx|keepalive",))
 def test_session_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A session cookie that lives for months keeps a shared or stolen browser logged in.  The
     test account logs in at ``session.login_path``; the ``session.cookie`` it sets must expire
@@ -391,7 +393,9 @@ def test_session_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redacto
                    refs=("OWASP ASVS 4.0.3 V3.3.2", "OWASP Session Management Cheat Sheet: idle timeout"),
                    answers=("session idle|inactivity timeout|expiry", "idle|inactive session timeout|time|expire|expiry|logout",
                             "session management|timeout|expiry|invalidat|rotat",
-                            "session_timeout|idle_timeout", "logout invalidat session|token"))
+                            "session_timeout|idle_timeout", "logout invalidat session|token"),
+                   # a database pool's or a proxy's idle timeout ("Database connection pooling configured" / "Idle timeout: 30000ms")
+                   answers_unless=("database|db|pool|pooling|connection|connections|postgres|mysql|redis|proxy|nginx|keepalive",))
 def test_session_idle_timeout(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """An idle timeout ends a session left open on an unattended screen.  It cannot be waited out
     within a run, so the app's own report is read: ``session.info_path`` is requested with the

@@ -863,6 +863,9 @@ def test_check_unless_vetoes() -> None:
     vocab = vocabulary_from_mapping({"checks": {"x-01": {"phrases": ["backup recent"], "unless": ["offsite"]}}})
     assert ids(vocab, "Backup recent") == ["x-01"]
     assert ids(vocab, "Offsite backup recent") == []
+    # The item a sub-item stands under says what it is about too.
+    nested = parse_text("- [ ] Offsite copies\n  - [ ] Backup recent\n- [ ] Local copies\n  - [ ] Backup recent\n")
+    assert [r.check_ids for r in match_checklist(nested.items, vocab)] == [(), (), (), ("x-01",)]
 
 
 def test_a_check_about_one_data_store_does_not_answer_an_item_about_another() -> None:

@@ -437,6 +437,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     if label and is_label(label.group(1)):
         clause_texts += [_analyse(f"{label.group(1)} {c}") for c in clauses[1:]]
     label_text = [_analyse(label.group(1))] if label else []
+    parent_text = [_analyse(parent.plain)] if parent else []
     # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
     # X-Frame-Options) configured" is about security headers).  Other asides ("(adjust based on
     # load)") may carry the point, and stay.
@@ -458,14 +459,15 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     rejected: list[str] = []
     named = _engines(text.toks) or _engines(context)
     for check in vocab.checks:
-        # A veto reads the part matched, the item's "Label:" ("MySQL: ..., replica in sync") and, for
-        # the item read without its examples, the examples ("Point-in-time recovery (WAL archiving)").
-        # A vetoed part leaves the others: "Secrets in Vault, not in env files in the repo" is about
-        # the repository in its second clause.
+        # A veto reads the part matched, the item's "Label:" ("MySQL: ..., replica in sync"), the item
+        # it is a sub-item of ("Database connection pooling configured" over "Idle timeout: 30000ms")
+        # and, for the item read without its examples, the examples ("Point-in-time recovery (WAL
+        # archiving)").  A vetoed part leaves the others: "Secrets in Vault, not in env files in the
+        # repo" is about the repository in its second clause.
         best: tuple[float, Phrase, _Hit, _Text] | None = None
         best_vetoed: tuple[float, Phrase, _Hit, _Text, str] | None = None
         for part in (text, *clause_texts):
-            vetoing = (part, *label_text, *((text,) if part is bare_text else ()))
+            vetoing = (part, *label_text, *parent_text, *((text,) if part is bare_text else ()))
             veto = next((u.source for u in check.unless if any(_match_phrase(u, seen_in, set()) is not None for seen_in in vetoing)),
                         None)
             content = _content(part.toks)
