@@ -661,6 +661,9 @@ def test_dependencies_locked(files, evidence):
     problems: list[str] = []
     seen: dict[str, str] = {}
     python_lock = [name for name, _ in files.regular_files(("poetry.lock", "uv.lock", "pdm.lock", "pylock.toml", "Pipfile.lock"))]
+    # each requirements file: (requirements not pinned, every one hashed), read once
+    requirements = {name: lockfiles.unpinned_requirements(read_text(files.label, path))
+                    for name, path in files.regular_files(lockfiles.REQUIREMENTS)}
     for ecosystem in lockfiles.ECOSYSTEMS:
         for name, path in files.regular_files(ecosystem.manifests):
             text = read_text(files.label, path)
@@ -668,7 +671,7 @@ def test_dependencies_locked(files, evidence):
                 continue
             locks = files.regular_files(ecosystem.locks)
             if not locks:
-                if ecosystem.name == "Python (pyproject)" and _pinned_requirements(files):
+                if ecosystem.name == "Python (pyproject)" and requirements and not any(loose for loose, _ in requirements.values()):
                     seen[name] = "installs from pinned requirements"
                     continue
                 problems.append(f"{name} declares dependencies and no lock file stands beside it ({', '.join(ecosystem.locks[:4])})")
@@ -681,8 +684,7 @@ def test_dependencies_locked(files, evidence):
                     problems.append(f"package-lock.json does not record {', '.join(missing[:5])}"
                                     + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                                     + " that package.json asks for: the lock is older than the manifest")
-    for name, path in files.regular_files(lockfiles.REQUIREMENTS):
-        loose, hashed = lockfiles.unpinned_requirements(read_text(files.label, path))
+    for name, (loose, hashed) in requirements.items():
         seen[name] = "hashes on every requirement" if hashed else "pinned" if not loose else f"{len(loose)} not pinned"
         if loose and not python_lock:
             problems.append(f"{name} does not pin {', '.join(loose[:5])}" + (f" and {len(loose) - 5} more" if len(loose) > 5 else ""))
@@ -691,8 +693,3 @@ def test_dependencies_locked(files, evidence):
         not_applicable(f"{files.name}: no dependency manifest that declares dependencies in {files.path} "
                        f"({', '.join(m for e in lockfiles.ECOSYSTEMS for m in e.manifests)}, requirements.txt)", unexamined=True)
     require(not problems, files, "; ".join(problems), "a lock file beside every dependency manifest, and exact pins in requirements files")
-
-
-def _pinned_requirements(files: FilesTarget) -> bool:
-    found = files.regular_files(lockfiles.REQUIREMENTS)
-    return bool(found) and all(not lockfiles.unpinned_requirements(read_text(files.label, path))[0] for _, path in found)

@@ -35,13 +35,20 @@ _WORLD_WRITABLE = r"""
 find "$1" -xdev ! -type l -perm -0002 -print 2>/dev/null | head -n 101
 """
 
-_LOGROTATE_FILES = r"""
-for f in "$@"; do
-  if [ -d "$f" ]; then
-    for g in "$f"/*; do [ -f "$g" ] && { printf '\001%s\n' "$g"; cat "$g"; echo; }; done
-  elif [ -f "$f" ]; then
-    printf '\001%s\n' "$f"; cat "$f"; echo
-  fi
+#: The configuration files that paths, globs and folders (one level) name, each cut at 256 KiB:
+#: ``\001path`` then its text, or ``\002path`` for a file this login may not read.
+_READ_CONFIGS = r"""
+IFS='
+'
+emit() { if [ -r "$1" ]; then printf '\001%s\n' "$1"; head -c 262144 "$1"; echo; else printf '\002%s\n' "$1"; fi; }
+for p in "$@"; do
+  for f in $p; do
+    if [ -d "$f" ]; then
+      for g in "$f"/*; do [ -f "$g" ] && emit "$g"; done
+    elif [ -f "$f" ]; then
+      emit "$f"
+    fi
+  done
 done
 true
 """
@@ -290,17 +297,29 @@ def test_directories(host, evidence):
     require(not problems, host, "; ".join(problems), "each directory as the inventory describes it")
 
 
+def _read_configs(host, paths: list[str]) -> tuple[dict[str, str], list[str]]:
+    """({file: text}, files that could not be read) for the paths and globs given."""
+    out = hostfacts.sh(host, _READ_CONFIGS, *paths).stdout
+    files: dict[str, str] = {}
+    unreadable: list[str] = []
+    for chunk in re.split(r"(?=[\x01\x02])", out):
+        if not chunk or chunk[0] not in "\x01\x02":
+            continue
+        name, _, text = chunk[1:].partition("\n")
+        if chunk[0] == "\x01":
+            files[name] = text
+        else:
+            unreadable.append(name)
+    return files, unreadable
+
+
 def _logrotate_configs(host) -> dict[str, str]:
     """logrotate.conf, the application's own configuration files (``logrotate_config``) and
     everything they include: {file: text}."""
 
     def read(*paths: str) -> dict[str, str]:
-        out = hostfacts.sh(host, _LOGROTATE_FILES, *paths).stdout
-        files: dict[str, str] = {}
-        for chunk in out.split("\x01")[1:]:
-            name, _, text = chunk.partition("\n")
-            files[name] = text
-        return files
+        files, unreadable = _read_configs(host, list(paths))
+        return {**files, **dict.fromkeys(unreadable, "")}  # one this login may not read holds no stanza it could judge
 
     own = [posixpath.normpath(p) for p in host.setting("logrotate_config") or []]
     files = read("/etc/logrotate.conf", "/etc/logrotate.d", *own)
@@ -478,37 +497,6 @@ def test_scheduled_jobs(host, evidence):
             f"(read {len(jobs)} cron lines, periodic scripts and active timers)",
             "each pattern of scheduled_jobs matching an active cron line, periodic script or systemd timer")
 
-
-
-#: Every file a path or glob names (one level of globbing, directories skipped), each cut at 256 KiB:
-#: ``\001path`` then its text, or ``\002path`` for a file this login may not read.
-_READ_CONFIGS = r"""
-IFS='
-'
-for p in "$@"; do
-  for f in $p; do
-    [ -f "$f" ] || continue
-    if [ -r "$f" ]; then printf '\001%s\n' "$f"; head -c 262144 "$f"; echo; else printf '\002%s\n' "$f"; fi
-  done
-done
-true
-"""
-
-
-def _read_configs(host, paths: list[str]) -> tuple[dict[str, str], list[str]]:
-    """({file: text}, files that could not be read) for the paths and globs given."""
-    out = hostfacts.sh(host, _READ_CONFIGS, *paths).stdout
-    files: dict[str, str] = {}
-    unreadable: list[str] = []
-    for chunk in re.split(r"(?=[\x01\x02])", out):
-        if not chunk or chunk[0] not in "\x01\x02":
-            continue
-        name, _, text = chunk[1:].partition("\n")
-        if chunk[0] == "\x01":
-            files[name] = text
-        else:
-            unreadable.append(name)
-    return files, unreadable
 
 
 def _shipping(host, shipper: log_shippers.Running) -> tuple[log_shippers.Shipping, list[str]]:

@@ -122,8 +122,6 @@ class Vocabulary:
     checks: tuple[CheckPhrases, ...]
     # How many checks use each phrase word: a word few checks use says more than "backup" or "tls".
     spread: Mapping[str, int] = field(default_factory=dict)
-    # The data stores each check's phrases name (``check_engines``).
-    engines: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def ids(self) -> list[str]:
         return [c.id for c in self.checks]
@@ -173,7 +171,7 @@ def vocabulary_from_mapping(data: Mapping[str, Any], source: str = "phrases") ->
         words = {t for p in check.phrases for slot in p.slots for alt in slot.alternatives for t in alt}
         for word in words:
             spread[word] = spread.get(word, 0) + 1
-    return Vocabulary(tuple(checks), spread, {c.id: check_engines(c) for c in checks})
+    return Vocabulary(tuple(checks), spread)
 
 
 def load_vocabulary(path: str | Path) -> Vocabulary:
@@ -511,7 +509,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         if why_not:
             rejected.append(f"{check.id}: {why_not} ({match.reason})")
             continue
-        own = vocab.engines.get(check.id, frozenset())
+        own = check_engines(check)
         if named and own and not named & own:
             rejected.append(f"{check.id}: about {' and '.join(sorted(own))}, the item names {' and '.join(sorted(named))} ({match.reason})")
             continue

@@ -185,9 +185,7 @@ def k8s_availability(objects: Sequence[K8sObject]) -> list[Finding]:
         if obj.kind not in {"Deployment", "StatefulSet"}:
             continue
         spec = obj.doc.get("spec") or {}
-        hpas = _hpas_for(objects, obj)
-        # With an autoscaler the floor is its minReplicas, whatever spec.replicas says.
-        replicas = min(_count(h.doc["spec"].get("minReplicas", 1)) for h in hpas) if hpas else _count(spec.get("replicas", 1))
+        replicas = _replica_floor(objects, obj)
         if replicas <= 1:
             findings.append(Finding(obj.ident, obj.loc("spec", "replicas") if "replicas" in spec else obj.loc(), f"replicas is {replicas}: a single pod means downtime on every node drain or crash", "k8s-replicas", "high"))
         pdbs = [p for p in objects if p.kind == "PodDisruptionBudget" and p.namespace == obj.namespace
@@ -208,6 +206,8 @@ SPREAD_KEYS = frozenset({"kubernetes.io/hostname", "topology.kubernetes.io/zone"
 
 
 def _replica_floor(objects: Sequence[K8sObject], obj: K8sObject) -> int:
+    """The fewest replicas a Deployment or StatefulSet runs: with an autoscaler, its minReplicas,
+    whatever spec.replicas says."""
     hpas = _hpas_for(objects, obj)
     spec = obj.doc.get("spec") or {}
     return min(_count(h.doc["spec"].get("minReplicas", 1)) for h in hpas) if hpas else _count(spec.get("replicas", 1))

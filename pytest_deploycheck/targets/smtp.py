@@ -65,7 +65,7 @@ class SmtpTarget(TargetHandle):
 
     @property
     def helo(self) -> str:
-        return str(self.target.get("helo") or "localhost")
+        return helo_name(self.target)
 
     @property
     def server_name(self) -> str:
@@ -197,6 +197,11 @@ FIELDS: dict[str, Field] = {
 
 def address(target: Target) -> tuple[str, int] | None:
     return url_address(str(target.spec["url"]), DEFAULT_PORTS)
+
+
+def helo_name(target: Target) -> str:
+    """The name deploycheck gives in EHLO to this target's server."""
+    return str(target.get("helo") or "localhost")
 
 
 def starttls(target: Target) -> bool:

@@ -21,7 +21,7 @@ from pytest_deploycheck.targets import smtp_session
 from pytest_deploycheck.targets.base import Field, Target, TargetHandle, TargetKind
 from pytest_deploycheck.targets.http import url_address
 from pytest_deploycheck.targets.reach import Reachability, first_line
-from pytest_deploycheck.targets.smtp import starttls
+from pytest_deploycheck.targets.smtp import helo_name, starttls
 from pytest_deploycheck.yamlfile import YamlLoader, YamlNode
 
 
@@ -173,7 +173,7 @@ class TlsTarget(TargetHandle):
         if not starttls(self.target):
             return raw
         try:
-            smtp_session.start_tls_on(raw, time.monotonic() + self.timeout, str(self.target.get("helo") or "localhost"))
+            smtp_session.start_tls_on(raw, time.monotonic() + self.timeout, helo_name(self.target))
         except smtp_session.NoStartTls as exc:
             raw.close()
             raise TargetError(f"{self.label}: no TLS to examine: {exc} (smtp-01)") from None
