@@ -44,7 +44,11 @@ ENV_KEYS = (
     "ASPNETCORE_ENVIRONMENT",
     "ENVIRONMENT",
 )
-LOG_KEY = re.compile(r"^(?:[A-Z0-9]+_)*(?:LOG_?LEVEL|LOG_LVL|LOGGING_LEVEL)$|^RUST_LOG$", re.I)
+#: Settings that list the active profiles of a Java framework (Spring Boot, Quarkus, Micronaut).
+PROFILE_KEYS = ("SPRING_PROFILES_ACTIVE", "QUARKUS_PROFILE", "MICRONAUT_ENVIRONMENTS")
+DEV_PROFILES = frozenset({"dev", "development", "local", "test", "debug", "devtools", "h2"})
+PRODUCTION_PROFILE = re.compile(r"(?i)(?:^|[-_.])(?:prod|production|prd|live)(?:$|[-_.])")
+LOG_KEY = re.compile(r"^(?:[A-Z0-9]+_)*(?:LOG_?LEVEL|LOG_LVL|LOGGING_LEVEL)$|^RUST_LOG$|^LOGGING_LEVEL_[A-Z0-9_]+$", re.I)  # Spring: logging.level.root
 VERBOSE_LEVELS = re.compile(r"(?i)\b(?:debug|trace|verbose|silly|all)\b")
 #: Secrets the application itself signs or encrypts with (not third-party API keys, whose
 #: length the provider decides).
@@ -153,18 +157,28 @@ def test_debug_off(files, evidence):
 
 @pytest.mark.check(
     "cfg-02", "Runtime environment is production", severity="medium", refs=("Express: production best practices (NODE_ENV)",),
-                   answers=("runtime_environment|node_env|rails_env|app_env|flask_env production?", "environment production mode"),
+                   answers=("spring|quarkus|micronaut profile|profiles|environment|environments active|prod|production|dev|development|set?", "runtime_environment|node_env|rails_env|app_env|flask_env production?", "environment production mode"),
                    answers_unless=("multi", "staging")
 )
 def test_production_environment(files, evidence):
     """``NODE_ENV``, ``RAILS_ENV``, ``APP_ENV`` and their kin switch frameworks between
     development conveniences (verbose errors, no caching, hot reload) and production
     behaviour.  Fails when one is set to anything but production, or when the folder holds a
-    Node app (package.json) and no env file sets NODE_ENV; n/a when none is set otherwise."""
+    Node app (package.json) and no env file sets NODE_ENV; n/a when none is set otherwise.
+    Java frameworks list profiles instead (``spring.profiles.active``, ``QUARKUS_PROFILE``,
+    ``MICRONAUT_ENVIRONMENTS``): one must name production (``prod``, ``production``,
+    ``eu-prod``) and none a development one (``dev``, ``local``, ``test``, ``h2``, ...)."""
     settings = _settings(files)
     wanted = {k.upper() for k in ENV_KEYS}
     declared = [s for s in settings if s.key.upper() in wanted and not s.is_reference]
     wrong = [f"{s.where} is {s.value!r}" for s in declared if s.value.lower() not in PRODUCTION]
+    profiles = [s for s in settings if s.key.upper() in PROFILE_KEYS and not s.is_reference]
+    for s in profiles:
+        names = [p.strip() for p in s.value.split(",") if p.strip()]
+        dev = [p for p in names if p.lower() in DEV_PROFILES]
+        if dev or not any(PRODUCTION_PROFILE.search(p) for p in names):
+            wrong.append(f"{s.where} is {s.value!r}" + (f" (development profile {', '.join(dev)})" if dev else " (no production profile)"))
+    declared += profiles
     if (files.path / "package.json").is_file() and not any(s.key.upper() == "NODE_ENV" for s in settings):
         wrong.append(f"NODE_ENV is not set in {_sources(files)} of a Node app (package.json); Node defaults to development")
     evidence.record(declared={s.where: s.value for s in declared})
@@ -363,7 +377,7 @@ def test_env_file_mode(files, evidence):
 
 
 @pytest.mark.check("cfg-08", "Upload size limited", severity="low", refs=("OWASP File Upload Cheat Sheet", "nginx: client_max_body_size"),
-                   answers=("upload_size limit? max?", "request|body|payload|upload|file size limit|max", "client_max_body_size"))
+                   answers=("max? request|body|payload|upload uploadsize|size limit|max|enforc|cap|capped", "upload_size limit? max?", "request|body|payload|upload|file size limit|max", "client_max_body_size"))
 def test_upload_limit(files, evidence):
     """Without a request-size limit one client fills the disk or memory with a single upload.
     Passes when an env file sets an upload/body size limit (MAX_UPLOAD_SIZE, MAX_CONTENT_LENGTH,
@@ -413,7 +427,7 @@ SCAN_DEADLINE_S = 60.0
 @pytest.mark.check("cfg-10", "No secrets committed to the repository", severity="high",
                    refs=("CWE-798: Use of Hard-coded Credentials", "OWASP ASVS V2.10.4: secrets not in source code",
                          "gitleaks: default rules"),
-                   answers=("secret|secrets|credential|credentials|key|keys|token|tokens|password|passwords commit|committed|git|repo|repository|source|code|vcs|hardcoded",
+                   answers=("no? secret|secrets|credential|credentials|password|passwords config|configur|yaml|json|properties file|files?", "secret|secrets|credential|credentials|key|keys|token|tokens|password|passwords commit|committed|git|repo|repository|source|code|vcs|hardcoded",
                             "no? hardcoded|hard_coded secret|secrets|credential|credentials|password|passwords",
                             "env|dotenv file commit|committed|git|repo|repository|gitignore|ignored",
                             "envfile|env_file|dotenv commit|committed|git|repo|repository|gitignore|ignored", "environment commit|committed|gitignore|ignored",

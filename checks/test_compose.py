@@ -185,7 +185,7 @@ def test_env_secrets(files, evidence):
 
 @pytest.mark.check("comp-10", "Service images pinned", severity="medium",
                    refs=("hadolint DL3006", "hadolint DL3007"),
-                   answers=("compose image tags pinned", "no latest tag in compose", "image versions fixed",
+                   answers=("image|images tag|tags immutable|unique|sha|commit|digest", "compose image tags pinned", "no latest tag in compose", "image versions fixed",
                             "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin",
                             "no latest tag|tags|image|images"),
                    answers_unless=(KUBERNETES,))

@@ -208,7 +208,7 @@ def test_seccomp(k8s, evidence):
 
 @pytest.mark.check("k8s-12", "Container images pinned", severity="medium",
                    refs=("kube-score container-image-tag", "Polaris tagNotSpecified"),
-                   answers=("kubernetes image tags pinned", "no latest images in kubernetes", "image digest pinned",
+                   answers=("image|images tag|tags immutable|unique|sha|commit|digest", "kubernetes image tags pinned", "no latest images in kubernetes", "image digest pinned",
                             "docker|container image tag|tagged|pin|pinned|digest|version", "image digest|tag pinned|pin",
                             "no latest tag|tags|image|images"))
 def test_images_pinned(k8s, evidence):

@@ -81,7 +81,7 @@ _HASH = re.compile(r"(IDENTIFIED\b.*?\b(?:PASSWORD|USING|AS)) '(?:[^'\\]|\\.)*'"
 
 @pytest.mark.check("mysql-01", "Server requires TLS", severity="critical",
                    refs=("MySQL docs: require_secure_transport", "MariaDB docs: require_secure_transport"),
-                   answers=("traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "mysql tls|encrypt|encryption|require_secure_transport|secure_transport connection?",
+                   answers=("require_secure_transport", "^mysql force_ssl|require_ssl|require_secure_transport", "traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "mysql tls|encrypt|encryption|require_secure_transport|secure_transport connection?",
                             "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection"))
 def test_tls_required(mysql: Any, evidence: Any) -> None:
     """Without TLS, credentials exchanges and every row cross the network readable and
@@ -268,7 +268,7 @@ def test_slow_query_log(mysql: Any, evidence: Any) -> None:
 
 @pytest.mark.check("mysql-10", "Connection headroom", severity="medium",
                    refs=("MySQL docs: max_connections",),
-                   answers=("mysql|database max_connections headroom|set|limit|usage?",
+                   answers=("connection|connections count|number|used|in_use max_connections", "mysql|database max_connections headroom|set|limit|usage?",
                             "mysql|database connection headroom|usage|saturation", "max_connections headroom? limit?"),
                    answers_unless=("pool", "pooling", "connection_pool"))
 def test_connection_headroom(mysql: Any, evidence: Any) -> None:

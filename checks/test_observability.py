@@ -135,7 +135,7 @@ def test_live(http_endpoint, evidence):
 
 @pytest.mark.check(
     "obs-04", "Readiness reports its dependencies", severity="low", refs=("IETF draft: Health Check Response Format for HTTP APIs",),
-                   answers=("^health_check|health|readiness|status database|redis|cache|dependency|dependencies|elasticsearch|queue|broker|downstream connection|check|reachable|status",
+                   answers=("health_check|readiness mongo|mongodb|redis|postgres|mysql|database|db|dependenc|broker|queue", "health_check|health|readiness check|checks|cover|covers|includ|report|verif mongo|mongodb|redis|postgres|mysql|database|db|dependenc|dependency|dependencies|broker|queue", "^health_check|health|readiness|status database|redis|cache|dependency|dependencies|elasticsearch|queue|broker|downstream connection|check|reachable|status",
                             "health_check|readiness|health report|include|list dependency|dependencies|component|database|downstream",
                             "dependency|dependencies health|status"),
                    answers_accepts=("monitor",),
@@ -299,7 +299,7 @@ def test_compression(http_endpoint, evidence):
 
 
 @pytest.mark.check("obs-08", "Caching headers set", severity="info", refs=("RFC 9111: HTTP caching", "Mozilla: Cache-Control"),
-                   answers=("cache|caching header|control|max_age|etag http?", "cache_control", "static asset|file|content cach"))
+                   answers=("browser cach|caching", "static asset|file|image|images|css|js cach|caching|expir|max_age", "cache|caching header|control|max_age|etag http?", "cache_control", "static asset|file|content cach"))
 def test_caching_headers(http_endpoint, evidence):
     """Without Cache-Control, proxies and browsers guess: a cached health answer hides an
     outage, an uncached asset is fetched on every view.  Passes when ``paths.health`` sends a
@@ -395,7 +395,7 @@ def test_no_stack_traces(http_endpoint, evidence):
     "Debug endpoints not exposed",
     severity="high",
     refs=("OWASP WSTG-CONF-05", "Go net/http/pprof", "Spring Boot actuator security"),
-                   answers=("debug_endpoint|debug_endpoints|debug_routes not? exposed|disabl|remov?",
+                   answers=("spring? boot? actuator endpoint|endpoints? secur|secured|protect|protected|restrict|restricted|lock|locked|disabl|hidden|expos", "actuator|pprof|phpinfo|heapdump secur|secured|protect|protected|restrict|restricted|lock|locked|disabl|hidden", "debug_endpoint|debug_endpoints|debug_routes not? exposed|disabl|remov?",
                             "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path|toolbar|panel exposed|disabl|remov|not?",
                             "pprof|actuator|phpinfo|heapdump"),
     # "Actuator health endpoint returns UP" is about the health endpoint answering, not exposure.

@@ -209,7 +209,7 @@ def test_pending_security_updates(host, evidence):
 @pytest.mark.check("os-03", "Clock synchronised", severity="medium",
                    refs=("CIS Controls v8 8.4: Standardize time synchronization",
                          "CIS Debian Linux 12 2.3.1.1: Ensure a single time synchronization daemon is in use"),
-                   answers=("time_sync|clock", "time sync|synchroniz|ntp"))
+                   answers=("time_sync sync|synchron|synced", "time_sync|clock", "time sync|synchroniz|ntp"))
 def test_time_synchronised(host, evidence):
     """Certificates, tokens (exp, nbf), TOTP, Kerberos and log correlation all need the right
     time.  Passes when the kernel clock is synchronised: ``timedatectl`` (systemd-timesyncd or

@@ -86,7 +86,7 @@ _LOGIN_PASSED = ("permission denied for database", "does not exist")
 @pytest.mark.check("pg-01", "Server requires TLS", severity="critical",
                    refs=("CIS PostgreSQL Benchmark: Ensure SSL is enabled and configured correctly",
                          "PostgreSQL docs: pg_hba.conf hostssl"),
-                   answers=("traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "postgres tls|encrypt|encryption|sslmode|ssl_mode connection? enabl? require?",
+                   answers=("^postgres force_ssl|require_ssl|ssl_required", "traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "postgres tls|encrypt|encryption|sslmode|ssl_mode connection? enabl? require?",
                             "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection",
                             "sslmode|ssl_mode require|verify"))
 def test_tls_required(postgres: Any, evidence: Any) -> None:
@@ -276,7 +276,7 @@ def test_supported_version(postgres: Any, evidence: Any) -> None:
 
 @pytest.mark.check("pg-08", "Connection headroom", severity="medium",
                    refs=("PostgreSQL docs: max_connections",),
-                   answers=("postgres|database max_connections headroom|set|limit|usage?",
+                   answers=("connection|connections count|number|used|in_use max_connections", "postgres|database max_connections headroom|set|limit|usage?",
                             "postgres|database connection headroom|usage|saturation", "max_connections headroom? limit?"),
                    answers_unless=("pool", "pooling", "connection_pool"))
 def test_connection_headroom(postgres: Any, evidence: Any) -> None:

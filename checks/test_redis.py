@@ -90,7 +90,7 @@ def _exposed(address: str) -> bool:
 
 @pytest.mark.check(
     "redis-01", "Authentication required", severity="critical", refs=("Redis security: authentication", "CIS Redis: requirepass / ACL"),
-                   answers=("redis password|auth|authentication|requirepass|protect broker?", "broker password|auth|authentication",
+                   answers=("^redis auth|authentication|requirepass token|password", "redis password|auth|authentication|requirepass|protect broker?", "broker password|auth|authentication",
                             "redis connection|connections|access security|secured|secure")
 )
 def test_authentication_required(redis, evidence):
@@ -302,7 +302,7 @@ def test_dangerous_commands(redis, evidence):
 
 
 @pytest.mark.check("redis-09", "TLS for connections that leave the host", severity="medium", refs=("Redis: TLS support",),
-                   answers=("traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "redis tls|encrypt|encryption|rediss connection?", "broker|cache tls|encrypt|encryption redis?",
+                   answers=("^redis in_transit|transit encrypt|encryption|tls", "traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "redis tls|encrypt|encryption|rediss connection?", "broker|cache tls|encrypt|encryption redis?",
                             "redis connection|connections security|secured|secure"),
                    answers_unless=("rabbitmq|amqp|amqps|celery|sidekiq|bullmq",))  # the workers' broker connection is wrk-14's
 def test_tls(redis, evidence):

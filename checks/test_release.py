@@ -181,7 +181,7 @@ def test_vulnerabilities(release, evidence):
 @pytest.mark.check(
     "rel-05", "SBOM published for the release", severity="medium",
     refs=("CycloneDX 1.x", "SPDX 2.3", "NTIA: The Minimum Elements for an SBOM", "EO 14028 §4(e)"),
-    answers=("sbom generated", "software bill of materials", "dependency inventory published", "sbom",
+    answers=("sbom attach|attached|publish|releas|ship|upload|artifact|generat|produc|sign", "sbom generated", "software bill of materials", "dependency inventory published", "sbom",
                             "software bill materials", "license scan|inventory|report dependency?"),
                    answers_kind="evidence",
 )
@@ -284,7 +284,7 @@ def test_load_test(release, evidence):
 @pytest.mark.check(
     "rel-08", "Deployed version is the one the evidence is for", severity="high",
     refs=("SLSA: provenance", "12-Factor: build, release, run"),
-    answers=("deployed version matches release", "correct version deployed", "release version verified", "build artifact matches",
+    answers=("build|version info|endpoint? show|shows|report|reports|expos commit|sha|version|tag", "deployed version matches release", "correct version deployed", "release version verified", "build artifact matches",
              "deployed|running image|artifact|version|build is? the one|same tested|built|scanned|released|verified",
              "version|build|image|release deployed|running match|matches|equal tag|release|tested|built|expected"),
 )

@@ -705,6 +705,24 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Not an open relay", {"smtp-03"}),
         ("Payment provider in live mode, test keys removed", {"cfg-12"}),
         ("Stripe live keys configured", {"cfg-12"}),
+        ("OWASP dependency-check: no CVSS >= 7", {"rel-04"}),
+        ("govulncheck: no reachable vulnerabilities", {"rel-04"}),
+        ("SBOM attached to the release", {"rel-05"}),
+        ("Image tag is immutable (git SHA, not latest)", {"comp-10", "k8s-12"}),
+        ("Server timezone and NTP sync", {"os-03"}),
+        ("`expose_php = Off`", {"http-07"}),
+        ("Browser caching headers for images/css/js", {"obs-08"}),
+        ("Contact form sends email (SMTP plugin configured)", {"smtp-02"}),
+        ("Max request body size enforced", {"cfg-08"}),
+        ("Connection count below 80% of max_connections", {"mysql-10", "pg-08"}),
+        ("Build info endpoint shows commit SHA of the release tag", {"rel-08"}),
+        ("Config loaded from environment, no secrets in config.yaml", {"cfg-10"}),
+        ("Health endpoint /health checks Mongo + Redis", {"obs-04"}),
+        ("Alerts: 5xx rate, p99 latency, consumer lag, pod restarts", {"mon-05"}),
+        ("MariaDB root has a password, remote root login disabled", {"mysql-05", "mysql-18"}),  # not sshd's root login
+        ("require_secure_transport = ON", {"mysql-01"}),
+        ("Spring profiles: `prod` active, `dev` profile not enabled", {"cfg-02"}),
+        ("Spring Boot actuator secured", {"obs-11"}),
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:
@@ -883,6 +901,17 @@ def test_a_check_about_one_data_store_does_not_answer_an_item_about_another() ->
     assert any(r.startswith("pg-90: about PostgreSQL, the item names MySQL") for r in result.rejected)
     result = match_checklist(parse_text("# Go-live (PostgreSQL, RabbitMQ)\n## Logs\n- [ ] Slow query log shipped\n").items, vocab)[0]
     assert result.check_ids == ("host-90",)
+
+
+def test_a_heading_names_the_server_or_platform_an_item_is_about(vocab: Vocabulary) -> None:
+    assert ids(vocab, "`rds.force_ssl = 1`", section="PostgreSQL (RDS)") == ["pg-01"]
+    assert set(ids(vocab, "In-transit encryption and AUTH token enabled", section="Redis (ElastiCache)")) == {"redis-01", "redis-09"}
+    # Under Kubernetes a Compose check is not meant, nor a Kubernetes check under Docker Compose;
+    # "Docker" alone is containers on either.
+    assert ids(vocab, "CPU and memory requests/limits set for every container", section="Kubernetes") == ["k8s-01"]
+    assert ids(vocab, "Memory limits set", section="Docker Compose") == ["comp-03"]
+    assert set(ids(vocab, "Memory limits set (Docker/K8s)")) == {"comp-03", "k8s-01"}
+    assert ids(vocab, "Secrets via External Secrets Operator", section="Kubernetes") == ["k8s-13"]
 
 
 @pytest.mark.parametrize(("text", "hint"), [

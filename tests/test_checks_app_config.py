@@ -179,6 +179,33 @@ def test_structured_config_files_are_judged_like_env_files(pytester: pytest.Pyte
     assert strong not in reported and "changeme" not in reported
 
 
+def test_java_profiles_and_properties_files(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A Spring Boot service keeps its settings in ``application.properties`` (or YAML): the active
+    profiles must name production and no development profile; a ``.properties`` file is read like
+    the others (file and line in the message)."""
+    strong = secrets.token_urlsafe(36)
+    folders = {
+        "spring-good": {"application.properties": (
+            "# production\nspring.profiles.active=eu-prod,metrics\nlogging.level.root: info\n"
+            f"spring.datasource.password={strong}\n", 0o600)},
+        "spring-dev": {"application.yml": ("spring:\n  profiles:\n    active: prod,dev\n", 0o600)},
+        "spring-none": {"application.properties": ("spring.profiles.active = default\n", 0o600)},
+        "quarkus-test": {".env": ("QUARKUS_PROFILE=test\n", 0o600)},
+    }
+    targets = []
+    for name, files in folders.items():
+        configs = [f for f in files if f != ".env"]
+        targets.append(_files(name, _folder(tmp_path / name, files), config_files=configs, env_files=[".env"]))
+    run = run_catalog(pytester, "test_app_config.py", targets=targets, args=["-k", "cfg-02 or cfg-03"])
+    assert run.outcome("cfg-02", "spring-good") == "passed", run.message("cfg-02", "spring-good")
+    assert run.evidence("cfg-02", "spring-good")["declared"] == {"SPRING_PROFILES_ACTIVE (application.properties:2)": "eu-prod,metrics"}
+    assert run.outcome("cfg-03", "spring-good") == "passed"  # logging.level.root read from the .properties file
+    assert "SPRING_PROFILES_ACTIVE (application.yml:3) is 'prod,dev' (development profile dev)" in run.message("cfg-02", "spring-dev")
+    assert "SPRING_PROFILES_ACTIVE (application.properties:1) is 'default' (no production profile)" in run.message("cfg-02", "spring-none")
+    assert "QUARKUS_PROFILE (.env:1) is 'test' (development profile test)" in run.message("cfg-02", "quarkus-test")
+    assert strong not in repr([(r.message, r.evidence) for r in run.summary.results])
+
+
 def test_env_file_that_cannot_be_read_is_an_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
     """A ``.env`` that is a named pipe (reading it would block) or a folder (we run as root, so
     a mode cannot make a file unreadable) is "could not look": every check that reads it ends
@@ -205,6 +232,13 @@ def test_env_file_that_cannot_be_read_is_an_error(pytester: pytest.Pytester, tmp
     assert run.outcome("cfg-01", "config") == "error"
     assert run.message("cfg-01", "config") == f"config ({config}): settings.yaml is a named pipe (FIFO); it was not read"
     assert run.outcome("cfg-07", "config") == "passed"  # env files only: the YAML file plays no part
+
+
+def test_pool_reader_reads_spring_properties(tmp_path: Path) -> None:
+    (tmp_path / "application.properties").write_text(
+        "spring.datasource.url=jdbc:postgresql://db:5432/app\n# pool\nspring.datasource.hikari.maximum-pool-size = 40\n")
+    config = read_pool_config(tmp_path, config_files=["application.properties"])
+    assert [(s.where, n) for s, n in config.sizes] == [("SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE (application.properties:3)", 40)]
 
 
 def test_pool_reader_fails_closed(tmp_path: Path) -> None:

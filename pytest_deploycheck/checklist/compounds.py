@@ -277,6 +277,8 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("pip", "audit"), "depscan"),
     (("bundle", "audit"), "depscan"),
     (("cargo", "audit"), "depscan"),
+    (("owasp", "dependency", "check"), "depscan"),
+    (("osv", "scanner"), "depscan"),
     (("image", "scan"), "imagescan"),
     (("image", "scanning"), "imagescan"),
     (("container", "scan"), "imagescan"),

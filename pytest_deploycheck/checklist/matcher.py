@@ -39,6 +39,7 @@ import yaml
 from pytest_deploycheck.checklist.compounds import COMPOUNDS as _COMPOUNDS
 from pytest_deploycheck.checklist.normalise import _CADENCE, _FILLER_NORM, _INTENT_NORM, analyse, tokens
 from pytest_deploycheck.checklist.parse import Item
+from pytest_deploycheck.checklist.products import PLATFORM_AREAS, PLATFORMS, check_engines, named_in
 
 # --------------------------------------------------------------------------------------------- phrases
 
@@ -400,27 +401,6 @@ _BOOKKEEPING = re.compile(r"\((?:owner|owners|assignee|assigned to|by|due|eta|ti
                           r"|\b(?:due|eta):?\s*\d{4}-\d{2}-\d{2}", re.I)
 
 
-#: Data stores and brokers a checklist names by product (normalised tokens -> the product).
-ENGINES: Mapping[str, str] = {"postgres": "PostgreSQL", "mysql": "MySQL", "redis": "Redis", "mongodb": "MongoDB",
-                              "mongo": "MongoDB", "elasticsearch": "Elasticsearch", "opensearch": "Elasticsearch",
-                              "rabbitmq": "RabbitMQ", "amqp": "RabbitMQ", "kafka": "Kafka", "memcach": "Memcached"}
-#: The catalog areas whose checks examine one data store (their target is that store): an item
-#: that names another store, and not this one, is not theirs ("MySQL slow query log on" is not
-#: pg-10).  A check of another area may name a store as a destination or an example (host-10's
-#: "logs shipped to Elasticsearch") and is not restricted.
-ENGINE_AREAS: Mapping[str, str] = {"pg": "PostgreSQL", "pgb": "PostgreSQL", "mysql": "MySQL", "redis": "Redis"}
-
-
-def _engines(toks: Iterable[str]) -> frozenset[str]:
-    return frozenset(ENGINES[t] for t in toks if t in ENGINES)
-
-
-def check_engines(check: CheckPhrases) -> frozenset[str]:
-    """The data store a check examines, by its area (``pg-10`` -> PostgreSQL); none for other areas."""
-    area = check.id.split("-", 1)[0]
-    return frozenset({ENGINE_AREAS[area]}) if area in ENGINE_AREAS else frozenset()
-
-
 def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> ItemResult:
     plain = " ".join(_BOOKKEEPING.sub(" ", item.plain).split()) or item.plain
     text = _analyse(plain)
@@ -432,7 +412,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     clause_texts = [_analyse(c) for c in clauses]
     # After a bare topic ("Docker: non-root user, healthcheck") each later clause is about that
     # topic: it is also read with it ("Docker healthcheck").  The first clause holds the topic already.
-    if label and is_label(label.group(1)):
+    if label and is_label(label.group(1), topics=True):
         clause_texts += [_analyse(f"{label.group(1)} {c}") for c in clauses[1:]]
     label_text = [_analyse(label.group(1))] if label else []
     parent_text = [_analyse(parent.plain)] if parent else []
@@ -455,7 +435,8 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     intents |= section_intents & {"approve"}
     candidates: list[tuple[CheckPhrases, Match, frozenset[str]]] = []
     rejected: list[str] = []
-    named = _engines(text.toks) or _engines(context)
+    named = named_in(text.toks) or named_in(context)
+    platforms = named_in(text.toks, PLATFORMS) or named_in(context, PLATFORMS)
     for check in vocab.checks:
         # A veto reads the part matched, the item's "Label:" ("MySQL: ..., replica in sync"), the item
         # it is a sub-item of ("Database connection pooling configured" over "Idle timeout: 30000ms")
@@ -509,11 +490,12 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         if why_not:
             rejected.append(f"{check.id}: {why_not} ({match.reason})")
             continue
-        own = check_engines(check)
-        if named and own and not named & own:
-            rejected.append(f"{check.id}: about {' and '.join(sorted(own))}, the item names {' and '.join(sorted(named))} ({match.reason})")
-            continue
-        candidates.append((check, match, frozenset(part.toks[i] for i in found.required)))
+        for names, own in ((named, check_engines(check.id)), (platforms, check_engines(check.id, PLATFORM_AREAS))):
+            if names and own and not names & own:
+                rejected.append(f"{check.id}: about {' and '.join(sorted(own))}, the item names {' and '.join(sorted(names))} ({match.reason})")
+                break
+        else:
+            candidates.append((check, match, frozenset(part.toks[i] for i in found.required)))
     # Drop a match whose required words are a strict subset of another's: the more specific check wins.
     kept = [
         (check, match) for check, match, words in candidates
@@ -568,12 +550,15 @@ def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str,
     return tuple(out)
 
 
-def is_label(plain: str) -> bool:
+def is_label(plain: str, topics: bool = False) -> bool:
     """Whether an item's text only names a topic ("Cluster", "Supply chain", "Ops"): at most two
     words that say what, none that says what should be true of it.  Over sub-items, such an item
-    is their heading, not a condition of its own."""
+    is their heading, not a condition of its own.  ``topics``: "Alerts", "Dashboards" count too
+    (before a colon they head a list: "Alerts: 5xx rate, p99 latency")."""
     toks = tokens(plain)
-    return 0 < len(toks) <= 2 and len(_content(toks)) == len(toks) and not _intents(toks)
+    allowed = {"alert", "monitor"} if topics else set()
+    content = [t for t in toks if t not in _FILLER_NORM] if topics else _content(toks)
+    return 0 < len(toks) <= 2 and len(content) == len(toks) and not _intents(toks) - allowed
 
 
 def match_checklist(items: Sequence[Item], vocab: Vocabulary) -> list[ItemResult]:

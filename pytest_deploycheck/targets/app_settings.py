@@ -1,4 +1,4 @@
-"""The deployed application's configuration, read one way: dotenv files, and YAML or JSON files
+"""The deployed application's configuration, read one way: dotenv files, and YAML, JSON or .properties files
 flattened to the same env-style names (``auth: {jwt_secret: ...}`` is ``AUTH_JWT_SECRET``).
 
 The cfg checks (``checks/test_app_config.py``) and pg-25's pool sizing (``app_pool.py``) both
@@ -54,7 +54,7 @@ def env_names(files: FilesTarget) -> list[str]:
 
 
 def config_names(files: FilesTarget) -> list[str]:
-    """The YAML or JSON configuration files the target names (``config_files``)."""
+    """The YAML, JSON or ``.properties`` configuration files the target names (``config_files``)."""
     return [str(n) for n in (files.setting("config_files") or ())]
 
 
@@ -74,11 +74,15 @@ def read_text(label: str, path: Path) -> str:
 def read_settings(label: str, envs: Iterable[tuple[str, Path]], configs: Iterable[tuple[str, Path]], *,
                   split_camel: bool = False, join_lists: bool = True) -> list[Setting]:
     """Every setting of the env files, then of the configuration files (``(name, path)`` pairs,
-    as ``regular_files`` gives them); a configuration file that is not YAML or JSON is an error."""
+    as ``regular_files`` gives them): Java ``.properties`` files, else YAML or JSON; a file that is
+    none of them is an error."""
     out: list[Setting] = []
     for name, path in envs:
         out += parse_env(read_text(label, path), name)
     for name, path in configs:
+        if name.endswith(".properties"):
+            out += parse_properties(read_text(label, path), name, split_camel=split_camel)
+            continue
         try:
             out += parse_structured(read_text(label, path), name, split_camel=split_camel, join_lists=join_lists)
         except NotStructured as exc:
@@ -106,6 +110,31 @@ def parse_env(text: str, name: str) -> list[Setting]:
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
         out.append(Setting(name, number, key, value))
+    return out
+
+
+_PROPERTY = re.compile(r"^((?:\\.|[^=:\s\\])+)\s*[=:\s]\s*(.*)$")
+
+
+def parse_properties(text: str, name: str, *, split_camel: bool = False) -> list[Setting]:
+    """Java properties lines (``spring.profiles.active=prod``, ``key: value``, ``# comments``,
+    ``\\`` continuations) flattened like YAML: ``spring.profiles.active`` is ``SPRING_PROFILES_ACTIVE``."""
+    out = []
+    lines = text.splitlines()
+    number = 0
+    while number < len(lines):
+        start = number + 1
+        line = lines[number].strip()
+        number += 1
+        while line.endswith("\\") and not line.endswith("\\\\") and number < len(lines):
+            line = line[:-1] + lines[number].strip()
+            number += 1
+        if not line or line[0] in "#!":
+            continue
+        match = _PROPERTY.match(line)
+        if match:
+            key = match.group(1).replace("\\", "")
+            out.append(Setting(name, start, flat_key(key.split("."), split_camel=split_camel), match.group(2).strip()))
     return out
 
 

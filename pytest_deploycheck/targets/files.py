@@ -54,7 +54,7 @@ class FilesTarget(TargetHandle):
 FIELDS: dict[str, Field] = {
     "path": Field("path", "local directory holding the deployed application's source or configuration", required=True, must_exist=True),
     "env_files": Field("list[str]", "environment files, relative to path (default: .env, .env.production)"),
-    "config_files": Field("list[str]", "YAML or JSON configuration files, relative to path, judged like env files (auth.jwt_secret is AUTH_JWT_SECRET)"),
+    "config_files": Field("list[str]", "YAML, JSON or Java .properties configuration files, relative to path, judged like env files (auth.jwt_secret and spring.profiles.active are AUTH_JWT_SECRET and SPRING_PROFILES_ACTIVE)"),
     "dockerfiles": Field("list[str]", "Dockerfiles, paths or globs relative to path (default: Dockerfile)"),
     "compose_files": Field("list[str]", "Compose files, paths or globs relative to path, merged in order like docker compose -f (default: compose.yaml or docker-compose.yml and its .override)"),
     "manifests": Field("list[str]", "Kubernetes manifests, paths or globs relative to path: YAML or JSON, multi-document, helm template or kustomize build output"),
