@@ -10,6 +10,8 @@ and the ``file:line`` to change; a secret's value is never shown.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_deploycheck import not_applicable
@@ -22,9 +24,11 @@ from pytest_deploycheck.targets.dockerfile import (
     dockerfile_healthcheck,
     dockerfile_package_caches,
     dockerfile_secrets,
+    dockerfile_signals,
     dockerfile_toolchain,
     dockerfile_user,
     final_base,
+    start_instruction,
     target_dockerfiles,
 )
 from pytest_deploycheck.targets.runtimes import RUNTIMES_AS_OF, runtime_of
@@ -177,3 +181,50 @@ def test_runtime_supported(files, evidence):
     if not judged:
         not_applicable(f"{files.name}: no final base image of a runtime whose release can be read ({'; '.join(unjudged[:3])})", unexamined=True)
     judge(files, evidence, findings, f"a runtime release with at least {min_days} days of upstream support left", examined=judged)
+
+
+def _context_reader(files, df: Dockerfile):
+    """Reads a build-context file named by a COPY source: relative to the target's folder, else to
+    the Dockerfile's own folder; at most 64 KiB; None when it is not a regular file there."""
+    root = Path(files.path)
+
+    def read(source: str) -> str | None:
+        for base in (root, (root / df.path).parent):
+            path = base / source.lstrip("/")
+            if path.is_file():
+                with path.open("rb") as handle:
+                    return handle.read(64 * 1024).decode("utf-8", "replace")
+        return None
+
+    return read
+
+
+@pytest.mark.check("dock-09", "The app receives the stop signal", severity="medium",
+                   refs=("hadolint DL3025", "Docker docs: ENTRYPOINT, shell and exec form", "Kubernetes: termination of Pods"),
+                   answers=("graceful|clean shutdown|stop|termination|exit", "sigterm handl|handled|received|receiv|forwarded|trap|catch|graceful?",
+                            "signal|signals handl|handling|forward|forwarded|propagat|received", "exec form cmd|entrypoint",
+                            "json notation|syntax|array|form cmd|entrypoint", "pid_1|pid1 signal|signals|init|zombie|zombies",
+                            "tini|dumb_init init? process?"),
+                   answers_unless=("database|postgres|mysql|redis|worker|workers|celery|sidekiq|queue|job|jobs|consumer|consumers",))
+def test_stop_signal(files, evidence):
+    """``docker stop``, a Compose redeploy and Kubernetes all stop a container with SIGTERM and
+    kill it when the grace period ends: an app that never sees the signal drops its in-flight
+    requests every deploy.  A shell-form ``CMD python app.py`` runs under ``/bin/sh -c``, which
+    is PID 1 and does not pass the signal on.  Passes when the final stage starts the app in exec
+    form (``CMD ["python", "app.py"]``) or with ``exec``, and an entrypoint shell script copied
+    from the build context ends with ``exec``; fails naming the instruction.  Where the
+    Dockerfile leaves the start command to the base image it cannot be judged here."""
+    examined: list[str] = []
+    inherited: list[str] = []
+    findings: list[Finding] = []
+    for df in _dockerfiles(files):
+        if start_instruction(df) is None:
+            inherited.append(df.path)
+            continue
+        examined.append(df.path)
+        findings += dockerfile_signals(df, _context_reader(files, df))
+    evidence.record(start_command_from_base_image=inherited)
+    if not examined:
+        not_applicable(f"{files.name}: no CMD or ENTRYPOINT in {', '.join(inherited)}: the base image's own start command is not read", unexamined=True)
+    judge(files, evidence, findings, 'the app as PID 1: CMD/ENTRYPOINT as a JSON array (["python", "app.py"]) or started with exec, '
+          'and an entrypoint script that ends with exec "$@"', examined=examined)

@@ -723,6 +723,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("require_secure_transport = ON", {"mysql-01"}),
         ("Spring profiles: `prod` active, `dev` profile not enabled", {"cfg-02"}),
         ("Spring Boot actuator secured", {"obs-11"}),
+        ("App handles SIGTERM gracefully", {"dock-09"}),
+        ("Signals forwarded to the app (tini)", {"dock-09"}),
+        ("Celery workers shut down gracefully (warm shutdown)", set()),  # a worker's own shutdown, not PID 1
     ],
 )
 def test_clear_items_match(vocab: Vocabulary, text: str, expected: set[str]) -> None:

@@ -22,7 +22,7 @@ from tests.servers.base import Instance
 from tests.servers.inventory import REPO, CatalogRun, run_catalog
 
 DATA = REPO / "tests" / "data" / "containers"
-DOCK = [f"dock-0{n}" for n in range(1, 8)]
+DOCK = [*(f"dock-0{n}" for n in range(1, 8)), "dock-09"]
 COMP = [f"comp-{n:02d}" for n in range(1, 13)]
 #: Literal secrets in the bad files: none may be printed.
 BAD_SECRETS = ("hunter2", "sk_live_0123456789", "ghp_0123456789abcdef")
@@ -153,6 +153,39 @@ def test_fresh_docker_compose_config_output(pytester: pytest.Pytester, tmp_path:
     for check in COMP:
         assert run.outcome(check, "fresh-good") == "passed", (check, run.message(check, "fresh-good"))
         assert run.outcome(check, "fresh-bad") == "failed", check
+
+
+def test_stop_signal(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """dock-09: the app is PID 1.  A shell-form CMD and an entrypoint script that never execs fail;
+    exec form, ``CMD exec ...`` and a script ending in ``exec "$@"`` pass; a Dockerfile that
+    leaves the start command to its base image cannot be judged."""
+    folders = {
+        "script-no-exec": ("FROM python:3.12-slim\nCOPY docker/entrypoint.sh /usr/local/bin/\n"
+                           'ENTRYPOINT ["entrypoint.sh"]\nCMD ["gunicorn", "app:app"]\n',
+                           "#!/bin/sh\nset -e\npython manage.py migrate\n\"$@\"\n"),
+        "script-exec": ("FROM python:3.12-slim\nCOPY docker/entrypoint.sh /usr/local/bin/\n"
+                        'ENTRYPOINT ["entrypoint.sh"]\nCMD ["gunicorn", "app:app"]\n',
+                        "#!/usr/bin/env bash\nset -e\npython manage.py migrate\nexec \"$@\"\n"),
+        "shell-exec": ("FROM node:22-slim\nCMD exec node server.js --token=s3cr3t-value\n", None),
+        "inherited": ("FROM nginx:1.27\nCOPY site/ /usr/share/nginx/html/\n", None),
+    }
+    targets = [_files("good", dockerfiles=["docker/good.Dockerfile"]), _files("bad", dockerfiles=["docker/bad.Dockerfile"])]
+    for name, (dockerfile, script) in folders.items():
+        (tmp_path / name / "docker").mkdir(parents=True)
+        (tmp_path / name / "Dockerfile").write_text(dockerfile)
+        if script:
+            (tmp_path / name / "docker" / "entrypoint.sh").write_text(script)
+        targets.append(_files(name, tmp_path / name))
+    run = run_catalog(pytester, "test_dockerfile.py", targets=targets, args=["-k", "dock-09"])
+    outcomes = {t.name: run.outcome("dock-09", t.name) for t in targets}
+    assert outcomes == {"good": "passed", "bad": "failed", "script-no-exec": "failed", "script-exec": "passed",
+                        "shell-exec": "passed", "inherited": "n/a"}
+    assert ("Dockerfile/stage-2 (docker/bad.Dockerfile:20): CMD python ... is shell form: /bin/sh -c is PID 1 and does not pass "
+            "SIGTERM on") in run.message("dock-09", "bad")
+    assert ("ENTRYPOINT entrypoint.sh is the shell script docker/entrypoint.sh, which starts the app without exec"
+            in run.message("dock-09", "script-no-exec"))
+    assert run.result_for("dock-09", "inherited").unexamined
+    assert run.evidence("dock-09", "inherited")["start_command_from_base_image"] == ["Dockerfile"]
 
 
 def test_runtime_supported(pytester: pytest.Pytester, tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ DOCKER_BAD = DOCKER / "bad.Dockerfile"
     (d.dockerfile_package_caches, {("DL3009", "Dockerfile/stage-2", f"{DOCKER_BAD}:12"), ("DL3019", "Dockerfile/tools", f"{DOCKER_BAD}:7"),
                                    ("DL3042", "Dockerfile/stage-2", f"{DOCKER_BAD}:15")}),
     (d.dockerfile_toolchain, {("multi-stage", "Dockerfile/stage-2", f"{DOCKER_BAD}:12")}),
+    (d.dockerfile_signals, {("DL3025", "Dockerfile/stage-2", f"{DOCKER_BAD}:20")}),
 ])
 def test_dockerfile_rule(rule: Any, expected: set[tuple[str, str, str]]) -> None:
     assert rule(d.read_dockerfile(DOCKER / "good.Dockerfile")) == []

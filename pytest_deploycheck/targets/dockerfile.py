@@ -273,6 +273,77 @@ def final_base(df: Dockerfile) -> tuple[str, int] | None:
     return substitute(stage.base, args), stage.line
 
 
+def start_instruction(df: Dockerfile) -> tuple[Instruction, Instruction | None] | None:
+    """What starts the container: the final stage's (or its parent stage's) last ENTRYPOINT, else
+    its last CMD, with the ENTRYPOINT as the second item when there is one; None when the
+    Dockerfile leaves it to the base image."""
+    final = df.final
+    if final is None:
+        return None
+    entry = cmd = None
+    for stage in df.lineage(final):
+        for inst in reversed(stage.instructions):
+            if inst.cmd == "ENTRYPOINT" and entry is None:
+                entry = inst
+            elif inst.cmd == "CMD" and cmd is None and entry is None:
+                cmd = inst
+    start = entry or cmd
+    return (start, entry) if start is not None else None
+
+
+def exec_form(args: str) -> list[str] | None:
+    """The words of a JSON-array (exec form) CMD/ENTRYPOINT; None for the shell form."""
+    text = args.strip()
+    if not text.startswith("["):
+        return None
+    try:
+        words = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return [str(w) for w in words] if isinstance(words, list) else None
+
+
+_SHELL_SCRIPT = re.compile(r"^#!\s*\S*(?:/|\s)(?:env\s+)?(?:sh|bash|ash|dash|zsh)\b")
+_EXEC_LINE = re.compile(r"^\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*exec\s", re.M)
+
+
+def dockerfile_signals(df: Dockerfile, read: Any = None) -> list[Finding]:
+    """DL3025: the app, not a shell, is PID 1 and gets the SIGTERM ``docker stop`` and Kubernetes
+    send.  A shell-form CMD/ENTRYPOINT runs under ``/bin/sh -c``, which does not pass the signal on
+    (unless the command starts with ``exec``).  ``read(path)`` returns the text of a build-context
+    file (or None): an entrypoint shell script copied in that never ``exec``s keeps the shell as PID 1 too."""
+    found = start_instruction(df)
+    final = df.final
+    if found is None or final is None:
+        return []
+    start, entry = found
+    where = (f"Dockerfile/{final.label}", df.loc(start.line))
+    words = exec_form(start.args)
+    if words is None:
+        if re.match(r"\s*exec\s", start.args):
+            return []
+        program = start.args.split()[0] if start.args.split() else ""  # only the program: arguments can hold secrets
+        return [Finding(*where, f"{start.cmd} {program} ... is shell form: /bin/sh -c is PID 1 and does not pass SIGTERM on, "
+                                "so the app is killed when the stop grace period ends; write it as a JSON array (DL3025) or start it with exec",
+                        "DL3025", "medium")]
+    if entry is None or not words or read is None:
+        return []
+    name = words[0].rsplit("/", 1)[-1]
+    for stage in df.lineage(final):
+        for inst in stage.instructions:
+            if inst.cmd not in {"COPY", "ADD"} or "from" in inst.flags:
+                continue
+            for source in _copy_sources(inst.args):
+                if source.rstrip("/").rsplit("/", 1)[-1] != name:
+                    continue
+                text = read(source)
+                if text and _SHELL_SCRIPT.match(text) and not _EXEC_LINE.search(text):
+                    return [Finding(*where, f"ENTRYPOINT {words[0]} is the shell script {source}, which starts the app without exec: "
+                                            "the shell stays PID 1 and does not pass SIGTERM on; end it with exec \"$@\"",
+                                    "entrypoint-exec", "medium")]
+    return []
+
+
 def dockerfile_secrets(df: Dockerfile) -> list[Finding]:
     """CIS 4.10: no credential written into ENV or ARG; they stay in the image history. Use build secrets."""
     findings: list[Finding] = []
@@ -402,6 +473,7 @@ def dockerfile_findings(df: Dockerfile, *, orchestrator_probes: bool = False) ->
     return [
         *dockerfile_user(df), *dockerfile_healthcheck(df, orchestrator_probes=orchestrator_probes), *dockerfile_base_images(df),
         *dockerfile_secrets(df), *dockerfile_add(df), *dockerfile_package_caches(df), *dockerfile_toolchain(df),
+        *dockerfile_signals(df),
     ]
 
 
