@@ -435,7 +435,8 @@ SCAN_DEADLINE_S = 60.0
                             "sensitive value|values|data|config|configuration|information|setting|settings not? git|repo|repository|committed|commit|vcs",
                             "env|envfile|dotenv|secret|secrets|sensitive|credential|credentials file? data? not|no|excluded|ignored|out? version_control|source_control|git|gitignore"),
                    answers_unless=("docker", "dockerfile", "rotate", "rotation", "vault", "manager", "kms",
-                                   "environment variable", "ci", "pipeline", "log", "logs"))
+                                   "environment variable", "ci|pipeline variable|variables|store|stored|setting|settings|inject|injected|masked",
+                                   "log", "logs"))
 def test_no_committed_secrets(files, evidence):
     """A secret in a repository is known to everyone who can clone it, for good: deleting the
     file leaves it in history, and only rotating the secret helps.  When ``path`` is in a git
@@ -503,7 +504,7 @@ def _tracker_sdks(files: FilesTarget) -> list[str]:
 
 @pytest.mark.check("cfg-11", "Errors reported to an error tracker", severity="medium",
                    refs=("OWASP ASVS V7.1: log content", "Google SRE Book: Monitoring Distributed Systems"),
-                   answers=("error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
+                   answers=("error|errors|failur|exception|exceptions|crash|crashes|dead report|reported|sent|tracked|captured|go errortracking", "error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
                             "sentry|rollbar|bugsnag|honeybadger|airbrake|raygun|glitchtip|appsignal configur|integrat|enabl|set_up|dsn|connected?",
                             "exception tracking|reporting|monitoring", "crash reporting",
                             "exception|exceptions|error|errors|crash|crashes errortracking notif|report|sent|go?",

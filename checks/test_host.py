@@ -338,7 +338,7 @@ def _logrotate_configs(host) -> dict[str, str]:
 
 @pytest.mark.check("host-06", "Log rotation covers the application's logs", severity="medium",
                    refs=("CIS Debian Linux 12: Ensure logrotate is configured", "CIS Controls v8 8.3: Ensure adequate audit log storage"),
-                   answers=("log_rotation configur|enabl|set|setup|active|place?", "log cleanup|purg|prun|truncat|rotat", "logs fill disk"))
+                   answers=("log_rotation log|logs", "log_rotation configur|enabl|set|setup|active|place?", "log cleanup|purg|prun|truncat|rotat", "logs fill disk"))
 def test_log_rotation(host, evidence):
     """Unrotated logs fill the disk, and a full disk stops the application (and its database).
     Passes when logrotate is installed, something runs it (cron or logrotate.timer), and a

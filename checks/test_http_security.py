@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import urllib.parse
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -208,7 +209,7 @@ def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-03", "Content-Security-Policy restricts scripts", severity="medium",
                    refs=(OBSERVATORY + "content-security-policy", "dev-sec nginx-baseline: nginx-15", "CIS NGINX Benchmark 5.3"),
-                   answers=("csp script? restrict?", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on", "xss header"))
+                   answers=("csp no|without|not unsafe|unsafe_eval|unsafe_inline|eval|inline", "csp script? restrict?", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on", "xss header"))
 @read_ahead(_front_page)
 def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A Content-Security-Policy is the browser's last line against injected script (XSS).  It
@@ -249,7 +250,7 @@ def test_nosniff(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-05", "Framing denied", severity="medium",
                    refs=(OBSERVATORY + "x-frame-options", "dev-sec nginx-baseline: nginx-08", "CIS NGINX Benchmark 5.3"),
-                   answers=("xfo deny|sameorigin?", "clickjack", "frame ancestor|deny|option|embed", "http|web? security_headers helmet?",
+                   answers=("clickjack protection|protect|defense|prevent|header|headers?", "xfo deny|sameorigin?", "clickjack", "frame ancestor|deny|option|embed", "http|web? security_headers helmet?",
                             "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on"))
 @read_ahead(_front_page)
 def test_framing_denied(http_endpoint: HttpTarget, evidence: Evidence) -> None:
@@ -517,3 +518,79 @@ def test_no_exposed_files(http_endpoint: HttpTarget, evidence: Evidence) -> None
         ([f"lists the folder{'s' if len(listed) > 1 else ''} {', '.join(listed)}"] if listed else [])
     require(not problems, http_endpoint, "; ".join(problems),
             "no repository, secret or dump file served and no generated folder index")
+
+
+#: Elements and attributes that load a subresource (or submit to one) when the page renders.
+SUBRESOURCE_ATTRS = {
+    "script": ("src",), "img": ("src", "srcset"), "source": ("src", "srcset"), "iframe": ("src",), "frame": ("src",),
+    "audio": ("src",), "video": ("src", "poster"), "track": ("src",), "embed": ("src",), "object": ("data",),
+    "input": ("src",), "form": ("action",), "base": ("href",),
+}
+#: ``<link rel=...>`` values that make the browser fetch the target (not canonical, alternate, ...).
+FETCHING_LINKS = frozenset({"stylesheet", "icon", "preload", "modulepreload", "manifest", "apple-touch-icon", "prefetch"})
+#: The most insecure references kept in the evidence.
+MAX_MIXED = 20
+
+
+class _Subresources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []  # (element and attribute, URL as written)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name.lower(): value or "" for name, value in attrs}
+        names = SUBRESOURCE_ATTRS.get(tag, ())
+        if tag == "link" and FETCHING_LINKS & set(values.get("rel", "").lower().split()):
+            names = ("href",)
+        for name in names:
+            if name not in values:
+                continue
+            urls = [part.strip().split()[0] for part in values[name].split(",") if part.strip()] if name == "srcset" else [values[name].strip()]
+            self.found += [(f"<{tag} {name}>", url) for url in urls]
+
+
+def insecure_subresources(html: str, page_url: str) -> list[str]:
+    """The subresources (scripts, styles, frames, images, media, form targets) an HTML page loads
+    over plain ``http://``, each as ``<tag attr> http://host/path`` (login and query left out: a
+    URL may carry a key).  A ``<base href="http://...">`` makes every relative reference insecure."""
+    parser = _Subresources()
+    parser.feed(html)
+    parser.close()
+    base = next((urllib.parse.urljoin(page_url, url) for where, url in parser.found if where == "<base href>"), page_url)
+    out = []
+    for where, url in parser.found:
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(page_url if where == "<base href>" else base, url))
+        if parts.scheme.lower() == "http":
+            out.append(f"{where} http://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}")
+    return out
+
+
+@pytest.mark.check("http-14", "No mixed content on the front page", severity="medium",
+                   refs=("W3C Mixed Content", "MDN: Mixed content", "OWASP WSTG-CRYP-03"),
+                   answers=("mixed content", "mixed_content warning|warnings|error|errors|free|none|issue|issues",
+                            "http|insecure|unencrypted resource|resources|asset|assets|script|scripts|image|images|content https? page|pages|site?",
+                            "asset|assets|resource|resources|script|scripts|image|images over|via|from|use|served https|tls|secure only?"))
+@read_ahead(_front_page)
+def test_no_mixed_content(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """An HTTPS page that loads a script, a style sheet or a frame over plain HTTP hands whoever
+    is on the network path the page itself: browsers block such active content (the page then
+    breaks) and show the padlock as broken for images and media.  Reads the front page and
+    passes when every subresource it loads (``<script src>``, ``<link rel=stylesheet|icon|preload>``,
+    ``<img src/srcset>``, media, frames, ``<form action>``, ``<base href>``) is ``https://``,
+    protocol-relative or relative, or the Content-Security-Policy says ``upgrade-insecure-requests``.
+    Only the front page is read; the site's other pages are not crawled."""
+    if not _https(http_endpoint):
+        not_applicable(f"{http_endpoint.name}: served over plain HTTP ({http_endpoint.url}); http-01 judges that, not mixed content")
+    response = http_endpoint.page("/")
+    content_type = str(response.headers.get("content-type", "")).lower()
+    if response.status_code != 200 or "html" not in content_type:
+        not_applicable(f"{http_endpoint.name}: the front page answers {response.status_code} {content_type.split(';')[0] or 'without a type'}, "
+                       "not an HTML page that loads subresources")
+    insecure = insecure_subresources(response.text, response.url or http_endpoint.url)
+    upgraded = any("upgrade-insecure-requests" in policy for policy in _policies(response))
+    evidence.record(insecure=insecure[:MAX_MIXED], upgrade_insecure_requests=upgraded)
+    shown = "; ".join(insecure[:5]) + (f" (and {len(insecure) - 5} more)" if len(insecure) > 5 else "")
+    require(not insecure or upgraded, http_endpoint,
+            f"{len(insecure)} subresource{'s' if len(insecure) != 1 else ''} over plain HTTP on an HTTPS page: {shown}",
+            "every script, style sheet, frame, image and form target over https:// (or relative), "
+            "or a CSP with upgrade-insecure-requests")

@@ -71,7 +71,7 @@ def _allowed(rule: tuple[str | None, int], sock: Listener) -> bool:
 @pytest.mark.check("net-01", "Listening ports limited to the allow-list", severity="high",
                    refs=("CIS Debian Linux 12: Ensure only approved services are listening on a network interface",
                          "CIS Controls v8 4.8: Uninstall or disable unnecessary services"),
-                   answers=("port open|necessary|listen|exposed|unused|restrict|close|allow|only|scan", "listening port|service",
+                   answers=("only 443|80|22|8443 open|exposed|listen|listening|reachable|public", "port open|necessary|listen|exposed|unused|restrict|close|allow|only|scan", "listening port|service",
                             "open port"),
                    answers_unless=("database", "postgres", "mysql", "redis", "cache", "elasticsearch", "mongo"))
 def test_listening_ports_allowed(host, evidence):

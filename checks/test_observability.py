@@ -367,7 +367,8 @@ def test_websocket(http_endpoint, evidence):
                    answers=("stacktrace|traceback not? exposed|hidden|leak|show|shown|displayed|visible|returned? user|users|client|clients|visitor|visitors|public?",
                             "error_page detail|generic|custom|leak|stack|verbose|exposed", "custom|generic|friendly|branded error|404|500 page",
                             "verbose|detailed error disabl|hidden|off|production|message", "error message leak|exposed|generic|sanitiz",
-                            "errorpage|error_page")
+                            "errorpage|error_page"),
+                   answers_unless=("login|signin|sign_in|username|enumeration", "password reset")
 )
 def test_no_stack_traces(http_endpoint, evidence):
     """A stack trace maps the code, its paths and library versions for an attacker, and often

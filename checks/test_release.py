@@ -35,7 +35,7 @@ def _stale(release, reports, problems: list[str]) -> None:
 @pytest.mark.check(
     "rel-01", "Tests of the release passed", severity="high",
     refs=("JUnit XML (Ant/Surefire schema)", "OWASP ASVS V1.14: build pipeline"),
-    answers=("all tests pass", "unit tests passing", "integration tests passed", "test suite green",
+    answers=("ci|cd|pipelin automatic? tests|test", "all tests pass", "unit tests passing", "integration tests passed", "test suite green",
                             "automated tests passing", "tests|test pass|passing|green|succeed|success|rate all?", "tests all? pass?",
                             "unit|integration|e2e tests|test pass|passing|green", "test suite green|pass",
                             "ci pipeline|build green|pass|passing", "ci check|job green|pass|passing",

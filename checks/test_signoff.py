@@ -36,7 +36,7 @@ def test_operations():
 
 
 @pytest.mark.check("signoff-03", "Security team approval", severity="high", refs=(CHANGE_APPROVAL,),
-                   answers=("security|infosec|ciso|appsec team|lead|officer|review?",),
+                   answers=("pen|penetration test|testing report|findings? accept|accepted|approv|signed ciso|security|infosec?", "accept|accepted|approv|signed ciso|security|infosec", "security|infosec|ciso|appsec team|lead|officer|review?",),
                    answers_kind="approval")
 @pytest.mark.manual(instructions="The security team confirms the security review (threat model, dependency and "
                                  "penetration test findings) raised nothing open that blocks; attest with the review.")

@@ -25,7 +25,7 @@ KEY_ONLY_ROOT = ("no", "prohibit-password", "without-password", "forced-commands
 
 @pytest.mark.check("ssh-01", "Password login disabled", severity="critical",
                    refs=("dev-sec ssh-baseline: sshd-27", "Mozilla OpenSSH guidelines: PasswordAuthentication no"),
-                   answers=("key_based|key_only authentication|login|access? ssh?", "ssh password login|authentication disabl|off|no|not",
+                   answers=("ssh no|disabl|off password|passwords", "key_based|key_only authentication|login|access? ssh?", "ssh password login|authentication disabl|off|no|not",
                             "password_authentication|password_login disabl|off|no ssh?", "ssh harden|hardening|lockdown|lock",
                             "ssh keys only", "ssh log|login|logins password|passwords nobody|no|never|cannot|refused|disabled?",
                             "password log|login|logins ssh"))

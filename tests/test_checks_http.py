@@ -64,6 +64,11 @@ def test_http_checks(pytester: pytest.Pytester, nginx_sites: dict[str, Instance]
     assert run.evidence("http-13", "nginx-good")["probed"]["/.git/HEAD"] == 404
     assert run.evidence("http-13", "nginx-insecure")["probed"]["/.htpasswd"] == 404  # not there: the app's 404
     assert not any("checkout-env-secret" in repr(r.evidence) + r.message for r in run.summary.results)
+    # Mixed content: the bad page's hand-written http:// script, behind HTTPS; plain HTTP is http-01's.
+    mixed = {target: run.outcome("http-14", target) for target in ("nginx-good", "https-only", "nginx-insecure", "app-good", "app-bad")}
+    assert mixed == {"nginx-good": "passed", "https-only": "passed", "nginx-insecure": "failed", "app-good": "n/a", "app-bad": "n/a"}
+    assert "1 subresource over plain HTTP on an HTTPS page: <script src> http://127.0.0.1/static/app.js; expected " in run.message("http-14", "nginx-insecure")
+    assert run.evidence("http-14", "nginx-good") == {"insecure": [], "upgrade_insecure_requests": False}
 
     # Only the certificate is bad (the tls checks report it): the header checks still judge what the
     # server sends, over a connection that does not verify, and say so in their evidence (as
@@ -125,3 +130,16 @@ def test_the_page_checks_share_one_request(pytester: pytest.Pytester, sample_app
     gets = sum(n - before.get(key, 0) for key, n in after.items() if key[0] == "GET" and key[1] in ("/", "unmatched"))
     assert gets == 1, (before, after)
     assert {run.outcome(c, sample_app_good.name) for c in ("http-04", "http-05")} <= {"passed", "failed"}
+
+
+def test_insecure_subresources_are_read_from_the_markup() -> None:
+    from checks.test_http_security import insecure_subresources
+
+    page = ('<html><head><link rel="stylesheet" href="http://cdn.example.com/a.css?key=k3y"><link rel="canonical" href="http://a.example/">'
+            '<script src="//cdn.example.com/x.js"></script></head><body><img srcset="http://u:p4ss@img.example/i.png 1x, https://b.example/j.png 2x">'
+            '<form action="http://a.example:8080/post"></form><a href="http://elsewhere.example/">a link is not loaded</a></body></html>')
+    assert insecure_subresources(page, "https://site.example/") == [
+        "<link href> http://cdn.example.com/a.css", "<img srcset> http://img.example/i.png", "<form action> http://a.example:8080/post"]
+    # A plain-HTTP base makes every relative reference insecure; the base itself is one.
+    assert insecure_subresources('<base href="http://site.example/"><script src="/app.js"></script>', "https://site.example/") == [
+        "<base href> http://site.example/", "<script src> http://site.example/app.js"]

@@ -133,6 +133,8 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("least", "privileges"), "leastprivilege"),
     (("default", "credentials"), "defaultcred"),
     (("default", "credential"), "defaultcred"),
+    (("default", "accounts"), "defaultcred"),
+    (("default", "account"), "defaultcred"),
     (("default", "password"), "defaultcred"),
     (("default", "passwords"), "defaultcred"),
     (("default", "example", "credentials"), "defaultcred"),

@@ -73,7 +73,7 @@ _SYNONYMS: dict[str, str] = {
     "prom": "prometheus", "grafana": "grafana", "alertmanager": "alertmanager",
     "alerting": "alert", "alerts": "alert", "alerted": "alert",
     "monitored": "monitor", "monitoring": "monitor", "monitors": "monitor",
-    "govulncheck": "depscan", "cvss": "vulnerability",
+    "govulncheck": "depscan", "sca": "depscan", "cvss": "vulnerability",
     "cve": "vulnerability", "cves": "vulnerability", "vuln": "vulnerability", "vulns": "vulnerability",
     "vulnerabilities": "vulnerability",
     "secrets": "secret", "apikey": "api key",

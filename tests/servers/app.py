@@ -593,15 +593,19 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
     async def index(request: Request) -> HTMLResponse:
         if settings.hardened:
             base = ""  # relative links: the host a client names never reaches a URL
+            # Subresources by relative and protocol-relative URL: secure on an HTTPS page.
+            assets = '<img src="/static/icon.png" alt=""><img srcset="//cdn.example.com/logo.png 1x" alt="">'
         else:
             host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
             base = f"{request.headers.get('x-forwarded-proto', request.url.scheme)}://{host}"
+            # A script written with http:// by hand: mixed content behind the HTTPS proxy.
+            assets = f'<script src="http://{host}/static/app.js"></script>'
         noindex = "" if settings.hardened else '<meta content="noindex, nofollow" name="robots">'
         # The bad front page kept its scaffold's title, and has no description and no icon.
         head = ('<title>Sample app</title><meta name="description" content="The deploycheck sample application.">'
                 '<link rel="icon" href="/static/icon.png" type="image/png">') if settings.hardened else "<title>React App</title>"
         return HTMLResponse(f'<!doctype html><html><head>{head}<link rel="canonical" href="{base}/">{noindex}'
-                            f'</head><body><a href="{base}{SESSION_LOGIN_PATH}">Sign in</a></body></html>')
+                            f'</head><body>{assets}<a href="{base}{SESSION_LOGIN_PATH}">Sign in</a></body></html>')
 
     async def icon(request: Request) -> Response:
         # A 1x1 PNG.
