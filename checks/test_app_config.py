@@ -42,6 +42,7 @@ ENV_KEYS = (
     "MIX_ENV",
     "GO_ENV",
     "ASPNETCORE_ENVIRONMENT",
+    "MAGE_MODE",
     "ENVIRONMENT",
 )
 #: Settings that list the active profiles of a Java framework (Spring Boot, Quarkus, Micronaut).
@@ -157,7 +158,7 @@ def test_debug_off(files, evidence):
 
 @pytest.mark.check(
     "cfg-02", "Runtime environment is production", severity="medium", refs=("Express: production best practices (NODE_ENV)",),
-                   answers=("spring|quarkus|micronaut profile|profiles|environment|environments active|prod|production|dev|development|set?", "runtime_environment|node_env|rails_env|app_env|flask_env production?", "environment production mode"),
+                   answers=("production mode", "spring|quarkus|micronaut profile|profiles|environment|environments active|prod|production|dev|development|set?", "runtime_environment|node_env|rails_env|app_env|flask_env production?", "environment production mode"),
                    answers_unless=("multi", "staging")
 )
 def test_production_environment(files, evidence):

@@ -95,7 +95,7 @@ def test_healthcheck(files, evidence):
                             "container|pod|docker memory|cpu limit|request|quota",
                             "cpu memory request|limit set|defined|configured|specified?"),
                    # "CPU, memory within limits on all hosts" is usage (os-10, os-11), not a container's limit
-                   answers_unless=(KUBERNETES, "within|usage|used|utilization|utilisation|host|hosts"))
+                   answers_unless=("php|opcache", KUBERNETES, "within|usage|used|utilization|utilisation|host|hosts"))
 def test_resource_limits(files, evidence):
     """A container without limits can take all of the host's memory (the kernel then kills
     whichever process it picks, often the database) or starve its neighbours of CPU.  Passes

@@ -203,7 +203,7 @@ def test_open_files_limit(host, evidence):
 
 @pytest.mark.check("host-03", "Secret files mode 600 or stricter, owned by the service user", severity="high",
                    refs=("CWE-732: Incorrect Permission Assignment for Critical Resource", "OWASP ASVS 4.0 14.3"),
-                   answers=("secret_file|private_key|env_file|key_file|credential_file permission|mode|600|chmod|readable|owner|protect",
+                   answers=("php|config|configur|yml|yaml|json|ini|conf|env|key|file|files not? worldreadable", "secret_file|private_key|env_file|key_file|credential_file permission|mode|600|chmod|readable|owner|protect",
                             "secret|credential|key file permission|mode|600|chmod|readable"))
 def test_secret_files(host, evidence):
     """Environment files and private keys readable by other local users leak database passwords,
@@ -471,7 +471,7 @@ def scheduled_jobs(output: str) -> tuple[list[str], list[str], list[str]]:
                    refs=("crontab(5)", "systemd.timer(5)"),
                    # "cron" and "scheduler" read as "schedule": a job or task must be named too, so that an
                    # on-call schedule or "one scheduler running" stays out.
-                   answers=("schedule|cronjob|cronjobs job|jobs|task|tasks|entry|entries configur|scheduled|schedule|set_up|in_place|running|created|installed|added|active|present",
+                   answers=("cronrunning", "schedule|cronjob|cronjobs job|jobs|task|tasks|entry|entries configur|scheduled|schedule|set_up|in_place|running|created|installed|added|active|present",
                             "systemd timer|timers configur|active|enabled|set_up"),
                    answers_unless=("celery", "beat", "sidekiq", "bullmq", "kubernetes", "airflow", "on call", "rota"))
 def test_scheduled_jobs(host, evidence):

@@ -77,7 +77,7 @@ def _security(k8s, evidence, rules: set[str], expected: str) -> None:
                             "container|pod resource_limit|resource_limits|resource_requests",
                             "cpu memory request|limit set|defined|configured|specified?"),
                    # "CPU, memory within limits on all hosts" is usage (os-10, os-11), not a container's limit
-                   answers_unless=("within|usage|used|utilization|utilisation|host|hosts",))
+                   answers_unless=("php|opcache", "within|usage|used|utilization|utilisation|host|hosts",))
 def test_resources(k8s, evidence):
     """Without requests the scheduler packs pods blind and evicts them first under pressure;
     without limits one leaking container takes the node's memory.  Passes when every container
@@ -222,7 +222,7 @@ def test_images_pinned(k8s, evidence):
 
 @pytest.mark.check("k8s-13", "Secrets come from Secret objects", severity="high",
                    refs=("Kubernetes docs: good practices for Secrets", "kube-score: environment variable secrets"),
-                   answers=("kubernetes secrets for sensitive data", "no plaintext secrets in manifests", "secretkeyref used",
+                   answers=("secret|secrets not configmap|configmaps literal|literals?", "kubernetes secrets for sensitive data", "no plaintext secrets in manifests", "secretkeyref used",
                             "credentials not in configmaps", "kubernetes|docker|container|compose|pod secret|secrets mount|store|object?",
                             "secret management|manager|vault|store|sealed|external", "vault secret|secrets?"),
                    answers_unless=("image|images|baked|bake|dockerfile",))  # secrets in images are dock-04's
@@ -299,7 +299,7 @@ def test_rbac(k8s, evidence):
 
 @pytest.mark.check("k8s-18", "Persistent volumes retain their data", severity="medium",
                    refs=("Kubernetes docs: persistent volumes, reclaiming",),
-                   answers=("persistent volumes", "reclaim policy retain", "data kept when claim deleted", "storage class retain",
+                   answers=("reclaimpolicy retain", "storageclass retain|reclaimpolicy", "persistent volumes", "reclaim policy retain", "data kept when claim deleted", "storage class retain",
                             "persistent_volume|pvc|named volume|volumes", "volume mount|mounts|claim|persist|named|storage_class",
                             "storage class"))
 def test_reclaim_policy(k8s, evidence):

@@ -131,6 +131,9 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("minimal", "privileges"), "leastprivilege"),
     (("minimum", "privileges"), "leastprivilege"),
     (("least", "privileges"), "leastprivilege"),
+    (("cron", "running"), "cronrunning"),  # the daemon, not "the scheduler" (Celery beat's, or a rota)
+    (("cron", "runs"), "cronrunning"),
+    (("crond", "running"), "cronrunning"),
     (("default", "credentials"), "defaultcred"),
     (("default", "credential"), "defaultcred"),
     (("default", "accounts"), "defaultcred"),

@@ -393,6 +393,20 @@ def _clauses(plain: str) -> list[str]:
     return out if len(out) > 1 else []
 
 
+_AND = re.compile(r"\s+(?:and|&)\s+", re.I)
+
+
+def _conjuncts(clause: str) -> list[str]:
+    """The sides of "A and B" read on their own, a one-word side sharing the other's head noun:
+    "SPF, DKIM and DMARC records" gives "DKIM records" and "DMARC records", "Uptime and
+    performance monitoring" gives "Uptime monitoring"."""
+    sides = [s for s in _AND.split(clause) if s.strip()]
+    if len(sides) < 2:
+        return []
+    tail = sides[-1].split()[1:]
+    return [" ".join([side, *tail]) if len(side.split()) == 1 and tail else side for side in sides]
+
+
 #: What a team writes beside an item to run its list, not what the item asks: "(owner: @bob)",
 #: "— due 2026-12-01", an "@alice" to ping.
 _BOOKKEEPING = re.compile(r"\((?:owner|owners|assignee|assigned to|by|due|eta|ticket|jira|issue)\s*:[^()]*\)"
@@ -414,6 +428,8 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     # topic: it is also read with it ("Docker healthcheck").  The first clause holds the topic already.
     if label and is_label(label.group(1), topics=True):
         clause_texts += [_analyse(f"{label.group(1)} {c}") for c in clauses[1:]]
+    # "A and B" also reads side by side; a side only adds a check to an item other words already answer.
+    sides = [_analyse(side) for c in (clauses or [plain]) for side in _conjuncts(c)]
     label_text = [_analyse(label.group(1))] if label else []
     parent_text = [_analyse(parent.plain)] if parent else []
     # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
@@ -433,7 +449,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     # "Required metrics" a resource is something to monitor, under "Alerts" something to alert on.
     section_intents = _intents(tokens(" ".join(item.section[-1:]))) & {"approve", "monitor", "alert"}
     intents |= section_intents & {"approve"}
-    candidates: list[tuple[CheckPhrases, Match, frozenset[str]]] = []
+    candidates: list[tuple[CheckPhrases, Match, frozenset[str], frozenset[str], bool]] = []
     rejected: list[str] = []
     named = named_in(text.toks) or named_in(context)
     platforms = named_in(text.toks, PLATFORMS) or named_in(context, PLATFORMS)
@@ -445,7 +461,8 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         # repo" is about the repository in its second clause.
         best: tuple[float, Phrase, _Hit, _Text] | None = None
         best_vetoed: tuple[float, Phrase, _Hit, _Text, str] | None = None
-        for part in (text, *clause_texts):
+        for part in (text, *clause_texts, *sides):
+            side = any(part is one for one in sides)  # read last: used only where the rest found too little
             vetoing = (part, *label_text, *parent_text, *((text,) if part is bare_text else ()))
             veto = next((u.source for u in check.unless if any(_match_phrase(u, seen_in, set()) is not None for seen_in in vetoing)),
                         None)
@@ -467,7 +484,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
                 if veto:
                     if best_vetoed is None or confidence > best_vetoed[0]:
                         best_vetoed = (confidence, phrase, found, part, veto)
-                elif best is None or confidence > best[0]:
+                elif best is None or (confidence > best[0] and not (side and best[0] >= THRESHOLD)):
                     best = (confidence, phrase, found, part)
         if best is None:
             if best_vetoed is not None and best_vetoed[0] >= THRESHOLD:
@@ -495,14 +512,22 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
                 rejected.append(f"{check.id}: about {' and '.join(sorted(own))}, the item names {' and '.join(sorted(names))} ({match.reason})")
                 break
         else:
-            candidates.append((check, match, frozenset(part.toks[i] for i in found.required)))
+            said = frozenset(part.toks[i] for i in found.explained) - _FILLER_NORM
+            candidates.append((check, match, frozenset(part.toks[i] for i in found.required), said, any(part is x for x in sides)))
+    # A match found in one side of "A and B" alone counts where the rest of the item is answered and
+    # it explains words the other matches do not ("SPF, DKIM and DMARC records": dns-09 beside dns-04).
+    whole = frozenset().union(*(c[3] for c in candidates if not c[4]))
+    ok = [c for c in candidates if not c[4] or (whole and not c[3] <= whole)]
+    rejected += [f"{c[0].id}: speaks to one side of the item only, which the other matches answer or none does ({c[1].reason})"
+                 for c in candidates if c not in ok]
+    candidates = ok
     # Drop a match whose required words are a strict subset of another's: the more specific check wins.
     kept = [
-        (check, match) for check, match, words in candidates
-        if not any(words < other for _, _, other in candidates)
+        (check, match) for check, match, words, _, _ in candidates
+        if not any(words < other for _, _, other, _, _ in candidates)
     ]
-    for check, match, words in candidates:
-        if any(words < other for _, _, other in candidates):
+    for check, match, words, _, _ in candidates:
+        if any(words < other for _, _, other, _, _ in candidates):
             rejected.append(f"{check.id}: a more specific check matched more of the item ({match.reason})")
     kept.sort(key=lambda cm: (-cm[1].confidence, cm[0].id))
     answering = [c for c, _ in kept if not c.planned]

@@ -73,6 +73,7 @@ _SYNONYMS: dict[str, str] = {
     "prom": "prometheus", "grafana": "grafana", "alertmanager": "alertmanager",
     "alerting": "alert", "alerts": "alert", "alerted": "alert",
     "monitored": "monitor", "monitoring": "monitor", "monitors": "monitor",
+    "fw": "firewall",
     "govulncheck": "depscan", "sca": "depscan", "cvss": "vulnerability",
     "cve": "vulnerability", "cves": "vulnerability", "vuln": "vulnerability", "vulns": "vulnerability",
     "vulnerabilities": "vulnerability",
