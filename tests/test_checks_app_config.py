@@ -191,6 +191,7 @@ def test_java_profiles_and_properties_files(pytester: pytest.Pytester, tmp_path:
         "spring-dev": {"application.yml": ("spring:\n  profiles:\n    active: prod,dev\n", 0o600)},
         "spring-none": {"application.properties": ("spring.profiles.active = default\n", 0o600)},
         "quarkus-test": {".env": ("QUARKUS_PROFILE=test\n", 0o600)},
+        "magento-dev": {".env": ("MAGE_MODE=developer\n", 0o600)},
     }
     targets = []
     for name, files in folders.items():
@@ -203,6 +204,7 @@ def test_java_profiles_and_properties_files(pytester: pytest.Pytester, tmp_path:
     assert "SPRING_PROFILES_ACTIVE (application.yml:3) is 'prod,dev' (development profile dev)" in run.message("cfg-02", "spring-dev")
     assert "SPRING_PROFILES_ACTIVE (application.properties:1) is 'default' (no production profile)" in run.message("cfg-02", "spring-none")
     assert "QUARKUS_PROFILE (.env:1) is 'test' (development profile test)" in run.message("cfg-02", "quarkus-test")
+    assert "MAGE_MODE (.env:1) is 'developer'" in run.message("cfg-02", "magento-dev")
     assert strong not in repr([(r.message, r.evidence) for r in run.summary.results])
 
 
