@@ -24,6 +24,7 @@ from pytest_deploycheck.targets.container_common import KUBERNETES_EXTRA, Findin
 from pytest_deploycheck.targets.k8s_cluster import GITOPS_NAMESPACES, WORKLOADS
 from pytest_deploycheck.targets.k8s_live import live_certificates, live_gitops, live_nodes, live_pods, live_pvcs, live_rollouts
 from pytest_deploycheck.targets.k8s_manifests import (
+    PSA_ENFORCE,
     K8sObject,
     k8s_availability,
     k8s_env_secrets,
@@ -32,6 +33,7 @@ from pytest_deploycheck.targets.k8s_manifests import (
     k8s_ingress_tls,
     k8s_namespace_limits,
     k8s_network_policy,
+    k8s_pod_security,
     k8s_probes,
     k8s_rbac,
     k8s_reclaim_policy,
@@ -508,3 +510,29 @@ def test_registries(k8s, evidence):
         not_applicable(f"{k8s.name}: no image_registries in the inventory (the registries images may come from)", unexamined=True)
     objects = _workloads(k8s)
     _judge_workloads(k8s, evidence, objects, k8s_registries(objects, allowed), f"every image from {', '.join(allowed)}")
+
+
+@pytest.mark.check("k8s-29", "Namespaces enforce a Pod Security Standard", severity="medium",
+                   refs=("Kubernetes docs: Pod Security Standards", "Kubernetes docs: Pod Security Admission",
+                         "CIS Kubernetes Benchmark 5.2 (pod security policies)"),
+                   answers=("pod_security admission|standard|standards|level|policy|policies|label|labels? enforc|enforced|restricted|baseline?",
+                            "psa|pss enforc|enforced|restricted|baseline|label|labels|enabl",
+                            "podsecuritypolicy|pod_security_policy|psp", "namespace|namespaces pod_security|psa label|labels|enforc|restricted"),
+                   answers_unless=("compose",))
+def test_pod_security(k8s, evidence):
+    """Pod Security Admission (built in since Kubernetes 1.25, replacing PodSecurityPolicy) refuses
+    pods that break a Pod Security Standard, but only in namespaces labelled
+    ``pod-security.kubernetes.io/enforce``: without the label any pod is admitted, privileged or
+    with the host's filesystem.  Passes when each namespace that runs workloads enforces
+    ``restricted``; ``baseline`` passes with advice; ``privileged`` or no label fails.  Read from the
+    Namespace objects of the manifests or of the cluster; a namespace whose Namespace the manifests
+    do not hold cannot be judged.  A cluster-wide default set in the API server's admission
+    configuration is not visible through the API: label the namespaces (or waive)."""
+    objects = _workloads(k8s, "Namespace")
+    findings, judged, unseen = k8s_pod_security(objects)
+    evidence.record(not_judged=[f"Namespace/{n}" for n in unseen])
+    if not judged:
+        not_applicable(f"{k8s.name}: no Namespace object for {', '.join(unseen)} in {_where(k8s)} (its labels say which standard is enforced)",
+                       unexamined=True)
+    judge(k8s, evidence, findings, f"{PSA_ENFORCE}: restricted (or at least baseline) on every namespace that runs workloads",
+          examined=[f"Namespace/{n}" for n in judged], advice=("k8s-psa-baseline",))

@@ -732,6 +732,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Kafka topics created with replication factor 3 and min.insync.replicas=2", set()),
         ("JWT signing key rotated and old key removed", set()),
         ("fw on", {"net-03"}),
+        ("Pod Security Admission label `enforce: restricted`", {"k8s-29"}),
+        ("Pod Security Standards enforced on all namespaces", {"k8s-29"}),
         ("Alerting configured", {"mon-05"}),
         ("Secrets not in ConfigMaps or env literals", {"k8s-13"}),
         ("StatefulSet volumes use a StorageClass with `reclaimPolicy: Retain`", {"k8s-18"}),

@@ -23,7 +23,7 @@ from tests.servers.inventory import REPO, run_catalog
 from tests.servers.kubeapi import launch_kubeapi, write_kubeconfig
 
 DATA = REPO / "tests" / "data" / "containers"
-CHECKS = [f"k8s-{n:02d}" for n in range(1, 29)]
+CHECKS = [f"k8s-{n:02d}" for n in range(1, 30)]
 LIVE_ONLY = {"k8s-20", "k8s-21", "k8s-22", "k8s-23", "k8s-24", "k8s-27"}
 MANIFEST_ONLY = {"k8s-19"}
 ONE_REPLICA = {"k8s-26"}  # the bad web Deployment runs one replica: nothing to spread (its failing case: test_replicas_spread)
@@ -89,6 +89,10 @@ def test_kubernetes_catalog(pytester: pytest.Pytester, kube_good: Instance, kube
     assert "Node/node-b: node is not Ready (NodeStatusUnknown)" in run.message("k8s-22", "kube-bad")
     assert "PersistentVolumeClaim/shop/uploads: claim is Pending, not Bound" in run.message("k8s-23", "kube-bad")
     assert "ACME challenge failed" in run.message("k8s-24", "kube-bad")
+    # Pod Security Admission: the good namespace enforces restricted; the bad one has no label; tools has no Namespace in the file.
+    assert "Namespace/shop (k8s/bad.yaml:3): no pod-security.kubernetes.io/enforce label" in run.message("k8s-29", "manifests-bad")
+    assert "Namespace/shop: no pod-security.kubernetes.io/enforce label" in run.message("k8s-29", "kube-bad")
+    assert run.evidence("k8s-29", "kube-good")["examined"] == ["Namespace/shop"]
     registry = run.message("k8s-28", "manifests-bad")
     assert "Deployment/shop/web (k8s/bad.yaml:25): container web: image 'nginx:latest' comes from docker.io/library, not from registry.example.com" in registry
     assert "Pod/tools/debug: container shell: image 'busybox' comes from docker.io/library" in run.message("k8s-28", "kube-bad")

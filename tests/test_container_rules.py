@@ -15,6 +15,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+import yaml
 
 from pytest_deploycheck.targets import compose as c
 from pytest_deploycheck.targets import dockerfile as d
@@ -374,3 +375,18 @@ def test_live_messages(live: dict[str, dict[str, list[Any]]]) -> None:
     nodes = sorted(f.message for f in lv.live_nodes(bad["nodes"]))
     assert nodes == ["node is not Ready (NodeStatusUnknown)", "node reports DiskPressure"]
     assert "ACME challenge failed" in lv.live_certificates(bad["certificates"])[0].message
+
+
+def test_pod_security_levels() -> None:
+    def namespace(name: str, level: str | None) -> str:
+        labels = f"\n  labels:\n    pod-security.kubernetes.io/enforce: {level}" if level else ""
+        return (f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}{labels}\n---\n"
+                f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: {name}\nspec:\n  containers:\n  - name: app\n    image: x:1\n")
+    docs = "---\n".join(namespace(n, lvl) for n, lvl in (("a", "restricted"), ("b", "baseline"), ("c", "privileged"), ("d", None), ("e", "strict")))
+    docs += "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: f\nspec:\n  containers:\n  - name: app\n    image: x:1\n"
+    objects = k.k8s_objects(list(yaml.safe_load_all(docs)), "ns.yaml")
+    findings, judged, unseen = k.k8s_pod_security(objects)
+    assert judged == ["a", "b", "c", "d", "e"] and unseen == ["f"]
+    assert [(f.object, f.rule) for f in findings] == [("Namespace/b", "k8s-psa-baseline"), ("Namespace/c", "k8s-psa"), ("Namespace/d", "k8s-psa"),
+                                                      ("Namespace/e", "k8s-psa")]
+    assert "'strict' is no Pod Security level" in findings[3].message

@@ -56,6 +56,7 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "PersistentVolume": ("", "v1", "persistentvolumes", False),
     "StorageClass": ("storage.k8s.io", "v1", "storageclasses", False),
     "Node": ("", "v1", "nodes", False),
+    "Namespace": ("", "v1", "namespaces", False),
     "Certificate": ("cert-manager.io", "v1", "certificates", True),
     "ResourceQuota": ("", "v1", "resourcequotas", True),
     "LimitRange": ("", "v1", "limitranges", True),

@@ -374,6 +374,40 @@ def _workload_namespaces(objects: Sequence[K8sObject]) -> dict[str, K8sObject]:
             for namespace, workload in first.items()}
 
 
+#: The Pod Security Standards levels, weakest first; ``pod-security.kubernetes.io/enforce`` names one.
+PSA_LEVELS = ("privileged", "baseline", "restricted")
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def k8s_pod_security(objects: Sequence[K8sObject]) -> tuple[list[Finding], list[str], list[str]]:
+    """Each namespace that runs workloads enforces a Pod Security Standard through its Namespace's
+    ``pod-security.kubernetes.io/enforce`` label: ``restricted`` passes, ``baseline`` passes with
+    advice, ``privileged`` or no label fails.  Returns (findings, namespaces judged, namespaces
+    whose Namespace object is not among ``objects`` and so cannot be judged)."""
+    findings: list[Finding] = []
+    judged: list[str] = []
+    unseen: list[str] = []
+    for namespace, where in _workload_namespaces(objects).items():
+        if where.kind != "Namespace":
+            unseen.append(namespace)
+            continue
+        judged.append(namespace)
+        level = str(where.labels.get(PSA_ENFORCE, "")).strip().lower()
+        ident = f"Namespace/{namespace}"
+        if level == "restricted":
+            continue
+        if level == "baseline":
+            findings.append(Finding(ident, where.loc("metadata", "labels"), f"{PSA_ENFORCE}: baseline stops known privilege escalations; "
+                                    "restricted also requires non-root, no privilege escalation and dropped capabilities", "k8s-psa-baseline", "info"))
+        elif level in PSA_LEVELS:
+            findings.append(Finding(ident, where.loc("metadata", "labels"), f"{PSA_ENFORCE}: {level} admits any pod (privileged, host namespaces, hostPath)",
+                                    "k8s-psa", "medium"))
+        else:
+            observed = f"{PSA_ENFORCE}: {level!r} is no Pod Security level" if level else f"no {PSA_ENFORCE} label"
+            findings.append(Finding(ident, where.loc("metadata"), f"{observed}: the admission controller lets any pod in", "k8s-psa", "medium"))
+    return findings, judged, unseen
+
+
 def k8s_network_policy(objects: Sequence[K8sObject]) -> list[Finding]:
     """Each namespace that runs workloads has a default-deny ingress NetworkPolicy (``podSelector: {}``)."""
     findings: list[Finding] = []
