@@ -122,7 +122,9 @@ def test_records_valid(batches, evidence):
 
 @pytest.mark.check("batch-04", "Metadata sidecars valid and counts match", severity="medium", refs=(INTEGRITY, TRANSFER),
                    answers=("record|row count reconcile|match|correct", "control total", "batch|export|feed metadata|meta|sidecar|manifest file?",
-                            "record|row count batch|export|feed|file"))
+                            "record|row count batch|export|feed|file"),
+                   answers_unless=("db|database|migrat",)
+)
 def test_metadata_sidecars(batches, evidence):
     """The sidecar's record count is how the receiving side notices a file that lost its tail in
     transit.  Passes when every data file has a ``<file>.meta.json`` with ``records``,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.section("doc", "Documentation and runbooks")
 
 @pytest.mark.check("doc-01", "Operations runbook exists and was reviewed", severity="high",
                    refs=("Google SRE book, ch. 27 and appendix E: launch coordination checklist",),
-                   answers=("runbook operations? guide?", "operations|operational|ops guide|manual|handbook",
+                   answers=("runbook manual|handbook|wiki|confluence|repository|repo|portal", "runbook operations? guide?", "operations|operational|ops guide|manual|handbook",
                             "runbook reviewed|updated|approved|read by? oncall|team|ops?",
                             "runbook failure|failures|incident|incidents|alert|alerts|scenario|scenarios|mode|modes|outage|outages common|primary|known|main?"),
                    answers_kind="document")

@@ -292,7 +292,7 @@ def test_connection_headroom(mysql: Any, evidence: Any) -> None:
                          "https://www.oracle.com/support/lifetime-support/", "https://mariadb.org/about/#maintenance-policy"),
                    answers=("mysql|mariadb version|eol|support|supported|release", "database version|eol|supported",
                             "mysql|mariadb installed running|version?"),
-                   answers_unless=("pin", "same|match|parity|consistent|mismatch", "separate|dedicated|container"))
+                   answers_unless=("schema", "pin", "same|match|parity|consistent|mismatch", "separate|dedicated|container"))
 def test_supported_version(mysql: Any, evidence: Any) -> None:
     """A release series past its end of life gets no security fixes; one that ends soon forces
     an upgrade right after go-live.  Passes when the server's series (MySQL 8.4, MariaDB 10.11,
@@ -422,7 +422,7 @@ def test_buffer_pool_hit_ratio(mysql: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("mysql-17", "Migrations at the expected head", severity="high",
-                   answers=("migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
+                   answers=("schema version|revision confirm|confirmed|correct|match|matches|expected|current|verified migration?", "migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
                             "migration status checked",
                             "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up|ready schema? database?",
                             "schema migrat|version current|applied|latest|date", "database migration applied|run|current",

@@ -299,7 +299,7 @@ def test_compression(http_endpoint, evidence):
 
 
 @pytest.mark.check("obs-08", "Caching headers set", severity="info", refs=("RFC 9111: HTTP caching", "Mozilla: Cache-Control"),
-                   answers=("browser cach|caching", "static asset|file|image|images|css|js cach|caching|expir|max_age", "cache|caching header|control|max_age|etag http?", "cache_control", "static asset|file|content cach"))
+                   answers=("far future cach|caching|expir|expires|header|headers", "long lived? cach|caching max_age|expir", "browser cach|caching", "static asset|file|image|images|css|js cach|caching|expir|max_age", "cache|caching header|control|max_age|etag http?", "cache_control", "static asset|file|content cach"))
 def test_caching_headers(http_endpoint, evidence):
     """Without Cache-Control, proxies and browsers guess: a cached health answer hides an
     outage, an uncached asset is fetched on every view.  Passes when ``paths.health`` sends a

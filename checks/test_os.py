@@ -179,7 +179,7 @@ def _dnf_pending(host, evidence) -> tuple[int, list[str]]:
 @pytest.mark.check("os-02", "No pending security updates", severity="high",
                    refs=("CIS Controls v8 7.3, 7.4: automated operating system and application patch management",
                          "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"),
-                   answers=("securityupdate old|age|within|applied|current|recent", "security_update|update pending|outstanding|applied|install|current|latest|missing",
+                   answers=("target? server|servers|host|hosts|machines patched current|latest baseline|level", "securityupdate old|age|within|applied|current|recent", "security_update|update pending|outstanding|applied|install|current|latest|missing",
                             "os|host|server|system|kernel|package|packages update|patch applied|install|current|latest|pending|date?",
                             "fully patch|updat server|host|system|os?", "kernel|package|packages|os up date",
                             "app? server|servers|host|hosts|system|systems|os patched|updated within|recently|current|last last? days?"),
@@ -338,7 +338,7 @@ def _usage(host, evidence, *, inodes: bool) -> None:
 
 
 @pytest.mark.check("os-08", "Disk space below the threshold on every mount", severity="medium",
-                   answers=("disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent|above|free|left|remaining?",
+                   answers=("disk|disk_space|storage usage|utilization|use below|under|less|max|maximum|percent", "disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent|above|free|left|remaining?",
                             "disk|disk_space|disk_usage|storage cpu? memory? usage|utilization? within|under|below limit|limits|threshold|thresholds|normal|range|budget",
                             "disk|volume|filesystem|partition space|usage|full|free|capacity", "disk space"),
                    answers_unless=("quota", "io", "i/o", "throughput", "iops", "latency", "performance"))

@@ -255,7 +255,7 @@ def test_no_public_table_grants(postgres: Any, evidence: Any) -> None:
                          "https://www.postgresql.org/support/versioning/"),
                    answers=("postgres|database version|eol|support|supported|major_release", "postgres installed running|version?",
                             "postgres|database major? release supported|eol|support"),
-                   answers_unless=("pin", "same|match|parity|consistent|mismatch", "separate|dedicated|container"))
+                   answers_unless=("schema", "pin", "same|match|parity|consistent|mismatch", "separate|dedicated|container"))
 def test_supported_version(postgres: Any, evidence: Any) -> None:
     """A major release past its end of life gets no security fixes; one that ends soon forces an
     upgrade right after go-live.  Passes when the server's major release has at least
@@ -423,7 +423,7 @@ def test_vacuum_recent(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-14", "Migrations at the expected head", severity="high",
-                   answers=("migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
+                   answers=("schema version|revision confirm|confirmed|correct|match|matches|expected|current|verified migration?", "migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
                             "migration status checked",
                             "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up|ready schema? database?",
                             "schema migrat|version current|applied|latest|date", "database migration applied|run|current",

@@ -401,7 +401,7 @@ def _conjuncts(clause: str) -> list[str]:
     "SPF, DKIM and DMARC records" gives "DKIM records" and "DMARC records", "Uptime and
     performance monitoring" gives "Uptime monitoring"."""
     sides = [s for s in _AND.split(clause) if s.strip()]
-    if len(sides) < 2:
+    if len(sides) < 2 or re.search(r"\bbetween\b", sides[0], re.I):  # "between old and new DB" is one thing
         return []
     tail = sides[-1].split()[1:]
     return [" ".join([side, *tail]) if len(side.split()) == 1 and tail else side for side in sides]
@@ -517,7 +517,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     # A match found in one side of "A and B" alone counts where the rest of the item is answered and
     # it explains words the other matches do not ("SPF, DKIM and DMARC records": dns-09 beside dns-04).
     whole = frozenset().union(*(c[3] for c in candidates if not c[4]))
-    ok = [c for c in candidates if not c[4] or (whole and not c[3] <= whole)]
+    ok = [c for c in candidates if not c[4] or (whole and not c[3] <= whole) or (not whole and c[1].confidence >= 0.9)]
     rejected += [f"{c[0].id}: speaks to one side of the item only, which the other matches answer or none does ({c[1].reason})"
                  for c in candidates if c not in ok]
     candidates = ok
@@ -561,17 +561,21 @@ def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str,
     label = _LABEL.match(plain)
     details = label is not None and not is_label(label.group(1))
     out: list[str] = []
-    for n, clause in enumerate(_clauses(plain)):
+    # Each side of "A and B" is a condition too ("Privacy notice and accessibility statement published").
+    clauses = _clauses(plain)
+    for n, clause in enumerate(clauses or [plain]):
         if n and details:
             break
-        part = _analyse(clause)
-        content = _content(part.toks)
-        total = sum(part.weight[i] for i in content)
-        if not total or (n == 0 and is_label(clause)):
-            continue
-        explained = sum(part.weight[i] for i in content if any(same_word(w, part.toks[i]) for w in words))
-        if explained / total < CLAUSE_ANSWERED:
-            out.append(" ".join(clause.split()))
+        for piece in [*([clause] if clauses else []), *_conjuncts(clause)]:
+            part = _analyse(piece)
+            content = _content(part.toks)
+            total = sum(part.weight[i] for i in content)
+            if not total or (n == 0 and is_label(piece)):
+                continue
+            explained = sum(part.weight[i] for i in content if any(same_word(w, part.toks[i]) for w in words))
+            if explained / total < CLAUSE_ANSWERED:
+                out.append(" ".join(piece.split()))
+                break
     return tuple(out)
 
 

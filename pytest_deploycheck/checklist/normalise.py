@@ -73,7 +73,7 @@ _SYNONYMS: dict[str, str] = {
     "prom": "prometheus", "grafana": "grafana", "alertmanager": "alertmanager",
     "alerting": "alert", "alerts": "alert", "alerted": "alert",
     "monitored": "monitor", "monitoring": "monitor", "monitors": "monitor",
-    "fw": "firewall",
+    "fw": "firewall", "backout": "rollback", "brakeman": "sast", "gosec": "sast", "spotbugs": "sast",
     "govulncheck": "depscan", "sca": "depscan", "cvss": "vulnerability",
     "cve": "vulnerability", "cves": "vulnerability", "vuln": "vulnerability", "vulns": "vulnerability",
     "vulnerabilities": "vulnerability",
