@@ -512,3 +512,60 @@ def test_timezone(host, evidence):
         raise TargetError(f"{host.label}: the time zone could not be read (no timedatectl, /etc/timezone or /etc/localtime link, no date)")
     shown = zone if zone and zone != "none" else "a zone file without a name" if zone != "none" else "no zone (/etc/localtime missing)"
     require(same_zone(zone, wanted, abbr, offset), host, f"the system clock is in {shown} ({abbr} {offset})", f"{wanted} (hosts.{host.name}.timezone)")
+
+
+#: One line per name: the name, a tab, its value (tabs inside become spaces) or __missing__.
+_SYSCTL = r"""
+for name in "$@"; do
+  p=/proc/sys/$(printf '%s' "$name" | tr . /)
+  if [ -r "$p" ] && [ -f "$p" ]; then printf '%s\t%s\n' "$name" "$(head -c 4096 "$p" | tr '\t\n' '  ')"; else printf '%s\t__missing__\n' "$name"; fi
+done
+"""
+
+
+def sysctl_problem(observed: str | None, wanted: str) -> str | None:
+    """Why ``observed`` (a kernel parameter's value; None when it does not exist) is not ``wanted``
+    (a value, or a bound ``>=N`` / ``<=N``); None when it is."""
+    if observed is None:
+        return "does not exist on this kernel"
+    seen = " ".join(observed.split())
+    if wanted.startswith((">=", "<=")):
+        bound = int(wanted[2:])
+        try:
+            value = int(seen)
+        except ValueError:
+            return f"is {seen!r}, not a number"
+        ok = value >= bound if wanted.startswith(">=") else value <= bound
+        return None if ok else f"is {value}"
+    return None if seen == " ".join(wanted.split()) else f"is {seen!r}"
+
+
+@pytest.mark.check("os-15", "Kernel parameters as the host's role needs them", severity="medium",
+                   refs=("sysctl(8)", "Linux kernel docs: /proc/sys", "Redis docs: administration (vm.overcommit_memory)",
+                         "PostgreSQL docs: Linux memory overcommit"),
+                   answers=("sysctl|sysctls", "kernel parameter|parameters|setting|settings|tuning|tunables|params",
+                            "vm|net|fs|kernel|core|ipv4? swappiness|somaxconn|overcommit_memory|overcommit|file_max|max_map_count|ip_local_port_range|tcp_tw_reuse"),
+                   answers_unless=("patch|update|upgrade|version|reboot",))
+def test_kernel_parameters(host, evidence):
+    """Servers are tuned through kernel parameters: ``vm.overcommit_memory=1`` so a Redis fork
+    for a snapshot does not fail, low ``vm.swappiness`` on database hosts, a longer listen
+    backlog (``net.core.somaxconn``) for a busy web server, ``vm.max_map_count`` for
+    Elasticsearch.  A value set by hand and lost at the next reboot, or never set on the new
+    machine, shows only under load.  Reads each parameter the inventory names (``sysctl``) from
+    /proc/sys and passes when every one has its value (or meets its ``>=N`` / ``<=N`` bound).
+    n/a when the inventory names none."""
+    wanted = dict(host.setting("sysctl") or {})
+    if not wanted:
+        not_applicable(f"{host.name}: no sysctl in the inventory (hosts.{host.name}.sysctl: the kernel parameters its role needs)",
+                       unexamined=True)
+    observed: dict[str, str | None] = {}
+    for line in hostfacts.sh(host, _SYSCTL, *wanted).stdout.splitlines():
+        name, sep, value = line.partition("\t")
+        if sep and name in wanted:
+            observed[name] = None if value == "__missing__" else value.strip()
+    if set(observed) != set(wanted):
+        raise TargetError(f"{host.label}: the kernel parameters could not be read ({', '.join(sorted(set(wanted) - set(observed)))})")
+    evidence.record(observed=observed, expected=wanted)
+    problems = [f"{name} {problem}" for name, want in wanted.items() if (problem := sysctl_problem(observed[name], want))]
+    require(not problems, host, "; ".join(problems),
+            ", ".join(f"{name} = {want}" for name, want in wanted.items()) + f" (hosts.{host.name}.sysctl)")

@@ -50,7 +50,7 @@ MAX_TIMEOUT_S = 600.0
 class Field:
     """One inventory key: its type, whether it is required, and what it means (README)."""
 
-    type: str  # str | int | number | bool | path | url | list[str] | list[port] | map[str] | record | choice
+    type: str  # str | int | number | bool | path | url | value | list[str] | list[port] | map[str] | map[value] | record | choice
     doc: str
     required: bool = False
     choices: tuple[str, ...] = ()
@@ -382,6 +382,10 @@ def read_value(ld: _Loader, node: _Node, spec: Field, keypath: str, secret: bool
 
 def _scalar(ld: _Loader, node: _Node, spec: Field, keypath: str, raw: Any, interpolated: bool) -> Any:
     kind = spec.type
+    if kind == "value":  # a string or a number, kept as written (a sysctl value: 1, "4096 65535", ">=1024")
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            return bad(ld, node, keypath, "a string or a number", raw)
+        return str(raw)
     if kind in ("str", "url", "path", "choice", "port"):
         if kind == "port" and isinstance(raw, int) and not isinstance(raw, bool):
             if not 0 < raw < 65536:
@@ -471,7 +475,7 @@ def bad(ld: _Loader, node: _Node, keypath: str, expected: str, got: Any) -> Any:
 
 
 def _expected(kind: str) -> str:
-    return {"int": "a whole number", "number": "a number", "str": "a string", "url": "a URL", "path": "a path", "port": "a port number or addr:port"}.get(kind, kind)
+    return {"int": "a whole number", "number": "a number", "str": "a string", "url": "a URL", "path": "a path", "port": "a port number or addr:port", "value": "a string or a number"}.get(kind, kind)
 
 
 def typename(value: Any) -> str:

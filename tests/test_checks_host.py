@@ -680,6 +680,38 @@ def test_timezone(pytester: pytest.Pytester) -> None:
     assert run.outcome("os-14", "any") == "n/a"
 
 
+def test_kernel_parameters(pytester: pytest.Pytester) -> None:
+    """os-15 reads this machine's real /proc/sys: the values it has pass, others fail, naming each."""
+    swappiness = Path("/proc/sys/vm/swappiness").read_text().strip()
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    ports = " ".join(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    targets = [
+        local("tuned", sysctl={"vm.swappiness": int(swappiness), "net.core.somaxconn": f">={somaxconn}",
+                               "net.ipv4.ip_local_port_range": ports}),
+        local("untuned", sysctl={"vm.swappiness": int(swappiness) + 1, "net.core.somaxconn": f">={somaxconn + 1}",
+                                 "vm.no_such_parameter": 1}),
+        local("unset"),
+    ]
+    run = run_hosts(pytester, "test_os.py", targets=targets, args=["-k", "kernel"])[0]
+    assert run.outcome("os-15", "tuned") == "passed", run.message("os-15", "tuned")
+    assert run.evidence("os-15", "tuned")["observed"]["net.ipv4.ip_local_port_range"] == ports
+    assert run.message("os-15", "untuned") == (
+        f"untuned (local://): vm.swappiness is '{swappiness}'; net.core.somaxconn is {somaxconn}; vm.no_such_parameter does not exist "
+        f"on this kernel; expected vm.swappiness = {int(swappiness) + 1}, net.core.somaxconn = >={somaxconn + 1}, "
+        "vm.no_such_parameter = 1 (hosts.untuned.sysctl)")
+    assert run.outcome("os-15", "unset") == "n/a" and run.result_for("os-15", "unset").unexamined
+
+
+@pytest.mark.parametrize(("observed", "wanted", "problem"), [
+    ("1", "1", None), ("1", "0", "is '1'"), ("32768\t60999", "32768 60999", None), ("4096", ">=1024", None),
+    ("128", ">=1024", "is 128"), ("60", "<=10", "is 60"), ("abc", ">=1", "is 'abc', not a number"), (None, "1", "does not exist on this kernel"),
+])
+def test_sysctl_values(observed: str | None, wanted: str, problem: str | None) -> None:
+    from checks.test_os import sysctl_problem
+
+    assert sysctl_problem(observed, wanted) == problem
+
+
 @pytest.mark.parametrize(("output", "wanted", "same"), [
     ("zone\tEtc/UTC\ndate\tUTC\t+0000\n", "UTC", True),
     ("zone\t/usr/share/zoneinfo/Etc/UTC\ndate\tUTC\t+0000\n", "UTC", True),  # the /etc/localtime link

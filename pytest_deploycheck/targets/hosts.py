@@ -380,9 +380,15 @@ FIELDS: dict[str, Field] = {
     "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
     "swap": Field("choice", "the host's swap policy: off (Kubernetes nodes, Redis, Elasticsearch) or on (a VM that should page out rather than OOM-kill); unset: not judged",
                   choices=("off", "on")),
+    "sysctl": Field("map[value]", "kernel parameters the host must have, as sysctl names them: "
+                    "{vm.swappiness: 1, net.core.somaxconn: '>=1024', net.ipv4.ip_local_port_range: '1024 65535'} (>=N, <=N: a bound)"),
     "timezone": Field("str", "the time zone the system clock must be in (default UTC; an IANA name such as Europe/Berlin; any: not judged)"),
     "container": Field("bool", "the host is a container: firewall, fail2ban, time sync and automatic updates are then not applicable (default: detected)"),
 }
+
+
+#: A sysctl name: dotted words (``net.ipv4.conf.all.rp_filter``); read from /proc/sys/<dots as slashes>.
+SYSCTL_NAME = re.compile(r"[a-z0-9_]+(?:\.[a-zA-Z0-9_-]+)+")
 
 
 def address(target: Target) -> tuple[str, int] | None:
@@ -401,6 +407,11 @@ def validate(ld: YamlLoader, spec: Mapping[str, Any], raw: Mapping[str, YamlNode
         ld.problem(raw["backend"].line, f"{keypath}.backend", f"unknown testinfra backend {scheme or backend!r}; use one of {', '.join(b + '://' for b in BACKENDS)}")
     elif scheme in ("ssh", "safe-ssh") and re.match(r"^[a-z-]+://[^/@]*:[^/@]*@", backend):
         ld.problem(raw["backend"].line, f"{keypath}.backend", "a password in an ssh:// URL would go on a command line; use ssh_identity_file or an ssh-agent")
+    for name, value in (spec.get("sysctl") or {}).items():
+        if not SYSCTL_NAME.fullmatch(name):
+            ld.problem(raw["sysctl"].line, f"{keypath}.sysctl.{name}", "not a kernel parameter name; write it as sysctl does (net.core.somaxconn)")
+        elif value.startswith((">=", "<=")) and not re.fullmatch(r"-?\d+", value[2:].strip()):
+            ld.problem(raw["sysctl"].line, f"{keypath}.sysctl.{name}", f"{value!r}: a bound takes a whole number (>=1024)")
     for index, pattern in enumerate(spec.get("scheduled_jobs") or ()):
         try:
             re.compile(str(pattern))
