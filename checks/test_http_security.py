@@ -290,7 +290,7 @@ def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-07", "No version banner", severity="low",
                    refs=("dev-sec nginx-baseline: nginx-05", "CIS NGINX Benchmark 2.5.1", "CIS NGINX Benchmark 2.5.4"),
-                   answers=("expose_php off|disabl|no|hidden|false", "version_banner|powered_by|server_tokens", "webserver|php|apache? version_banner|powered_by|server_tokens|expose_php off|disabl|hidden|remov|no", "hide|no|remove server|software version header? nginx? apache?",
+                   answers=("webserver hide|hidden|remove|disabl version|versions", "expose_php off|disabl|no|hidden|false", "version_banner|powered_by|server_tokens", "webserver|php|apache? version_banner|powered_by|server_tokens|expose_php off|disabl|hidden|remov|no", "hide|no|remove server|software version header? nginx? apache?",
                             "version_banner hide|no|remov|disabl|conceal version? webserver?",
                             "banner hide|disabl|no|remov"))
 def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> None:

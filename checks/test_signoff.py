@@ -57,7 +57,7 @@ def test_product_owner():
 
 
 @pytest.mark.check("signoff-05", "Go/no-go meeting held and the decision recorded", severity="high", refs=(CHANGE_APPROVAL,),
-                   answers=("final|launch|release|golive? approval", "go_no_go|gonogo meeting|decision|review|call?", "launch|release decision|meeting|readiness review",
+                   answers=("go|launch|release|golive decision recorded|made|taken|documented|logged|minuted|minutes", "final|launch|release|golive? approval", "go_no_go|gonogo meeting|decision|review|call?", "launch|release decision|meeting|readiness review",
                             "cab|change_advisory_board approval?"),
                    answers_kind="approval")
 @pytest.mark.manual(instructions="Hold the go/no-go meeting on this run's report; record the decision, the attendees "

@@ -91,7 +91,7 @@ def test_a_plain_list_line_over_boxes_heads_them() -> None:
 
 
 @pytest.mark.parametrize("header", ["Done?", "Status (Y/N)", "Complete?", "OK?", "Checked ✓", "Status ✅", "✓/✗", "Verified?",
-                                    "Ready?", "Yes / No", "Go/No-Go"])
+                                    "Ready?", "Yes / No", "Go/No-Go", "Pass?", "Met?", "Compliant (Y/N)", "In place?"])
 def test_a_status_column_as_teams_head_it(header: str) -> None:
     assert texts(f"## A\n| Check | {header} |\n|---|---|\n| Backups nightly | |\n") == ["Backups nightly"]
 
@@ -221,6 +221,9 @@ def test_an_area_column_is_a_section_of_its_own() -> None:
         (("Go / No-Go", "Obs"), "Alerts routed to on-call", True),
         (("Go / No-Go",), "TLS valid", False),  # no area: the heading alone
     ]
+    # A gate or a phase sorts rows as an area does.
+    gates = parse_text("| Gate | Criterion | Evidence | Pass? |\n|---|---|---|---|\n| G1 Build | Pipeline green | CI link | |\n").items
+    assert [(i.section, i.plain, i.checked) for i in gates] == [(("G1 Build",), "Pipeline green", False)]
     # Where the area column is all a row says, it names the item.
     assert [i.plain for i in parse_text("| Component | Status |\n|---|---|\n| Redis | ✅ |\n").items] == ["Redis"]
 
@@ -732,6 +735,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Kafka topics created with replication factor 3 and min.insync.replicas=2", set()),
         ("JWT signing key rotated and old key removed", set()),
         ("fw on", {"net-03"}),
+        ("nginx hide version number", {"http-07"}),
+        ("Alerts firing to on-call", {"mon-08"}),  # delivered to a person, not "no alert firing" (mon-06)
+        ("Go decision recorded in CAB", {"signoff-05"}),
         ("Kernel parameters tuned (sysctl)", {"os-15"}),
         ("vm.overcommit_memory = 1 on the Redis host", {"os-15"}),
         ("vm.swappiness=1 on database servers", {"os-15"}),

@@ -15,11 +15,12 @@ PLACEHOLDER_CELL = re.compile(r"^(_{2,}|\?{2,}|-|—|n/?a|tbd|\[ ?\]|\s*)$", re.
 # A table column that says whether each row was done: its rows are items.
 STATUS_HEADER = re.compile(
     r"^(status|state|done|ok|okay|checked?|result|verified|complete[d]?|pass ?/ ?fail|go ?/ ?no[- ]?go|yes ?/ ?no|y ?/ ?n"
-    r"|[✓✔☑☐✅]|tick(ed)?|ready)$", re.I)
+    r"|pass(ed)?|met|confirmed|compliant|in ?place|implemented|achieved|satisfied|[✓✔☑☐✅]|tick(ed)?|ready)$", re.I)
 #: A sign-off table's column for the signature: each row names someone who signs, filled in or not.
 SIGNATURE_HEADER = re.compile(r"^(signatures?|signed( off)?|sign[- ]?offs?|approved( by)?|approvals?|initials)$", re.I)
 #: A column that sorts a table's rows into areas: each row's cell there is a section of its own.
-CATEGORY_HEADER = re.compile(r"^(areas?|categor(y|ies)|sections?|components?|domains?|topics?|layers?|(work)?streams?|pillars?)$", re.I)
+CATEGORY_HEADER = re.compile(r"^(areas?|categor(y|ies)|sections?|components?|domains?|topics?|layers?|(work)?streams?|pillars?"
+                             r"|gates?|stages?|phases?)$", re.I)
 # Columns that say who, when or where, not what: left out of a status table's item text.
 ASIDE_HEADER = re.compile(
     r"^(owners?|responsible|assignee|assigned( to)?|who|team|by|notes?|comments?|remarks?|dates?|due|deadline|eta|links?"
