@@ -428,7 +428,7 @@ SCAN_DEADLINE_S = 60.0
 @pytest.mark.check("cfg-10", "No secrets committed to the repository", severity="high",
                    refs=("CWE-798: Use of Hard-coded Credentials", "OWASP ASVS V2.10.4: secrets not in source code",
                          "gitleaks: default rules"),
-                   answers=("no? secret|secrets|credential|credentials|password|passwords config|configur|yaml|json|properties file|files?", "secret|secrets|credential|credentials|key|keys|token|tokens|password|passwords commit|committed|git|repo|repository|source|code|vcs|hardcoded",
+                   answers=("no? secret|secrets|credential|credentials|password|passwords yaml|json|properties|ini|toml", "no? secret|secrets|credential|credentials|password|passwords config|configur file|files", "secret|secrets|credential|credentials|key|keys|token|tokens|password|passwords commit|committed|git|repo|repository|source|code|vcs|hardcoded",
                             "no? hardcoded|hard_coded secret|secrets|credential|credentials|password|passwords",
                             "env|dotenv file commit|committed|git|repo|repository|gitignore|ignored",
                             "envfile|env_file|dotenv commit|committed|git|repo|repository|gitignore|ignored", "environment commit|committed|gitignore|ignored",

@@ -209,7 +209,7 @@ def test_hsts(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("http-03", "Content-Security-Policy restricts scripts", severity="medium",
                    refs=(OBSERVATORY + "content-security-policy", "dev-sec nginx-baseline: nginx-15", "CIS NGINX Benchmark 5.3"),
-                   answers=("csp no|without|not unsafe|unsafe_eval|unsafe_inline|eval|inline", "csp script? restrict?", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on", "xss header"))
+                   answers=("xss protection|protect|defense|prevention|filter|filtering", "csp no|without|not unsafe|unsafe_eval|unsafe_inline|eval|inline", "csp script? restrict?", "http|web? security_headers helmet?", "helmet", "helmet middleware|package? enabl|configur|used|install|installed|added|on", "xss header"))
 @read_ahead(_front_page)
 def test_csp(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A Content-Security-Policy is the browser's last line against injected script (XSS).  It

@@ -158,7 +158,7 @@ def test_rules_evaluate(prometheus, evidence):
     "Alerting rules cover the required concerns",
     severity="high",
     refs=("Google SRE book, ch. 6: the four golden signals", "Prometheus: alerting rules", "Prometheus: alerting best practices"),
-    answers=("alert|alerting|alerts configur|setup|set_up|enabl|in_place|defin", "alerting rules configured", "error rate alerting", "disk full alert", "database down alert", "latency alerts",
+    answers=("worker|workers|consumer|consumers health|health_check|healthcheck|down|dead|stuck alert|alerts|alerting", "alert|alerting|alerts configur|setup|set_up|enabl|in_place|defin", "alerting rules configured", "error rate alerting", "disk full alert", "database down alert", "latency alerts",
                             "alerting|alerts|alert cover|covers|coverage critical|key|main? path|paths|service|services|failure|failures|component|components",
                             "certificate expiry alert", "stale backup alert", "queue backlog alert",
                             "alert|alarm queue|backlog|job|task latency|backlog|depth|age|wait|size",

@@ -35,14 +35,14 @@ def _stale(release, reports, problems: list[str]) -> None:
 @pytest.mark.check(
     "rel-01", "Tests of the release passed", severity="high",
     refs=("JUnit XML (Ant/Surefire schema)", "OWASP ASVS V1.14: build pipeline"),
-    answers=("ci|cd|pipelin automatic? tests|test", "all tests pass", "unit tests passing", "integration tests passed", "test suite green",
+    answers=("ci|cicd|pipelin configur|set|setup|exist|in_place|green|pass|passing", "ci|cd|pipelin automatic? tests|test", "all tests pass", "unit tests passing", "integration tests passed", "test suite green",
                             "automated tests passing", "tests|test pass|passing|green|succeed|success|rate all?", "tests all? pass?",
                             "unit|integration|e2e tests|test pass|passing|green", "test suite green|pass",
                             "ci pipeline|build green|pass|passing", "ci check|job green|pass|passing",
                             "ci|pipeline green|passing|passed|success|successful main|master|release|branch|tag?",
                             "regression|e2e|integration suite|tests|test passed|pass|passing|green"),
                    answers_kind="evidence",
-                   answers_unless=("performance", "load_test", "load", "stress", "smoke", "manual", "framework", "setup", "acceptance"),
+                   answers_unless=("secret|secrets|variable|variables|token|tokens|credential|credentials", "performance", "load_test", "load", "stress", "smoke", "manual", "framework", "setup", "acceptance"),
 )
 def test_tests_passed(release, evidence):
     """A release whose own test suite failed ships a known defect.  Every JUnit XML report in the

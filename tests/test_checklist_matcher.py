@@ -736,6 +736,12 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("JWT signing key rotated and old key removed", set()),
         ("fw on", {"net-03"}),
         ("nginx hide version number", {"http-07"}),
+        ("XSS protection enabled", {"http-03"}),
+        ("Worker health check alerts", {"mon-05"}),
+        ("CI/CD pipeline configured", {"rel-01"}),
+        ("CI secrets configured", set()),  # where CI keeps its secrets, not a release's tests nor the repository's
+        ("Secrets configured", set()),
+
         ("Alerts firing to on-call", {"mon-08"}),  # delivered to a person, not "no alert firing" (mon-06)
         ("Go decision recorded in CAB", {"signoff-05"}),
         ("Kernel parameters tuned (sysctl)", {"os-15"}),
