@@ -16,6 +16,7 @@ import pytest
 
 from pytest_deploycheck import TargetError, not_applicable, require
 from pytest_deploycheck.targets import host_facts as hostfacts
+from pytest_deploycheck.targets.object_store import list_copies, parse_copy_url
 
 pytestmark = pytest.mark.section("backup", "Backups")
 
@@ -185,3 +186,44 @@ def test_backups_private(host, evidence):
     evidence.record(files=dict(list(seen.items())[:20]), count=len(seen))
     require(not exposed, host, f"{len(exposed)} backup file(s) readable by others: {', '.join(exposed[:10])}",
             "mode 0600 or 0640 (chmod o-rwx)")
+
+
+@pytest.mark.check("bk-05", "A recent copy of the backups kept off the host", severity="high",
+                   refs=(NIST_CP9 + "(8) and CP-6: alternate storage site", "CIS Controls v8 11.4: isolated instance of recovery data",
+                         "The 3-2-1 backup rule"),
+                   answers=("copied|copy|replicated|synced|uploaded|shipped off|offsite server|host|machine|site|premises", "offsite|off_site|remote|cloud|s3|bucket|object_storage backup|backups|copy|copies", "offsite|off_site storage|location|locations|site|stored",
+                            "backup|backups offsite|off_site|remote|s3|bucket|cloud|another|second|different|separate region|location|site|storage|server|account",
+                            "backup|backups copied|replicated|synced|sync|upload|uploaded|shipped|transferred off|offsite|off_site|remote|s3|bucket|cloud",
+                            "3_2_1 backup|rule", "geo redundant|redundancy backup|backups"),
+                   answers_unless=("restor", "drill", "encrypt", "retention|retain|kept|keep", "log|logs|audit|media|upload|uploads|asset|assets|static"))
+def test_backup_copies(host, evidence):
+    """A backup on the machine it protects goes with it: a lost disk, a deleted VM, ransomware
+    or a compromised account takes the data and its backups at once.  Lists each location of
+    ``backup_copies`` (``s3://bucket/prefix/*.dump.gpg``: S3 or an S3-compatible store, names,
+    sizes and times only) and passes when each holds a matching copy younger than
+    ``backup_copy_max_age_hours`` (30 h: a daily upload with slack).  Whether the newest local
+    backup (``backups``) is among the copies is recorded, not judged: copies may be renamed."""
+    urls = [str(u) for u in host.setting("backup_copies") or ()]
+    if not urls:
+        not_applicable(f"{host.name}: no backup_copies in the inventory (hosts.{host.name}.backup_copies: s3://bucket/prefix/*.dump.gpg)",
+                       unexamined=True)
+    limit = host.threshold("backup_copy_max_age_hours")
+    settings = dict(host.setting("s3") or {})
+    local = {posixpath.basename(files[0].path) for _glob, files in _found(host)} if host.setting("backups") else set()
+    problems, seen = [], {}
+    for url in urls:
+        location = parse_copy_url(url)
+        copies, capped = list_copies(location, settings, host.timeout, host.label)
+        if not copies:
+            problems.append(f"no object in {location.url}")
+            seen[url] = {"count": 0}
+            continue
+        newest = copies[0]
+        seen[url] = {"newest": newest.key, "written": newest.when, "age_hours": round(newest.age_hours, 1), "bytes": newest.size,
+                     "count": len(copies), "listing_capped": capped,
+                     "newest_local_backup_copied": sorted(local & {posixpath.basename(c.key) for c in copies}) if local else None}
+        if newest.age_hours > limit:
+            problems.append(f"the newest copy in {location.url}, {newest.key}, was written {newest.when} ({newest.age_hours:.0f} h ago)")
+    evidence.record(copies=seen)
+    require(not problems, host, "; ".join(problems),
+            f"a copy younger than {limit:g} h (backup_copy_max_age_hours) in every backup_copies location")

@@ -45,6 +45,7 @@ _ALL = [
     Threshold("replication_lag_max_s", 60, "seconds", "largest acceptable replication lag on a replica"),
     Threshold("rpo_minutes", 60, "minutes", "recovery point objective: oldest acceptable last WAL archive or backup"),
     Threshold("backup_max_age_hours", 26, "hours", "oldest acceptable backup"),
+    Threshold("backup_copy_max_age_hours", 30, "hours", "oldest acceptable newest copy of a backup off the host (backup_copies)"),
     Threshold("backup_min_bytes", 1024, "bytes", "smallest acceptable newest backup file", True),
     Threshold("backup_min_size_ratio", 0.5, "ratio", "newest backup at least this share of the one before it"),
     Threshold("runtime_eol_min_days", 90, "days", "least upstream support the language runtime of a Dockerfile's final base image must have left", True),

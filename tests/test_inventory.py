@@ -224,6 +224,20 @@ def test_a_kernel_parameter_that_cannot_be_read_is_a_usage_error(tmp_path: Path,
         load_inventory(path, environ={})
 
 
+@pytest.mark.parametrize(("entry", "message"), [
+    ("backup_copies: ['https://bucket.example/pg/x']", r"hosts\.web\.backup_copies\[0\]: 'https://bucket\.example/pg/x': only s3:// locations"),
+    ("backup_copies: ['s3://bucket/*/x']", r"hosts\.web\.backup_copies\[0\]: 's3://bucket/\*/x': a glob only in the object's name"),
+    ("s3: {access_key_id: AKIA1}", r"hosts\.web\.s3: give access_key_id and secret_access_key together"),
+])
+def test_a_backup_copy_location_that_cannot_be_read_is_a_usage_error(tmp_path: Path, entry: str, message: str) -> None:
+    from pytest_deploycheck.inventory import load_inventory
+
+    path = tmp_path / "inv.yml"
+    path.write_text(f"hosts:\n  web: {{backend: 'local://', {entry}}}\n")
+    with pytest.raises(pytest.UsageError, match=r"inv\.yml:2: " + message):
+        load_inventory(path, environ={})
+
+
 def test_a_scheduled_job_pattern_that_is_no_regular_expression_is_a_usage_error(tmp_path: Path) -> None:
     from pytest_deploycheck.inventory import load_inventory
 

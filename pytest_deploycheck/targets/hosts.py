@@ -56,6 +56,7 @@ from pytest_deploycheck.targets.host_links import (
     scheme_of,
     testinfra_kwargs,
 )
+from pytest_deploycheck.targets.object_store import parse_copy_url
 from pytest_deploycheck.targets.reach import Reachability, first_line
 from pytest_deploycheck.yamlfile import YamlLoader, YamlNode
 
@@ -377,6 +378,14 @@ FIELDS: dict[str, Field] = {
                             "periodic scripts and active systemd timers: pg_dump, 'certbot renew', cleanup"),
     "cron_files": Field("list[str]", "crontab files read besides /etc/crontab, /etc/cron.d and the users' crontabs (an application's own)"),
     "backups": Field("list[str]", "absolute globs of backup files, one per backup job (/var/backups/pg/*.dump.gpg)"),
+    "backup_copies": Field("list[str]", "where copies of the backups are kept off the host: s3://bucket/prefix/*.dump.gpg "
+                           "(S3 or an S3-compatible store; a glob on the object's name), one per job"),
+    "s3": Field("record", "how to reach the store of backup_copies (default: boto3's own credentials and AWS)", fields={
+        "endpoint": Field("url", "an S3-compatible store's endpoint (MinIO, Cloudflare R2, Backblaze B2, Wasabi); unset: AWS"),
+        "region": Field("str", "the region (AWS: the bucket's)"),
+        "access_key_id": Field("str", "the access key (else AWS_ACCESS_KEY_ID, ~/.aws or an instance role)"),
+        "secret_access_key": Field("str", "its secret: ${S3_SECRET}"),
+    }),
     "sshd_config": Field("str", "sshd configuration file on the host for the ssh checks (default: the -f file of the sshd that accepted the check's SSH connection, else /etc/ssh/sshd_config)"),
     "swap": Field("choice", "the host's swap policy: off (Kubernetes nodes, Redis, Elasticsearch) or on (a VM that should page out rather than OOM-kill); unset: not judged",
                   choices=("off", "on")),
@@ -407,6 +416,14 @@ def validate(ld: YamlLoader, spec: Mapping[str, Any], raw: Mapping[str, YamlNode
         ld.problem(raw["backend"].line, f"{keypath}.backend", f"unknown testinfra backend {scheme or backend!r}; use one of {', '.join(b + '://' for b in BACKENDS)}")
     elif scheme in ("ssh", "safe-ssh") and re.match(r"^[a-z-]+://[^/@]*:[^/@]*@", backend):
         ld.problem(raw["backend"].line, f"{keypath}.backend", "a password in an ssh:// URL would go on a command line; use ssh_identity_file or an ssh-agent")
+    for index, url in enumerate(spec.get("backup_copies") or ()):
+        try:
+            parse_copy_url(str(url))
+        except ValueError as exc:
+            ld.problem(raw["backup_copies"].line, f"{keypath}.backup_copies[{index}]", str(exc))
+    s3 = spec.get("s3") or {}
+    if bool(s3.get("access_key_id")) != bool(s3.get("secret_access_key")):
+        ld.problem(raw["s3"].line, f"{keypath}.s3", "give access_key_id and secret_access_key together (or neither, for boto3's own credentials)")
     for name, value in (spec.get("sysctl") or {}).items():
         if not SYSCTL_NAME.fullmatch(name):
             ld.problem(raw["sysctl"].line, f"{keypath}.sysctl.{name}", "not a kernel parameter name; write it as sysctl does (net.core.somaxconn)")
