@@ -210,26 +210,15 @@ def test_a_file_with_hundreds_of_problems_lists_the_first_fifty_and_counts_the_r
     assert lines[-1] == "... and 250 more problems like these (lines 52 and after)"
 
 
-@pytest.mark.parametrize(("sysctl", "message"), [
-    ("{'vm swappiness': 1}", r"hosts\.web\.sysctl\.vm swappiness: not a kernel parameter name; write it as sysctl does"),
-    ("{net.core.somaxconn: '>=lots'}", r"hosts\.web\.sysctl\.net\.core\.somaxconn: '>=lots': a bound takes a whole number"),
-    ("{vm.swappiness: [1]}", r"hosts\.web\.sysctl\.vm\.swappiness: expected a string or a number"),
-])
-def test_a_kernel_parameter_that_cannot_be_read_is_a_usage_error(tmp_path: Path, sysctl: str, message: str) -> None:
-    from pytest_deploycheck.inventory import load_inventory
-
-    path = tmp_path / "inv.yml"
-    path.write_text(f"hosts:\n  web: {{backend: 'local://', sysctl: {sysctl}}}\n")
-    with pytest.raises(pytest.UsageError, match=r"inv\.yml:2: " + message):
-        load_inventory(path, environ={})
-
-
 @pytest.mark.parametrize(("entry", "message"), [
+    ("sysctl: {'vm swappiness': 1}", r"hosts\.web\.sysctl\.vm swappiness: not a kernel parameter name; write it as sysctl does"),
+    ("sysctl: {net.core.somaxconn: '>=lots'}", r"hosts\.web\.sysctl\.net\.core\.somaxconn: '>=lots': a bound takes a whole number"),
+    ("sysctl: {vm.swappiness: [1]}", r"hosts\.web\.sysctl\.vm\.swappiness: expected a string or a number"),
     ("backup_copies: ['https://bucket.example/pg/x']", r"hosts\.web\.backup_copies\[0\]: 'https://bucket\.example/pg/x': only s3:// locations"),
     ("backup_copies: ['s3://bucket/*/x']", r"hosts\.web\.backup_copies\[0\]: 's3://bucket/\*/x': a glob only in the object's name"),
     ("s3: {access_key_id: AKIA1}", r"hosts\.web\.s3: give access_key_id and secret_access_key together"),
 ])
-def test_a_backup_copy_location_that_cannot_be_read_is_a_usage_error(tmp_path: Path, entry: str, message: str) -> None:
+def test_a_host_setting_that_cannot_be_read_is_a_usage_error(tmp_path: Path, entry: str, message: str) -> None:
     from pytest_deploycheck.inventory import load_inventory
 
     path = tmp_path / "inv.yml"
