@@ -186,6 +186,7 @@ def load_vocabulary(path: str | Path) -> Vocabulary:
 # --------------------------------------------------------------------------------------------- matching
 
 THRESHOLD = 0.6
+SIDE_ALONE = 0.9  # a match in one side of "A and B" answers the item alone (the rest attested) from this confidence
 WINDOW_SLACK = 3  # required words may sit this many tokens apart (per required word) and still belong together
 
 
@@ -517,7 +518,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     # A match found in one side of "A and B" alone counts where the rest of the item is answered and
     # it explains words the other matches do not ("SPF, DKIM and DMARC records": dns-09 beside dns-04).
     whole = frozenset().union(*(c[3] for c in candidates if not c[4]))
-    ok = [c for c in candidates if not c[4] or (whole and not c[3] <= whole) or (not whole and c[1].confidence >= 0.9)]
+    ok = [c for c in candidates if not c[4] or (whole and not c[3] <= whole) or (not whole and c[1].confidence >= SIDE_ALONE)]
     rejected += [f"{c[0].id}: speaks to one side of the item only, which the other matches answer or none does ({c[1].reason})"
                  for c in candidates if c not in ok]
     candidates = ok
