@@ -391,7 +391,7 @@ def test_session_lifetime(http_endpoint: HttpTarget, evidence: Evidence, redacto
 
 @pytest.mark.check("app-08", "Idle sessions expire", severity="medium",
                    refs=("OWASP ASVS 4.0.3 V3.3.2", "OWASP Session Management Cheat Sheet: idle timeout"),
-                   answers=("session idle|inactivity timeout|expiry", "idle|inactive session timeout|time|expire|expiry|logout",
+                   answers=("automatic? logoff|logout|log_out|sign_out|signout inactivity|idle|inactive", "session idle|inactivity timeout|expiry", "idle|inactive session timeout|time|expire|expiry|logout",
                             "session management|timeout|expiry|invalidat|rotat",
                             "session_timeout|idle_timeout", "logout invalidat session|token"),
                    # a database pool's or a proxy's idle timeout ("Database connection pooling configured" / "Idle timeout: 30000ms")

@@ -209,7 +209,7 @@ def test_log_level(files, evidence):
     severity="critical",
     refs=("OWASP ASVS V6.4: secret management", "RFC 7518 section 3.2: HMAC key size"),
                    answers=("jwt|session|signing|cookie|app|flask|django|rails secret|key character|char|length|random|entropy|bit|hex|openssl|rand? min?",
-                            "secret_key|app_key|secret_key_base|jwt_secret|session_secret character|length|random|entropy|strong|unique?",
+                            "secret_key_base|secret_key|app_key|jwt_secret|session_secret character|characters|chars|length|long|byte|bytes|bit|bits|random|entropy|strong|unique?",
                             "strong|random jwt|session|signing secret"),
                    answers_unless=("secret management|manager|vault", "rotation|rotate|rotated|rotating")  # a duty, not a strength
 )
@@ -659,7 +659,7 @@ LOCK_MAX_BYTES = 32 * 1024 * 1024  # a lock file larger than this is not read fo
 @pytest.mark.check("cfg-13", "Dependencies locked to exact versions", severity="medium",
                    refs=("OWASP Top 10 2021 A06 / A08: vulnerable components, software and data integrity failures",
                          "SLSA: pinned, verified dependencies", "npm docs: package-lock.json and npm ci", "pip docs: repeatable installs"),
-                   answers=("dependency|dependencies|package|packages|library|libraries|requirement|requirements pin|pinned|lock|locked|fixed|exact",
+                   answers=("dependency|dependencies|package|packages explicitly? declared|pinned|locked|isolated|frozen", "dependency|dependencies|package|packages|library|libraries|requirement|requirements pin|pinned|lock|locked|fixed|exact",
                             "lockfile|lock_file|lockfiles|lock_files|package_lock|package_lock_json|poetry_lock|gemfile_lock|yarn_lock|go_sum|composer_lock commit|checked|present|exist|repository|repo|git|version_control?",
                             "reproducible|deterministic build|builds|install|installs",
                             "requirement|requirements hash|hashes", "version|versions pinned|locked dependency|dependencies|package|packages"),

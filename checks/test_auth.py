@@ -126,7 +126,7 @@ def test_protected_paths(http_endpoint: HttpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("auth-02", "Admin paths refuse anonymous requests", severity="critical",
                    refs=("OWASP WSTG-CONF-05", "OWASP ASVS 4.0.3 V4.1.1"),
-                   answers=("flower|bull_board|sidekiq_web|rabbitmq_management|pgadmin|phpmyadmin|kibana|dashboard protect|auth|authentication|password|login|restrict|behind|secured|secur", "admin restrict|protect|lock|authentication|login|auth|anonymous|vpn|whitelist|allowlist access? vpn? whitelist|allowlist?",
+                   answers=("livedashboard|live_dashboard|oban_web|admin_ui|horizon|telescope behind|protect|auth|authentication|password|login|restrict|secured", "flower|bull_board|sidekiq_web|rabbitmq_management|pgadmin|phpmyadmin|kibana|dashboard protect|auth|authentication|password|login|restrict|behind|secured|secur", "admin restrict|protect|lock|authentication|login|auth|anonymous|vpn|whitelist|allowlist access? vpn? whitelist|allowlist?",
                             "admin not? public|exposed|reachable|accessible"),
                    answers_unless=("admin user|account password|default", "admin can login"),
                    answers_accepts=("monitor",))  # "Admin dashboard behind login", "Flower dashboard protected"

@@ -97,7 +97,7 @@ def test_listening_ports_allowed(host, evidence):
 @pytest.mark.check("net-02", "Database, cache and broker ports not on public interfaces", severity="high",
                    refs=("CWE-668: Exposure of Resource to Wrong Sphere",
                          "CIS Debian Linux 12: Ensure only approved services are listening on a network interface"),
-                   answers=("database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|exposed|external|internal|private|listen public|internet|network?", "database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? reachable|accessible public|internet|outside|external|vpn|private|internal|vpc|subnet|subnets|network",
+                   answers=("erlang|epmd|beam distribution? port|ports not? exposed|public|publicly|internet|open", "database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? public|internet|exposed|external|internal|private|listen public|internet|network?", "database|redis|cache|postgres|mysql|elasticsearch|mongo|memcached port? reachable|accessible public|internet|outside|external|vpn|private|internal|vpc|subnet|subnets|network",
                             "database|redis|postgres|mysql port not? exposed|public|open",
                             "database|redis|cache|postgres|mysql|mariadb|memcached bound|bind|listen|listens|listening localhost|loopback|127.0.0.1|private|internal",
                             "rabbitmq|broker|amqp|kafka|nats|epmd management|port|ports|ui|console|listener public|internet|exposed|accessible|reachable|external|internal|private|open|localhost",

@@ -103,8 +103,10 @@ def _snippet(body: bytes, size: int = 120) -> str:
                             "application|app starts|started|boots|launches successfully|cleanly|ok?",
                             "application|app|service accessible|reachable|available|responding|online url|via?"),
                    answers_unless=("docker", "compose", "container", "dockerfile", "kubernetes", "pod", "worker", "celery", "liveness",
-                                   "readiness", "health live", "health ready", "loadbalancer", "boot",
-                                   "only|vpn|restricted|publicly|internally|internal"),  # who may reach it is not whether it answers  # the balancer's view of its targets is its own
+                                   "readiness", "health live", "health ready", "boot",
+                                   # the balancer's own view of its targets, not whether the endpoint answers:
+                                   "loadbalancer configur|set|setup|target|targets|pool|member|members|group|green|healthy|interval",
+                                   "only|vpn|restricted|publicly|internally|internal"),  # who may reach it is not whether it answers
                    answers_accepts=("monitor",))
 def test_health(http_endpoint, evidence):
     """Load balancers, orchestrators and uptime monitors decide from the health endpoint; one

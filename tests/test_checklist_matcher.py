@@ -737,6 +737,17 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("fw on", {"net-03"}),
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
+        ("Dependencies: explicitly declared and isolated (lockfile)", {"cfg-13"}),
+        ("Automatic logoff after 15 minutes of inactivity", {"app-08"}),
+        ("Data backup plan: daily backups, tested restore", {"bk-01", "dr-04"}),  # a plan as the topic, the restore done
+        ("Restore test planned for next week", set()),
+        ("`SECRET_KEY_BASE` set (64+ bytes)", {"cfg-04"}),
+        ("TLS 1.2+ only", {"tls-08"}),
+        ("LiveDashboard behind basic auth", {"auth-02"}),
+        ("Erlang distribution port not exposed publicly", {"net-02"}),
+        ("Health check endpoint returns 200 under load balancer", {"obs-01"}),
+        ("Load balancer health checks configured", set()),  # the balancer's own configuration
+
         ("Location: Off-site storage", {"bk-05"}),
         ("Backups replicated to another region", {"bk-05"}),
         ("Offsite backup restore tested", {"dr-04"}),  # the drill, not where copies are

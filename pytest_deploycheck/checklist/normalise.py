@@ -144,7 +144,7 @@ _FILLER = {
     "http", "header", "headers", "return", "returns", "tuned", "tune", "include", "includes", "included",
     "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months",
     "year", "years", "ms", "sec", "secs", "mins", "hrs", "gb", "mb", "kb", "tb", "percent", "pct", "x",
-    "regular", "regularly", "everywhere", "above", "below", "true", "policies", "prepar", "prepared", "prepare", "maintain", "maintained", "handl", "handle", "handling", "management", "manag",
+    "regular", "regularly", "everywhere", "above", "below", "true", "plus", "policies", "prepar", "prepared", "prepare", "maintain", "maintained", "handl", "handle", "handling", "management", "manag",
 }
 
 # Intent words: what kind of evidence an item asks for.
@@ -274,6 +274,7 @@ def analyse(text: str) -> list[Tok]:
     weight (1, or QUALIFIER_WEIGHT for a qualifying word)."""
     words: list[Tok] = []
     qualified = False
+    text = re.sub(r"(?<=\d)\+", " plus", text)  # "TLS 1.2+", "Node 20+": "1.2 plus"
     for n, m in enumerate(re.finditer(r"[^\W_]+(?:['’][^\W_]+)?", text)):
         raw = m.group(0)
         if raw.lower() in _SETTING_PATHS and _DOTTED.match(text, m.end()):
