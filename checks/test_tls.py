@@ -336,7 +336,7 @@ def test_modern_tls_offered(tls_endpoint: TlsTarget, evidence: Evidence) -> None
 @pytest.mark.check("tls-10", "No weak cipher suites accepted", severity="high",
                    refs=("dev-sec ssl-baseline: rc4", "RFC 7465", "CIS NGINX Benchmark 4.1.5", MOZILLA_TLS),
                    answers=("tls|https? cipher weak|strong|modern|secure|disabl|insecure|allowed|suite|only|list",
-                            "rc4|3des|des|export|null cipher? disabl|refus|off?", "tls harden|hardening|grade|rating|score",
+                            "rc4|3des|des cipher? disabl|refus|off?", "export|null cipher|ciphers|suite|suites", "tls harden|hardening|grade|rating|score",
                             "ssl_labs|ssllabs|testssl grade|rating|score|a?"),
                    answers_unless=("ssh",))
 @read_ahead(lambda tls_endpoint: _weak_accepted(tls_endpoint))

@@ -737,6 +737,10 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("fw on", {"net-03"}),
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
+        ("Null checks on mandatory columns", set()),  # not NULL cipher suites (tls-10)
+        ("No NULL or EXPORT ciphers", {"tls-10"}),
+        ("Files are gzip-compressed and checksummed (.sha256)", {"batch-05"}),  # files, not HTTP responses (obs-07)
+
         ("Dependencies: explicitly declared and isolated (lockfile)", {"cfg-13"}),
         ("Automatic logoff after 15 minutes of inactivity", {"app-08"}),
         ("Data backup plan: daily backups, tested restore", {"bk-01", "dr-04"}),  # a plan as the topic, the restore done
