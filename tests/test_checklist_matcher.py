@@ -737,6 +737,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("fw on", {"net-03"}),
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
+        ("Backups verified by restore", {"dr-04"}),
+
         ("Null checks on mandatory columns", set()),  # not NULL cipher suites (tls-10)
         ("No NULL or EXPORT ciphers", {"tls-10"}),
         ("Files are gzip-compressed and checksummed (.sha256)", {"batch-05"}),  # files, not HTTP responses (obs-07)

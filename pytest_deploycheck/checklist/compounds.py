@@ -131,6 +131,9 @@ COMPOUNDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted((
     (("minimal", "privileges"), "leastprivilege"),
     (("minimum", "privileges"), "leastprivilege"),
     (("least", "privileges"), "leastprivilege"),
+    (("verified", "by", "restore"), "restoretest"),  # a restore done to prove the backup: a drill
+    (("verified", "by", "restoring"), "restoretest"),
+    (("validated", "by", "restore"), "restoretest"),
     (("cron", "running"), "cronrunning"),  # the daemon, not "the scheduler" (Celery beat's, or a rota)
     (("cron", "runs"), "cronrunning"),
     (("crond", "running"), "cronrunning"),

@@ -155,7 +155,7 @@ _INTENT_WORDS: dict[str, set[str]] = {
                  "guide", "runbook", "readme", "spec", "specification", "agreed", "considered", "consider", "architecture",
                  "design", "designed",
                  "planned", "planning"},
-    "test": {"test", "tested", "testing", "drill", "exercis", "exercise", "simulat", "simulate", "practice",
+    "test": {"test", "tested", "testing", "drill", "exercis", "exercise", "simulat", "simulate", "practice", "restoretest", "restorable",
              "practic", "tried", "trial"},
     # Alertmanager names the intent too: "Alertmanager routes to PagerDuty" is about alerting (PagerDuty
     # and Opsgenie normalise to "oncall", which is about people as often as alerts).
