@@ -284,7 +284,7 @@ def test_load_test(release, evidence):
 @pytest.mark.check(
     "rel-08", "Deployed version is the one the evidence is for", severity="high",
     refs=("SLSA: provenance", "12-Factor: build, release, run"),
-    answers=("build|version info|endpoint? show|shows|report|reports|expos commit|sha|version|tag", "deployed version matches release", "correct version deployed", "release version verified", "build artifact matches",
+    answers=("image|artifact digest|sha? match|matches|same scanned|tested|built|signed", "build|version info|endpoint? show|shows|report|reports|expos commit|sha|version|tag", "deployed version matches release", "correct version deployed", "release version verified", "build artifact matches",
              "deployed|running image|artifact|version|build is? the one|same tested|built|scanned|released|verified",
              "version|build|image|release deployed|running match|matches|equal tag|release|tested|built|expected"),
 )

@@ -737,6 +737,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("fw on", {"net-03"}),
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
+        ("Image digest matches what was scanned", {"rel-08"}),
         ("Backups verified by restore", {"dr-04"}),
 
         ("Null checks on mandatory columns", set()),  # not NULL cipher suites (tls-10)
@@ -995,6 +996,14 @@ def test_a_check_about_one_data_store_does_not_answer_an_item_about_another() ->
     assert any(r.startswith("pg-90: about PostgreSQL, the item names MySQL") for r in result.rejected)
     result = match_checklist(parse_text("# Go-live (PostgreSQL, RabbitMQ)\n## Logs\n- [ ] Slow query log shipped\n").items, vocab)[0]
     assert result.check_ids == ("host-90",)
+
+
+def test_a_topic_over_sub_items_heads_them(vocab: Vocabulary) -> None:
+    """ "Alerts" over "Disk > 85%": the sub-items are alerts to have, not states to prove."""
+    md = "## Observability\n- [ ] Alerts\n  - [ ] High error rate → PagerDuty\n  - [ ] Disk > 85%\n  - [ ] Certificate expiry < 14 days\n"
+    results = match_checklist(parse_text(md).items, vocab)
+    assert [r.check_ids for r in results[1:]] == [("mon-05",), ("mon-05",), ("mon-05",)]
+    assert any(r.startswith("tls-04: the item asks for an alert") for r in results[3].rejected)
 
 
 def test_a_heading_names_the_server_or_platform_an_item_is_about(vocab: Vocabulary) -> None:

@@ -34,7 +34,7 @@ class Matcher:
         """The checks for ``item``, which has ``sub_items`` under it, and why; no checks when unsure (a
         wrong match is worse than none).  A clause of the item that none of them answers ("Only
         key-based SSH, port not 22") is left for a person to attest beside them."""
-        if sub_items and matcher.is_label(item.plain):
+        if sub_items and matcher.is_label(item.plain, topics=True):
             return Suggestion((), "a heading over its sub-items, which answer it")
         parent = checklist.by_key().get(item.parent) if item.parent else None
         result = matcher.match_item(item, self.vocabulary, parent)

@@ -448,7 +448,8 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
         intents.add("approve")
     # The innermost heading sets the item's intent too: under "Sign-off" a role is an approval, under
     # "Required metrics" a resource is something to monitor, under "Alerts" something to alert on.
-    section_intents = _intents(tokens(" ".join(item.section[-1:]))) & {"approve", "monitor", "alert"}
+    topic = parent.plain if parent and is_label(parent.plain, topics=True) else ""  # "Alerts" over its sub-items heads them
+    section_intents = _intents(tokens(" ".join([*item.section[-1:], topic]))) & {"approve", "monitor", "alert"}
     intents |= section_intents & {"approve"}
     candidates: list[tuple[CheckPhrases, Match, frozenset[str], frozenset[str], bool]] = []
     rejected: list[str] = []
