@@ -106,7 +106,7 @@ def test_probes(k8s, evidence):
 
 @pytest.mark.check("k8s-03", "Deployments run more than one replica", severity="high",
                    refs=("kube-score deployment-replicas", "Polaris deploymentMissingReplicas"),
-                   answers=("multiple replicas", "high availability deployment", "no single pod", "replica count greater than one",
+                   answers=("run|runs|deployed|running two|multiple|several|2|3 node|nodes|instance|instances|replica|replicas", "multiple replicas", "high availability deployment", "no single pod", "replica count greater than one",
                             "replica|replicas least|minimum|min|more|multiple|two|2|several",
                             "deployment|deployments|statefulset|statefulsets replica|replicas"))
 def test_replicas(k8s, evidence):
@@ -121,7 +121,7 @@ def test_replicas(k8s, evidence):
 
 @pytest.mark.check("k8s-04", "PodDisruptionBudget for each Deployment", severity="medium",
                    refs=("kube-score deployment-has-poddisruptionbudget", "Polaris missingPodDisruptionBudget"),
-                   answers=("pod disruption budget", "pdb configured", "safe node drains", "pdb|pod_disruption_budget"))
+                   answers=("pdb prevent|prevents|voluntary|eviction|evict|drain|drains", "pod disruption budget", "pdb configured", "safe node drains", "pdb|pod_disruption_budget"))
 def test_pdb(k8s, evidence):
     """A node drain (an upgrade, an autoscaler scale-down) may evict every pod of a Deployment at
     once unless a PodDisruptionBudget holds some back.  Passes when a PodDisruptionBudget in the

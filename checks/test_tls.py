@@ -227,8 +227,10 @@ def test_expiry_margin(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("tls-05", "Certificate key is strong enough", severity="high",
                    refs=(MOZILLA_TLS, "NIST SP 800-131A Rev. 2", "CA/Browser Forum Baseline Requirements 6.1.5"),
-                   answers=("certificate|tls key_size|key_length|key_strength|2048|4096|rsa|ecdsa|bit bits?",
-                            "key_size|key_length 2048|4096|bit|bits|strong?"))
+                   answers=("cryptographic|crypto|private? key|keys 2048|3072|4096|256|bit|bits", "certificate|tls key_size|key_length|key_strength|2048|4096|rsa|ecdsa|bit bits?",
+                            "key_size|key_length 2048|4096|bit|bits|strong?"),
+                   answers_unless=("ssh|jwt|signing|gpg|pgp|backup|backups",)
+)
 def test_key_strength(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A short key can be factored or broken, and current clients refuse it.  Passes for RSA
     (and DSA) keys of at least 2048 bits, EC keys on curves of at least 256 bits, Ed25519 and

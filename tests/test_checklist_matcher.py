@@ -738,6 +738,12 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
         ("Image digest matches what was scanned", {"rel-08"}),
+        ("Cryptographic keys shall be at least 2048 bits (RSA) or 256 bits (ECC).", {"tls-05"}),
+        ("The service shall run on at least two nodes.", {"k8s-03"}),
+        ("A PodDisruptionBudget shall prevent voluntary eviction of all replicas.", {"k8s-04"}),
+        ("A restore test shall have been performed within the last 90 days.", {"dr-04"}),
+        ("SSH host keys at least 3072 bits", set()),  # not a TLS certificate's key (tls-05)
+
         ("Backups verified by restore", {"dr-04"}),
 
         ("Null checks on mandatory columns", set()),  # not NULL cipher suites (tls-10)
