@@ -106,7 +106,7 @@ def test_probes(k8s, evidence):
 
 @pytest.mark.check("k8s-03", "Deployments run more than one replica", severity="high",
                    refs=("kube-score deployment-replicas", "Polaris deploymentMissingReplicas"),
-                   answers=("run|runs|deployed|running two|multiple|several|2|3 node|nodes|instance|instances|replica|replicas", "multiple replicas", "high availability deployment", "no single pod", "replica count greater than one",
+                   answers=("run|runs|deployed|running? two|multiple|several|2|3 node|nodes|instance|instances", "multiple replicas", "high availability deployment", "no single pod", "replica count greater than one",
                             "replica|replicas least|minimum|min|more|multiple|two|2|several",
                             "deployment|deployments|statefulset|statefulsets replica|replicas"))
 def test_replicas(k8s, evidence):
