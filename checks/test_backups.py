@@ -191,11 +191,11 @@ def test_backups_private(host, evidence):
 @pytest.mark.check("bk-05", "A recent copy of the backups kept off the host", severity="high",
                    refs=(NIST_CP9 + "(8) and CP-6: alternate storage site", "CIS Controls v8 11.4: isolated instance of recovery data",
                          "The 3-2-1 backup rule"),
-                   answers=("copied|copy|replicated|synced|uploaded|shipped off|offsite server|host|machine|site|premises", "offsite|off_site|remote|cloud|s3|bucket|object_storage backup|backups|copy|copies", "offsite|off_site storage|location|locations|site|stored",
+                   answers=("uploaded|copied|synced|shipped|replicated to? s3|bucket|offsite|off_site|cloud|remote", "copied|copy|replicated|synced|uploaded|shipped off|offsite server|host|machine|site|premises", "offsite|off_site|remote|cloud|s3|bucket|object_storage backup|backups|copy|copies", "offsite|off_site storage|location|locations|site|stored",
                             "backup|backups offsite|off_site|remote|s3|bucket|cloud|another|second|different|separate region|location|site|storage|server|account",
                             "backup|backups copied|replicated|synced|sync|upload|uploaded|shipped|transferred off|offsite|off_site|remote|s3|bucket|cloud",
                             "3_2_1 backup|rule", "geo redundant|redundancy backup|backups"),
-                   answers_unless=("restor", "drill", "encrypt", "retention|retain|kept|keep", "log|logs|audit|media|upload|uploads|asset|assets|static"))
+                   answers_unless=("restor", "drill", "encrypt", "retention|retain|kept|keep", "log|logs|audit|media|asset|assets|static|artifact|artifacts|image|images|report|reports", "user|file|media upload|uploads"))
 def test_backup_copies(host, evidence):
     """A backup on the machine it protects goes with it: a lost disk, a deleted VM, ransomware
     or a compromised account takes the data and its backups at once.  Lists each location of

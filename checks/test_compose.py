@@ -57,7 +57,7 @@ def _services(project: ComposeProject) -> list[str]:
 
 @pytest.mark.check("comp-01", "Restart policy on every long-running service", severity="medium",
                    refs=("CIS Docker Benchmark 5.14", "Compose spec: restart"),
-                   answers=("compose restart policy", "containers restart automatically", "restart unless-stopped",
+                   answers=("restart always|unless_stopped", "compose restart policy", "containers restart automatically", "restart unless-stopped",
                             "services restart on failure", "restart_policy|restart_policies unless|always|stopped|on|failure?",
                             "restart unless stopped|always", "container|docker restart automatic|crash|policy"),
                    answers_unless=(KUBERNETES,))

@@ -46,7 +46,7 @@ def _snippet(text: str, size: int = 100) -> str:
     "Prometheus ready and running its configuration",
     severity="high",
     refs=("Prometheus: management API, /-/ready", "Prometheus HTTP API: /api/v1/status/runtimeinfo (reloadConfigSuccess)"),
-    answers=("prometheus running", "prometheus healthy", "monitoring server ready", "prometheus configuration loaded",
+    answers=("prometheus deploy|deployed|installed|running|up|set_up|setup", "prometheus running", "prometheus healthy", "monitoring server ready", "prometheus configuration loaded",
              "monitoring system|systems|stack|server operational|running|up|working|healthy|live",
              "system|application|service? monitoring configur|active|enabled|in_place|set_up|deployed|running"),
     answers_accepts=("monitor",),  # "monitoring system running" is this check's state, not a request to monitor something
@@ -158,7 +158,7 @@ def test_rules_evaluate(prometheus, evidence):
     "Alerting rules cover the required concerns",
     severity="high",
     refs=("Google SRE book, ch. 6: the four golden signals", "Prometheus: alerting rules", "Prometheus: alerting best practices"),
-    answers=("worker|workers|consumer|consumers health|health_check|healthcheck|down|dead|stuck alert|alerts|alerting", "alert|alerting|alerts configur|setup|set_up|enabl|in_place|defin", "alerting rules configured", "error rate alerting", "disk full alert", "database down alert", "latency alerts",
+    answers=("alerting|alert|alerts rule|rules", "worker|workers|consumer|consumers health|health_check|healthcheck|down|dead|stuck alert|alerts|alerting", "alert|alerting|alerts configur|setup|set_up|enabl|in_place|defin", "alerting rules configured", "error rate alerting", "disk full alert", "database down alert", "latency alerts",
                             "alerting|alerts|alert cover|covers|coverage critical|key|main? path|paths|service|services|failure|failures|component|components",
                             "certificate expiry alert", "stale backup alert", "queue backlog alert",
                             "alert|alarm queue|backlog|job|task latency|backlog|depth|age|wait|size",

@@ -738,6 +738,13 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
         ("Image digest matches what was scanned", {"rel-08"}),
+        ("Security headers (CSP, HSTS, X-Frame-Options) added", {"http-02", "http-03", "http-04", "http-05", "http-06"}),
+        ("Nightly pg_dump, encrypted with age, uploaded to S3", {"bk-01", "bk-03", "bk-05"}),
+        ("Static assets uploaded to S3", set()),  # not a backup copy (bk-05)
+        ("Prometheus + Grafana deployed", {"mon-01"}),
+        ("Alerting rules for error rate, latency, disk and certificate expiry", {"mon-05"}),
+        ("systemd units enabled, restart on failure", {"host-01"}),  # systemd's restart, not Compose's (comp-01)
+
         ("Cryptographic keys shall be at least 2048 bits (RSA) or 256 bits (ECC).", {"tls-05"}),
         ("The service shall run on at least two nodes.", {"k8s-03"}),
         ("A PodDisruptionBudget shall prevent voluntary eviction of all replicas.", {"k8s-04"}),

@@ -144,7 +144,7 @@ _FILLER = {
     "http", "header", "headers", "return", "returns", "tuned", "tune", "include", "includes", "included",
     "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months",
     "year", "years", "ms", "sec", "secs", "mins", "hrs", "gb", "mb", "kb", "tb", "percent", "pct", "x",
-    "regular", "regularly", "everywhere", "above", "below", "true", "plus", "perform", "performed", "conducted", "carried", "policies", "prepar", "prepared", "prepare", "maintain", "maintained", "handl", "handle", "handling", "management", "manag",
+    "regular", "regularly", "everywhere", "above", "below", "true", "plus", "perform", "performed", "conducted", "carried", "added", "once", "policies", "prepar", "prepared", "prepare", "maintain", "maintained", "handl", "handle", "handling", "management", "manag",
 }
 
 # Intent words: what kind of evidence an item asks for.
