@@ -158,7 +158,7 @@ def test_debug_off(files, evidence):
 
 @pytest.mark.check(
     "cfg-02", "Runtime environment is production", severity="medium", refs=("Express: production best practices (NODE_ENV)",),
-                   answers=("production mode", "spring|quarkus|micronaut profile|profiles|environment|environments active|prod|production|dev|development|set?", "runtime_environment|node_env|rails_env|app_env|flask_env production?", "environment production mode"),
+                   answers=("production mode", "spring|quarkus|micronaut profile|profiles|environment|environments active|prod|production|dev|development|set?", "runtime_environment|node_env|rails_env|app_env|flask_env|mix_env|rack_env|go_env|django_env|aspnetcore_environment|mage_mode|spring_profiles_active production?", "environment production mode"),
                    answers_unless=("multi", "staging")
 )
 def test_production_environment(files, evidence):
@@ -505,7 +505,7 @@ def _tracker_sdks(files: FilesTarget) -> list[str]:
 
 @pytest.mark.check("cfg-11", "Errors reported to an error tracker", severity="medium",
                    refs=("OWASP ASVS V7.1: log content", "Google SRE Book: Monitoring Distributed Systems"),
-                   answers=("error|errors|failur|exception|exceptions|crash|crashes|dead report|reported|sent|tracked|captured|go errortracking", "error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
+                   answers=("insight|insights connected|configur|enabl|set|key", "error|errors|failur|exception|exceptions|crash|crashes|dead report|reported|sent|tracked|captured|go errortracking", "error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
                             "sentry|rollbar|bugsnag|honeybadger|airbrake|raygun|glitchtip|appsignal configur|integrat|enabl|set_up|dsn|connected?",
                             "exception tracking|reporting|monitoring", "crash reporting",
                             "exception|exceptions|error|errors|crash|crashes errortracking notif|report|sent|go?",

@@ -384,7 +384,7 @@ def _probes_of(url: str, series: list[dict]) -> list[dict]:
     "Uptime probes watch every required site",
     severity="high",
     refs=("Prometheus blackbox_exporter: probe_success", "Google SRE book, ch. 6: black-box versus white-box monitoring"),
-    answers=("uptime check|checks|monitor|probe|probes url|site|endpoint|public|website|homepage|page", "synthetic|uptime|external check|checks|monitor|monitoring|probe|probes region|regions|location|locations|continent|continents", "uptime monitor|monitoring|check|checks|probe|probes|alert|alerts", "synthetic monitor|monitoring|check|checks|probe|probes",
+    answers=("availability test|tests|check|checks|probe|probes", "uptime check|checks|monitor|probe|probes url|site|endpoint|public|website|homepage|page", "synthetic|uptime|external check|checks|monitor|monitoring|probe|probes region|regions|location|locations|continent|continents", "uptime monitor|monitoring|check|checks|probe|probes|alert|alerts", "synthetic monitor|monitoring|check|checks|probe|probes",
              "blackbox exporter|probe|probes|monitoring", "external monitor|monitoring|probe|probes|check|checks", "site|website|endpoint probe|probed",
              "uptime|external|synthetic check|checks|probe|probes|monitor health|healthz|healthcheck|endpoint|site? outside|external|internet|remote?"),
     answers_kind="monitor",

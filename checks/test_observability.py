@@ -98,7 +98,7 @@ def _snippet(body: bytes, size: int = 120) -> str:
 
 
 @pytest.mark.check("obs-01", "Health endpoint answers", severity="high", refs=("Kubernetes: liveness, readiness and startup probes",),
-                   answers=("health_check|health endpoint|check|url|route|basic|pass|respond|ok|200|working?", "health", "/health",
+                   answers=("health_check|health endpoint|check|url|route|path|basic|pass|respond|ok|200|working?", "health", "/health",
                             "health_check|health return|returns|up|ok|healthy|green|200 actuator|spring?",
                             "application|app starts|started|boots|launches successfully|cleanly|ok?",
                             "application|app|service accessible|reachable|available|responding|online url|via?"),
@@ -368,7 +368,7 @@ def test_websocket(http_endpoint, evidence):
     "Error pages reveal no stack traces",
     severity="medium",
     refs=("OWASP ASVS V7.4.1: generic error messages", "OWASP WSTG-ERRH-02"),
-                   answers=("stacktrace|traceback not? exposed|hidden|leak|show|shown|displayed|visible|returned? user|users|client|clients|visitor|visitors|public?",
+                   answers=("developer|debug exception|error page|pages disabl|off|hidden|removed", "stacktrace|traceback not? exposed|hidden|leak|show|shown|displayed|visible|returned? user|users|client|clients|visitor|visitors|public?",
                             "error_page detail|generic|custom|leak|stack|verbose|exposed", "custom|generic|friendly|branded error|404|500 page",
                             "verbose|detailed error disabl|hidden|off|production|message", "error message leak|exposed|generic|sanitiz",
                             "errorpage|error_page"),
@@ -400,7 +400,7 @@ def test_no_stack_traces(http_endpoint, evidence):
     "Debug endpoints not exposed",
     severity="high",
     refs=("OWASP WSTG-CONF-05", "Go net/http/pprof", "Spring Boot actuator security"),
-                   answers=("spring? boot? actuator endpoint|endpoints? secur|secured|protect|protected|restrict|restricted|lock|locked|disabl|hidden|expos", "actuator|pprof|phpinfo|heapdump secur|secured|protect|protected|restrict|restricted|lock|locked|disabl|hidden", "debug_endpoint|debug_endpoints|debug_routes not? exposed|disabl|remov?",
+                   answers=("telescope|debugbar|debug_toolbar disabl|off|removed|not|hidden", "spring? boot? actuator endpoint|endpoints? secur|secured|protect|protected|restrict|restricted|lock|locked|disabl|hidden|expos", "actuator|pprof|phpinfo|heapdump secur|secured|protect|protected|restrict|restricted|lock|locked|disabl|hidden", "debug_endpoint|debug_endpoints|debug_routes not? exposed|disabl|remov?",
                             "debug|profil|pprof|actuator|phpinfo console|endpoint|route|page|path|toolbar|panel exposed|disabl|remov|not?",
                             "pprof|actuator|phpinfo|heapdump"),
     # "Actuator health endpoint returns UP" is about the health endpoint answering, not exposure.

@@ -46,7 +46,7 @@ def test_tls_before_login(smtp_server: SmtpTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("smtp-02", "Mail login accepted", severity="high",
                    refs=("RFC 4954: SMTP AUTH", "RFC 6409: message submission"),
-                   answers=("email|emails|mail sent|send|sending|deliver|delivered smtp|sendgrid|mailgun|postmark|ses|relay", "form|app|application|site|contact send|sends|sending email|mail|emails", "smtp credential|credentials|password|login|auth|authentication|account work|valid|configur|set|correct?",
+                   answers=("mail|email driver|transport|mailer smtp|sendgrid|postmark|mailgun|ses", "email|emails|mail sent|send|sending|deliver|delivered smtp|sendgrid|mailgun|postmark|ses|relay", "form|app|application|site|contact send|sends|sending email|mail|emails", "smtp credential|credentials|password|login|auth|authentication|account work|valid|configur|set|correct?",
                             "smtp configur|set|setting|settings|connect|connection|setup",
                             "email|mail sending|send|outgoing|outbound|transactional configur|set|setting|settings|credentials|provider|service",
                             "mail|email server|relay|provider|service credential|credentials|login|password|connect|connection|configur",

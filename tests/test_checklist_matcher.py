@@ -738,6 +738,12 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
         ("Image digest matches what was scanned", {"rel-08"}),
+        ("ASPNETCORE_ENVIRONMENT=Production on the app service", {"cfg-02"}),
+        ("Developer exception page disabled (UseDeveloperExceptionPage only in Development)", {"obs-10"}),
+        ("Telescope disabled in production", {"obs-11"}),
+        ("Mail driver SMTP via Postmark, SPF/DKIM set", {"dns-04", "dns-09", "smtp-02"}),
+        ("Windows Server patches applied (WSUS)", set()),  # the host checks read Linux hosts
+
         ("Security headers (CSP, HSTS, X-Frame-Options) added", {"http-02", "http-03", "http-04", "http-05", "http-06"}),
         ("Nightly pg_dump, encrypted with age, uploaded to S3", {"bk-01", "bk-03", "bk-05"}),
         ("Static assets uploaded to S3", set()),  # not a backup copy (bk-05)
