@@ -123,7 +123,7 @@ def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
 
 @pytest.mark.check("tls-01", "Certificate chain is trusted", severity="critical",
                    refs=(MOZILLA_TLS, "CIS NGINX Benchmark 4.1.2"),
-                   answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
+                   answers=("tls|ssl|https valid|ok|okay|working|good|correct", "tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
                             "certificate_chain|intermediate_certificate|fullchain complete|valid|install|trusted?",
                             "certificate trusted|ca|authority|chain|self signed",
                             "full|complete|entire certificate_chain served|sent|included|present|installed?",
@@ -164,7 +164,7 @@ def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("tls-02", "Certificate matches the host name", severity="critical",
                    refs=("RFC 6125 section 6", "CIS NGINX Benchmark 4.1.2"),
-                   answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
+                   answers=("tls|ssl|https valid|ok|okay|working|good|correct", "tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
                             "certificate hostname|domain|name|san|cn match|cover|valid|correct?",
                             "certificate wildcard|domain|domains|subdomain cover|match|valid?",
                             "tls|https"),
@@ -187,7 +187,7 @@ def test_host_name(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
 
 @pytest.mark.check("tls-03", "Certificate has not expired", severity="critical",
                    refs=("RFC 5280 section 4.1.2.5",),
-                   answers=("tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
+                   answers=("tls|ssl|https valid|ok|okay|working|good|correct", "tls|https|server|web? certificate letsencrypt? valid|install|configur|deploy|trusted|issued|working|place|ready|setup|obtain|provision?",
                             "certificate expiry not? valid? date?", "certificate not expiry|expired|invalid",
                             "certificate validity|valid period|date|dates",
                             "tls|https"),

@@ -228,6 +228,14 @@ def test_an_area_column_is_a_section_of_its_own() -> None:
     assert [i.plain for i in parse_text("| Component | Status |\n|---|---|\n| Redis | ✅ |\n").items] == ["Redis"]
 
 
+def test_a_table_without_outer_pipes_is_a_table() -> None:
+    """GFM lets a table leave out its outer pipes; a row's missing last cell is an empty one."""
+    md = ("## Security\nCheck | Owner | Result\n--- | --- | ---\nTLS valid | ops | ✅\nBackups nightly | dba |\n"
+          "Redis password set | ops | ❌\n\nA paragraph | with a pipe.\n- [ ] After the table\n")
+    assert [(i.plain, i.checked) for i in parse_text(md).items] == [
+        ("TLS valid", True), ("Backups nightly", False), ("Redis password set", None), ("After the table", False)]
+
+
 def test_a_signature_column_makes_every_row_someone_to_sign() -> None:
     """Markdown sign-off tables often leave the cells empty rather than write blanks."""
     md = ("## Approvals\n| Role | Name | Signature | Date |\n|---|---|---|---|\n| Engineering Manager | | | |\n"
@@ -738,6 +746,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("nginx hide version number", {"http-07"}),
         ("Backups copied offsite", {"bk-05"}),
         ("Image digest matches what was scanned", {"rel-08"}),
+        ("TLS valid", {"tls-01", "tls-02", "tls-03"}),
         ("ASPNETCORE_ENVIRONMENT=Production on the app service", {"cfg-02"}),
         ("Developer exception page disabled (UseDeveloperExceptionPage only in Development)", {"obs-10"}),
         ("Telescope disabled in production", {"obs-11"}),

@@ -319,6 +319,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
     # those items like a heading: their indents, innermost last (their titles are on ``headings``).
     list_heads: list[int] = []
     item_table = False  # the current table has a column naming items (| Item | Owner |)
+    bare_table = False  # the current table writes its rows without outer pipes (Check | Owner | Done)
+    table_width = 0  # the current table's header cells
     unread_rows: list[tuple[int, tuple[str, ...]]] = []  # rows of such a table without a status column
 
     def set_heading(level: int, title: str) -> None:
@@ -371,6 +373,7 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             comment_line = number
         if not line.strip():
             prev_paragraph = None
+            bare_table = False  # a blank line ends a table
             continue
 
         atx = _ATX.match(line)
@@ -395,8 +398,13 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         if list_heads and not line[:1].isspace() and not (_BULLET.match(line) or _TASK.match(line) or _EMOJI_TASK.match(line)):
             end_list_heads(0)  # a table, a sign-off line or a paragraph at the margin: the list is over
         section = tuple(title for _, title in headings)
-        task = _TASK.match(line)
-        if task is None:
+        stripped = line.strip()
+        # GFM tables may leave out the outer pipes: a line with a pipe over a delimiter row starts one,
+        # and its rows are table rows even where they end in a mark ("TLS valid | ops | ✅").
+        bare_header = "|" in stripped and number < len(lines) and bool(_TABLE_SEP.match(lines[number][:MAX_LINE_CHARS]))
+        bare_table = "|" in stripped and (bare_table or bare_header) and not stripped.startswith("|")
+        task = None if bare_table else _TASK.match(line)
+        if task is None and not bare_table:
             marked = _EMOJI_TASK.match(line)
             # A legend ("✅ done, ❌ open") names marks, it is not an item.
             if marked and not any(mark in marked.group("text") for mark in _MARKS):
@@ -424,16 +432,19 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             continue
 
         stripped = line.strip()
-        if not stripped.startswith("|"):
+        if not stripped.startswith("|") and not bare_table:
             status_column = None  # the table, if any, ended
             aside_columns = frozenset()
             category_column = None
             signature_column = None
             item_table = False
-        if stripped.startswith("|"):
+        if stripped.startswith("|") or bare_table:
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             header = number < len(lines) and _TABLE_SEP.match(lines[number][:MAX_LINE_CHARS])
+            if bare_table and not header:
+                cells += [""] * (table_width - len(cells))  # "Backups nightly | dba |": the empty status cell
             if header:
+                table_width = len(cells)
                 status_column = next((i for i, c in enumerate(cells) if is_status_header(c)), None)
                 aside_columns = frozenset(i for i, c in enumerate(cells) if ASIDE_HEADER.match(plain_text(c).strip()))
                 category_column = next((i for i, c in enumerate(cells) if CATEGORY_HEADER.match(plain_text(c).strip())), None)
