@@ -338,7 +338,7 @@ def _usage(host, evidence, *, inodes: bool) -> None:
 
 
 @pytest.mark.check("os-08", "Disk space below the threshold on every mount", severity="medium",
-                   answers=("disk|disk_space|storage usage|utilization|use below|under|less|max|maximum|percent", "disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent|above|free|left|remaining?",
+                   answers=("disk|disk_space|storage|volume below|under|above|over|less", "disk|disk_space|storage usage|utilization|use below|under|less|max|maximum|percent", "disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent|above|free|left|remaining?",
                             "disk|disk_space|disk_usage|storage cpu? memory? usage|utilization? within|under|below limit|limits|threshold|thresholds|normal|range|budget",
                             "disk|volume|filesystem|partition space|usage|full|free|capacity", "disk space"),
                    answers_unless=("quota", "io", "i/o", "throughput", "iops", "latency", "performance"))

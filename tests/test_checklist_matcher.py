@@ -747,6 +747,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Backups copied offsite", {"bk-05"}),
         ("Image digest matches what was scanned", {"rel-08"}),
         ("TLS valid", {"tls-01", "tls-02", "tls-03"}),
+        ("Disk below 80% on all hosts", {"os-08"}),
+        ("Disk encryption enabled", set()),
         ("ASPNETCORE_ENVIRONMENT=Production on the app service", {"cfg-02"}),
         ("Developer exception page disabled (UseDeveloperExceptionPage only in Development)", {"obs-10"}),
         ("Telescope disabled in production", {"obs-11"}),
