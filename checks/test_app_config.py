@@ -505,7 +505,7 @@ def _tracker_sdks(files: FilesTarget) -> list[str]:
 
 @pytest.mark.check("cfg-11", "Errors reported to an error tracker", severity="medium",
                    refs=("OWASP ASVS V7.1: log content", "Google SRE Book: Monitoring Distributed Systems"),
-                   answers=("insight|insights connected|configur|enabl|set|key", "error|errors|failur|exception|exceptions|crash|crashes|dead report|reported|sent|tracked|captured|go errortracking", "error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
+                   answers=("apm", "insight|insights connected|configur|enabl|set|key", "error|errors|failur|exception|exceptions|crash|crashes|dead report|reported|sent|tracked|captured|go errortracking", "error tracking|tracker|reporting|monitoring configur|integrat|enabl|set_up|service|in_place?",
                             "sentry|rollbar|bugsnag|honeybadger|airbrake|raygun|glitchtip|appsignal configur|integrat|enabl|set_up|dsn|connected?",
                             "exception tracking|reporting|monitoring", "crash reporting",
                             "exception|exceptions|error|errors|crash|crashes errortracking notif|report|sent|go?",

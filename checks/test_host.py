@@ -471,9 +471,9 @@ def scheduled_jobs(output: str) -> tuple[list[str], list[str], list[str]]:
                    refs=("crontab(5)", "systemd.timer(5)"),
                    # "cron" and "scheduler" read as "schedule": a job or task must be named too, so that an
                    # on-call schedule or "one scheduler running" stays out.
-                   answers=("cronrunning", "schedule|cronjob|cronjobs job|jobs|task|tasks|entry|entries configur|scheduled|schedule|set_up|in_place|running|created|installed|added|active|present",
+                   answers=("schedule job|jobs|task|tasks|entry|entries", "cronrunning", "schedule|cronjob|cronjobs job|jobs|task|tasks|entry|entries configur|scheduled|schedule|set_up|in_place|running|created|installed|added|active|present",
                             "systemd timer|timers configur|active|enabled|set_up"),
-                   answers_unless=("celery", "beat", "sidekiq", "bullmq", "kubernetes", "airflow", "on call", "rota"))
+                   answers_unless=("migrated|migrate|migrating|migration|moved|transferred", "duplicat|duplicate|duplicated", "celery", "beat", "sidekiq", "bullmq", "kubernetes", "airflow", "on call", "rota"))
 def test_scheduled_jobs(host, evidence):
     """Backups, certificate renewal, cleanups and reports run from cron or systemd timers; a job
     left out of the new server, or commented out during the migration, fails silently until its

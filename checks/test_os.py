@@ -179,7 +179,7 @@ def _dnf_pending(host, evidence) -> tuple[int, list[str]]:
 @pytest.mark.check("os-02", "No pending security updates", severity="high",
                    refs=("CIS Controls v8 7.3, 7.4: automated operating system and application patch management",
                          "CIS Debian Linux 12 1.2.2.1: Ensure updates, patches, and additional security software are installed"),
-                   answers=("target? server|servers|host|hosts|machines patched current|latest baseline|level", "securityupdate old|age|within|applied|current|recent", "security_update|update pending|outstanding|applied|install|current|latest|missing",
+                   answers=("securityupdate", "target? server|servers|host|hosts|machines patched current|latest baseline|level", "securityupdate old|age|within|applied|current|recent", "security_update|update pending|outstanding|applied|install|current|latest|missing",
                             "os|host|server|system|kernel|package|packages update|patch applied|install|current|latest|pending|date?",
                             "fully patch|updat server|host|system|os?", "kernel|package|packages|os up date",
                             "app? server|servers|host|hosts|system|systems|os patched|updated within|recently|current|last last? days?"),

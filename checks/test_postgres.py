@@ -423,12 +423,12 @@ def test_vacuum_recent(postgres: Any, evidence: Any) -> None:
 
 
 @pytest.mark.check("pg-14", "Migrations at the expected head", severity="high",
-                   answers=("schema version|revision confirm|confirmed|correct|match|matches|expected|current|verified migration?", "migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
+                   answers=("db|database migration|migrations", "schema version|revision confirm|confirmed|correct|match|matches|expected|current|verified migration?", "migrations applied", "database migrations at head", "schema migrations up to date", "no pending migrations",
                             "migration status checked",
                             "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up|ready schema? database?",
                             "schema migrat|version current|applied|latest|date", "database migration applied|run|current",
                             "migration"),
-                   answers_unless=("test", "rollback", "revers", "data volume", "ci", "review", "rehears"))
+                   answers_unless=("backward|backwards|compatible|compatibility", "test", "rollback", "revers", "data volume", "ci", "review", "rehears"))
 def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     """Code deployed against a schema that lags (or runs ahead of) its migrations fails at the
     first query that touches the difference, often long after go-live.  Applies where the target

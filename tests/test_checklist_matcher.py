@@ -748,6 +748,12 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Image digest matches what was scanned", {"rel-08"}),
         ("TLS valid", {"tls-01", "tls-02", "tls-03"}),
         ("Disk below 80% on all hosts", {"os-08"}),
+        ("OS updates", {"os-02"}),
+        ("DB migrations", {"mysql-17", "pg-14"}),
+        ("DB migrations backwards compatible", set()),  # a property of the migrations, not where they stand
+        ("Cron jobs", {"host-09"}),
+        ("Cron jobs not duplicated across instances", {"wrk-10"}),
+        ("APM", {"cfg-11"}),
         ("Disk encryption enabled", set()),
         ("ASPNETCORE_ENVIRONMENT=Production on the app service", {"cfg-02"}),
         ("Developer exception page disabled (UseDeveloperExceptionPage only in Development)", {"obs-10"}),
