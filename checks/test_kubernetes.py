@@ -147,7 +147,7 @@ def test_hpa(k8s, evidence):
 
 @pytest.mark.check("k8s-06", "Containers run as non-root", severity="high",
                    refs=("Pod Security Standards restricted: runAsNonRoot", "kube-score container-security-context-user-group-id"),
-                   answers=("pods run as non-root", "runasnonroot", "containers not running as root in kubernetes",
+                   answers=("container|containers|pod|pods run|runs non_root|nonroot", "pods run as non-root", "runasnonroot", "containers not running as root in kubernetes",
                             "docker|dockerfile|container|image|pod non_root|unprivileged|as_root|user|root",
                             "run_as_non_root|runasnonroot|security context"))
 def test_run_as_non_root(k8s, evidence):
@@ -168,7 +168,7 @@ def test_no_privilege_escalation(k8s, evidence):
 
 @pytest.mark.check("k8s-08", "Read-only root filesystem", severity="low",
                    refs=("kube-score container-security-context-readonlyrootfilesystem", "Polaris notReadOnlyRootFilesystem"),
-                   answers=("read-only root filesystem", "readonlyrootfilesystem", "immutable container filesystem"))
+                   answers=("read_only|readonly filesystem|file_system|rootfs", "read-only root filesystem", "readonlyrootfilesystem", "immutable container filesystem"))
 def test_read_only_root(k8s, evidence):
     """A writable root filesystem lets an intruder drop tools and alter the application in place.
     Passes when every container sets ``readOnlyRootFilesystem: true`` (write to emptyDir or
