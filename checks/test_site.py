@@ -7,6 +7,7 @@ target's timeout and body cap.  Nothing else is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import urllib.parse
 
@@ -217,3 +218,69 @@ def test_page_metadata(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     if icon_status != 200 and icon_status != "not fetched":
         problems.append(f"the icon {icon_url} answers {icon_status}" + ("" if icons else " (no <link rel=\"icon\">)"))
     require(not problems, http_endpoint, "; ".join(problems), "a title of its own, a meta description and an icon answering 200")
+
+
+_FIELD = re.compile(r"^([A-Za-z-]+):\s*(.*?)\s*$")
+
+
+def security_txt_fields(text: str) -> dict[str, list[str]]:
+    """The fields of a security.txt (RFC 9116): name (lower case) -> values, comments and a PGP
+    signature's armour left out."""
+    fields: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("-----"):
+            continue
+        match = _FIELD.match(line)
+        if match:
+            fields.setdefault(match.group(1).lower(), []).append(match.group(2))
+    return fields
+
+
+def security_txt_problems(fields: dict[str, list[str]], now: dt.datetime) -> list[str]:
+    """What keeps a security.txt's fields from RFC 9116: a Contact:, and an Expires: (RFC 3339,
+    with its time zone) after ``now`` and at most a year ahead."""
+    problems = [] if fields.get("contact") else ["no Contact: field"]
+    expiry = (fields.get("expires") or [""])[0]
+    if not expiry:
+        return [*problems, "no Expires: field"]
+    try:
+        expires = dt.datetime.fromisoformat(expiry.replace("Z", "+00:00"))
+    except ValueError:
+        return [*problems, f"Expires: {expiry!r} is not an RFC 3339 date"]
+    if expires.tzinfo is None:
+        problems.append(f"Expires: {expiry} has no time zone")
+    elif expires <= now:
+        problems.append(f"it expired on {expires:%Y-%m-%d}")
+    elif expires > now + dt.timedelta(days=366):
+        problems.append(f"Expires: {expires:%Y-%m-%d} is more than a year ahead")
+    return problems
+
+
+@pytest.mark.check("site-04", "security.txt names a contact and has not expired", severity="low",
+                   refs=("RFC 9116: A File Format to Aid in Security Vulnerability Disclosure", "CISA BOD 20-01 (vulnerability disclosure policy)"),
+                   answers=("security_txt|securitytxt", "security txt", "vulnerability disclosure|reporting contact|policy|program|page|published|email?",
+                            "responsible disclosure contact|policy|page|published|email?", "security contact published|listed|email|page"),
+                   answers_unless=("staging|preview",))
+def test_security_txt(http_endpoint: HttpTarget, evidence: Evidence) -> None:
+    """Whoever finds a vulnerability in the site needs to know whom to tell; without a published
+    contact the report goes to a support queue, social media, or nowhere.  Reads
+    ``/.well-known/security.txt`` at the site's root and passes when it answers 200 as text with a
+    ``Contact:`` and an ``Expires:`` in the future and at most a year ahead (RFC 9116 §2.5.5 and
+    §3.5.5).  n/a for sites kept out of search (``indexable: false``) and when the front page is not
+    a web page (an API)."""
+    if http_endpoint.setting("indexable", True) is False:
+        not_applicable(f"{http_endpoint.name}: indexable: false (security.txt is for public sites)")
+    _web_page(http_endpoint)
+    url = f"{_root(http_endpoint)}/.well-known/security.txt"
+    response = http_endpoint.page(url)
+    content_type = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+    evidence.record(url=url, status=response.status_code, content_type=content_type)
+    require(response.status_code == 200 and content_type == "text/plain", http_endpoint,
+            f"{url} answers {response.status_code} {content_type or 'without a type'}",
+            "a text/plain security.txt at /.well-known/security.txt (RFC 9116)")
+    fields = security_txt_fields(response.text)
+    evidence.record(contact=fields.get("contact", []), expires=(fields.get("expires") or [None])[0])
+    problems = security_txt_problems(fields, dt.datetime.now(dt.timezone.utc))
+    require(not problems, http_endpoint, f"{url}: " + "; ".join(problems),
+            "a Contact: and an Expires: within the coming year (RFC 9116)")

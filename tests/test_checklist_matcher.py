@@ -749,6 +749,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("TLS valid", {"tls-01", "tls-02", "tls-03"}),
         ("Disk below 80% on all hosts", {"os-08"}),
         ("OS updates", {"os-02"}),
+        ("security.txt published", {"site-04"}),
+        ("Vulnerability disclosure contact published", {"site-04"}),
         ("Read-only filesystem", {"k8s-08"}),
         ("DB migrations", {"mysql-17", "pg-14"}),
         ("DB migrations backwards compatible", set()),  # a property of the migrations, not where they stand

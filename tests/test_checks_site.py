@@ -54,6 +54,31 @@ def test_site_catalog(pytester: pytest.Pytester, sample_app_good: Instance, samp
     assert run.message("site-03", "public-bad") == (
         f"public-bad ({bad}): the title is a default: 'React App'; no <meta name=\"description\">; the icon {bad}/favicon.ico answers 404 "
         '(no <link rel="icon">); expected a title of its own, a meta description and an icon answering 200')
+    # security.txt (RFC 9116): the good app's is current, the bad one's expired long ago.
+    disclosure = {t.name: run.outcome("site-04", t.name) for t in targets}
+    assert disclosure == {"public-good": "passed", "public-bad": "failed", "staging-bad": "n/a", "staging-open": "n/a", "api-only": "n/a"}
+    assert run.evidence("site-04", "public-good")["contact"] == ["mailto:security@example.com"]
+    assert run.message("site-04", "public-bad") == (
+        f"public-bad ({bad}): {bad}/.well-known/security.txt: it expired on 2024-01-01; "
+        "expected a Contact: and an Expires: within the coming year (RFC 9116)")
+
+
+@pytest.mark.parametrize(("text", "problems"), [
+    ("Contact: mailto:a@example.com\nExpires: 2027-03-01T00:00:00Z\n", []),
+    ("Contact: mailto:a@example.com\nExpires: 2029-01-01T00:00:00Z\n", ["Expires: 2029-01-01 is more than a year ahead"]),
+    ("Contact: mailto:a@example.com\nExpires: 2026-11-01T00:00:00+00:00\n", ["it expired on 2026-11-01"]),
+    ("Expires: 2027-03-01T00:00:00Z\n", ["no Contact: field"]),
+    ("Contact: https://example.com/report\nExpires: tomorrow\n", ["Expires: 'tomorrow' is not an RFC 3339 date"]),
+    ("Contact: mailto:a@example.com\nExpires: 2027-03-01T00:00:00\n", ["Expires: 2027-03-01T00:00:00 has no time zone"]),
+    ("# signed\n-----BEGIN PGP SIGNED MESSAGE-----\nContact: mailto:a@example.com\n", ["no Expires: field"]),
+])
+def test_security_txt_rules(text: str, problems: list[str]) -> None:
+    import datetime as dt
+
+    from checks.test_site import security_txt_fields, security_txt_problems
+
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    assert security_txt_problems(security_txt_fields(text), now) == problems
 
 
 @pytest.mark.parametrize(("text", "blocked"), [

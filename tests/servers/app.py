@@ -585,6 +585,11 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
                 "<url><loc>/</loc></url></urlset>\n")
         return Response(body, media_type="application/xml")
 
+    async def security_txt(request: Request) -> PlainTextResponse:
+        # RFC 9116: a contact, and an expiry the good app keeps ahead; the bad one's lapsed long ago.
+        expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=180) if settings.hardened else dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+        return PlainTextResponse(f"Contact: mailto:security@example.com\nExpires: {expires:%Y-%m-%dT%H:%M:%SZ}\nPreferred-Languages: en\n")
+
     async def robots(request: Request) -> PlainTextResponse:
         if settings.hardened:
             return PlainTextResponse("User-agent: *\nDisallow: /api/\nAllow: /\n\nSitemap: /sitemap.xml\n")
@@ -681,6 +686,7 @@ def make_app(environ: Mapping[str, str] | None = None) -> Starlette:
         Route(REPORTS_PATH, reports),
         Route(OPENAPI_PATH, openapi),
         Route("/robots.txt", robots),
+        Route("/.well-known/security.txt", security_txt),
         *([Route("/static/icon.png", icon)] if settings.hardened else []),
         *([Route("/sitemap.xml", sitemap)] if settings.hardened else []),
     ]
