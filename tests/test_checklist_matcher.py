@@ -228,6 +228,11 @@ def test_an_area_column_is_a_section_of_its_own() -> None:
     assert [i.plain for i in parse_text("| Component | Status |\n|---|---|\n| Redis | ✅ |\n").items] == ["Redis"]
 
 
+def test_an_empty_box_typed_without_its_space_is_an_open_item() -> None:
+    md = "## A\n- [] Firewall on\n- [ ] TLS valid\nThe API returns [] when empty.\n"
+    assert [(i.plain, i.checked) for i in parse_text(md).items] == [("Firewall on", False), ("TLS valid", False)]
+
+
 def test_a_table_without_outer_pipes_is_a_table() -> None:
     """GFM lets a table leave out its outer pipes; a row's missing last cell is an empty one."""
     md = ("## Security\nCheck | Owner | Result\n--- | --- | ---\nTLS valid | ops | ✅\nBackups nightly | dba |\n"

@@ -169,6 +169,8 @@ _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _TASK = re.compile(r"^(?P<indent>[ \t]*)(?:(?:[-*+•◦▪‣–]|\d{1,9}(?:\.\d{1,3})*\.?\)?|\(\d{1,3}\)|[A-Za-z][.)])[ \t]+)?"
                    r"\[(?P<box>[ xX✓✔/~-])\][ \t]*(?P<text>[^\s(:].*)$")
 _DONE_BOXES = "xX✓✔"
+#: "- [] Item": a box typed without its space, after a bullet only ("[] returns nothing" in prose is no item).
+_EMPTY_BOX = re.compile(r"^(?P<indent>[ \t]*)[-*+][ \t]+\[\][ \t]*(?P<text>[^\s(:].*)$")
 _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+•◦▪‣–]|\d{1,9}[.)])[ \t]+(?P<text>.*)$")
 #: Status marks some teams use for boxes, at the start of a line or after its bullet: "✅ Backups
 #: nightly", "- ❌ WAF rules".  The first five mean done (which, like a ticked box, decides nothing).
@@ -409,6 +411,8 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
             # A legend ("✅ done, ❌ open") names marks, it is not an item.
             if marked and not any(mark in marked.group("text") for mark in _MARKS):
                 task = marked
+            elif empty := _EMPTY_BOX.match(line):
+                task = _TASK.match(f"{empty.group('indent')}- [ ] {empty.group('text')}")  # "- [] Item": an open box typed short
             elif trailing := _TRAILING_BOX.match(line):
                 # Read as the same line with its box in front.
                 done = (trailing.group("box") or trailing.group("mark")) in _DONE_BOXES + _DONE_MARKS
