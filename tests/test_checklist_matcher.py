@@ -239,6 +239,9 @@ def test_a_table_without_outer_pipes_is_a_table() -> None:
           "Redis password set | ops | ❌\n\nA paragraph | with a pipe.\n- [ ] After the table\n")
     assert [(i.plain, i.checked) for i in parse_text(md).items] == [
         ("TLS valid", True), ("Backups nightly", False), ("Redis password set", None), ("After the table", False)]
+    # A delimiter row of another width is no table's: "Backend | Frontend" over "---" is a heading.
+    items = parse_text("Backend | Frontend\n---\n- [ ] API deployed\n").items
+    assert [(i.section, i.plain) for i in items] == [(("Backend | Frontend",), "API deployed")]
 
 
 def test_a_signature_column_makes_every_row_someone_to_sign() -> None:

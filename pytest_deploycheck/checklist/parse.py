@@ -403,7 +403,9 @@ def parse_text(text: str, source: str = "<text>") -> Checklist:
         stripped = line.strip()
         # GFM tables may leave out the outer pipes: a line with a pipe over a delimiter row starts one,
         # and its rows are table rows even where they end in a mark ("TLS valid | ops | ✅").
-        bare_header = "|" in stripped and number < len(lines) and bool(_TABLE_SEP.match(lines[number][:MAX_LINE_CHARS]))
+        below = lines[number][:MAX_LINE_CHARS] if number < len(lines) else ""
+        # As GFM: the delimiter row has as many cells as the header ("a | b" over "---" is a setext heading).
+        bare_header = "|" in stripped and bool(_TABLE_SEP.match(below)) and below.strip().strip("|").count("|") == stripped.strip("|").count("|")
         bare_table = "|" in stripped and (bare_table or bare_header) and not stripped.startswith("|")
         task = None if bare_table else _TASK.match(line)
         if task is None and not bare_table:
