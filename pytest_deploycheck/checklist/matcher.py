@@ -32,12 +32,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 
 from pytest_deploycheck.checklist.compounds import COMPOUNDS as _COMPOUNDS
-from pytest_deploycheck.checklist.normalise import _CADENCE, _FILLER_NORM, _INTENT_NORM, analyse, tokens
+from pytest_deploycheck.checklist.normalise import _CADENCE, _FILLER_NORM, _INTENT_NORM, analyse, conjuncts, tokens
 from pytest_deploycheck.checklist.parse import Item
 from pytest_deploycheck.checklist.products import PLATFORM_AREAS, PLATFORMS, check_engines, named_in
 
@@ -292,6 +292,14 @@ class _Hit:
     from_context: bool
 
 
+class _Candidate(NamedTuple):
+    check: CheckPhrases
+    match: Match
+    words: frozenset[str]  # the item's words the phrase's required slots claimed
+    said: frozenset[str]  # every item word the phrase explains
+    side: bool  # found in one side of "A and B" only
+
+
 def _match_phrase(phrase: Phrase, text: _Text, context: set[str]) -> _Hit | None:
     """How the phrase matches the item, or None when it does not."""
     used: set[int] = set()
@@ -394,20 +402,6 @@ def _clauses(plain: str) -> list[str]:
     return out if len(out) > 1 else []
 
 
-_AND = re.compile(r"\s+(?:and|&)\s+", re.I)
-
-
-def _conjuncts(clause: str) -> list[str]:
-    """The sides of "A and B" read on their own, a one-word side sharing the other's head noun:
-    "SPF, DKIM and DMARC records" gives "DKIM records" and "DMARC records", "Uptime and
-    performance monitoring" gives "Uptime monitoring"."""
-    sides = [s for s in _AND.split(clause) if s.strip()]
-    if len(sides) < 2 or re.search(r"\bbetween\b", sides[0], re.I):  # "between old and new DB" is one thing
-        return []
-    tail = sides[-1].split()[1:]
-    return [" ".join([side, *tail]) if len(side.split()) == 1 and tail else side for side in sides]
-
-
 #: What a team writes beside an item to run its list, not what the item asks: "(owner: @bob)",
 #: "— due 2026-12-01", an "@alice" to ping.
 _BOOKKEEPING = re.compile(r"\((?:owner|owners|assignee|assigned to|by|due|eta|ticket|jira|issue)\s*:[^()]*\)"
@@ -430,7 +424,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     if label and is_label(label.group(1), topics=True):
         clause_texts += [_analyse(f"{label.group(1)} {c}") for c in clauses[1:]]
     # "A and B" also reads side by side; a side only adds a check to an item other words already answer.
-    sides = [_analyse(side) for c in (clauses or [plain]) for side in _conjuncts(c)]
+    sides = [_analyse(side) for c in (clauses or [plain]) for side in conjuncts(c)]
     label_text = [_analyse(label.group(1))] if label else []
     parent_text = [_analyse(parent.plain)] if parent else []
     # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
@@ -451,7 +445,7 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     topic = parent.plain if parent and is_label(parent.plain, topics=True) else ""  # "Alerts" over its sub-items heads them
     section_intents = _intents(tokens(" ".join([*item.section[-1:], topic]))) & {"approve", "monitor", "alert"}
     intents |= section_intents & {"approve"}
-    candidates: list[tuple[CheckPhrases, Match, frozenset[str], frozenset[str], bool]] = []
+    candidates: list[_Candidate] = []
     rejected: list[str] = []
     named = named_in(text.toks) or named_in(context)
     platforms = named_in(text.toks, PLATFORMS) or named_in(context, PLATFORMS)
@@ -515,21 +509,20 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
                 break
         else:
             said = frozenset(part.toks[i] for i in found.explained) - _FILLER_NORM
-            candidates.append((check, match, frozenset(part.toks[i] for i in found.required), said, any(part is x for x in sides)))
+            candidates.append(_Candidate(check, match, frozenset(part.toks[i] for i in found.required), said, any(part is x for x in sides)))
     # A match found in one side of "A and B" alone counts where the rest of the item is answered and
     # it explains words the other matches do not ("SPF, DKIM and DMARC records": dns-09 beside dns-04).
-    whole = frozenset().union(*(c[3] for c in candidates if not c[4]))
-    ok = [c for c in candidates if not c[4] or (whole and not c[3] <= whole) or (not whole and c[1].confidence >= SIDE_ALONE)]
-    rejected += [f"{c[0].id}: speaks to one side of the item only, which the other matches answer or none does ({c[1].reason})"
+    whole = frozenset().union(*(c.said for c in candidates if not c.side))
+    ok = [c for c in candidates if not c.side or (whole and not c.said <= whole) or (not whole and c.match.confidence >= SIDE_ALONE)]
+    rejected += [f"{c.check.id}: speaks to one side of the item only, which the other matches answer or none does ({c.match.reason})"
                  for c in candidates if c not in ok]
     candidates = ok
     # Drop a match whose required words are a strict subset of another's: the more specific check wins.
     kept = [
-        (check, match) for check, match, words, _, _ in candidates
-        if not any(words < other for _, _, other, _, _ in candidates)
+        (c.check, c.match) for c in candidates if not any(c.words < other.words for other in candidates)
     ]
     for check, match, words, _, _ in candidates:
-        if any(words < other for _, _, other, _, _ in candidates):
+        if any(words < other.words for other in candidates):
             rejected.append(f"{check.id}: a more specific check matched more of the item ({match.reason})")
     kept.sort(key=lambda cm: (-cm[1].confidence, cm[0].id))
     answering = [c for c, _ in kept if not c.planned]
@@ -568,7 +561,7 @@ def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str,
     for n, clause in enumerate(clauses or [plain]):
         if n and details:
             break
-        for piece in [*([clause] if clauses else []), *_conjuncts(clause)]:
+        for piece in [*([clause] if clauses else []), *conjuncts(clause)]:
             part = _analyse(piece)
             content = _content(part.toks)
             total = sum(part.weight[i] for i in content)

@@ -304,3 +304,17 @@ def norm_word(word: str) -> str:
 
 _FILLER_NORM = {t for w in _FILLER for t in tokens(w)} | _FILLER
 _INTENT_NORM = {intent: {t for w in words for t in tokens(w)} | words for intent, words in _INTENT_WORDS.items()}
+
+
+_AND = re.compile(r"\s+(?:and|&)\s+", re.I)
+
+
+def conjuncts(clause: str) -> list[str]:
+    """The sides of "A and B" read on their own, a one-word side sharing the other's head noun:
+    "SPF, DKIM and DMARC records" gives "DKIM records" and "DMARC records", "Uptime and
+    performance monitoring" gives "Uptime monitoring"."""
+    sides = [s for s in _AND.split(clause) if s.strip()]
+    if len(sides) < 2 or re.search(r"\bbetween\b", sides[0], re.I):  # "between old and new DB" is one thing
+        return []
+    tail = sides[-1].split()[1:]
+    return [" ".join([side, *tail]) if len(side.split()) == 1 and tail else side for side in sides]
