@@ -16,6 +16,7 @@ import pytest
 from pytest_deploycheck.checklist.matcher import Vocabulary, compile_phrase, match_checklist, vocabulary_from_mapping
 from pytest_deploycheck.checklist.normalise import tokens
 from pytest_deploycheck.checklist.parse import MAX_BYTES, ChecklistError, parse_bytes, parse_file, parse_text, plain_text
+from pytest_deploycheck.checklist.words import read, same_word
 from tests.servers.inventory import REPO
 
 SAMPLES = REPO.parent / "shared" / "checklists"
@@ -1128,3 +1129,18 @@ def test_samples_parse(name: str) -> None:
     checklist = parse_file(path)
     assert len(checklist.items) > 50
     assert len({i.key for i in checklist.items}) == len(checklist.items)
+
+
+def test_the_word_index_finds_what_comparing_every_word_finds(vocab: Vocabulary) -> None:
+    """``Text.at`` (indexes of the item's words and their prefixes) is ``same_word`` applied to every
+    word of the item, for every word of the catalog's phrases and for inflections of the item's own."""
+    phrase_words = sorted({tok for check in vocab.checks for phrase in (*check.phrases, *check.unless)
+                           for slot in phrase.slots for alt in slot.alternatives for tok in alt})
+    items = ["Monitoring and alerting configured for the payments healthcheck",
+             "Enforce TLS 1.2+ for all connections; certificate verification enforced",
+             "Rate limiting enabled on login; ratelimit headers present", "Backups restorable, restore tested monthly",
+             "Communicate the maintenance window to customers (communication plan)"]
+    for line in items:
+        text = read(line)
+        for word in (*phrase_words, *text.toks, *(t + suffix for t in text.toks for suffix in ("s", "ing", "ation", "x"))):
+            assert text.at(word) == {i for i, tok in enumerate(text.toks) if same_word(word, tok)}, (line, word)

@@ -8,9 +8,10 @@ a SQL query with a bound.  The hint only names the probe; nothing is matched by 
 
 from __future__ import annotations
 
-from pytest_deploycheck.checklist.matcher import _analyse, _intents, _match_phrase, compile_phrase
+from pytest_deploycheck.checklist.matcher import _intents, _match_phrase, compile_phrase
 from pytest_deploycheck.checklist.normalise import _CADENCE
 from pytest_deploycheck.checklist.parse import Item
+from pytest_deploycheck.checklist.words import read
 
 #: The probe that measures what such an item states, and the wording that says so.
 EXPECTATION_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -27,7 +28,7 @@ def expectation_hint(item: Item) -> str | None:
     """The expectation probe (``promql``, ``http``, ``sql``) that could measure a manual item, or
     None; none for an item that asks for an alert, monitoring, a document, a test or a duty (an
     expectation measures the present state)."""
-    text = _analyse(item.plain)
+    text = read(item.plain)
     if _intents(text.toks) & {"alert", "monitor", "document", "test"} or _CADENCE.match(item.plain):
         return None
     for kind, phrases in _HINTS:

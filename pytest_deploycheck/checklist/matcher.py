@@ -31,15 +31,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import yaml
 
-from pytest_deploycheck.checklist.compounds import COMPOUNDS as _COMPOUNDS
-from pytest_deploycheck.checklist.normalise import _CADENCE, _FILLER_NORM, _INTENT_NORM, analyse, conjuncts, tokens
+from pytest_deploycheck.checklist.normalise import _CADENCE, _FILLER_NORM, _INTENT_NORM, conjuncts, tokens
 from pytest_deploycheck.checklist.parse import Item
 from pytest_deploycheck.checklist.products import PLATFORM_AREAS, PLATFORMS, check_engines, named_in
+from pytest_deploycheck.checklist.words import Text, read, same_word
 
 # --------------------------------------------------------------------------------------------- phrases
 
@@ -113,6 +114,18 @@ class CheckPhrases:
     unless: tuple[Phrase, ...] = ()
     planned: bool = False
     accepts: frozenset[str] = frozenset()  # item intents this check accepts besides its kind's defaults
+
+    @cached_property
+    def anchors(self) -> tuple[str, ...] | None:
+        """Words of which an item needs one for any phrase to match: the first words of each phrase's first
+        required slot that only the item can fill (None when a phrase has no such slot)."""
+        words: list[str] = []
+        for phrase in self.phrases:
+            slot = next((s for s in phrase.slots if not s.optional and not s.context), None)
+            if slot is None:
+                return None
+            words += (alt[0] for alt in slot.alternatives)
+        return tuple(dict.fromkeys(words))
 
 
 SPECIFIC_MAX_CHECKS = 2  # a word in the phrases of at most this many checks is specific ("hsts", "walarchive")
@@ -218,54 +231,6 @@ class ItemResult:
         return tuple(m.check_id for m in self.matches)
 
 
-@dataclass(frozen=True)
-class _Text:
-    """An item's text, normalised, with a map back to the words as written."""
-
-    toks: tuple[str, ...]
-    origin: tuple[str, ...]  # for each token, the source word it came from
-    weight: tuple[float, ...]
-
-
-def _analyse(text: str) -> _Text:
-    triples = analyse(text)
-    return _Text(tuple(t for t, _, _ in triples), tuple(src for _, src, _ in triples), tuple(w for _, _, w in triples))
-
-
-_COMPOUND_TOKENS = frozenset(tok for _, joined in _COMPOUNDS for tok in joined.split())
-PREFIX_MIN = 5
-
-
-def same_word(phrase_tok: str, item_tok: str) -> bool:
-    """Equal, or one a prefix of the other when both are ordinary words of PREFIX_MIN letters or more, so a
-    phrase's "enforc" meets "enforced" and "enforcement", and "verif" meets "verification".  Joined compound
-    tokens ("healthcheck", "ratelimit") are names: only equal counts."""
-    if phrase_tok == item_tok:
-        return True
-    if len(phrase_tok) < PREFIX_MIN or len(item_tok) < PREFIX_MIN:
-        return False
-    if phrase_tok in _COMPOUND_TOKENS or item_tok in _COMPOUND_TOKENS:
-        return False
-    if item_tok.startswith(phrase_tok):  # the phrase's stem ("enforc") meets the item's word ("enforcement")
-        return True
-    # The item's word is the shorter one: only an inflection may separate them ("monitor" / "monitoring"),
-    # never another word ("alert" is not "alertmanager", "proxy" not "proxysql", "super" not "superuser").
-    if not phrase_tok.startswith(item_tok):
-        return False
-    rest = phrase_tok[len(item_tok):]
-    return len(rest) <= 2 or rest in _INFLECTIONS
-
-
-#: What may follow a word within the same word (both sides are stemmed, so stems meet too: "communic" / "communicat").
-_INFLECTIONS = frozenset({"ing", "ings", "ion", "ions", "ment", "ments", "ity", "ies", "ied", "ness", "ally", "ate", "ated", "ates",
-                          "ating", "ation", "ations", "ative", "ive", "ers", "est", "ful"})
-
-
-def _find(seq: tuple[str, ...], alt: tuple[str, ...]) -> list[int]:
-    n = len(alt)
-    return [i for i in range(len(seq) - n + 1) if all(same_word(a, t) for a, t in zip(alt, seq[i : i + n], strict=True))]
-
-
 def _intents(item_toks: Iterable[str]) -> set[str]:
     found: set[str] = set()
     toks = set(item_toks)
@@ -300,7 +265,7 @@ class _Candidate(NamedTuple):
     side: bool  # found in one side of "A and B" only
 
 
-def _match_phrase(phrase: Phrase, text: _Text, context: set[str]) -> _Hit | None:
+def _match_phrase(phrase: Phrase, text: Text, context: set[str]) -> _Hit | None:
     """How the phrase matches the item, or None when it does not."""
     used: set[int] = set()
     required: set[int] = set()
@@ -311,7 +276,7 @@ def _match_phrase(phrase: Phrase, text: _Text, context: set[str]) -> _Hit | None
     for slot in phrase.slots:
         hit: list[int] = []
         for alt in slot.alternatives:
-            for start in _find(text.toks, alt):
+            for start in text.find(alt):
                 span = list(range(start, start + len(alt)))
                 if not used.intersection(span):  # two slots never claim the same word
                     hit = span
@@ -336,7 +301,7 @@ def _match_phrase(phrase: Phrase, text: _Text, context: set[str]) -> _Hit | None
         return None  # the words are in the item, but too far apart to be about one thing
     # "SSL/TLS", "SLA/SLO": a second spelling of a word the phrase matched is explained too.
     alts = [a for slot in hit_slots for alt in slot.alternatives if len(alt) == 1 for a in alt]
-    explained = {i for i, t in enumerate(text.toks) if i in used or any(same_word(a, t) for a in alts)}
+    explained = used.union(*(text.at(a) for a in alts))
     return _Hit(frozenset(used), frozenset(required), frozenset(explained), slots_hit, from_context)
 
 
@@ -412,28 +377,28 @@ _BOOKKEEPING = re.compile(r"\((?:owner|owners|assignee|assigned to|by|due|eta|ti
 
 def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> ItemResult:
     plain = " ".join(_BOOKKEEPING.sub(" ", item.plain).split()) or item.plain
-    text = _analyse(plain)
+    text = read(plain)
     context_src = " ".join([*item.section, parent.plain if parent else ""])
     label = _LABEL.match(plain)
     # The whole item and its "Label:" are context for each clause ("Cookies: secure, httponly").
     context = set(tokens(context_src)) | (set(tokens(label.group(1))) if label else set())
     clauses = _clauses(plain)
-    clause_texts = [_analyse(c) for c in clauses]
+    clause_texts = [read(c) for c in clauses]
     # After a bare topic ("Docker: non-root user, healthcheck") each later clause is about that
     # topic: it is also read with it ("Docker healthcheck").  The first clause holds the topic already.
     if label and is_label(label.group(1), topics=True):
-        clause_texts += [_analyse(f"{label.group(1)} {c}") for c in clauses[1:]]
+        clause_texts += [read(f"{label.group(1)} {c}") for c in clauses[1:]]
     # "A and B" also reads side by side; a side only adds a check to an item other words already answer.
-    sides = [_analyse(side) for c in (clauses or [plain]) for side in conjuncts(c)]
-    label_text = [_analyse(label.group(1))] if label else []
-    parent_text = [_analyse(parent.plain)] if parent else []
+    sides = [read(side) for c in (clauses or [plain]) for side in conjuncts(c)]
+    label_text = [read(label.group(1))] if label else []
+    parent_text = [read(parent.plain)] if parent else []
     # A parenthesised list gives examples: the item also reads without it ("Security headers (CSP,
     # X-Frame-Options) configured" is about security headers).  Other asides ("(adjust based on
     # load)") may carry the point, and stay.
     bare = " ".join(_EXAMPLES.sub(" ", plain).split())
     bare_text = None
     if bare and bare != " ".join(plain.split()):
-        clause_texts.append(bare_text := _analyse(bare))
+        clause_texts.append(bare_text := read(bare))
     intents = _intents(text.toks)
     if _CADENCE.match(plain):
         intents.add("recurring")
@@ -449,25 +414,31 @@ def match_item(item: Item, vocab: Vocabulary, parent: Item | None = None) -> Ite
     rejected: list[str] = []
     named = named_in(text.toks) or named_in(context)
     platforms = named_in(text.toks, PLATFORMS) or named_in(context, PLATFORMS)
+    parts = []
+    for part in (text, *clause_texts, *sides):
+        content = _content(part.toks)
+        # A side is read last: used only where the rest found too little.
+        parts.append((part, any(part is one for one in sides), content, sum(part.weight[i] for i in content)))
     for check in vocab.checks:
         # A veto reads the part matched, the item's "Label:" ("MySQL: ..., replica in sync"), the item
         # it is a sub-item of ("Database connection pooling configured" over "Idle timeout: 30000ms")
         # and, for the item read without its examples, the examples ("Point-in-time recovery (WAL
         # archiving)").  A vetoed part leaves the others: "Secrets in Vault, not in env files in the
         # repo" is about the repository in its second clause.
-        best: tuple[float, Phrase, _Hit, _Text] | None = None
-        best_vetoed: tuple[float, Phrase, _Hit, _Text, str] | None = None
-        for part in (text, *clause_texts, *sides):
-            side = any(part is one for one in sides)  # read last: used only where the rest found too little
+        best: tuple[float, Phrase, _Hit, Text] | None = None
+        best_vetoed: tuple[float, Phrase, _Hit, Text, str] | None = None
+        for part, side, content, total in parts:
+            if check.anchors is not None and not any(part.at(word) for word in check.anchors):
+                continue  # no phrase of the check can match this part
             vetoing = (part, *label_text, *parent_text, *((text,) if part is bare_text else ()))
-            veto = next((u.source for u in check.unless if any(_match_phrase(u, seen_in, set()) is not None for seen_in in vetoing)),
-                        None)
-            content = _content(part.toks)
-            total = sum(part.weight[i] for i in content)
+            veto: str | None = None  # read once a phrase matches the part: the vetoing phrase, or ""
             for phrase in check.phrases:
                 found = _match_phrase(phrase, part, context)
                 if found is None or not found.used:
                     continue  # nothing, or everything from the context: the item itself says nothing about it
+                if veto is None:
+                    veto = next((u.source for u in check.unless
+                                 if any(_match_phrase(u, seen_in, set()) is not None for seen_in in vetoing)), "")
                 coverage = sum(part.weight[i] for i in content if i in found.explained) / total if total else 1.0
                 required = len(phrase.required)
                 # A required slot whose matched word few checks use counts twice: "HSTS header present" is
@@ -562,7 +533,7 @@ def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str,
         if n and details:
             break
         for piece in [*([clause] if clauses else []), *conjuncts(clause)]:
-            part = _analyse(piece)
+            part = read(piece)
             content = _content(part.toks)
             total = sum(part.weight[i] for i in content)
             if not total or (n == 0 and is_label(piece)):
