@@ -8,6 +8,7 @@ end as errors, and the tls checks carry the finding.  The one POST is the invent
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import urllib.parse
@@ -288,11 +289,16 @@ def test_referrer_policy(http_endpoint: HttpTarget, evidence: Evidence) -> None:
             f"Referrer-Policy: one of {', '.join(SAFE_REFERRER_POLICIES)}")
 
 
+#: The pages http-07 reads: the home page and the server's error page (a path no site has).
+BANNER_PAGES = (("GET /", "/"), ("error page", f"/deploycheck-{secrets.token_hex(4)}-not-found"))
+
+
 @pytest.mark.check("http-07", "No version banner", severity="low",
                    refs=("dev-sec nginx-baseline: nginx-05", "CIS NGINX Benchmark 2.5.1", "CIS NGINX Benchmark 2.5.4"),
                    answers=("webserver hide|hidden|remove|disabl version|versions", "expose_php off|disabl|no|hidden|false", "version_banner|powered_by|server_tokens", "webserver|php|apache? version_banner|powered_by|server_tokens|expose_php off|disabl|hidden|remov|no", "hide|no|remove server|software version header? nginx? apache?",
                             "version_banner hide|no|remov|disabl|conceal version? webserver?",
                             "banner hide|disabl|no|remov"))
+@read_ahead(lambda http_endpoint: [http_endpoint.page(path) for _, path in BANNER_PAGES])
 def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A version in ``Server`` (``nginx/1.22.1``), an ``X-Powered-By`` header or a versioned
     product on an error page tells an attacker which published vulnerabilities to try first.
@@ -301,8 +307,8 @@ def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> Non
     """
     found = []
     seen: dict[str, Any] = {}
-    for label, path in (("GET /", "/"), ("error page", f"/deploycheck-{secrets.token_hex(4)}-not-found")):
-        response = http_endpoint.get(path)
+    for label, path in BANNER_PAGES:
+        response = http_endpoint.page(path)
         server = response.headers.get("Server")
         seen[label] = {"status": response.status_code, "Server": server,
                        **{h: response.headers[h] for h in BANNER_HEADERS if h in response.headers}}
@@ -320,10 +326,27 @@ def test_no_version_banner(http_endpoint: HttpTarget, evidence: Evidence) -> Non
 # --------------------------------------------------------------------------- cross-origin, cookies, methods
 
 
+#: The requests of http-08: without an Origin, with a foreign one, with ``null``, and a preflight.
+CORS_PROBES: tuple[tuple[str, str | None], ...] = (("GET", None), ("GET", FOREIGN_ORIGIN), ("GET", "null"), ("OPTIONS", FOREIGN_ORIGIN))
+
+
+def _cors_answers(http_endpoint: HttpTarget) -> list[requests.Response]:
+    """The answers to ``CORS_PROBES`` on ``/``, each read once per run (so read ahead)."""
+    def send(method: str, origin: str | None) -> requests.Response:
+        headers = {"Origin": origin} if origin else {}
+        if method == "OPTIONS":
+            headers["Access-Control-Request-Method"] = "GET"
+        response: requests.Response = http_endpoint.request(method, "/", headers=headers)
+        return response
+
+    return [http_endpoint.shared(("cors", method, origin), functools.partial(send, method, origin))[0] for method, origin in CORS_PROBES]
+
+
 @pytest.mark.check("http-08", "CORS does not trust arbitrary origins", severity="high",
                    refs=(OBSERVATORY + "cross-origin-resource-sharing", "OWASP WSTG-CLNT-07"),
                    answers=("cors origin|wildcard|restrict|limit|allow|domain|trusted|polic|configur|header? wildcard? domain? limit?",
                             "origin reflect|reflection"))
+@read_ahead(_cors_answers)
 def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """A site that reflects any ``Origin`` into ``Access-Control-Allow-Origin`` (worse: with
     ``Access-Control-Allow-Credentials: true``) lets every web page a user visits read its API
@@ -335,13 +358,8 @@ def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     allowed = {str(o) for o in (http_endpoint.setting("cors_allowed_origins") or ())}
     problems: list[str] = []
     seen: dict[str, str] = {}
-    probes: list[tuple[str, str | None]] = [("GET", None), ("GET", FOREIGN_ORIGIN), ("GET", "null"), ("OPTIONS", FOREIGN_ORIGIN)]
-    for method, origin in probes:
+    for (method, origin), response in zip(CORS_PROBES, _cors_answers(http_endpoint), strict=True):
         label = ("preflight with " if method == "OPTIONS" else "") + (f"Origin {origin}" if origin else "no Origin")
-        headers = {"Origin": origin} if origin else {}
-        if method == "OPTIONS":
-            headers["Access-Control-Request-Method"] = "GET"
-        response = http_endpoint.request(method, "/", headers=headers)
         acao = response.headers.get("Access-Control-Allow-Origin")
         credentials = response.headers.get("Access-Control-Allow-Credentials", "").strip().lower() == "true"
         seen[label] = f"{acao or '-'}{' with credentials' if credentials else ''}"
@@ -362,7 +380,7 @@ def test_cors(http_endpoint: HttpTarget, evidence: Evidence) -> None:
                    refs=(OBSERVATORY + "cookies", "dev-sec nginx-baseline: nginx-16", "OWASP WSTG-SESS-02"),
                    answers=("cookie secure|httponly|samesite|flag|attribute httponly? samesite?", "session cookie",
                             "csrf|session|csrftoken cookie secure|httponly|samesite"))
-@read_ahead(_front_page)
+@read_ahead(_front_page, lambda http_endpoint: http_endpoint.sign_in())  # no login in the inventory: nothing read
 def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A session cookie without Secure leaks over plain HTTP, without HttpOnly it is readable by
     injected script, without SameSite it rides along on cross-site requests (CSRF).  Cookies set
@@ -399,17 +417,28 @@ def test_cookie_flags(http_endpoint: HttpTarget, evidence: Evidence, redactor: R
     require(not problems, http_endpoint, "; ".join(problems), "every cookie with Secure, HttpOnly and SameSite=Lax or Strict")
 
 
+#: The marker header value http-10 looks for in a TRACE answer (one per run).
+TRACE_MARKER = f"deploycheck-{secrets.token_hex(4)}"
+
+
+def _trace_answer(http_endpoint: HttpTarget) -> requests.Response:
+    """``TRACE /`` with the marker header, sent once per run (so read ahead)."""
+    response: requests.Response = http_endpoint.shared(
+        ("trace",), lambda: http_endpoint.request("TRACE", "/", headers={"X-Deploycheck-Trace": TRACE_MARKER}))[0]
+    return response
+
+
 @pytest.mark.check("http-10", "TRACE refused", severity="medium",
                    refs=("OWASP WSTG-CONF-06", "dev-sec nginx-baseline: nginx-14", "CIS NGINX Benchmark 5.1.2"),
                    answers=("trace_method", "trace disabl|refus|block|off"))
+@read_ahead(lambda http_endpoint: _trace_answer(http_endpoint))
 def test_trace_refused(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """TRACE echoes the request, cookies and Authorization included, back to the caller (cross-site
     tracing) and serves no purpose in production.  One ``TRACE /`` with a marker header is sent;
     passes on any answer other than 2xx (405 or 501 expected).
     """
-    marker = f"deploycheck-{secrets.token_hex(4)}"
-    response = http_endpoint.request("TRACE", "/", headers={"X-Deploycheck-Trace": marker})
-    echoed = marker in response.text
+    response = _trace_answer(http_endpoint)
+    echoed = TRACE_MARKER in response.text
     evidence.record(status=response.status_code, echoed=echoed)
     require(not 200 <= response.status_code < 300, http_endpoint,
             f"TRACE / answers {response.status_code}" + (" and echoes the request headers" if echoed else ""),

@@ -134,6 +134,7 @@ def _negotiate(tls_endpoint: TlsTarget, version: ssl.TLSVersion) -> str | None:
                             "tls|https"),
                    answers_unless=("client certificate", "apns|push|fcm", "mtls", "mutual", "pinning", "database", "postgres", "mysql", "redis", "broker", "rabbitmq|amqp|amqps|kafka|celery",
                                    "ssh", "internal ca", "load_balancer termination", "termination", "renew", "alert", "monitor"))
+@read_ahead(lambda tls_endpoint: tls_endpoint.chain_verification())
 def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     """A client that cannot build a chain from the server's certificate to a CA it trusts refuses
     the connection (or, worse, teaches users to click through warnings).  The chain is verified
@@ -142,19 +143,18 @@ def test_chain_trusted(tls_endpoint: TlsTarget, evidence: Evidence) -> None:
     too weak for the default security level all fail.  The host name is tls-02's business.
     """
     store = tls_endpoint.ca_bundle or "the system trust store"
-    context = ssl.create_default_context(cafile=tls_endpoint.ca_bundle)
-    context.check_hostname = False  # tls-02 judges the name, so each finding has one check
     evidence.record(trust_store=store)
-    problem = None
     try:
-        with tls_endpoint.handshake(context) as tls:
-            evidence.record(protocol=tls.version(), cipher=(tls.cipher() or ("?",))[0])
-    except ssl.SSLCertVerificationError as exc:
-        problem = str(exc.verify_message)
-        evidence.record(verify_error=problem, verify_code=exc.verify_code)
+        verified = tls_endpoint.chain_verification()  # the chain only: tls-02 judges the name, so each finding has one check
     except ssl.SSLError as exc:
         raise TargetError(f"{tls_endpoint.label}: TLS handshake failed before the chain could be verified "
                           f"({first_line(exc)}); see tls-08/tls-09 for the protocols it speaks") from None
+    problem = None
+    if isinstance(verified, ssl.SSLCertVerificationError):
+        problem = str(verified.verify_message)
+        evidence.record(verify_error=problem, verify_code=verified.verify_code)
+    else:
+        evidence.record(protocol=verified[0], cipher=verified[1])
     leaf = _leaf(tls_endpoint)
     evidence.record(verified=problem is None, subject=leaf.subject.rfc4514_string(), issuer=leaf.issuer.rfc4514_string())
     if problem is not None:

@@ -85,6 +85,23 @@ class TlsTarget(TargetHandle):
         self._speaks_tls = True
         return tls
 
+    def chain_verification(self) -> tuple[str, str] | ssl.SSLCertVerificationError:
+        """One handshake that verifies the chain as a current OpenSSL client does (not the name:
+        that is tls-02's), against ``ca_bundle`` or else the system trust store; once per run, so it
+        can be read ahead.  Returns the protocol and cipher agreed, or the verification error;
+        any other ``ssl.SSLError`` (a handshake that breaks before the chain is judged) is raised."""
+
+        def verify() -> tuple[str, str] | ssl.SSLCertVerificationError:
+            context = ssl.create_default_context(cafile=self.ca_bundle)
+            context.check_hostname = False
+            try:
+                with self.handshake(context) as tls:
+                    return str(tls.version()), (tls.cipher() or ("?",))[0]
+            except ssl.SSLCertVerificationError as exc:
+                return exc.with_traceback(None)  # kept for the run: not the frames it passed through
+
+        return self.remember(("chain-verification",), verify)
+
     def require_tls(self) -> None:
         """Prove, once per run, that the server speaks TLS: a refusal (a reset, a closed
         connection) is evidence about a protocol or suite only from a server that completes a
