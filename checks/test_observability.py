@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from pytest_deploycheck import TargetError, fail, not_applicable, require
+from pytest_deploycheck import TargetError, fail, not_applicable, read_ahead, require
 from pytest_deploycheck.targets.prometheus_facts import exposition_names, missing_metrics, pattern_problems
 
 pytestmark = pytest.mark.section("observability", "Observability and runtime behaviour")
@@ -82,11 +82,42 @@ def _fetch(http_endpoint, path: str, limit: int = BODY_LIMIT, **kwargs) -> tuple
         return response.status_code, response.headers, body[:limit]
 
 
+#: A path no site has: its answer is the server's error page (obs-10) and the catch-all baseline (obs-11).
+MISSING_PATH = f"/deploycheck-missing-{secrets.token_hex(6)}"
+
+
+def _answer(http_endpoint, path: str, headers: Mapping[str, str] | None = None) -> tuple[int, Mapping[str, str], bytes, float]:
+    """``_fetch`` once per run for this path and these request headers, and how long it took (ms):
+    shared by the checks that judge the answer, and read ahead for every target at once."""
+
+    def read() -> tuple[int, Mapping[str, str], bytes, float]:
+        started = time.perf_counter()
+        status, answer_headers, body = _fetch(http_endpoint, path, headers=dict(headers or {}))
+        return status, answer_headers, body, (time.perf_counter() - started) * 1000
+
+    return http_endpoint.shared(("answer", path, *sorted((headers or {}).items())), read, path)[0]
+
+
+def _digest(http_endpoint, path: str) -> tuple[int, str]:
+    """The status and the body's SHA-256 of ``GET path``, once per run (obs-11 keeps no more: a
+    debug path may answer a large page)."""
+
+    def read() -> tuple[int, str]:
+        status, _, body = _fetch(http_endpoint, path)
+        return status, hashlib.sha256(body).hexdigest()
+
+    return http_endpoint.shared(("digest", path), read, path)[0]
+
+
+def _named(http_endpoint, *names: str) -> list[str]:
+    """The inventory's ``paths`` of these names that it names."""
+    paths = dict(http_endpoint.setting("paths") or {})
+    return [str(paths[name]) for name in names if name in paths]
+
+
 def _answers_200(http_endpoint, evidence, name: str) -> None:
     path = http_endpoint.path(name)
-    started = time.perf_counter()
-    status, headers, body = _fetch(http_endpoint, path)
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    status, headers, body, elapsed_ms = _answer(http_endpoint, path)
     evidence.record(path=path, status=status, elapsed_ms=round(elapsed_ms, 1))
     detail = f" -> {headers['Location']}" if "Location" in headers else f": {_snippet(body)}" if body else ""
     require(status == 200, http_endpoint, f"GET {path} answered {status}{detail}", f"200 within {http_endpoint.timeout:g}s")
@@ -108,6 +139,7 @@ def _snippet(body: bytes, size: int = 120) -> str:
                                    "loadbalancer configur|set|setup|target|targets|pool|member|members|group|green|healthy|interval",
                                    "only|vpn|restricted|publicly|internally|internal"),  # who may reach it is not whether it answers
                    answers_accepts=("monitor",))
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, path) for path in _named(http_endpoint, "health")])
 def test_health(http_endpoint, evidence):
     """Load balancers, orchestrators and uptime monitors decide from the health endpoint; one
     that does not answer 200 takes the service out of rotation or hides an outage.  Passes
@@ -119,6 +151,7 @@ def test_health(http_endpoint, evidence):
                    answers=("readiness probe|endpoint|check|route?", "health ready",
                             "readiness endpoint|probe|check? respond|responds|answer|answers|200|ok"),
                    answers_accepts=("monitor",))
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, path) for path in _named(http_endpoint, "ready")])
 def test_ready(http_endpoint, evidence):
     """Readiness says the instance can serve: its database, cache and queues answer.  Not
     ready at go-live means requests fail or the orchestrator never routes to it.  Passes when
@@ -129,6 +162,7 @@ def test_ready(http_endpoint, evidence):
 @pytest.mark.check("obs-03", "Liveness endpoint answers", severity="medium", refs=("Kubernetes: liveness probes",),
                    answers=("liveness probe|endpoint|check|route?", "health live"),
                    answers_accepts=("monitor",))
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, path) for path in _named(http_endpoint, "live")])
 def test_live(http_endpoint, evidence):
     """A liveness probe that fails makes the orchestrator restart a healthy process in a loop.
     Passes when ``paths.live`` answers 200 within the timeout."""
@@ -143,13 +177,14 @@ def test_live(http_endpoint, evidence):
                    answers_accepts=("monitor",),
                    answers_unless=("vulnerability|owasp|audit|scan|licence|license|outdated",)
 )
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, path) for path in _named(http_endpoint, "ready")])
 def test_ready_dependencies(http_endpoint, evidence):
     """A readiness endpoint that only says "ok" cannot tell an operator which dependency is
     down, and often checks none.  Passes when ``paths.ready`` answers JSON that names the
     dependencies it checked (``checks``, ``dependencies``, ``components``, ...) and each is up
     (or declared not configured); fails on a body without them or a dependency reported down."""
     path = http_endpoint.path("ready")
-    status, headers, body = _fetch(http_endpoint, path)
+    status, headers, body, _ = _answer(http_endpoint, path)
     try:
         document = json.loads(body)
     except ValueError:
@@ -268,21 +303,30 @@ def test_latency_p95(http_endpoint, evidence):
     )
 
 
+#: The request header obs-07 sends.
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+def _compression_paths(http_endpoint) -> list[str]:
+    """``/`` and the named paths, but metrics and error: the answers obs-07 may judge."""
+    paths = dict(http_endpoint.setting("paths") or {})
+    return list(dict.fromkeys(["/", *(str(p) for name, p in paths.items() if name not in ("metrics", "error"))]))
+
+
 @pytest.mark.check("obs-07", "Responses compressed", severity="low", refs=("Mozilla: HTTP compression", "web.dev: text compression"),
                    answers=("compression response? http?", "response compress"),
                    answers_unless=("file|files|export|exports|archive|archives|dump|dumps|backup|backups|log|logs|image|images",)
 )
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, path, GZIP) for path in _compression_paths(http_endpoint)])
 def test_compression(http_endpoint, evidence):
     """Uncompressed text costs bandwidth and time on every slow link.  Asks for ``/`` and the
     named paths (not metrics or error) with ``Accept-Encoding: gzip`` and judges the first
     200 text response of at least ``compression_min_bytes``: passes when it comes back
     compressed; not applicable when no response is that large."""
     minimum = http_endpoint.threshold("compression_min_bytes")
-    paths = dict(http_endpoint.setting("paths") or {})
-    candidates = list(dict.fromkeys(["/", *(p for name, p in paths.items() if name not in ("metrics", "error"))]))
     seen = []
-    for path in candidates:
-        status, headers, body = _fetch(http_endpoint, path, headers={"Accept-Encoding": "gzip"})
+    for path in _compression_paths(http_endpoint):
+        status, headers, body, _ = _answer(http_endpoint, path, GZIP)
         content_type = headers.get("Content-Type", "")
         seen.append(f"{path} {status} {len(body)} B")
         if status == 200 and any(t in content_type for t in TEXTUAL) and len(body) >= minimum:
@@ -304,6 +348,7 @@ def test_compression(http_endpoint, evidence):
 
 @pytest.mark.check("obs-08", "Caching headers set", severity="info", refs=("RFC 9111: HTTP caching", "Mozilla: Cache-Control"),
                    answers=("far future cach|caching|expir|expires|header|headers", "long lived? cach|caching max_age|expir", "browser cach|caching", "static asset|file|image|images|css|js cach|caching|expir|max_age", "cache|caching header|control|max_age|etag http?", "cache_control", "static asset|file|content cach"))
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, path) for path in _named(http_endpoint, "health", "static")])
 def test_caching_headers(http_endpoint, evidence):
     """Without Cache-Control, proxies and browsers guess: a cached health answer hides an
     outage, an uncached asset is fetched on every view.  Passes when ``paths.health`` sends a
@@ -314,12 +359,12 @@ def test_caching_headers(http_endpoint, evidence):
         not_applicable(f"{http_endpoint.name}: neither paths.health nor paths.static is named in the inventory", unexamined=True)
     problems, seen = [], {}
     if "health" in paths:
-        _, headers, _ = _fetch(http_endpoint, paths["health"])
+        _, headers, _, _ = _answer(http_endpoint, paths["health"])
         seen[paths["health"]] = headers.get("Cache-Control")
         if not headers.get("Cache-Control"):
             problems.append(f"GET {paths['health']} has no Cache-Control")
     if "static" in paths:
-        _, headers, _ = _fetch(http_endpoint, paths["static"])
+        _, headers, _, _ = _answer(http_endpoint, paths["static"])
         value = headers.get("Cache-Control", "")
         seen[paths["static"]] = value or None
         age = re.search(r"(?:^|,)\s*max-age=(\d+)", value)
@@ -374,18 +419,15 @@ def test_websocket(http_endpoint, evidence):
                             "errorpage|error_page"),
                    answers_unless=("login|signin|sign_in|username|enumeration", "password reset")
 )
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, path) for path in [MISSING_PATH, *_named(http_endpoint, "error")]])
 def test_no_stack_traces(http_endpoint, evidence):
     """A stack trace maps the code, its paths and library versions for an attacker, and often
     comes with debug mode and its consoles.  Requests a path that does not exist and, if named,
     ``paths.error`` (a GET that makes the app fail); passes when no answer shows a traceback or
     a framework's debug page."""
-    probes = [f"/deploycheck-missing-{secrets.token_hex(6)}"]
-    paths = dict(http_endpoint.setting("paths") or {})
-    if "error" in paths:
-        probes.append(paths["error"])
     found, seen = [], {}
-    for path in probes:
-        status, _, body = _fetch(http_endpoint, path)
+    for path in [MISSING_PATH, *_named(http_endpoint, "error")]:
+        status, _, body, _ = _answer(http_endpoint, path)
         text = body.decode("utf-8", "replace")
         kinds = [kind for pattern, kind in TRACES if pattern.search(text)]
         seen[path] = status
@@ -406,17 +448,18 @@ def test_no_stack_traces(http_endpoint, evidence):
     # "Actuator health endpoint returns UP" is about the health endpoint answering, not exposure.
     answers_unless=("health_check|health return|returns|report|reports|up|ok|respond|responds|200|green|healthy|pass|passes",),
 )
+@read_ahead(lambda http_endpoint: [_answer(http_endpoint, MISSING_PATH), *(_digest(http_endpoint, path) for path in DEBUG_PATHS)])
 def test_no_debug_endpoints(http_endpoint, evidence):
     """Profilers, heap dumps, environment and debug consoles hand out secrets and, for a
     console, code execution.  GETs a fixed list of well-known debug paths (bodies read at most
     64 KiB); passes when none answers 200 with a page of its own (a catch-all that answers 200
     to any path with the same page does not count)."""
-    baseline_status, _, baseline = _fetch(http_endpoint, f"/deploycheck-missing-{secrets.token_hex(6)}")
+    baseline_status, _, baseline, _ = _answer(http_endpoint, MISSING_PATH)
     baseline_digest = hashlib.sha256(baseline).hexdigest() if baseline_status == 200 else None
     exposed = []
     for path in DEBUG_PATHS:
-        status, _, body = _fetch(http_endpoint, path)
-        if status == 200 and hashlib.sha256(body).hexdigest() != baseline_digest:
+        status, digest = _digest(http_endpoint, path)
+        if status == 200 and digest != baseline_digest:
             exposed.append(path)
     evidence.record(probed=list(DEBUG_PATHS), exposed=exposed, catch_all=baseline_digest is not None)
     require(not exposed, http_endpoint, f"{', '.join(exposed)} answered 200", "404 or 401/403 for every debug endpoint")
