@@ -87,10 +87,11 @@ def test_serial_and_xdist_reports_are_identical(pytester: pytest.Pytester, nginx
     assert [r["outcome"] for r in one["results"]].count("failed") > 0  # the defective sites fail something
     assert one == two
     # The serial run had, at each site's first check, its chain, the ClientHello answers and
-    # handshakes its TLS checks declare (``@read_ahead``) and the front page its header checks share.
+    # handshakes its TLS checks declare (``@read_ahead``, tls-01's verifying handshake among them)
+    # and the front page its header checks share.
     ready = json.loads((pytester.path / "prefetched.json").read_text())
     assert sorted(ready["chains"]) == sorted(s.name for s in sites)
-    assert all(set(probes) == {"offers", "probe"} for probes in ready["probes"].values()), ready["probes"]
+    assert all(set(probes) == {"chain-verification", "offers", "probe"} for probes in ready["probes"].values()), ready["probes"]
     assert sorted(ready["pages"]) == sorted(s.name for s in sites)
     # Under -n 2 every site's checks ran on one worker, and both workers had work.
     ran = json.loads((pytester.path / "workers.json").read_text())

@@ -40,6 +40,8 @@ DEFAULT_BODY_LIMIT = 1024 * 1024
 MAX_REDIRECTS = 10
 _CHUNK = 16 * 1024
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+#: Methods sent again (once) when a kept-alive connection turns out closed (``_one``).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 _local = threading.local()
 
@@ -163,6 +165,14 @@ class _Watched:
         _watch(sock)
         return sock  # type: ignore[no-any-return]
 
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        # Whether this exchange goes out on a kept-alive socket an earlier exchange used (see ``_one``).
+        _local.reused = self.sock is not None and self.sock is getattr(self, "_used_sock", None)
+        try:
+            return super().request(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._used_sock = self.sock
+
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         _watch(self.sock)  # a kept-alive connection reused for this exchange
         return super().getresponse(*args, **kwargs)  # type: ignore[misc]
@@ -262,18 +272,26 @@ def request(session: requests.Session, method: str, url: str, *, deadline: float
 
 
 def _one(session: requests.Session, method: str, url: str, limit: Deadline, body_limit: int, kwargs: dict[str, Any]) -> requests.Response:
-    try:
-        response = session.request(method, url, allow_redirects=False, **kwargs)
-    except requests.exceptions.SSLError:
-        if limit.expired:
-            raise _late(limit) from None
-        raise
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        if limit.expired:
-            raise _late(limit) from None
-        if isinstance(exc, requests.Timeout):
+    for attempt in (1, 2):
+        _local.reused = False
+        try:
+            response = session.request(method, url, allow_redirects=False, **kwargs)
+            break
+        except requests.exceptions.SSLError:
+            if limit.expired:
+                raise _late(limit) from None
             raise
-        raise ProtocolGarbage(describe(exc)) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if limit.expired:
+                raise _late(limit) from None
+            if isinstance(exc, requests.Timeout):
+                raise
+            if attempt == 1 and _local.reused and method.upper() in _IDEMPOTENT:
+                # The server closed a kept-alive connection as this request went out on it (its
+                # idle timeout, uvicorn's and Node's 5 s): no answer was read, and an idempotent
+                # request is sent again once on a new connection, as curl, browsers and Go do.
+                continue
+            raise ProtocolGarbage(describe(exc)) from None
     try:
         _read_body(response, body_limit)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
