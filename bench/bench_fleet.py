@@ -14,9 +14,9 @@ Sections (numbers, not assertions; the tests assert the behaviour):
 
 * ``stack``: the full catalog against the reference stack (``tests/servers/stack.py``: 18
   targets, PostgreSQL, MariaDB, Redis, nginx sites, two sshd, Prometheus, Alertmanager), serial
-  and ``-n auto``, plus SSH logins per host (``Accepted publickey`` lines in each sshd's log).
+  and ``-n auto`` (one process on fewer than 3 CPUs), and with one worker per CPU, plus SSH logins per host (``Accepted publickey`` lines in each sshd's log).
 * ``http``: the TLS and HTTP sections against 10/100/500 http targets that all reach one nginx
-  site in front of the good sample app (``fleet.http_fleet``), serial and ``-n auto``.
+  site in front of the good sample app (``fleet.http_fleet``), serial, ``-n auto`` and one worker per CPU.
 * ``remote``: the same with 100 targets behind ``latency_proxy.py`` (20 ms round trip): targets
   that answer as remote sites do, where reading ahead for all of them at once pays.
 * ``dead``: K = 1/10/50 http targets on a port that drops SYNs, timeout 2 s, three checks each.
@@ -189,15 +189,20 @@ def bench_dead(table: Table, trees: dict[str, Path | None], root: Path, ks: list
             table.row(f"{k} dead target(s), timeout 2s, 3 checks each", values)
 
 
+def _modes(xdist: str) -> list[str]:
+    """Serial, ``-n xdist`` and, for ``auto`` (one process on fewer than 3 CPUs), as many workers as CPUs."""
+    return ["serial", f"-n {xdist}", *([f"-n {os.cpu_count() or 1}"] if xdist == "auto" else [])]
+
+
 def bench_http(table: Table, trees: dict[str, Path | None], root: Path, sizes: list[int], xdist: str, rtt_ms: float = 0.0) -> None:
     for n in sizes:
         folder = root / f"http-{n}-{rtt_ms:g}"
         folder.mkdir()
         with fleet.http_fleet(folder, n, rtt_ms) as (inventory, env):
-            for mode in ("serial", f"-n {xdist}"):
+            for mode in _modes(xdist):
                 values = {}
                 for name, tree in trees.items():
-                    extra = ["-n", xdist] if mode != "serial" else []
+                    extra = mode.split() if mode != "serial" else []
                     seconds, status = timed(pytest_argv(str(REPO / "checks/test_tls.py"), str(REPO / "checks/test_http_security.py"),
                                                         f"--inventory={inventory}", *extra), REPO, env_for(tree, env), REPEAT)
                     values[name] = f"{seconds:.1f}s" + ("" if status in (0, 1) else f" (exit {status})")
@@ -229,11 +234,11 @@ def bench_stack(table: Table, trees: dict[str, Path | None], root: Path, xdist: 
     folder = root / "stack"
     folder.mkdir()
     with reference_stack(folder) as (inventory, env, logs):
-        for mode in ("serial", f"-n {xdist}"):
+        for mode in _modes(xdist):
             values, logins = {}, {}
             for name, tree in trees.items():
                 before = [log.stat().st_size for log in logs]
-                extra = ["-n", xdist] if mode != "serial" else []
+                extra = mode.split() if mode != "serial" else []
                 seconds, status = timed(pytest_argv(str(REPO / "checks"), f"--inventory={inventory}", *extra), REPO, env_for(tree, env), REPEAT)
                 counts = []
                 for log, offset in zip(logs, before, strict=True):

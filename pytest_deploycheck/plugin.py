@@ -231,5 +231,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     inv = state.inventory
     counts = ", ".join(f"{n} {k}" for k, n in inv.counts().items()) or "no targets"
-    return [f"deploycheck: inventory {inv.name} ({os.path.relpath(inv.path)}, sha256 {inv.sha256[:12]}): {counts}; "
-            f"timeout {inv.timeout:g}s; fail-on {state.fail_on}; active probes {'on' if inv.active_probes else 'off by default'}"]
+    lines = [f"deploycheck: inventory {inv.name} ({os.path.relpath(inv.path)}, sha256 {inv.sha256[:12]}): {counts}; "
+             f"timeout {inv.timeout:g}s; fail-on {state.fail_on}; active probes {'on' if inv.active_probes else 'off by default'}"]
+    cpus = distribution.auto_kept_in_one_process(config)
+    if cpus is not None:
+        lines.append(f"deploycheck: -n auto: one process on {cpus} CPU(s) (workers start from {distribution.AUTO_MIN_CPUS} CPUs; "
+                     "this process already overlaps the targets' waits); -n 2 starts two")
+    return lines

@@ -10,6 +10,9 @@ verdict must not tell the two apart: the JSON reports are compared whole, minus 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +129,41 @@ def test_many(files, n):
     result = pytester.runpytest_subprocess("--inventory=inv.yml", "-n", "2", "-p", "no:benchmark")
     assert result.ret == 0
     assert len(set(json.loads((pytester.path / "workers.json").read_text()).values())) == 1  # one target: one worker
+
+
+def test_n_auto_keeps_a_go_live_run_on_two_cpus_in_one_process(pytester: pytest.Pytester) -> None:
+    """On fewer than 3 usable CPUs (here: the test run pinned to one) ``-n auto`` starts no worker
+    for a go-live run and says so in the header; ``PYTEST_XDIST_AUTO_NUM_WORKERS`` and a project's
+    own tests (no inventory) get xdist's count, and ``-n 2`` starts two."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_catalog='''
+import pytest
+from pytest_deploycheck import require
+pytestmark = pytest.mark.section("d", "Dist")
+
+@pytest.mark.check("dist-01", "One", severity="high")
+def test_one(files):
+    """Passes."""
+    require(files.path.exists(), files, "missing", "present")
+''')
+    pytester.makepyfile(test_own="def test_own():\n    pass\n")
+    (pytester.path / "inv.yml").write_text("files:\n  only: {path: .}\n")
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:benchmark", "-p", "no:cacheprovider", *args],
+                              cwd=pytester.path, capture_output=True, text=True, timeout=120, check=False,
+                              env={**os.environ, **env}, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+
+    one = run("--inventory=inv.yml", "-n", "auto", "test_catalog.py")
+    assert one.returncode == 0, one.stdout
+    assert "deploycheck: -n auto: one process on 1 CPU(s) (workers start from 3 CPUs" in one.stdout
+    assert "created:" not in one.stdout and "[gw0]" not in one.stdout
+    told = run("--inventory=inv.yml", "-n", "auto", "test_catalog.py", PYTEST_XDIST_AUTO_NUM_WORKERS="2")
+    assert told.returncode == 0 and "2 workers" in told.stdout and "-n auto: one process" not in told.stdout, told.stdout
+    given = run("--inventory=inv.yml", "-n", "2", "test_catalog.py")
+    assert given.returncode == 0 and "2 workers" in given.stdout, given.stdout
+    own = run("-n", "auto", "test_own.py")
+    assert own.returncode == 0 and "created:" in own.stdout and "-n auto: one process" not in own.stdout, own.stdout  # xdist's own count
 
 
 def test_a_worker_that_runs_out_takes_the_targets_another_has_not_started(pytester: pytest.Pytester) -> None:
