@@ -30,7 +30,7 @@ BASE_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:hyp
 @contextlib.contextmanager
 def http_fleet(root: Path, n: int, rtt_ms: float = 0.0) -> Iterator[tuple[Path, dict[str, str]]]:
     """An inventory of ``n`` http targets on one nginx site in front of the good app; yields (path, env).
-    With ``rtt_ms`` the targets' https URL goes through ``latency_proxy.py``: they answer as remote sites."""
+    With ``rtt_ms`` the targets' https URL and plain-HTTP URL go through ``latency_proxy.py``: they answer as remote sites."""
     from tests.servers.app import launch_app
     from tests.servers.certs import TestCA
     from tests.servers.nginx import SITES, launch_nginx
@@ -43,10 +43,10 @@ def http_fleet(root: Path, n: int, rtt_ms: float = 0.0) -> Iterator[tuple[Path, 
             site = sites.sites["good"]
             env = dict(site.env)
             doc: dict[str, Any] = {"name": "fleet", "timeout": 5, "http": {}}
-            with latency(site.entry["url"], rtt_ms) as url:
+            with latency(site.entry["url"], rtt_ms) as url, latency(site.entry["http_url"], rtt_ms) as plain:
                 for i in range(n):
                     entry = json.loads(json.dumps(site.entry))
-                    entry["url"] = url
+                    entry["url"], entry["http_url"] = url, plain
                     # Every entry reads the one site's login variables.
                     doc["http"][f"site{i:03d}"] = entry
                 path = root / f"fleet-{n}-{rtt_ms:g}ms.yml"

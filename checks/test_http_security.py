@@ -19,7 +19,9 @@ import pytest
 import requests
 
 from pytest_deploycheck import Evidence, NotApplicable, TargetError, fail, not_applicable, read_ahead, require
+from pytest_deploycheck.outcomes import note_transport
 from pytest_deploycheck.redact import Redactor
+from pytest_deploycheck.targets import http_transport
 from pytest_deploycheck.targets.http import HttpTarget
 from pytest_deploycheck.targets.reach import first_line
 
@@ -143,11 +145,31 @@ def _refusal(response: requests.Response) -> str:
 # --------------------------------------------------------------------------- transport
 
 
+def _plain_answer(http_endpoint: HttpTarget) -> requests.Response | requests.RequestException:
+    """``GET /`` on the plain-HTTP URL (another port than the target's), once per run (so read
+    ahead): the answer, or the connection failure that is itself the evidence (kept, without its
+    traceback: no listener there is not the target being down)."""
+
+    def read() -> requests.Response | requests.RequestException:
+        try:
+            return http_endpoint.fetch_elsewhere(http_endpoint.http_url + "/")  # type: ignore[no-any-return]
+        except (requests.ConnectTimeout, requests.ConnectionError, requests.Timeout) as exc:
+            exc.__traceback__ = None
+            exc.__context__ = None
+            return exc
+
+    answer: requests.Response | requests.RequestException = http_endpoint.remember(("plain-http",), read)
+    if getattr(answer, "deploycheck_truncated", False):  # the note its own request would have left (once)
+        note_transport(http_transport.truncation_note(answer, http_endpoint.body_limit))
+    return answer
+
+
 @pytest.mark.check("http-01", "Plain HTTP redirects to HTTPS", severity="high",
                    refs=(OBSERVATORY + "redirection", "CIS NGINX Benchmark 4.1.1"),
                    answers=("https_redirect", "force_ssl|force_https|force_tls", "http redirect|redirects https?", "tls|https redirect|redirects", "https enforc|only|everywhere|forc|mandatory|required",
                             "traffic|data|connection|connections encrypt|encrypted|encryption transit|wire|flight"),
                    answers_unless=("database", "postgres", "mysql", "redis"))
+@read_ahead(lambda http_endpoint: http_endpoint.http_url == http_endpoint.url or _plain_answer(http_endpoint))
 def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Whatever arrives over plain HTTP can be read and changed on the way; a user typing the
     bare host name must land on HTTPS at once, on the same host (so HSTS is set for it).  The
@@ -162,17 +184,18 @@ def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     if plain == http_endpoint.url:
         response = http_endpoint.get("/")  # the target itself is plain HTTP
     else:
-        try:
-            response = http_endpoint.fetch_elsewhere(plain + "/")
-        except (requests.ConnectTimeout, requests.ConnectionError, requests.Timeout) as exc:
+        answer = _plain_answer(http_endpoint)
+        if isinstance(answer, requests.RequestException):
             # Another port than the target's: no listener there is not the target being down.  Only
             # a refused or unanswered connection is evidence that nothing serves plain HTTP.
+            exc = answer
             failure = _connection_failure(exc, http_endpoint.timeout)
             if not (isinstance(exc, requests.ConnectTimeout) or failure == "connection refused"):
                 raise TargetError(f"{http_endpoint.label}: {plain}/ accepts connections but gives no HTTP answer ({failure}); "
                                   "cannot tell whether it redirects to HTTPS") from None
             evidence.record(plain_http=f"not served ({failure})")
             return
+        response = answer
     location = response.headers.get("Location", "")
     evidence.record(status=response.status_code, location=location)
     observed = f"{plain}/ answers {_refusal(response)}"
