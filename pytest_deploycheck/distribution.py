@@ -68,8 +68,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     One process already overlaps the targets' waits (reading ahead, the reachability pre-flight);
     what workers add is CPU for pytest's per-item work, and each costs a start and a collection
     of its own.  On 2 CPUs shared with the checks' own TLS and SSH work they never paid (measured:
-    the reference stack 3.9 s serial, 4.2 s with 2 workers; 500 http targets 28.7 s and 29.1 s;
-    100 targets 20 ms away 6.9 s and 9.2 s).  xdist's own count otherwise, and always when
+    the reference stack 3.9 s serial, 4.2 s with 2 workers; 500 http targets 29.0 s and 28.6 s;
+    100 targets 20 ms away 8.6 s and 11.0 s).  xdist's own count otherwise, and always when
     ``PYTEST_XDIST_AUTO_NUM_WORKERS`` is set or the run is a project's own tests; ``-n 2`` is
     taken as given."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not _go_live(config):
