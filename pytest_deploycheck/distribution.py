@@ -63,20 +63,22 @@ AUTO_ONE_PROCESS_KEY = pytest.StashKey[int]()
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)  # pytest-xdist's hook (unknown without it), before its own
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` for a go-live run: no workers on fewer than ``AUTO_MIN_CPUS`` usable CPUs.
+    """``-n auto`` for a go-live run: no workers on fewer than ``AUTO_MIN_CPUS`` usable CPUs (a
+    container's CPU quota counts), one per usable CPU otherwise.
 
     One process already overlaps the targets' waits (reading ahead, the reachability pre-flight);
     what workers add is CPU for pytest's per-item work, and each costs a start and a collection
     of its own.  On 2 CPUs shared with the checks' own TLS and SSH work they never paid (measured:
     the reference stack 3.9 s serial, 4.2 s with 2 workers; 500 http targets 29.0 s and 28.6 s;
-    100 targets 20 ms away 8.6 s and 11.0 s).  xdist's own count otherwise, and always when
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` is set or the run is a project's own tests; ``-n 2`` is
-    taken as given."""
+    100 targets 20 ms away 8.6 s and 11.0 s).  xdist's own count (the machine's CPUs) when no
+    quota lowers it, and always when ``PYTEST_XDIST_AUTO_NUM_WORKERS`` is set or the run is a
+    project's own tests; ``-n 2`` is taken as given."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not _go_live(config):
         return None
-    cpus = _usable_cpus()
+    cpus = usable_cpus()
     if cpus >= AUTO_MIN_CPUS:
-        return None
+        # xdist counts the machine's CPUs; a container's CPU quota (a CI pod's limit) may allow fewer.
+        return cpus if cpus < _machine_cpus() else None
     config.stash[AUTO_ONE_PROCESS_KEY] = cpus
     return 0
 
@@ -93,7 +95,67 @@ def _go_live(config: pytest.Config) -> bool:
         return True  # the configuration reports it; one process meanwhile is harmless
 
 
-def _usable_cpus() -> int:
+#: Where cgroup file systems are mounted.
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def usable_cpus(proc_cgroup: Path = Path("/proc/self/cgroup")) -> int:
+    """The CPUs this process may use: its CPU affinity, bounded by the CPU quota of its cgroup and
+    of every cgroup above it (``docker --cpus``, a Kubernetes CPU limit), rounded up."""
+    quotas = [cpus for files in _quota_files(proc_cgroup) if (cpus := quota_cpus(*_read(files))) is not None]
+    return min([_machine_cpus(), *quotas])
+
+
+def _quota_files(proc_cgroup: Path) -> list[tuple[Path, Path | None]]:
+    """The quota files of this process's cgroup and its ancestors (cgroup v2 ``cpu.max``; v1
+    ``cpu.cfs_quota_us`` and ``cpu.cfs_period_us``), and of the root as a container sees it."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        lines = []
+    places: list[tuple[Path, Path | None]] = []
+    for line in lines:
+        _, controllers, path = [*line.split(":", 2), "", ""][:3]
+        if controllers == "":
+            mounts, v2 = [CGROUP_ROOT], True
+        elif "cpu" in controllers.split(","):
+            mounts, v2 = [CGROUP_ROOT / "cpu", CGROUP_ROOT / controllers], False
+        else:
+            continue
+        parts = [p for p in path.strip().split("/") if p not in ("", ".", "..")]
+        for mount in dict.fromkeys(mounts):
+            for depth in range(len(parts), -1, -1):
+                folder = mount.joinpath(*parts[:depth])
+                places.append((folder / "cpu.max", None) if v2 else (folder / "cpu.cfs_quota_us", folder / "cpu.cfs_period_us"))
+    return places
+
+
+def quota_cpus(quota: str | None, period: str | None = None) -> int | None:
+    """CPUs a cgroup quota allows: v2 ``cpu.max`` (``"200000 100000"``, ``"max 100000"``) as
+    ``quota`` alone, or v1's ``cfs_quota_us`` (-1: none) and ``cfs_period_us``; None: no quota."""
+    if quota is None:
+        return None
+    fields = quota.split() if period is None else [quota.strip(), period.strip()]
+    try:
+        limit, span = int(fields[0]), int(fields[1])
+    except (IndexError, ValueError):
+        return None  # "max" (v2) or unreadable
+    if limit <= 0 or span <= 0:
+        return None  # -1 (v1): no quota
+    return max(1, -(-limit // span))
+
+
+def _read(files: tuple[Path, Path | None]) -> tuple[str | None, str | None]:
+    texts = []
+    for path in files:
+        try:
+            texts.append(path.read_text() if path is not None else None)
+        except OSError:
+            return None, None
+    return texts[0], texts[1]
+
+
+def _machine_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pytest_deploycheck import distribution
 from tests.servers.base import Instance
 from tests.servers.inventory import CHECKS, REPO, environment, secrets_env, write_inventory
 
@@ -150,9 +151,9 @@ def test_one(files):
     (pytester.path / "inv.yml").write_text("files:\n  only: {path: .}\n")
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:benchmark", "-p", "no:cacheprovider", *args],
-                              cwd=pytester.path, capture_output=True, text=True, timeout=120, check=False,
-                              env={**os.environ, **env}, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+        pinned = "import os, sys, pytest; os.sched_setaffinity(0, {0}); sys.exit(pytest.main(sys.argv[1:]))"
+        return subprocess.run([sys.executable, "-c", pinned, "-p", "no:benchmark", "-p", "no:cacheprovider", *args],
+                              cwd=pytester.path, capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env})
 
     one = run("--inventory=inv.yml", "-n", "auto", "test_catalog.py")
     assert one.returncode == 0, one.stdout
@@ -164,6 +165,73 @@ def test_one(files):
     assert given.returncode == 0 and "2 workers" in given.stdout, given.stdout
     own = run("-n", "auto", "test_own.py")
     assert own.returncode == 0 and "created:" in own.stdout and "-n auto: one process" not in own.stdout, own.stdout  # xdist's own count
+
+
+@pytest.mark.parametrize(("quota", "period", "cpus"), [
+    ("200000 100000\n", None, 2), ("150000 100000", None, 2), ("50000 100000", None, 1), ("max 100000\n", None, None),
+    ("-1\n", "100000\n", None), ("400000\n", "100000\n", 4), ("", None, None), ("garbage", None, None), (None, None, None),
+])
+def test_a_cgroup_cpu_quota_bounds_the_usable_cpus(quota: str | None, period: str | None, cpus: int | None) -> None:
+    """cgroup v2 ``cpu.max`` and v1 ``cfs_quota_us``/``cfs_period_us`` as a container reads them:
+    ``docker --cpus=1.5`` or a CI pod's CPU limit of 1500m allows 2 CPUs' worth of workers."""
+    assert distribution.quota_cpus(quota, period) == cpus
+
+
+def test_usable_cpus_on_this_machine_are_its_affinity_or_less() -> None:
+    assert 1 <= distribution.usable_cpus() <= len(os.sched_getaffinity(0))
+
+
+def _cpu_cgroup(cpus: int) -> Path | None:
+    """A real cgroup whose CPU quota is ``cpus`` CPUs (v1, or v2 with the cpu controller), or None
+    where this machine does not let the tests make one (not root, a read-only cgroup tree)."""
+    name = f"deploycheck-test-{os.getpid()}"
+    v1, v2 = Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")
+    try:
+        if (v1 / "cpu.cfs_quota_us").exists():
+            folder = v1 / name
+            folder.mkdir()
+            (folder / "cpu.cfs_period_us").write_text("100000")
+            (folder / "cpu.cfs_quota_us").write_text(str(cpus * 100000))
+            return folder
+        if "cpu" in (v2 / "cgroup.subtree_control").read_text().split():
+            folder = v2 / name
+            folder.mkdir()
+            (folder / "cpu.max").write_text(f"{cpus * 100000} 100000")
+            return folder
+    except OSError:
+        return None
+    return None
+
+
+def test_n_auto_counts_a_real_cgroup_cpu_quota(pytester: pytest.Pytester) -> None:
+    """A run in a cgroup limited to one CPU (as in a container with ``--cpus=1``) on a machine
+    with more: ``-n auto`` keeps it in one process and names the one CPU."""
+    pytest.importorskip("xdist")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("this machine has one CPU: a one-CPU quota changes nothing")
+    folder = _cpu_cgroup(1)
+    if folder is None:
+        pytest.skip("cannot make a cgroup with a CPU quota here (needs root and a writable cgroup tree)")
+    try:
+        (pytester.path / "inv.yml").write_text("files:\n  only: {path: .}\n")
+        pytester.makepyfile(test_catalog='''
+import pytest
+from pytest_deploycheck import require
+pytestmark = pytest.mark.section("d", "Dist")
+
+@pytest.mark.check("dist-01", "One", severity="high")
+def test_one(files):
+    """Passes."""
+    require(files.path.exists(), files, "missing", "present")
+''')
+        # The shell joins the cgroup, then becomes the run.
+        run = subprocess.run(["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(folder / "cgroup.procs"), sys.executable, "-m", "pytest",
+                              "-p", "no:benchmark", "-p", "no:cacheprovider", "--inventory=inv.yml", "-n", "auto", "test_catalog.py"],
+                             cwd=pytester.path, capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "deploycheck: -n auto: one process on 1 CPU(s)" in run.stdout, run.stdout
+    finally:
+        folder.rmdir()
 
 
 def test_a_worker_that_runs_out_takes_the_targets_another_has_not_started(pytester: pytest.Pytester) -> None:
