@@ -100,7 +100,7 @@ def _found(host) -> list[tuple[str, list[BackupFile]]]:
                             "database|postgres|mysql|redis backup configur|creat|exist|enabl|automat|regular|daily|schedul|taken|running?",
                             "^backup daily|hourly|nightly|frequency|frequent|cadence daily? hourly?", "automatic backup",
                             "backup"),
-                   answers_unless=("retention", "encrypt", "restor|restoretest", "recovery", "offsite|off_site|remote|location|storage", "cross",
+                   answers_unless=("retention|retain", "encrypt", "restor|restoretest", "recovery", "offsite|off_site|remote|location|storage", "cross",
                                    "failure", "fail", "strategy", "test", "drill"))
 def test_latest_backup_recent(host, evidence):
     """A backup job that silently stopped is found at the worst moment: when a restore is needed.

@@ -140,7 +140,7 @@ def test_no_docker_socket(files, evidence):
 
 @pytest.mark.check("comp-07", "Database and cache ports not published on all interfaces", severity="high",
                    refs=("CIS Docker Benchmark 5.13", "Docker docs: published ports bypass the host firewall"),
-                   answers=("database port not exposed", "redis not exposed publicly", "ports bound to localhost", "internal services not published",
+                   answers=("database port? exposed", "redis exposed publicly?", "ports bound to localhost", "internal services not published",
                             "database|postgres|mysql|redis|mongo port not publish|published host?"),
                    answers_unless=(KUBERNETES,))
 def test_data_ports(files, evidence):

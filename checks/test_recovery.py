@@ -72,7 +72,7 @@ def test_migration_rollback_tested():
 
 @pytest.mark.check("dr-04", "Backup restore drill is recent", severity="high",
                    refs=(NIST_CP, "ISO/IEC 27001:2022 A.8.13: information backup"),
-                   answers=("backup|backups? restoretest", "recovery|disasterrecovery test|tested|drill|rehears|exercis", "backup|restore restore|recovery test|drill|verif|rehears|practic procedure?",
+                   answers=("backup|backups? restoretest", "recovery|disasterrecovery|pitr test|tested|drill|rehears|exercis", "backup|restore restore|recovery test|drill|verif|rehears|practic procedure?",
                             "backup|backups test|drill|rehears|restorable", "restore test|drill|verif|rehears",
                             "test restore|restores backup?"),
                    answers_kind="drill",

@@ -763,6 +763,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Read-only filesystem", {"k8s-08"}),
         ("DB migrations", {"mysql-17", "pg-14"}),
         ("DB migrations backwards compatible", set()),  # a property of the migrations, not where they stand
+        ("Automated snapshots retained 35 days", set()),  # how long backups are kept, not how recent the last one is
+        ("Point-in-time recovery tested", {"dr-04"}),  # a recovery drill, not only archiving switched on
+        ("Point-in-time recovery enabled", {"pg-15", "mysql-19"}),
+        ("Database port not exposed", {"comp-07", "net-02"}),  # Compose's published ports, a host's listening sockets
+        ("Redis not exposed publicly", {"redis-03"}),
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),
