@@ -227,7 +227,7 @@ def test_images_pinned(k8s, evidence):
                    answers=("secret|secrets not configmap|configmaps literal|literals?", "kubernetes secrets for sensitive data", "no plaintext secrets in manifests", "secretkeyref used",
                             "credentials not in configmaps", "kubernetes|docker|container|compose|pod secret|secrets mount|store|object?",
                             "secret management|manager|vault|store|sealed|external", "vault secret|secrets?"),
-                   answers_unless=("image|images|baked|bake|dockerfile",))  # secrets in images are dock-04's
+                   answers_unless=("image|images|baked|bake|dockerfile", "backup|backups|backed"))  # secrets in images are dock-04's
 def test_secrets_from_secret_objects(k8s, evidence):
     """A password written as an ``env`` value or in a ConfigMap sits in the manifests' repository
     and is readable by everyone who may read ConfigMaps or pod specs.  Passes when no

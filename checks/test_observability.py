@@ -137,7 +137,9 @@ def _snippet(body: bytes, size: int = 120) -> str:
                                    "readiness", "health live", "health ready", "boot",
                                    # the balancer's own view of its targets, not whether the endpoint answers:
                                    "loadbalancer configur|set|setup|target|targets|pool|member|members|group|green|healthy|interval",
-                                   "only|vpn|restricted|publicly|internally|internal"),  # who may reach it is not whether it answers
+                                   "only|vpn|restricted|publicly|internally|internal",  # who may reach it is not whether it answers
+                                   # a search cluster's status (green/yellow/red) is not an app's health endpoint answering:
+                                   "elasticsearch|opensearch|solr"),
                    answers_accepts=("monitor",))
 @read_ahead(lambda http_endpoint: [_answer(http_endpoint, path) for path in _named(http_endpoint, "health")])
 def test_health(http_endpoint, evidence):

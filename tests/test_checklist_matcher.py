@@ -768,6 +768,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Point-in-time recovery enabled", {"pg-15", "mysql-19"}),
         ("Database port not exposed", {"comp-07", "net-02"}),  # Compose's published ports, a host's listening sockets
         ("Redis not exposed publicly", {"redis-03"}),
+        ("Backup of Vault configured", {"bk-01"}),  # backing the secret store up, not where secrets come from
+        ("Elasticsearch cluster health green", set()),  # the cluster's status, not an app's health endpoint
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),
