@@ -51,7 +51,7 @@ def test_tls_before_login(smtp_server: SmtpTarget, evidence: Evidence) -> None:
                             "email|mail sending|send|outgoing|outbound|transactional configur|set|setting|settings|credentials|provider|service",
                             "mail|email server|relay|provider|service credential|credentials|login|password|connect|connection|configur",
                             "smtp server|relay|host reachable|working|up|available"),
-                   answers_unless=("dkim", "spf", "dmarc", "bounce|bounces", "spam", "template|templates", "inbound|incoming|receiving",
+                   answers_unless=("dkim", "spf", "dmarc", "domain verif|verified|verification|identity", "bounce|bounces", "spam", "template|templates", "inbound|incoming|receiving",
                                    "alert|alerts|notification|notifications"))
 def test_login_accepted(smtp_server: SmtpTarget, evidence: Evidence) -> None:
     """The application's mail (password resets, receipts, alerts) stops at the first message if

@@ -770,6 +770,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Redis not exposed publicly", {"redis-03"}),
         ("Backup of Vault configured", {"bk-01"}),  # backing the secret store up, not where secrets come from
         ("Elasticsearch cluster health green", set()),  # the cluster's status, not an app's health endpoint
+        ("Old API version deprecated with sunset header", set()),  # the application's API, not the cluster's
+        ("Email sending domain verified in SES", set()),  # the provider's DNS identity, not an SMTP login
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),
