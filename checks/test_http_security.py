@@ -167,8 +167,8 @@ def _plain_answer(http_endpoint: HttpTarget) -> requests.Response | requests.Req
 @pytest.mark.check("http-01", "Plain HTTP redirects to HTTPS", severity="high",
                    refs=(OBSERVATORY + "redirection", "CIS NGINX Benchmark 4.1.1"),
                    answers=("https_redirect", "force_ssl|force_https|force_tls", "http redirect|redirects https?", "tls|https redirect|redirects", "https enforc|only|everywhere|forc|mandatory|required",
-                            "traffic|data|connection|connections encrypt|encrypted|encryption transit|wire|flight"),
-                   answers_unless=("database", "postgres", "mysql", "redis"))
+                            "traffic|data|connection|connections? encrypt|encrypted|encryption transit|wire|flight"),
+                   answers_unless=("database", "postgres", "mysql", "redis", "backup|backups"))
 @read_ahead(lambda http_endpoint: http_endpoint.http_url == http_endpoint.url or _plain_answer(http_endpoint))
 def test_https_redirect(http_endpoint: HttpTarget, evidence: Evidence) -> None:
     """Whatever arrives over plain HTTP can be read and changed on the way; a user typing the

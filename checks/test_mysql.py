@@ -81,8 +81,9 @@ _HASH = re.compile(r"(IDENTIFIED\b.*?\b(?:PASSWORD|USING|AS)) '(?:[^'\\]|\\.)*'"
 
 @pytest.mark.check("mysql-01", "Server requires TLS", severity="critical",
                    refs=("MySQL docs: require_secure_transport", "MariaDB docs: require_secure_transport"),
-                   answers=("require_secure_transport", "^mysql force_ssl|require_ssl|require_secure_transport", "traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "mysql tls|encrypt|encryption|require_secure_transport|secure_transport connection?",
-                            "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection"))
+                   answers=("require_secure_transport", "^mysql force_ssl|require_ssl|require_secure_transport", "traffic|data|connection|connections|database|internal? encrypt|encrypted|encryption transit|wire|flight", "mysql tls|encrypt|encryption|require_secure_transport|secure_transport connection?",
+                            "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection"),
+                   answers_unless=("backup|backups",))  # a backup's transfer is bk-03's and bk-05's
 def test_tls_required(mysql: Any, evidence: Any) -> None:
     """Without TLS, credentials exchanges and every row cross the network readable and
     alterable.  Passes when ``require_secure_transport`` is ON, so the server itself refuses

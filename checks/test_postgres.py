@@ -86,9 +86,10 @@ _LOGIN_PASSED = ("permission denied for database", "does not exist")
 @pytest.mark.check("pg-01", "Server requires TLS", severity="critical",
                    refs=("CIS PostgreSQL Benchmark: Ensure SSL is enabled and configured correctly",
                          "PostgreSQL docs: pg_hba.conf hostssl"),
-                   answers=("^postgres force_ssl|require_ssl|ssl_required", "traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "postgres tls|encrypt|encryption|sslmode|ssl_mode connection? enabl? require?",
+                   answers=("^postgres force_ssl|require_ssl|ssl_required", "traffic|data|connection|connections|database|internal? encrypt|encrypted|encryption transit|wire|flight", "postgres tls|encrypt|encryption|sslmode|ssl_mode connection? enabl? require?",
                             "database connection tls|encrypt|encryption", "database tls require|enforc|enabl|only|connection",
-                            "sslmode|ssl_mode require|verify"))
+                            "sslmode|ssl_mode require|verify"),
+                   answers_unless=("backup|backups",))  # a backup's transfer is bk-03's and bk-05's
 def test_tls_required(postgres: Any, evidence: Any) -> None:
     """Credentials and data cross the network; without TLS anyone on the path reads them, and a
     server that merely *offers* TLS still serves a client that asks for none (or an attacker who

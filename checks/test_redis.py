@@ -302,9 +302,9 @@ def test_dangerous_commands(redis, evidence):
 
 
 @pytest.mark.check("redis-09", "TLS for connections that leave the host", severity="medium", refs=("Redis: TLS support",),
-                   answers=("^redis in_transit|transit encrypt|encryption|tls", "traffic|data|connection|connections|database|internal encrypt|encrypted|encryption transit|wire|flight", "redis tls|encrypt|encryption|rediss connection?", "broker|cache tls|encrypt|encryption redis?",
+                   answers=("^redis in_transit|transit encrypt|encryption|tls", "traffic|data|connection|connections|database|internal? encrypt|encrypted|encryption transit|wire|flight", "redis tls|encrypt|encryption|rediss connection?", "broker|cache tls|encrypt|encryption redis?",
                             "redis connection|connections security|secured|secure"),
-                   answers_unless=("rabbitmq|amqp|amqps|celery|sidekiq|bullmq",))  # the workers' broker connection is wrk-14's
+                   answers_unless=("rabbitmq|amqp|amqps|celery|sidekiq|bullmq", "backup|backups"))  # the workers' broker connection is wrk-14's
 def test_tls(redis, evidence):
     """Redis speaks plain text: a password and every value cross the network readable by
     anyone on the path.  For a target not on loopback, passes with a rediss:// URL over which a

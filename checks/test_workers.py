@@ -516,7 +516,8 @@ def test_guest_refused(workers, evidence):
                    # Not "rediss" or "amqps" alone: as words they meet "redis" and "amqp".
                    answers=("rabbitmq|broker|amqp|celery|sidekiq|bullmq tls|ssl|encrypt|encrypted|encryption",
                             "amqps|amqp only|enforced|required|everywhere", "broker|queue|message connection|connections|traffic tls|ssl|encrypt|encrypted",
-                            "traffic|data|connection|connections|internal encrypt|encrypted|encryption transit|wire|flight"))
+                            "traffic|data|connection|connections|internal? encrypt|encrypted|encryption transit|wire|flight"),
+                   answers_unless=("backup|backups",))
 def test_broker_tls(workers, evidence):
     """What the application hands its workers travels through the broker: user data, tokens,
     password-reset links, and the broker password itself at login.  Passes when the workers' broker

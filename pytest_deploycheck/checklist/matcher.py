@@ -532,17 +532,34 @@ def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str,
     for n, clause in enumerate(clauses or [plain]):
         if n and details:
             break
-        for piece in [*([clause] if clauses else []), *conjuncts(clause)]:
+        sides = conjuncts(clause)
+        for k, piece in enumerate([*([clause] if clauses else []), *sides]):
             part = read(piece)
             content = _content(part.toks)
             total = sum(part.weight[i] for i in content)
-            if not total or (n == 0 and is_label(piece)):
+            # A leading topic names what the item is about; a later side that reads like one ("Privacy
+            # notice and cookie banner", "in transit and at rest") is a condition.
+            leads = k == 0 or (clauses and k == 1)
+            if not total or (n == 0 and leads and is_label(piece)):
                 continue
-            explained = sum(part.weight[i] for i in content if any(same_word(w, part.toks[i]) for w in words))
-            if explained / total < CLAUSE_ANSWERED:
+            known = [any(same_word(w, part.toks[i]) for w in words) for i in content]
+            explained = sum(part.weight[i] for i, hit in zip(content, known, strict=True) if hit)
+            # One side of "A and B" ends on what sets it apart ("Data encrypted at rest and in
+            # transit": "at rest"); the words it shares with the other side do not answer it.  A side
+            # that ends on its state ("Docker images built") is judged by its subject.
+            apart = len(sides) > 1 and piece in sides and not known[-1] and not _states(part.toks[content[-1]])
+            if explained / total < CLAUSE_ANSWERED or apart:
                 out.append(" ".join(piece.split()))
                 break
     return tuple(out)
+
+
+#: Words that say a side's state rather than what it is about ("built", "configured", "done").
+_STATE_WORDS = frozenset({"built", "done", "set", "run", "made", "up", "on", "off", "ready", "live", "green", "place"})
+
+
+def _states(tok: str) -> bool:
+    return tok in _STATE_WORDS or (tok.endswith("ed") and len(tok) > 4)
 
 
 def is_label(plain: str, topics: bool = False) -> bool:
