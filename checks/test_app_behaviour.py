@@ -149,7 +149,8 @@ def _duration(seconds: float) -> str:
                             "authenticated request|access work|succeed", "valid token accepted",
                             "authentication|login|sign_in|auth work|flow|function|functional|succeed|success|operational|test",
                             "user|admin|admin_user login|registration|sign_in|signup|sign_up flow? work|can|test?",
-                            "login flow|page|form|works|test"))
+                            "login flow|page|form|works|test"),
+                   answers_unless=("cache|cached|caching",))  # whether the login page is cached is obs-08's
 def test_login_accepted(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """A service that refuses everyone also passes "anonymous requests refused": authentication
     is proven only when a genuine login gets in.  The inventory's test account logs in once
@@ -173,7 +174,8 @@ def test_login_accepted(http_endpoint: HttpTarget, evidence: Evidence, redactor:
                             "admin endpoint|route|page|path|panel|console? restrict|protect|deny", "privilege escalation",
                             "rbac|authorization|permission|permissions|access_control enforc|test|work|implement|check|verif|role?",
                             "role permission|access enforc|check|test|work", "user|users cannot access other|others data|resource",
-                            "role|roles check|checks|permission|permissions viewer|user|reader|readonly|low cannot|can't|refused admin api|apis|endpoint|path"))
+                            "role|roles check|checks|permission|permissions viewer|user|reader|readonly|low cannot|can't|refused admin api|apis|endpoint|path"),
+                   answers_unless=("header|headers",))  # the Permissions-Policy header is not authorization
 def test_low_privilege_refused_admin(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """Any logged-in user reaching an admin function is broken function-level authorization
     (OWASP API5).  The inventory's second, low-privilege account (``auth.low_privilege``) logs in
@@ -199,7 +201,8 @@ def test_low_privilege_refused_admin(http_endpoint: HttpTarget, evidence: Eviden
                    answers=("object level authorization", "idor|bola", "other user data|record|resource|order|object|account",
                             "broken access control", "tenant isolation",
                             "rbac|authorization|permission|permissions|access_control enforc|test|work|implement|check|verif|role?",
-                            "role permission|access enforc|check|test|work", "user|users cannot access other|others data|resource"))
+                            "role permission|access enforc|check|test|work", "user|users cannot access other|others data|resource"),
+                   answers_unless=("header|headers",))
 def test_other_users_object(http_endpoint: HttpTarget, evidence: Evidence, redactor: Redactor) -> None:
     """Changing the id in ``/api/users/42`` to read someone else's record is the most common API
     flaw (OWASP API1, broken object-level authorization).  ``auth.other_user_path`` names an

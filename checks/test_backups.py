@@ -195,7 +195,7 @@ def test_backups_private(host, evidence):
                             "backup|backups offsite|off_site|remote|s3|bucket|cloud|another|second|different|separate region|location|site|storage|server|account",
                             "backup|backups copied|replicated|synced|sync|upload|uploaded|shipped|transferred off|offsite|off_site|remote|s3|bucket|cloud",
                             "3_2_1 backup|rule", "geo redundant|redundancy backup|backups"),
-                   answers_unless=("restor", "drill", "encrypt", "retention|retain|kept|keep", "log|logs|audit|media|asset|assets|static|artifact|artifacts|image|images|report|reports", "user|file|media upload|uploads"))
+                   answers_unless=("restor", "drill", "encrypt", "retention|retain|kept|keep", "log|logs|audit|media|asset|assets|static|artifact|artifacts|image|images|report|reports", "user|file|media upload|uploads", "upload|uploads store|stored|storage|live|saved"))
 def test_backup_copies(host, evidence):
     """A backup on the machine it protects goes with it: a lost disk, a deleted VM, ransomware
     or a compromised account takes the data and its backups at once.  Lists each location of

@@ -384,7 +384,8 @@ def test_caching_headers(http_endpoint, evidence):
 @pytest.mark.check(
     "obs-09", "WebSocket upgrade works", severity="high", refs=("RFC 6455: the WebSocket opening handshake", "nginx: WebSocket proxying"),
                    answers=("websocket connection|upgrade|handshake|work|proxy|support?",
-                            "websocket endpoint|connection? upgrade|upgrades|work|works correctly? behind|through|via proxy|ingress|load_balancer|webserver")
+                            "websocket endpoint|connection? upgrade|upgrades|work|works correctly? behind|through|via proxy|ingress|load_balancer|webserver"),
+    answers_unless=("survive|survives|drain|draining",),  # connections kept across a deploy: a drill, not the upgrade
 )
 def test_websocket(http_endpoint, evidence):
     """A proxy that drops the Upgrade and Connection headers breaks every WebSocket feature

@@ -774,6 +774,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Email sending domain verified in SES", set()),  # the provider's DNS identity, not an SMTP login
         ("Encryption in transit everywhere", {"http-01", "mysql-01", "pg-01", "redis-09", "wrk-14"}),
         ("Backups encrypted in transit", {"bk-03"}),  # a backup's transfer, not the services' own TLS
+        ("CDN cache hit ratio above 90%", set()),  # the CDN's cache, not Redis's or a database's
+        ("Permissions-Policy header set", set()),  # a browser header, not authorization
+        ("Login page not cached", set()),  # caching, not whether the login works
+        ("Uploads stored in S3, not local disk", set()),  # where uploads live, not a backup copy
+        ("Websocket connections survive a deploy", set()),  # a drill across a deploy, not the upgrade
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),
