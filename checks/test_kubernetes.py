@@ -121,7 +121,8 @@ def test_replicas(k8s, evidence):
 
 @pytest.mark.check("k8s-04", "PodDisruptionBudget for each Deployment", severity="medium",
                    refs=("kube-score deployment-has-poddisruptionbudget", "Polaris missingPodDisruptionBudget"),
-                   answers=("pdb prevent|prevents|voluntary|eviction|evict|drain|drains", "pod disruption budget", "pdb configured", "safe node drains", "pdb|pod_disruption_budget"))
+                   answers=("pdb prevent|prevents|voluntary|eviction|evict|drain|drains", "pod disruption budget", "pdb configured", "safe node drains", "pdb|pod_disruption_budget",
+                            "pdb|pod_disruption_budget allow|allows|max_unavailable|min_available|unavailable|available"))
 def test_pdb(k8s, evidence):
     """A node drain (an upgrade, an autoscaler scale-down) may evict every pod of a Deployment at
     once unless a PodDisruptionBudget holds some back.  Passes when a PodDisruptionBudget in the
@@ -401,7 +402,8 @@ def test_nodes(k8s, evidence):
 
 @pytest.mark.check("k8s-23", "PersistentVolumeClaims bound", severity="high",
                    refs=("kubectl get pvc",),
-                   answers=("persistent volume claims bound", "pvc bound", "storage provisioned"))
+                   answers=("persistent volume claims bound", "pvc bound", "storage provisioned", "pending|unbound pvc|pvcs|persistent_volume_claim|persistent_volume_claims",
+                            "pvc|pvcs|persistent_volume_claim|persistent_volume_claims pending|unbound|bound"))
 def test_pvcs(k8s, evidence):
     """A claim that is not Bound keeps the pods that mount it Pending.  Passes when every
     PersistentVolumeClaim in the namespaces is Bound."""

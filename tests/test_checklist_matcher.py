@@ -779,6 +779,9 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Login page not cached", set()),  # caching, not whether the login works
         ("Uploads stored in S3, not local disk", set()),  # where uploads live, not a backup copy
         ("Websocket connections survive a deploy", set()),  # a drill across a deploy, not the upgrade
+        ("Containers don't run privileged", {"comp-04", "k8s-10"}),  # "don't" is a negation, not "don" and "t"
+        ("No pending PVCs", {"k8s-23"}),
+        ("PodDisruptionBudgets allow 1 unavailable", {"k8s-04"}),
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),

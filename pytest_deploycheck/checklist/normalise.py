@@ -269,6 +269,10 @@ _SETTING_PATHS = {"config", "settings", "conf", "cfg"}
 _DOTTED = re.compile(r"\.(?!(?:py|rb|js|ts|json|ya?ml|toml|ini|conf|cfg|env|xml|php|properties)\b)[^\W\d]")  # not "settings.py"
 
 
+#: A verb with "n't": "don't", "doesn't", "isn't", "can't", "won't".
+_NEGATED = re.compile(r"^[^\W_]+n['’]t$", re.I)
+
+
 def analyse(text: str) -> list[Tok]:
     """The normalised tokens of a text, in order, each with the word(s) as written it came from and its
     weight (1, or QUALIFIER_WEIGHT for a qualifying word)."""
@@ -284,6 +288,9 @@ def analyse(text: str) -> list[Tok]:
         if n > 0 and raw.lower() in _QUALIFIERS:
             qualified = True
         weight = QUALIFIER_WEIGHT if in_parens or qualified else 1.0
+        if _NEGATED.match(raw):  # "don't", "isn't", "can't": the negation, not "don" and "t"
+            words.append(("not", raw, weight))
+            continue
         words.extend((w, raw, weight) for w in _WORD.findall(_fold(raw)))
     words = _compounds(words)  # before synonyms: "let s encrypt", "sign off"
     words = _expand(words)
