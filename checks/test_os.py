@@ -341,7 +341,8 @@ def _usage(host, evidence, *, inodes: bool) -> None:
                    answers=("disk|disk_space|storage|volume below|under|above|over|less", "disk|disk_space|storage usage|utilization|use below|under|less|max|maximum|percent", "disk_space|disk_usage|free_space|disk_full below|under|threshold|headroom|sufficient|enough|check|available|percent|above|free|left|remaining?",
                             "disk|disk_space|disk_usage|storage cpu? memory? usage|utilization? within|under|below limit|limits|threshold|thresholds|normal|range|budget",
                             "disk|volume|filesystem|partition space|usage|full|free|capacity", "disk space"),
-                   answers_unless=("quota", "io", "i/o", "throughput", "iops", "latency", "performance"))
+                   answers_unless=("quota", "io", "i/o", "throughput", "iops", "latency", "performance",
+                                   "rabbitmq|broker|erlang|elasticsearch|opensearch limit|watermark|alarm"))  # a service's own disk alarm setting
 def test_disk_usage(host, evidence):
     """A full filesystem stops databases, logs and uploads at once, and a go-live adds data.
     Passes when every real filesystem (tmpfs, squashfs and pseudo filesystems aside; bind mounts

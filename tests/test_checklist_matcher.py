@@ -782,6 +782,8 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("Containers don't run privileged", {"comp-04", "k8s-10"}),  # "don't" is a negation, not "don" and "t"
         ("No pending PVCs", {"k8s-23"}),
         ("PodDisruptionBudgets allow 1 unavailable", {"k8s-04"}),
+        ("RabbitMQ disk free limit set", set()),  # the broker's own alarm setting, not the host's disk usage
+        ("Free disk space on the broker host", {"os-08"}),
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),
