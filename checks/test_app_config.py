@@ -190,7 +190,7 @@ def test_production_environment(files, evidence):
 
 @pytest.mark.check("cfg-03", "Log level not debug", severity="medium", refs=("OWASP Logging Cheat Sheet",),
                    answers=("log_level not? debug? info|warn|warning|error? production?", "debug|verbose|trace logging disabl|off|not"),
-                   answers_unless=("logging enabl",))
+                   answers_unless=("logging enabl", "runtime|dynamic|dynamically|restart|hot"))  # changing it live is a capability, not the level
 def test_log_level(files, evidence):
     """Debug and trace logging writes request bodies, tokens and personal data to logs that
     are kept and shipped, and costs I/O.  Fails on ``LOG_LEVEL`` (and kin) at debug, trace,

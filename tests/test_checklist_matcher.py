@@ -784,6 +784,11 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("PodDisruptionBudgets allow 1 unavailable", {"k8s-04"}),
         ("RabbitMQ disk free limit set", set()),  # the broker's own alarm setting, not the host's disk usage
         ("Free disk space on the broker host", {"os-08"}),
+        ("SSL expiry alert 14 days before", {"mon-05"}),
+        ("Disk fill prediction alert (predict_linear)", {"mon-05"}),
+        ("SSL expiry checked", {"tls-03"}),
+        ("TLS expiry > 30 days", {"tls-04"}),
+        ("Log level can be changed at runtime", set()),  # a capability, not the level set now (cfg-03)
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),
