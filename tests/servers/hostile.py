@@ -149,9 +149,9 @@ def reset(server: HostileServer, conn: socket.socket) -> None:
 def stale_keep_alive(server: HostileServer, conn: socket.socket) -> None:
     """Answer a connection's first request (200, kept alive), then reset it when the next one
     arrives: a server whose idle timeout closed the connection as the client reused it."""
+    conn.settimeout(5.0)  # a loaded test run may take a while to send
     if server.read_some(conn):
         server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
-        conn.settimeout(5.0)
         server.read_some(conn)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
 
