@@ -429,7 +429,7 @@ def test_vacuum_recent(postgres: Any, evidence: Any) -> None:
                             "migration appli|head|latest|current|date|run|complet|pending|done|deploy|up|ready schema? database?",
                             "schema migrat|version current|applied|latest|date", "database migration applied|run|current",
                             "migration"),
-                   answers_unless=("backward|backwards|compatible|compatibility", "test", "rollback", "revers", "data volume", "ci", "review", "rehears"))
+                   answers_unless=("backward|backwards|compatible|compatibility", "test", "rollback", "revers", "data volume", "ci", "review", "rehears", "strong|safety|safe lint|linter|check|checks"))
 def test_migrations_at_head(postgres: Any, evidence: Any) -> None:
     """Code deployed against a schema that lags (or runs ahead of) its migrations fails at the
     first query that touches the difference, often long after go-live.  Applies where the target
