@@ -234,7 +234,8 @@ def _state(value) -> str:
 @pytest.mark.check("obs-05", "Metrics exposed for Prometheus", severity="medium", refs=("Prometheus: exposition formats",),
                    answers=("prometheus metric|endpoint|exporter|scrape|exposed|format",
                             "metric endpoint|exposed|collect|export|route application?", "/metrics", "application metric"),
-                   answers_unless=("publicly", "public", "internet", "external", "protected", "authenticat"),  # keeping them private: not this
+                   answers_unless=("publicly", "public", "internet", "external", "protected", "authenticat",  # keeping them private: not this
+                                   "success|kpi|kpis"),  # what counts as success, not an exposition endpoint
                    answers_accepts=("monitor",))
 def test_metrics(http_endpoint, evidence):
     """Without metrics an incident is diagnosed blind and alerts have nothing to fire on.

@@ -790,6 +790,7 @@ def ids(vocab: Vocabulary, text: str, section: str = "Checks", planned: bool = F
         ("TLS expiry > 30 days", {"tls-04"}),
         ("Log level can be changed at runtime", set()),  # a capability, not the level set now (cfg-03)
         ("Strong migrations checks passing", set()),  # a linter of migrations in CI, not whether they are applied
+        ("Success metrics defined", set()),  # what counts as success, not a metrics endpoint (obs-05)
         ("Cron jobs", {"host-09"}),
         ("Cron jobs not duplicated across instances", {"wrk-10"}),
         ("APM", {"cfg-11"}),
