@@ -132,12 +132,8 @@ def test_many(files, n):
     assert len(set(json.loads((pytester.path / "workers.json").read_text()).values())) == 1  # one target: one worker
 
 
-def test_n_auto_keeps_a_go_live_run_on_two_cpus_in_one_process(pytester: pytest.Pytester) -> None:
-    """On fewer than 3 usable CPUs (here: the test run pinned to one) ``-n auto`` starts no worker
-    for a go-live run and says so in the header; ``PYTEST_XDIST_AUTO_NUM_WORKERS`` and a project's
-    own tests (no inventory) get xdist's count, and ``-n 2`` starts two."""
-    pytest.importorskip("xdist")
-    pytester.makepyfile(test_catalog='''
+#: One passing check of a ``files`` target: a go-live run with as little as possible in it.
+ONE_CHECK = '''
 import pytest
 from pytest_deploycheck import require
 pytestmark = pytest.mark.section("d", "Dist")
@@ -146,7 +142,15 @@ pytestmark = pytest.mark.section("d", "Dist")
 def test_one(files):
     """Passes."""
     require(files.path.exists(), files, "missing", "present")
-''')
+'''
+
+
+def test_n_auto_keeps_a_go_live_run_on_two_cpus_in_one_process(pytester: pytest.Pytester) -> None:
+    """On fewer than 3 usable CPUs (here: the test run pinned to one) ``-n auto`` starts no worker
+    for a go-live run and says so in the header; ``PYTEST_XDIST_AUTO_NUM_WORKERS`` and a project's
+    own tests (no inventory) get xdist's count, and ``-n 2`` starts two."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_catalog=ONE_CHECK)
     pytester.makepyfile(test_own="def test_own():\n    pass\n")
     (pytester.path / "inv.yml").write_text("files:\n  only: {path: .}\n")
 
@@ -214,16 +218,7 @@ def test_n_auto_counts_a_real_cgroup_cpu_quota(pytester: pytest.Pytester) -> Non
         pytest.skip("cannot make a cgroup with a CPU quota here (needs root and a writable cgroup tree)")
     try:
         (pytester.path / "inv.yml").write_text("files:\n  only: {path: .}\n")
-        pytester.makepyfile(test_catalog='''
-import pytest
-from pytest_deploycheck import require
-pytestmark = pytest.mark.section("d", "Dist")
-
-@pytest.mark.check("dist-01", "One", severity="high")
-def test_one(files):
-    """Passes."""
-    require(files.path.exists(), files, "missing", "present")
-''')
+        pytester.makepyfile(test_catalog=ONE_CHECK)
         # The shell joins the cgroup, then becomes the run.
         run = subprocess.run(["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(folder / "cgroup.procs"), sys.executable, "-m", "pytest",
                               "-p", "no:benchmark", "-p", "no:cacheprovider", "--inventory=inv.yml", "-n", "auto", "test_catalog.py"],

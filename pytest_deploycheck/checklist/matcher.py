@@ -554,12 +554,13 @@ def unanswered_clauses(plain: str, checks: Sequence[CheckPhrases]) -> tuple[str,
     return tuple(out)
 
 
-#: Words that say a side's state rather than what it is about ("built", "configured", "done").
+#: Words that say a side's state rather than what it is about ("built", "done").  Regular
+#: participles ("configured", "tagged") arrive stemmed ("configur", "tag") and are not told apart.
 _STATE_WORDS = frozenset({"built", "done", "set", "run", "made", "up", "on", "off", "ready", "live", "green", "place"})
 
 
 def _states(tok: str) -> bool:
-    return tok in _STATE_WORDS or (tok.endswith("ed") and len(tok) > 4)
+    return tok in _STATE_WORDS
 
 
 def is_label(plain: str, topics: bool = False) -> bool:
